@@ -1,0 +1,124 @@
+//! A per-process cache of work derived from files, keyed by what changes when
+//! a file changes: (host path, device, inode, size, mtime in nanoseconds).
+//!
+//! Scheduled queries run the same scans every few minutes; with this cache a
+//! repeated query over an unchanged host re-reads nothing but `stat` data.
+//! Entries are bounded in number; when full, the cache is cleared (cheap, and
+//! a full cache means the host changed a lot anyway).
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::hash::Hash;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// What identifies one version of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileKey {
+    /// Host path.
+    pub path: PathBuf,
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+impl FileKey {
+    /// The key for `path` as described by `md` (from `stat`, not `lstat`).
+    pub fn new(path: &Path, md: &Metadata) -> Self {
+        FileKey {
+            path: path.to_path_buf(),
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+        }
+    }
+}
+
+/// A bounded, thread-safe map from a key (usually a [`FileKey`]) to a value
+/// computed from the file.
+#[derive(Debug)]
+pub struct Cache<K, V> {
+    map: Mutex<HashMap<K, V>>,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
+    /// A cache holding at most `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Cache {
+            map: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The cached value for `key`, if any.
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.map.lock().ok()?.get(key).cloned()
+    }
+
+    /// Stores a value.
+    pub fn insert(&self, key: K, value: V) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+            map.insert(key, value);
+        }
+    }
+
+    /// The cached value for `key`, or computes, stores and returns it.
+    pub fn get_or_insert_with(&self, key: K, f: impl FnOnce() -> V) -> V {
+        if let Some(v) = self.get(&key) {
+            return v;
+        }
+        let v = f();
+        self.insert(key, v.clone());
+        v
+    }
+
+    /// Number of entries (for tests and benchmarks).
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_changes_with_content_size_and_recompute_happens() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"one").unwrap();
+        let k1 = FileKey::new(Path::new("/f"), &std::fs::metadata(&p).unwrap());
+        std::fs::write(&p, b"three").unwrap();
+        let k2 = FileKey::new(Path::new("/f"), &std::fs::metadata(&p).unwrap());
+        assert_ne!(k1, k2);
+        let cache: Cache<FileKey, u32> = Cache::new(10);
+        assert_eq!(cache.get_or_insert_with(k1.clone(), || 1), 1);
+        assert_eq!(cache.get_or_insert_with(k1, || 99), 1);
+        assert_eq!(cache.get_or_insert_with(k2, || 2), 2);
+    }
+
+    #[test]
+    fn capacity_bounds_memory() {
+        let cache: Cache<u32, u32> = Cache::new(3);
+        for i in 0..10 {
+            cache.insert(i, i);
+        }
+        assert!(cache.len() <= 3);
+    }
+}

@@ -1,0 +1,579 @@
+//! The host being examined: a filesystem root and safe, bounded reads below it.
+//!
+//! Every scanner reads the machine through a [`Host`]. Its root is `/` on a live
+//! system, a mounted disk image during offline forensics (`--root /mnt/image`),
+//! or a temp dir that a test lays out as a fake host. Paths handed to and
+//! returned by a `Host` are *host paths*: absolute paths as the examined
+//! machine sees them (`/usr/lib/python3/dist-packages`), never the real path
+//! under the root, so rows read the same on a live host and on its image.
+//!
+//! The rules every read follows:
+//! - symlinks are resolved one component at a time *inside* the root: an
+//!   absolute target is re-rooted and `..` stops at the root, so a link can
+//!   never lead a scan out of the examined filesystem;
+//! - a symlink loop ends after [`MAX_SYMLINK_HOPS`] hops with an error;
+//! - only regular files are read: a FIFO, socket or device is refused before
+//!   it is opened for reading (and files are opened `O_NONBLOCK`), so a scan
+//!   never blocks;
+//! - every read is capped in size, so a 4 GB file costs at most the cap.
+
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// How many symlinks a single path resolution may follow before it is treated
+/// as a loop (Linux's own limit is 40).
+pub const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Default cap for reading a metadata-sized file (METADATA, RECORD, configs).
+pub const DEFAULT_READ_CAP: u64 = 16 * 1024 * 1024;
+
+/// An error reading the host. Every variant carries the host path it concerns
+/// so that a row or a log line can say which file was the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// An I/O error from the operating system (permission denied, not found, ...).
+    #[error("{path}: {source}")]
+    Io {
+        /// Host path of the file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Resolving the path followed more than [`MAX_SYMLINK_HOPS`] symlinks.
+    #[error("{path}: too many levels of symbolic links (loop?)")]
+    SymlinkLoop {
+        /// Host path being resolved.
+        path: PathBuf,
+    },
+    /// The path is not a regular file (FIFO, socket, device or directory).
+    #[error("{path}: not a regular file ({kind}); refusing to read it")]
+    NotRegular {
+        /// Host path of the file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file is larger than the caller's cap.
+    #[error("{path}: file is {size} bytes, over the {cap}-byte read limit")]
+    TooLarge {
+        /// Host path of the file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The cap that was exceeded.
+        cap: u64,
+    },
+}
+
+impl HostError {
+    /// True when the error is "no such file or directory".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, HostError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// True when the error is a permission problem.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, HostError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
+    }
+
+    /// A short status word for a row's `status`/`error` column.
+    pub fn status_word(&self) -> &'static str {
+        match self {
+            HostError::Io { source, .. } => match source.kind() {
+                io::ErrorKind::NotFound => "not_found",
+                io::ErrorKind::PermissionDenied => "permission_denied",
+                _ => "io_error",
+            },
+            HostError::SymlinkLoop { .. } => "symlink_loop",
+            HostError::NotRegular { .. } => "not_regular",
+            HostError::TooLarge { .. } => "too_large",
+        }
+    }
+}
+
+/// A user account from the host's `/etc/passwd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Numeric user id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home directory, as a host path.
+    pub home: PathBuf,
+}
+
+/// One entry of a directory listing, without following symlinks.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    /// Host path of the entry.
+    pub path: PathBuf,
+    /// File name (may be non-UTF-8).
+    pub name: std::ffi::OsString,
+    /// The entry's own type (a symlink is reported as a symlink).
+    pub file_type: std::fs::FileType,
+}
+
+impl DirEntry {
+    /// The file name as UTF-8, lossily converted.
+    pub fn name_lossy(&self) -> String {
+        self.name.to_string_lossy().into_owned()
+    }
+}
+
+/// A filesystem root to examine and the safe ways to read below it.
+#[derive(Debug, Clone)]
+pub struct Host {
+    root: PathBuf,
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Host::new("/")
+    }
+}
+
+impl Host {
+    /// A host rooted at `root` (`/` for the live system).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Host { root: root.into() }
+    }
+
+    /// The real directory that stands for the host's `/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// True when this host is the live system (root `/`), where `/proc` and
+    /// user ids describe running processes of this machine.
+    pub fn is_live(&self) -> bool {
+        self.root == Path::new("/")
+    }
+
+    /// Normalises a host path lexically: makes it absolute, drops `.`, and
+    /// resolves `..` without ever climbing above `/`.
+    pub fn normalize(path: &Path) -> PathBuf {
+        let mut out = PathBuf::from("/");
+        for comp in path.components() {
+            match comp {
+                Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::Normal(c) => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// The real path under the root for a host path, *without* resolving
+    /// symlinks. Use [`Host::resolve`] before opening anything.
+    pub fn real_path(&self, host_path: &Path) -> PathBuf {
+        let norm = Self::normalize(host_path);
+        let rel = norm.strip_prefix("/").unwrap_or(&norm);
+        if rel.as_os_str().is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
+    }
+
+    /// Resolves every symlink in `host_path` inside the root and returns the
+    /// resulting host path. A missing component ends resolution early (the
+    /// rest is appended as is), so the caller's open reports "not found".
+    pub fn resolve(&self, host_path: &Path) -> Result<PathBuf, HostError> {
+        let mut hops = 0usize;
+        // Work list of components still to walk, front first.
+        let mut pending: Vec<std::ffi::OsString> = Self::normalize(host_path)
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_os_string()),
+                _ => None,
+            })
+            .rev()
+            .collect();
+        let mut current = PathBuf::from("/");
+        while let Some(comp) = pending.pop() {
+            if comp == OsStr::new("..") {
+                current.pop();
+                continue;
+            }
+            if comp == OsStr::new(".") {
+                continue;
+            }
+            let candidate = current.join(&comp);
+            let real = self.real_path(&candidate);
+            match std::fs::symlink_metadata(&real) {
+                Ok(md) if md.file_type().is_symlink() => {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err(HostError::SymlinkLoop {
+                            path: host_path.to_path_buf(),
+                        });
+                    }
+                    let target = std::fs::read_link(&real).map_err(|source| HostError::Io {
+                        path: candidate.clone(),
+                        source,
+                    })?;
+                    if target.is_absolute() {
+                        current = PathBuf::from("/");
+                    }
+                    let parts: Vec<_> = target
+                        .components()
+                        .filter_map(|c| match c {
+                            Component::Normal(s) => Some(s.to_os_string()),
+                            Component::ParentDir => Some("..".into()),
+                            _ => None,
+                        })
+                        .collect();
+                    for p in parts.into_iter().rev() {
+                        pending.push(p);
+                    }
+                }
+                Ok(_) => current = candidate,
+                Err(_) => {
+                    // Not there (or unreadable parent): stop resolving; the
+                    // caller's open gives the precise error.
+                    current = candidate;
+                    while let Some(rest) = pending.pop() {
+                        current.push(rest);
+                    }
+                    return Ok(Self::normalize(&current));
+                }
+            }
+        }
+        Ok(current)
+    }
+
+    /// `stat` of a host path with symlinks resolved inside the root.
+    pub fn metadata(&self, host_path: &Path) -> Result<Metadata, HostError> {
+        let resolved = self.resolve(host_path)?;
+        std::fs::metadata(self.real_path(&resolved)).map_err(|source| HostError::Io {
+            path: host_path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// `lstat` of a host path: the entry itself, not what a final symlink
+    /// points to (parent directories are still resolved inside the root).
+    pub fn symlink_metadata(&self, host_path: &Path) -> Result<Metadata, HostError> {
+        let norm = Self::normalize(host_path);
+        let parent = norm.parent().unwrap_or(Path::new("/"));
+        let parent = self.resolve(parent)?;
+        let real = match norm.file_name() {
+            Some(name) => self.real_path(&parent.join(name)),
+            None => self.real_path(&parent),
+        };
+        std::fs::symlink_metadata(real).map_err(|source| HostError::Io {
+            path: host_path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// True when the host path exists (after resolving symlinks in the root).
+    pub fn exists(&self, host_path: &Path) -> bool {
+        self.metadata(host_path).is_ok()
+    }
+
+    /// True when the host path is a directory.
+    pub fn is_dir(&self, host_path: &Path) -> bool {
+        self.metadata(host_path).map(|m| m.is_dir()).unwrap_or(false)
+    }
+
+    /// True when the host path is a regular file.
+    pub fn is_file(&self, host_path: &Path) -> bool {
+        self.metadata(host_path)
+            .map(|m| m.is_file())
+            .unwrap_or(false)
+    }
+
+    /// Opens a regular file for reading, refusing anything else without
+    /// blocking (`O_NONBLOCK` so that even a FIFO swapped in after the check
+    /// cannot hang the open). Returns the file and its metadata.
+    pub fn open_file(&self, host_path: &Path) -> Result<(File, Metadata), HostError> {
+        let resolved = self.resolve(host_path)?;
+        let real = self.real_path(&resolved);
+        let io_err = |source| HostError::Io {
+            path: host_path.to_path_buf(),
+            source,
+        };
+        let pre = std::fs::symlink_metadata(&real).map_err(io_err)?;
+        check_regular(host_path, &pre)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&real)
+            .map_err(io_err)?;
+        let md = file.metadata().map_err(io_err)?;
+        check_regular(host_path, &md)?;
+        Ok((file, md))
+    }
+
+    /// Reads a whole regular file, failing with [`HostError::TooLarge`] when it
+    /// is bigger than `cap` bytes.
+    pub fn read(&self, host_path: &Path, cap: u64) -> Result<Vec<u8>, HostError> {
+        let (file, md) = self.open_file(host_path)?;
+        if md.len() > cap {
+            return Err(HostError::TooLarge {
+                path: host_path.to_path_buf(),
+                size: md.len(),
+                cap,
+            });
+        }
+        let mut buf = Vec::with_capacity(md.len() as usize);
+        // `take` guards against a file that grows while it is read.
+        file.take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|source| HostError::Io {
+                path: host_path.to_path_buf(),
+                source,
+            })?;
+        if buf.len() as u64 > cap {
+            return Err(HostError::TooLarge {
+                path: host_path.to_path_buf(),
+                size: buf.len() as u64,
+                cap,
+            });
+        }
+        Ok(buf)
+    }
+
+    /// Reads at most `cap` bytes from the start of a regular file; a larger
+    /// file is truncated rather than refused. The flag says whether it was.
+    pub fn read_prefix(&self, host_path: &Path, cap: u64) -> Result<(Vec<u8>, bool), HostError> {
+        let (file, md) = self.open_file(host_path)?;
+        let mut buf = Vec::with_capacity(md.len().min(cap) as usize);
+        file.take(cap)
+            .read_to_end(&mut buf)
+            .map_err(|source| HostError::Io {
+                path: host_path.to_path_buf(),
+                source,
+            })?;
+        Ok((buf, md.len() > cap))
+    }
+
+    /// Reads a text file (lossy UTF-8) of at most `cap` bytes.
+    pub fn read_to_string(&self, host_path: &Path, cap: u64) -> Result<String, HostError> {
+        let bytes = self.read(host_path, cap)?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Lists a directory without following the entries' symlinks. The
+    /// directory itself is resolved inside the root. Entries are sorted by
+    /// name so that output is stable.
+    pub fn read_dir(&self, host_path: &Path) -> Result<Vec<DirEntry>, HostError> {
+        let resolved = self.resolve(host_path)?;
+        let real = self.real_path(&resolved);
+        let io_err = |source| HostError::Io {
+            path: host_path.to_path_buf(),
+            source,
+        };
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&real).map_err(io_err)? {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    log::debug!("{}: skipping unreadable entry: {e}", host_path.display());
+                    continue;
+                }
+            };
+            let file_type = match entry.file_type() {
+                Ok(t) => t,
+                Err(e) => {
+                    log::debug!("{}: skipping entry: {e}", host_path.display());
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            out.push(DirEntry {
+                path: Self::normalize(host_path).join(&name),
+                name,
+                file_type,
+            });
+        }
+        out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(out)
+    }
+
+    /// The accounts in the host's `/etc/passwd`. A missing or unreadable file
+    /// gives an empty list (logged at debug): a disk image may have none.
+    pub fn users(&self) -> Vec<User> {
+        match self.read_to_string(Path::new("/etc/passwd"), DEFAULT_READ_CAP) {
+            Ok(text) => parse_passwd(&text),
+            Err(e) => {
+                log::debug!("cannot read users: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Distinct home directories of the host's users that exist, plus `/root`.
+    /// Accounts whose home is `/`, `/nonexistent` or a system directory are
+    /// skipped: scanning them would walk the whole disk.
+    pub fn home_dirs(&self) -> Vec<(PathBuf, Option<u32>)> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        let skip = [
+            "/", "/bin", "/sbin", "/usr", "/dev", "/proc", "/sys", "/var", "/etc",
+        ];
+        for user in self.users() {
+            let home = Self::normalize(&user.home);
+            if skip.iter().any(|s| home == Path::new(s)) || home.starts_with("/nonexistent") {
+                continue;
+            }
+            if seen.insert(home.clone()) && self.is_dir(&home) {
+                out.push((home, Some(user.uid)));
+            }
+        }
+        for extra in ["/root"] {
+            let p = PathBuf::from(extra);
+            if seen.insert(p.clone()) && self.is_dir(&p) {
+                out.push((p, Some(0)));
+            }
+        }
+        // Homes under /home that have no passwd entry (common on images
+        // whose accounts come from LDAP): still worth a look.
+        if let Ok(entries) = self.read_dir(Path::new("/home")) {
+            for e in entries {
+                if e.file_type.is_dir() && seen.insert(e.path.clone()) {
+                    let uid = self.symlink_metadata(&e.path).ok().map(|m| m.uid());
+                    out.push((e.path, uid));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn check_regular(host_path: &Path, md: &Metadata) -> Result<(), HostError> {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = md.file_type();
+    let kind = if ft.is_file() {
+        return Ok(());
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_char_device() {
+        "character device"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else {
+        "unknown"
+    };
+    Err(HostError::NotRegular {
+        path: host_path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Parses `/etc/passwd` text; malformed lines are skipped.
+pub fn parse_passwd(text: &str) -> Vec<User> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() < 7 {
+                return None;
+            }
+            Some(User {
+                name: f[0].to_string(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+                home: PathBuf::from(f[5]),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn host() -> (tempfile::TempDir, Host) {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::new(dir.path());
+        (dir, host)
+    }
+
+    #[test]
+    fn absolute_symlink_is_rerooted() {
+        let (dir, host) = host();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/real"), b"inside").unwrap();
+        symlink("/etc/real", dir.path().join("link")).unwrap();
+        assert_eq!(host.read(Path::new("/link"), 100).unwrap(), b"inside");
+    }
+
+    #[test]
+    fn dotdot_symlink_cannot_escape_root() {
+        let (dir, host) = host();
+        symlink("../../../../../../etc/passwd", dir.path().join("escape")).unwrap();
+        let err = host.read(Path::new("/escape"), 100).unwrap_err();
+        // Resolves to <root>/etc/passwd, which does not exist in the fake root.
+        assert!(err.is_not_found(), "{err}");
+    }
+
+    #[test]
+    fn symlink_loop_is_an_error_not_a_hang() {
+        let (dir, host) = host();
+        symlink("b", dir.path().join("a")).unwrap();
+        symlink("a", dir.path().join("b")).unwrap();
+        let err = host.read(Path::new("/a"), 100).unwrap_err();
+        assert!(matches!(err, HostError::SymlinkLoop { .. }), "{err}");
+        assert_eq!(err.status_word(), "symlink_loop");
+    }
+
+    #[test]
+    fn fifo_is_refused_without_blocking() {
+        let (dir, host) = host();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: c is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let err = host.read(Path::new("/fifo"), 100).unwrap_err();
+        assert!(matches!(err, HostError::NotRegular { kind: "fifo", .. }));
+    }
+
+    #[test]
+    fn read_cap_is_enforced() {
+        let (dir, host) = host();
+        std::fs::write(dir.path().join("big"), vec![b'x'; 1000]).unwrap();
+        assert!(matches!(
+            host.read(Path::new("/big"), 999),
+            Err(HostError::TooLarge { size: 1000, .. })
+        ));
+        let (prefix, truncated) = host.read_prefix(Path::new("/big"), 10).unwrap();
+        assert_eq!(prefix.len(), 10);
+        assert!(truncated);
+    }
+
+    #[test]
+    fn passwd_parsing_skips_junk() {
+        let users = parse_passwd(
+            "root:x:0:0:root:/root:/bin/bash\n# comment\nbad line\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        );
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[1].uid, 1000);
+        assert_eq!(users[1].home, PathBuf::from("/home/alice"));
+    }
+
+    #[test]
+    fn normalize_never_climbs_above_root() {
+        assert_eq!(Host::normalize(Path::new("/a/../../..//b/./c")), Path::new("/b/c"));
+        assert_eq!(Host::normalize(Path::new("rel/x")), Path::new("/rel/x"));
+    }
+}

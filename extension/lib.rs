@@ -1,0 +1,13 @@
+//! squatch: an osquery extension (and an embedded SQL tool) that lets a host
+//! answer, in SQL, the questions a malicious Python package raises on an ML
+//! machine. See `../shared/DESIGN.md` and README.md for the shape.
+//!
+//! Data flows one way: [`host::Host`] -> scanners -> [`tables`] -> adapters
+//! ([`osquery`] for osqueryd/osqueryi, [`sql`] for `squatch query`).
+
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod host;
+pub mod table;
+pub mod tables;

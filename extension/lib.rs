@@ -9,5 +9,6 @@
 
 pub mod cache;
 pub mod host;
+pub mod python;
 pub mod table;
 pub mod tables;

@@ -282,7 +282,9 @@ impl Host {
 
     /// True when the host path is a directory.
     pub fn is_dir(&self, host_path: &Path) -> bool {
-        self.metadata(host_path).map(|m| m.is_dir()).unwrap_or(false)
+        self.metadata(host_path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
     }
 
     /// True when the host path is a regular file.
@@ -433,11 +435,9 @@ impl Host {
                 out.push((home, Some(user.uid)));
             }
         }
-        for extra in ["/root"] {
-            let p = PathBuf::from(extra);
-            if seen.insert(p.clone()) && self.is_dir(&p) {
-                out.push((p, Some(0)));
-            }
+        let root_home = PathBuf::from("/root");
+        if seen.insert(root_home.clone()) && self.is_dir(&root_home) {
+            out.push((root_home, Some(0)));
         }
         // Homes under /home that have no passwd entry (common on images
         // whose accounts come from LDAP): still worth a look.
@@ -573,7 +573,10 @@ mod tests {
 
     #[test]
     fn normalize_never_climbs_above_root() {
-        assert_eq!(Host::normalize(Path::new("/a/../../..//b/./c")), Path::new("/b/c"));
+        assert_eq!(
+            Host::normalize(Path::new("/a/../../..//b/./c")),
+            Path::new("/b/c")
+        );
         assert_eq!(Host::normalize(Path::new("rel/x")), Path::new("/rel/x"));
     }
 }

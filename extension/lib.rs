@@ -9,5 +9,8 @@
 
 pub mod cache;
 pub mod host;
+pub mod osquery;
+pub mod output;
+pub mod sql;
 pub mod table;
 pub mod tables;

@@ -480,11 +480,9 @@ impl Host {
                 out.push((home, Some(user.uid)));
             }
         }
-        for extra in ["/root"] {
-            let p = PathBuf::from(extra);
-            if seen.insert(p.clone()) && self.is_dir(&p) {
-                out.push((p, Some(0)));
-            }
+        let root_home = PathBuf::from("/root");
+        if seen.insert(root_home.clone()) && self.is_dir(&root_home) {
+            out.push((root_home, Some(0)));
         }
         // Homes under /home that have no passwd entry (common on images
         // whose accounts come from LDAP): still worth a look.

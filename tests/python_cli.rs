@@ -16,8 +16,15 @@ fn query(fh: &FakeHost, sql: &str) -> Vec<Value> {
         .output()
         .expect("run squatch");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "squatch failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    assert!(!stdout.contains("FAKE_PASSWORD"), "secret in output: {stdout}");
+    assert!(
+        out.status.success(),
+        "squatch failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("FAKE_PASSWORD"),
+        "secret in output: {stdout}"
+    );
     match serde_json::from_str(&stdout).expect("JSON output") {
         Value::Array(rows) => rows,
         other => panic!("not an array: {other}"),
@@ -34,11 +41,22 @@ fn host() -> FakeHost {
         .file("torch_utilites/__init__.py", b"import os\n")
         .installer("pip")
         .requested()
-        .direct_url(r#"{"url":"https://alice:FAKE_PASSWORD@pkgs.example.invalid/t.whl","archive_info":{}}"#)
+        .direct_url(
+            r#"{"url":"https://alice:FAKE_PASSWORD@pkgs.example.invalid/t.whl","archive_info":{}}"#,
+        )
         .write();
-    fh.modify(&d.file("torch_utilites/__init__.py"), b"import os, socket\n");
-    fh.dist(&a, "requests", "2.32.3").file("requests/__init__.py", b"").installer("pip").write();
-    fh.dist(&b, "requests", "2.31.0").file("requests/__init__.py", b"").installer("uv").write();
+    fh.modify(
+        &d.file("torch_utilites/__init__.py"),
+        b"import os, socket\n",
+    );
+    fh.dist(&a, "requests", "2.32.3")
+        .file("requests/__init__.py", b"")
+        .installer("pip")
+        .write();
+    fh.dist(&b, "requests", "2.31.0")
+        .file("requests/__init__.py", b"")
+        .installer("uv")
+        .write();
     fh
 }
 
@@ -87,7 +105,10 @@ fn environments_join_provenance() {
             ("3.11".into(), "2.31.0".into(), "uv".into()),
         ]
     );
-    let envs = query(&fh, "SELECT path, kind, package_count FROM python_environments ORDER BY path");
+    let envs = query(
+        &fh,
+        "SELECT path, kind, package_count FROM python_environments ORDER BY path",
+    );
     assert_eq!(envs.len(), 2);
     assert_eq!(envs[0]["package_count"], "2");
     assert_eq!(envs[1]["kind"], "venv");

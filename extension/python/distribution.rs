@@ -11,7 +11,10 @@ use super::direct_url::{DirectUrl, SourceKind};
 use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
 use crate::cache::{Cache, FileKey};
-use crate::host::Host;
+use crate::host::{Host, HostError};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::sync::Arc;
 
 /// Cap for small marker files (INSTALLER, top_level.txt, .egg-link).
 const SMALL_FILE_CAP: u64 = 64 * 1024;
@@ -101,24 +104,10 @@ impl Distribution {
 /// order of their metadata directories. Unreadable or corrupt metadata gives
 /// a distribution with `error` set, never a missing one.
 pub fn distributions(host: &Host, site_packages: &Path) -> Vec<Distribution> {
-    let site = Host::normalize(site_packages);
-    let Ok(entries) = host.read_dir(&site) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries {
-        let name = e.name_lossy();
-        let is_dir = e.file_type.is_dir();
-        let is_file = e.file_type.is_file();
-        if name.ends_with(".dist-info") && is_dir {
-            out.push(load(host, &site, e.path, DistFormat::DistInfo, &name));
-        } else if name.ends_with(".egg-info") && (is_dir || is_file) {
-            out.push(load(host, &site, e.path, DistFormat::EggInfo, &name));
-        } else if (name.ends_with(".egg") && is_dir) || (name.ends_with(".egg-link") && is_file) {
-            out.extend(single_entry(host, &site, &e.path, &name));
-        }
-    }
-    out
+    scan(host, site_packages, None)
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect()
 }
 
 /// What identifies one version of a distribution's metadata: its metadata
@@ -132,7 +121,7 @@ type DistKey = (FileKey, Option<FileKey>);
 /// directory) or editing METADATA invalidates its entry.
 #[derive(Debug)]
 pub struct DistributionCache {
-    cache: Cache<DistKey, Distribution>,
+    cache: Cache<DistKey, Arc<Distribution>>,
 }
 
 impl Default for DistributionCache {
@@ -167,13 +156,31 @@ pub fn distributions_cached(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Distribution> {
+    scan(host, site_packages, Some(cache))
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect()
+}
+
+/// [`distributions_cached`] without copying what the cache holds.
+pub fn distributions_shared(
+    host: &Host,
+    site_packages: &Path,
+    cache: &DistributionCache,
+) -> Vec<Arc<Distribution>> {
+    scan(host, site_packages, Some(cache))
+}
+
+fn scan(
+    host: &Host,
+    site_packages: &Path,
+    cache: Option<&DistributionCache>,
+) -> Vec<Arc<Distribution>> {
     let site = Host::normalize(site_packages);
-    let Ok(resolved) = host.resolve(&site) else {
-        return distributions(host, &site);
-    };
     let Ok(entries) = host.read_dir(&site) else {
         return Vec::new();
     };
+    let resolved = host.resolve(&site).ok();
     let mut out = Vec::new();
     for e in entries {
         let name = e.name_lossy();
@@ -188,26 +195,50 @@ pub fn distributions_cached(
                 || (name.ends_with(".egg-link") && e.file_type.is_file())
             {
                 // Rare layouts: read them every time.
-                out.extend(single_entry(host, &site, &e.path, &name));
+                out.extend(single_entry(host, &site, &e.path, &name).map(Arc::new));
                 continue;
             } else {
                 continue;
             };
-        let Ok(dir_md) = host.child_metadata(&resolved, &e.name) else {
-            out.push(load(host, &site, e.path, format, &name));
+        // The entry is a real directory (read_dir does not follow links), so
+        // below the resolved site it is itself resolved.
+        let dir_resolved = match (&resolved, meta_rel) {
+            (Some(r), Some(_)) => Some(r.join(&e.name)),
+            _ => None,
+        };
+        let (Some(cache), Some(site_resolved)) = (cache, &resolved) else {
+            out.push(Arc::new(load(
+                host,
+                &site,
+                e.path,
+                format,
+                &name,
+                dir_resolved,
+            )));
             continue;
         };
-        let meta_md = meta_rel.and_then(|m| {
-            host.child_metadata(&resolved.join(&e.name), std::ffi::OsStr::new(m))
-                .ok()
-        });
+        let Ok(dir_md) = host.child_metadata(site_resolved, &e.name) else {
+            out.push(Arc::new(load(host, &site, e.path, format, &name, None)));
+            continue;
+        };
+        let meta_md = match (&dir_resolved, meta_rel) {
+            (Some(d), Some(m)) => host.child_metadata(d, OsStr::new(m)).ok(),
+            _ => None,
+        };
         let key = (
             FileKey::new(&e.path, &dir_md),
             meta_md.map(|md| FileKey::new(&e.path.join(meta_rel.unwrap_or("")), &md)),
         );
-        let dist = cache
-            .cache
-            .get_or_insert_with(key, || load(host, &site, e.path.clone(), format, &name));
+        let dist = cache.cache.get_or_insert_with(key, || {
+            Arc::new(load(
+                host,
+                &site,
+                e.path.clone(),
+                format,
+                &name,
+                dir_resolved,
+            ))
+        });
         out.push(dist);
     }
     out
@@ -219,7 +250,7 @@ fn single_entry(host: &Host, site: &Path, path: &Path, name: &str) -> Option<Dis
     }
     let info = path.join("EGG-INFO");
     host.is_dir(&info)
-        .then(|| load(host, site, info, DistFormat::EggInfo, name))
+        .then(|| load(host, site, info, DistFormat::EggInfo, name, None))
 }
 
 /// Reads one distribution given its metadata directory (or file).
@@ -230,15 +261,55 @@ pub fn load_distribution(host: &Host, site: &Path, metadata_path: &Path) -> Opti
     } else {
         DistFormat::EggInfo
     };
-    Some(load(host, site, metadata_path.to_path_buf(), format, &name))
+    Some(load(
+        host,
+        site,
+        metadata_path.to_path_buf(),
+        format,
+        &name,
+        None,
+    ))
 }
 
+/// Reads `name` inside an already-resolved directory: the whole file (or
+/// [`HostError::TooLarge`]) when `prefix` is false, at most `cap` bytes and a
+/// truncation flag when it is true.
+fn read_child(
+    host: &Host,
+    dir: &Path,
+    name: &str,
+    cap: u64,
+    prefix: bool,
+) -> Result<(Vec<u8>, bool), HostError> {
+    let (file, md) = host.open_child(dir, OsStr::new(name))?;
+    let path = || dir.join(name);
+    if !prefix && md.len() > cap {
+        return Err(HostError::TooLarge {
+            path: path(),
+            size: md.len(),
+            cap,
+        });
+    }
+    let mut buf = Vec::with_capacity(md.len().min(cap) as usize);
+    file.take(cap)
+        .read_to_end(&mut buf)
+        .map_err(|source| HostError::Io {
+            path: path(),
+            source,
+        })?;
+    Ok((buf, md.len() > cap))
+}
+
+/// Loads one distribution. `resolved` is the metadata directory's path as
+/// [`Host::resolve`] gives it, when the caller already knows it (it saves
+/// resolving the same directories once per file).
 fn load(
     host: &Host,
     site: &Path,
     metadata_path: PathBuf,
     format: DistFormat,
     dir_name: &str,
+    resolved: Option<PathBuf>,
 ) -> Distribution {
     let (fallback_name, fallback_version) = split_dir_name(dir_name);
     let mut dist = Distribution {
@@ -255,8 +326,21 @@ fn load(
         error: None,
     };
     let mut errors: Vec<String> = Vec::new();
+    let is_dir =
+        resolved.is_some() || format == DistFormat::DistInfo || host.is_dir(&dist.metadata_path);
+    let dir = if is_dir {
+        resolved.or_else(|| host.resolve(&dist.metadata_path).ok())
+    } else {
+        None
+    };
     let md_file = dist.metadata_file();
-    match host.read_prefix(&md_file, METADATA_READ_CAP) {
+    let md_read = match (&dir, &md_file.file_name()) {
+        (Some(d), Some(name)) if md_file.parent() == Some(dist.metadata_path.as_path()) => {
+            read_child(host, d, &name.to_string_lossy(), METADATA_READ_CAP, true)
+        }
+        _ => host.read_prefix(&md_file, METADATA_READ_CAP),
+    };
+    match md_read {
         Ok((bytes, truncated)) => {
             let md = Metadata::parse(&bytes, truncated);
             if md.truncated {
@@ -277,19 +361,22 @@ fn load(
         }
         Err(e) => errors.push(e.to_string()),
     }
-    if format == DistFormat::DistInfo || host.is_dir(&dist.metadata_path) {
-        let dir = &dist.metadata_path;
-        if let Ok(text) = host.read_to_string(&dir.join("INSTALLER"), SMALL_FILE_CAP) {
+    if let Some(dir) = &dir {
+        if let Ok((bytes, _)) = read_child(host, dir, "INSTALLER", SMALL_FILE_CAP, true) {
+            let text = String::from_utf8_lossy(&bytes);
             let first = text.lines().next().unwrap_or("").trim();
             if !first.is_empty() {
                 dist.installer = Some(first.to_string());
             }
         }
-        dist.requested = host.symlink_metadata(&dir.join("REQUESTED")).is_ok();
-        match host.read(&dir.join("direct_url.json"), SMALL_FILE_CAP * 16) {
-            Ok(bytes) => match DirectUrl::parse(&bytes) {
+        dist.requested = host.child_metadata(dir, OsStr::new("REQUESTED")).is_ok();
+        match read_child(host, dir, "direct_url.json", SMALL_FILE_CAP * 16, false) {
+            Ok((bytes, _)) => match DirectUrl::parse(&bytes) {
                 Ok(d) => dist.direct_url = Some(d),
-                Err(e) => errors.push(format!("{}: {e}", dir.join("direct_url.json").display())),
+                Err(e) => errors.push(format!(
+                    "{}: {e}",
+                    dist.metadata_path.join("direct_url.json").display()
+                )),
             },
             Err(e) if e.is_not_found() => {}
             Err(e) => errors.push(e.to_string()),
@@ -351,7 +438,7 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Dist
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            load(host, site, info, DistFormat::EggInfo, &n)
+            load(host, site, info, DistFormat::EggInfo, &n, None)
         }
         None => broken(format!(
             "{}: no .egg-info found in {}",

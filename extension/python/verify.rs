@@ -12,6 +12,7 @@
 //! cached by (path, device, inode, size, mtime), so verifying an unchanged
 //! host again costs one `lstat` per file.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -397,13 +398,15 @@ impl Verifier {
     /// Verifies the distributions of one site directory whose `wanted` flag
     /// is set (`dists` are all of the site's distributions, as
     /// [`distributions`](super::distribution::distributions) gives them).
-    pub fn verify_site(
+    pub fn verify_site<D: Borrow<Distribution>>(
         &self,
         host: &Host,
-        dists: &[Distribution],
+        dists: &[D],
         wanted: &[bool],
     ) -> Vec<Option<Verification>> {
+        let dists: Vec<&Distribution> = dists.iter().map(Borrow::borrow).collect();
         let needs_dpkg = dists.iter().any(|d| d.installer.is_none());
+
         let dpkg = if needs_dpkg {
             Some(self.dpkg_index(host))
         } else {

@@ -320,6 +320,25 @@ impl Host {
         Ok((file, md))
     }
 
+    /// Opens a directory of the host (resolved inside the root) and holds it
+    /// open, so that many entries below it can be `stat`ed cheaply with
+    /// [`HostDir::stat_id`] instead of walking the whole path every time.
+    pub fn open_dir(&self, host_path: &Path) -> Result<HostDir, HostError> {
+        let resolved = self.resolve(host_path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.real_path(&resolved))
+            .map_err(|source| HostError::Io {
+                path: host_path.to_path_buf(),
+                source,
+            })?;
+        Ok(HostDir {
+            file,
+            path: resolved,
+        })
+    }
+
     /// True when the host path exists (after resolving symlinks in the root).
     pub fn exists(&self, host_path: &Path) -> bool {
         self.metadata(host_path).is_ok()
@@ -495,6 +514,113 @@ impl Host {
             }
         }
         out
+    }
+}
+
+/// What identifies one version of a file: `lstat`'s device, inode, size,
+/// modification and change times. A cache keyed on it is invalidated by any
+/// write, truncation, rename over, or `touch` (the change time cannot be set
+/// back from user space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Inode change time, nanoseconds since the epoch.
+    pub ctime_ns: i128,
+    /// File type and permission bits (`st_mode`).
+    pub mode: u32,
+}
+
+/// A directory of the host held open (see [`Host::open_dir`]).
+#[derive(Debug)]
+pub struct HostDir {
+    file: File,
+    path: PathBuf,
+}
+
+impl StatId {
+    /// The identity of what `md` describes.
+    pub fn from_metadata(md: &Metadata) -> StatId {
+        StatId {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            ctime_ns: md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128,
+            mode: md.mode(),
+        }
+    }
+}
+
+impl HostDir {
+    /// The [`StatId`] of the directory itself.
+    pub fn stat_self(&self) -> Result<StatId, HostError> {
+        self.file
+            .metadata()
+            .map(|md| StatId::from_metadata(&md))
+            .map_err(|source| HostError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The directory's resolved host path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The [`StatId`] of `rel` below this directory, without following a
+    /// final symlink. `rel` must be relative and free of `..` (anything else
+    /// is refused). Intermediate components are walked by the kernel, so use
+    /// this only for entries the caller has just listed as real directories;
+    /// it returns identity for cache keys and never reads content.
+    pub fn stat_id(&self, rel: &Path) -> Result<StatId, HostError> {
+        use std::os::fd::AsRawFd;
+        let host_path = self.path.join(rel);
+        let bad = rel.as_os_str().is_empty()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)));
+        if bad {
+            return Err(HostError::Io {
+                path: host_path,
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path"),
+            });
+        }
+        let c = std::ffi::CString::new(rel.as_os_str().as_bytes()).map_err(|_| HostError::Io {
+            path: host_path.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
+        })?;
+        // SAFETY: an all-zero `stat` is a valid value for fstatat to fill.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is open for the life of `self`, `c` is NUL-terminated
+        // and `st` points to a live, writable `stat`.
+        let r = unsafe {
+            libc::fstatat(
+                self.file.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if r != 0 {
+            return Err(HostError::Io {
+                path: host_path,
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(StatId {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime_ns: st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
+            ctime_ns: st.st_ctime as i128 * 1_000_000_000 + st.st_ctime_nsec as i128,
+            mode: st.st_mode as u32,
+        })
     }
 }
 

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use super::direct_url::{DirectUrl, SourceKind};
 use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
-use crate::cache::{Cache, FileKey};
-use crate::host::{Host, HostError};
+use crate::cache::Cache;
+use crate::host::{Host, HostError, StatId};
 use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -104,24 +105,58 @@ impl Distribution {
 /// order of their metadata directories. Unreadable or corrupt metadata gives
 /// a distribution with `error` set, never a missing one.
 pub fn distributions(host: &Host, site_packages: &Path) -> Vec<Distribution> {
-    scan(host, site_packages, None)
+    scan(host, &Host::normalize(site_packages))
         .into_iter()
         .map(Arc::unwrap_or_clone)
         .collect()
 }
 
-/// What identifies one version of a distribution's metadata: its metadata
-/// directory (or file) and its METADATA/PKG-INFO file.
-type DistKey = (FileKey, Option<FileKey>);
+/// The kind of a site-directory entry that may hold a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    /// `*.dist-info` directory.
+    DistInfo,
+    /// `*.egg-info` directory.
+    EggInfoDir,
+    /// `*.egg-info` file (PKG-INFO itself).
+    EggInfoFile,
+    /// `*.egg` directory or `*.egg-link` file: rare, never cached.
+    Other,
+}
 
-/// Parsed distributions kept across queries, keyed by the `stat` of the
-/// metadata directory and of its METADATA file, so an unchanged site costs
-/// one `lstat` per distribution to list again. Installing, upgrading or
-/// removing a distribution (which creates or removes files in its
-/// directory) or editing METADATA invalidates its entry.
+fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
+    if name.ends_with(".dist-info") && is_dir {
+        Some(EntryKind::DistInfo)
+    } else if name.ends_with(".egg-info") && is_dir {
+        Some(EntryKind::EggInfoDir)
+    } else if name.ends_with(".egg-info") && is_file {
+        Some(EntryKind::EggInfoFile)
+    } else if (name.ends_with(".egg") && is_dir) || (name.ends_with(".egg-link") && is_file) {
+        Some(EntryKind::Other)
+    } else {
+        None
+    }
+}
+
+/// A cached distribution: the `stat` identity of its METADATA (or, when
+/// that is missing, of its metadata directory), the site directory's
+/// identity, and the entry's name.
+type DistKey = (StatId, StatId, OsString);
+
+/// Parsed distributions and site listings kept across queries.
+///
+/// A site directory's listing is reused while the directory's own `stat`
+/// (inode, size, mtime, ctime) is unchanged: installing, upgrading or
+/// removing a distribution creates, renames or removes entries in it, which
+/// changes it. A distribution is reused while its METADATA's `stat` is
+/// unchanged (any write to it changes mtime/ctime). So an unchanged site
+/// costs one `fstat` and one relative `lstat` per distribution to list
+/// again. INSTALLER, REQUESTED and direct_url.json are re-read with
+/// METADATA: installers write all of them together.
 #[derive(Debug)]
 pub struct DistributionCache {
-    cache: Cache<DistKey, Arc<Distribution>>,
+    listings: Cache<StatId, Arc<Vec<(OsString, EntryKind)>>>,
+    dists: Cache<DistKey, Arc<Distribution>>,
 }
 
 impl Default for DistributionCache {
@@ -131,21 +166,22 @@ impl Default for DistributionCache {
 }
 
 impl DistributionCache {
-    /// A cache holding up to 200,000 distributions.
+    /// A cache holding up to 200,000 distributions and 20,000 site listings.
     pub fn new() -> Self {
         DistributionCache {
-            cache: Cache::new(200_000),
+            listings: Cache::new(20_000),
+            dists: Cache::new(200_000),
         }
     }
 
     /// Number of cached distributions.
     pub fn len(&self) -> usize {
-        self.cache.len()
+        self.dists.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.cache.is_empty()
+        self.dists.is_empty()
     }
 }
 
@@ -156,7 +192,7 @@ pub fn distributions_cached(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Distribution> {
-    scan(host, site_packages, Some(cache))
+    distributions_shared(host, site_packages, cache)
         .into_iter()
         .map(Arc::unwrap_or_clone)
         .collect()
@@ -168,78 +204,98 @@ pub fn distributions_shared(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Arc<Distribution>> {
-    scan(host, site_packages, Some(cache))
+    let site = Host::normalize(site_packages);
+    let Some((dir, site_id)) = host
+        .open_dir(&site)
+        .ok()
+        .and_then(|d| d.stat_self().ok().map(|id| (d, id)))
+    else {
+        return scan(host, &site);
+    };
+    let listing = match cache.listings.get(&site_id) {
+        Some(l) => l,
+        None => {
+            let Ok(entries) = host.read_dir(&site) else {
+                return Vec::new();
+            };
+            let l: Vec<(OsString, EntryKind)> = entries
+                .into_iter()
+                .filter_map(|e| {
+                    let kind =
+                        entry_kind(&e.name_lossy(), e.file_type.is_dir(), e.file_type.is_file())?;
+                    Some((e.name, kind))
+                })
+                .collect();
+            let l = Arc::new(l);
+            cache.listings.insert(site_id, l.clone());
+            l
+        }
+    };
+    let mut out = Vec::with_capacity(listing.len());
+    for (name, kind) in listing.iter() {
+        let path = site.join(name);
+        let lossy = name.to_string_lossy();
+        let (format, meta) = match kind {
+            EntryKind::Other => {
+                out.extend(single_entry(host, &site, &path, &lossy).map(Arc::new));
+                continue;
+            }
+            EntryKind::DistInfo => (DistFormat::DistInfo, Some("METADATA")),
+            EntryKind::EggInfoDir => (DistFormat::EggInfo, Some("PKG-INFO")),
+            EntryKind::EggInfoFile => (DistFormat::EggInfo, None),
+        };
+        let id = meta
+            .and_then(|m| dir.stat_id(&Path::new(name).join(m)).ok())
+            .or_else(|| dir.stat_id(Path::new(name)).ok());
+        let resolved = meta.map(|_| dir.path().join(name));
+        let Some(id) = id else {
+            // Gone since it was listed: load reports the error.
+            out.push(Arc::new(load(host, &site, path, format, &lossy, resolved)));
+            continue;
+        };
+        let dist = cache
+            .dists
+            .get_or_insert_with((id, site_id, name.clone()), || {
+                Arc::new(load(host, &site, path, format, &lossy, resolved))
+            });
+        out.push(dist);
+    }
+    out
 }
 
-fn scan(
-    host: &Host,
-    site_packages: &Path,
-    cache: Option<&DistributionCache>,
-) -> Vec<Arc<Distribution>> {
-    let site = Host::normalize(site_packages);
-    let Ok(entries) = host.read_dir(&site) else {
+fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
+    let Ok(entries) = host.read_dir(site) else {
         return Vec::new();
     };
-    let resolved = host.resolve(&site).ok();
+    let resolved = host.resolve(site).ok();
     let mut out = Vec::new();
     for e in entries {
         let name = e.name_lossy();
-        let (format, meta_rel): (DistFormat, Option<&str>) =
-            if name.ends_with(".dist-info") && e.file_type.is_dir() {
-                (DistFormat::DistInfo, Some("METADATA"))
-            } else if name.ends_with(".egg-info") && e.file_type.is_dir() {
-                (DistFormat::EggInfo, Some("PKG-INFO"))
-            } else if name.ends_with(".egg-info") && e.file_type.is_file() {
-                (DistFormat::EggInfo, None)
-            } else if (name.ends_with(".egg") && e.file_type.is_dir())
-                || (name.ends_with(".egg-link") && e.file_type.is_file())
-            {
-                // Rare layouts: read them every time.
-                out.extend(single_entry(host, &site, &e.path, &name).map(Arc::new));
+        let Some(kind) = entry_kind(&name, e.file_type.is_dir(), e.file_type.is_file()) else {
+            continue;
+        };
+        let format = match kind {
+            EntryKind::Other => {
+                out.extend(single_entry(host, site, &e.path, &name).map(Arc::new));
                 continue;
-            } else {
-                continue;
-            };
+            }
+            EntryKind::DistInfo => DistFormat::DistInfo,
+            EntryKind::EggInfoDir | EntryKind::EggInfoFile => DistFormat::EggInfo,
+        };
         // The entry is a real directory (read_dir does not follow links), so
         // below the resolved site it is itself resolved.
-        let dir_resolved = match (&resolved, meta_rel) {
-            (Some(r), Some(_)) => Some(r.join(&e.name)),
+        let dir_resolved = match (&resolved, kind) {
+            (Some(r), EntryKind::DistInfo | EntryKind::EggInfoDir) => Some(r.join(&e.name)),
             _ => None,
         };
-        let (Some(cache), Some(site_resolved)) = (cache, &resolved) else {
-            out.push(Arc::new(load(
-                host,
-                &site,
-                e.path,
-                format,
-                &name,
-                dir_resolved,
-            )));
-            continue;
-        };
-        let Ok(dir_md) = host.child_metadata(site_resolved, &e.name) else {
-            out.push(Arc::new(load(host, &site, e.path, format, &name, None)));
-            continue;
-        };
-        let meta_md = match (&dir_resolved, meta_rel) {
-            (Some(d), Some(m)) => host.child_metadata(d, OsStr::new(m)).ok(),
-            _ => None,
-        };
-        let key = (
-            FileKey::new(&e.path, &dir_md),
-            meta_md.map(|md| FileKey::new(&e.path.join(meta_rel.unwrap_or("")), &md)),
-        );
-        let dist = cache.cache.get_or_insert_with(key, || {
-            Arc::new(load(
-                host,
-                &site,
-                e.path.clone(),
-                format,
-                &name,
-                dir_resolved,
-            ))
-        });
-        out.push(dist);
+        out.push(Arc::new(load(
+            host,
+            site,
+            e.path,
+            format,
+            &name,
+            dir_resolved,
+        )));
     }
     out
 }

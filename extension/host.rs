@@ -339,6 +339,92 @@ impl Host {
         })
     }
 
+    /// Opens the regular file `rel` below an open directory (see
+    /// [`Host::open_dir`]) with the guarantees of [`Host::open_file`], but
+    /// without walking the whole path again: the entry is `lstat`ed first
+    /// (a FIFO or device is refused unopened), then opened with `openat2`
+    /// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so nothing on the way can be a
+    /// symlink. Where a symlink is met, or `openat2` is unavailable, it falls
+    /// back to [`Host::open_file`] on the full path, which resolves links
+    /// inside the root.
+    pub fn open_file_at(&self, dir: &HostDir, rel: &Path) -> Result<(File, Metadata), HostError> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let host_path = dir.path.join(rel);
+        let id = match dir.stat_id(rel) {
+            Ok(id) => id,
+            Err(e) => {
+                // `fstatat` follows intermediate symlinks on the real disk, so
+                // "not found" may be wrong when one is on the way: then the
+                // safe path decides.
+                let mut prefix = PathBuf::new();
+                let comps: Vec<_> = rel.components().collect();
+                for c in &comps[..comps.len().saturating_sub(1)] {
+                    prefix.push(c);
+                    match dir.stat_id(&prefix) {
+                        Ok(p) if p.mode & libc::S_IFMT == libc::S_IFDIR => {}
+                        _ => return self.open_file(&host_path),
+                    }
+                }
+                return Err(e);
+            }
+        };
+        match id.mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFLNK => return self.open_file(&host_path),
+            _ => {
+                // Let the safe path produce the precise `NotRegular` error.
+                return self.open_file(&host_path);
+            }
+        }
+        let c = std::ffi::CString::new(rel.as_os_str().as_bytes()).map_err(|_| HostError::Io {
+            path: host_path.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
+        })?;
+        // SAFETY: `open_how` is plain data; all-zero is valid before the
+        // fields are set.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+        how.resolve =
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: the directory fd lives as long as `dir`, `c` is
+        // NUL-terminated and `how` is a valid `open_how` of the given size.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.file.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(
+                    libc::ENOSYS
+                    | libc::EPERM
+                    | libc::EINVAL
+                    | libc::E2BIG
+                    | libc::ELOOP
+                    | libc::EXDEV
+                    | libc::EAGAIN,
+                ) => self.open_file(&host_path),
+                _ => Err(HostError::Io {
+                    path: host_path,
+                    source: err,
+                }),
+            };
+        }
+        // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
+        let file = unsafe { File::from_raw_fd(fd as i32) };
+        let md = file.metadata().map_err(|source| HostError::Io {
+            path: host_path.clone(),
+            source,
+        })?;
+        check_regular(&host_path, &md)?;
+        Ok((file, md))
+    }
+
     /// True when the host path exists (after resolving symlinks in the root).
     pub fn exists(&self, host_path: &Path) -> bool {
         self.metadata(host_path).is_ok()
@@ -740,6 +826,49 @@ mod tests {
         assert_eq!(users.len(), 2);
         assert_eq!(users[1].uid, 1000);
         assert_eq!(users[1].home, PathBuf::from("/home/alice"));
+    }
+
+    #[test]
+    fn open_dir_stat_id_and_open_file_at_stay_in_the_root() {
+        let (dir, host) = host();
+        std::fs::create_dir_all(dir.path().join("site/pkg.dist-info")).unwrap();
+        std::fs::write(dir.path().join("site/pkg.dist-info/METADATA"), b"Name: p\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/inside"), b"inside").unwrap();
+        // An absolute link must be re-rooted, not followed on the real disk.
+        symlink(
+            "/etc/inside",
+            dir.path().join("site/pkg.dist-info/INSTALLER"),
+        )
+        .unwrap();
+        symlink("/etc", dir.path().join("site/linkdir")).unwrap();
+        let d = host.open_dir(Path::new("/site")).unwrap();
+        let id = d.stat_id(Path::new("pkg.dist-info/METADATA")).unwrap();
+        assert_eq!(id.size, 8);
+        assert_eq!(d.stat_self().unwrap().mode & libc::S_IFMT, libc::S_IFDIR);
+        assert!(d.stat_id(Path::new("../etc/inside")).is_err());
+        assert!(d.stat_id(Path::new("/etc/inside")).is_err());
+        let (mut f, _) = host
+            .open_file_at(&d, Path::new("pkg.dist-info/METADATA"))
+            .unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "Name: p\n");
+        let (mut f, _) = host
+            .open_file_at(&d, Path::new("pkg.dist-info/INSTALLER"))
+            .unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "inside");
+        let (mut f, _) = host.open_file_at(&d, Path::new("linkdir/inside")).unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "inside");
+        assert!(host.open_file_at(&d, Path::new("pkg.dist-info")).is_err());
+        assert!(host
+            .open_file_at(&d, Path::new("nope"))
+            .unwrap_err()
+            .is_not_found());
     }
 
     #[test]

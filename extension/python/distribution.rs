@@ -11,7 +11,7 @@ use super::direct_url::{DirectUrl, SourceKind};
 use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
 use crate::cache::Cache;
-use crate::host::{Host, HostError, StatId};
+use crate::host::{Host, HostDir, HostError, StatId};
 use std::ffi::OsStr;
 use std::ffi::OsString;
 use std::io::Read;
@@ -247,16 +247,16 @@ pub fn distributions_shared(
         let id = meta
             .and_then(|m| dir.stat_id(&Path::new(name).join(m)).ok())
             .or_else(|| dir.stat_id(Path::new(name)).ok());
-        let resolved = meta.map(|_| dir.path().join(name));
+        let base = || meta.map(|_| MetaDir::At(&dir, name));
         let Some(id) = id else {
             // Gone since it was listed: load reports the error.
-            out.push(Arc::new(load(host, &site, path, format, &lossy, resolved)));
+            out.push(Arc::new(load(host, &site, path, format, &lossy, base())));
             continue;
         };
         let dist = cache
             .dists
             .get_or_insert_with((id, site_id, name.clone()), || {
-                Arc::new(load(host, &site, path, format, &lossy, resolved))
+                Arc::new(load(host, &site, path, format, &lossy, base()))
             });
         out.push(dist);
     }
@@ -267,7 +267,7 @@ fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
     let Ok(entries) = host.read_dir(site) else {
         return Vec::new();
     };
-    let resolved = host.resolve(site).ok();
+    let dir = host.open_dir(site).ok();
     let mut out = Vec::new();
     for e in entries {
         let name = e.name_lossy();
@@ -282,19 +282,18 @@ fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
             EntryKind::DistInfo => DistFormat::DistInfo,
             EntryKind::EggInfoDir | EntryKind::EggInfoFile => DistFormat::EggInfo,
         };
-        // The entry is a real directory (read_dir does not follow links), so
-        // below the resolved site it is itself resolved.
-        let dir_resolved = match (&resolved, kind) {
-            (Some(r), EntryKind::DistInfo | EntryKind::EggInfoDir) => Some(r.join(&e.name)),
+        // The entry is a real directory (read_dir does not follow links).
+        let base = match (&dir, kind) {
+            (Some(d), EntryKind::DistInfo | EntryKind::EggInfoDir) => Some(MetaDir::At(d, &e.name)),
             _ => None,
         };
         out.push(Arc::new(load(
             host,
             site,
-            e.path,
+            e.path.clone(),
             format,
             &name,
-            dir_resolved,
+            base,
         )));
     }
     out
@@ -327,18 +326,60 @@ pub fn load_distribution(host: &Host, site: &Path, metadata_path: &Path) -> Opti
     ))
 }
 
-/// Reads `name` inside an already-resolved directory: the whole file (or
-/// [`HostError::TooLarge`]) when `prefix` is false, at most `cap` bytes and a
-/// truncation flag when it is true.
-fn read_child(
-    host: &Host,
-    dir: &Path,
-    name: &str,
+/// Where a metadata directory's files are read from.
+enum MetaDir<'a> {
+    /// `name/<file>` below an open site directory (cheap: no path walk).
+    At(&'a HostDir, &'a OsStr),
+    /// A host path, resolved inside the root on every read.
+    Path(PathBuf),
+}
+
+impl MetaDir<'_> {
+    fn open(
+        &self,
+        host: &Host,
+        file: &str,
+    ) -> Result<(std::fs::File, std::fs::Metadata), HostError> {
+        match self {
+            MetaDir::At(dir, name) => host.open_file_at(dir, &Path::new(name).join(file)),
+            MetaDir::Path(p) => host.open_file(&p.join(file)),
+        }
+    }
+
+    fn exists(&self, host: &Host, file: &str) -> bool {
+        match self {
+            MetaDir::At(dir, name) => dir.stat_id(&Path::new(name).join(file)).is_ok(),
+            MetaDir::Path(p) => host.symlink_metadata(&p.join(file)).is_ok(),
+        }
+    }
+
+    /// Reads `file`: the whole file (or [`HostError::TooLarge`]) when
+    /// `prefix` is false, at most `cap` bytes and a truncation flag when true.
+    fn read(
+        &self,
+        host: &Host,
+        file: &str,
+        cap: u64,
+        prefix: bool,
+    ) -> Result<(Vec<u8>, bool), HostError> {
+        let (f, md) = self.open(host, file)?;
+        read_open(f, &md, cap, prefix, || match self {
+            MetaDir::At(dir, name) => dir.path().join(name).join(file),
+            MetaDir::Path(p) => p.join(file),
+        })
+    }
+}
+
+/// Reads an open file of known size: exactly the size `fstat` gave (capped),
+/// with no extra read to find EOF. A file that grows meanwhile is cut at
+/// that size; one that shrinks ends early.
+fn read_open(
+    mut file: std::fs::File,
+    md: &std::fs::Metadata,
     cap: u64,
     prefix: bool,
+    path: impl Fn() -> PathBuf,
 ) -> Result<(Vec<u8>, bool), HostError> {
-    let (file, md) = host.open_child(dir, OsStr::new(name))?;
-    let path = || dir.join(name);
     if !prefix && md.len() > cap {
         return Err(HostError::TooLarge {
             path: path(),
@@ -346,26 +387,35 @@ fn read_child(
             cap,
         });
     }
-    let mut buf = Vec::with_capacity(md.len().min(cap) as usize);
-    file.take(cap)
-        .read_to_end(&mut buf)
-        .map_err(|source| HostError::Io {
-            path: path(),
-            source,
-        })?;
+    let want = md.len().min(cap) as usize;
+    let mut buf = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(HostError::Io {
+                    path: path(),
+                    source,
+                })
+            }
+        }
+    }
+    buf.truncate(got);
     Ok((buf, md.len() > cap))
 }
 
-/// Loads one distribution. `resolved` is the metadata directory's path as
-/// [`Host::resolve`] gives it, when the caller already knows it (it saves
-/// resolving the same directories once per file).
+/// Loads one distribution. `base` says how to reach the metadata
+/// directory's files when the caller holds its site directory open.
 fn load(
     host: &Host,
     site: &Path,
     metadata_path: PathBuf,
     format: DistFormat,
     dir_name: &str,
-    resolved: Option<PathBuf>,
+    base: Option<MetaDir>,
 ) -> Distribution {
     let (fallback_name, fallback_version) = split_dir_name(dir_name);
     let mut dist = Distribution {
@@ -382,17 +432,17 @@ fn load(
         error: None,
     };
     let mut errors: Vec<String> = Vec::new();
-    let is_dir =
-        resolved.is_some() || format == DistFormat::DistInfo || host.is_dir(&dist.metadata_path);
-    let dir = if is_dir {
-        resolved.or_else(|| host.resolve(&dist.metadata_path).ok())
-    } else {
-        None
+    let dir = match base {
+        Some(b) => Some(b),
+        None if format == DistFormat::DistInfo || host.is_dir(&dist.metadata_path) => {
+            Some(MetaDir::Path(dist.metadata_path.clone()))
+        }
+        None => None,
     };
     let md_file = dist.metadata_file();
-    let md_read = match (&dir, &md_file.file_name()) {
+    let md_read = match (&dir, md_file.file_name()) {
         (Some(d), Some(name)) if md_file.parent() == Some(dist.metadata_path.as_path()) => {
-            read_child(host, d, &name.to_string_lossy(), METADATA_READ_CAP, true)
+            d.read(host, &name.to_string_lossy(), METADATA_READ_CAP, true)
         }
         _ => host.read_prefix(&md_file, METADATA_READ_CAP),
     };
@@ -418,15 +468,15 @@ fn load(
         Err(e) => errors.push(e.to_string()),
     }
     if let Some(dir) = &dir {
-        if let Ok((bytes, _)) = read_child(host, dir, "INSTALLER", SMALL_FILE_CAP, true) {
+        if let Ok((bytes, _)) = dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
             let text = String::from_utf8_lossy(&bytes);
             let first = text.lines().next().unwrap_or("").trim();
             if !first.is_empty() {
                 dist.installer = Some(first.to_string());
             }
         }
-        dist.requested = host.child_metadata(dir, OsStr::new("REQUESTED")).is_ok();
-        match read_child(host, dir, "direct_url.json", SMALL_FILE_CAP * 16, false) {
+        dist.requested = dir.exists(host, "REQUESTED");
+        match dir.read(host, "direct_url.json", SMALL_FILE_CAP * 16, false) {
             Ok((bytes, _)) => match DirectUrl::parse(&bytes) {
                 Ok(d) => dist.direct_url = Some(d),
                 Err(e) => errors.push(format!(

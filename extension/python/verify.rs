@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use super::distribution::Distribution;
 use super::record::{environment_root, read_record, resolve_entry, RecordSource};
 use crate::cache::{Cache, FileKey};
-use crate::host::{Host, HostError, DEFAULT_READ_CAP};
+use crate::host::{Host, HostError, StatId, DEFAULT_READ_CAP};
 
 /// Size of the buffer files are streamed through while hashing.
 const HASH_BUF: usize = 256 * 1024;
@@ -333,7 +333,7 @@ impl DpkgIndex {
 /// A table keeps one for its lifetime so repeated queries are cheap.
 #[derive(Debug)]
 pub struct Verifier {
-    digests: Cache<(FileKey, HashAlgo), Vec<u8>>,
+    digests: Cache<(StatId, HashAlgo), Box<[u8]>>,
     dpkg: Mutex<Option<(Option<FileKey>, Arc<DpkgIndex>)>>,
 }
 
@@ -604,8 +604,10 @@ impl Run<'_> {
         if f.size.is_some_and(|s| s != md.len()) {
             return Check::Differs;
         }
-        let key = (FileKey::new(&f.path, &md), *algo);
-        let digest = match self.verifier.digests.get(&key) {
+        // Keyed by the file's identity alone (device, inode, size, times):
+        // hardlinked copies share a digest, as they share content.
+        let key = (StatId::from_metadata(&md), *algo);
+        let digest: Box<[u8]> = match self.verifier.digests.get(&key) {
             Some(d) => d,
             None => {
                 let (file, md2) = match self.host.open_child(&dir, name) {
@@ -617,13 +619,14 @@ impl Run<'_> {
                 let Ok(d) = digest_reader(file, *algo, &mut self.buf) else {
                     return Check::Unreadable;
                 };
+                let d: Box<[u8]> = d.into_boxed_slice();
                 self.verifier
                     .digests
-                    .insert((FileKey::new(&f.path, &md2), *algo), d.clone());
+                    .insert((StatId::from_metadata(&md2), *algo), d.clone());
                 d
             }
         };
-        if &digest == expected {
+        if *digest == **expected {
             Check::Same
         } else {
             Check::Differs

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::distribution::{DistFormat, Distribution};
-use crate::host::{Host, HostError, DEFAULT_READ_CAP};
+use crate::host::{Host, HostDir, HostError, DEFAULT_READ_CAP};
 
 /// One file a distribution says it installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +51,32 @@ pub fn read_record(
     host: &Host,
     dist: &Distribution,
 ) -> Result<Option<(RecordSource, Vec<RecordEntry>)>, HostError> {
+    read_record_at(host, dist, None)
+}
+
+/// [`read_record`], reading RECORD below `site_dir` (the distribution's site
+/// directory held open) when given, which saves resolving its whole path.
+pub fn read_record_at(
+    host: &Host,
+    dist: &Distribution,
+    site_dir: Option<&HostDir>,
+) -> Result<Option<(RecordSource, Vec<RecordEntry>)>, HostError> {
     let root = environment_root(&dist.site_packages);
     match dist.format {
         DistFormat::DistInfo => {
             let path = dist.metadata_path.join("RECORD");
-            let text = match host.read_to_string(&path, DEFAULT_READ_CAP) {
+            let rel = dist
+                .metadata_path
+                .strip_prefix(&dist.site_packages)
+                .ok()
+                .filter(|r| r.components().count() == 1);
+            let read = match (site_dir, rel) {
+                (Some(d), Some(rel)) => {
+                    read_text_at(host, d, &rel.join("RECORD"), DEFAULT_READ_CAP)
+                }
+                _ => host.read_to_string(&path, DEFAULT_READ_CAP),
+            };
+            let text = match read {
                 Ok(t) => t,
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(e),
@@ -102,6 +123,31 @@ pub fn read_record(
             Ok(Some((RecordSource::InstalledFiles, entries)))
         }
     }
+}
+
+/// Reads a whole text file below an open directory, refusing one over `cap`.
+fn read_text_at(host: &Host, dir: &HostDir, rel: &Path, cap: u64) -> Result<String, HostError> {
+    use std::io::Read;
+    let (file, md) = host.open_file_at(dir, rel)?;
+    let path = || dir.path().join(rel);
+    if md.len() > cap {
+        return Err(HostError::TooLarge {
+            path: path(),
+            size: md.len(),
+            cap,
+        });
+    }
+    let mut buf = Vec::with_capacity(md.len() as usize);
+    file.take(cap)
+        .read_to_end(&mut buf)
+        .map_err(|source| HostError::Io {
+            path: path(),
+            source,
+        })?;
+    Ok(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Resolves a RECORD path against `base` lexically (`..` never climbs above

@@ -23,9 +23,9 @@ use md5::Md5;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::distribution::Distribution;
-use super::record::{environment_root, read_record, resolve_entry, RecordSource};
+use super::record::{environment_root, read_record_at, resolve_entry, RecordSource};
 use crate::cache::{Cache, FileKey};
-use crate::host::{Host, HostError, StatId, DEFAULT_READ_CAP};
+use crate::host::{Host, HostDir, HostError, StatId, DEFAULT_READ_CAP};
 
 /// Size of the buffer files are streamed through while hashing.
 const HASH_BUF: usize = 256 * 1024;
@@ -283,6 +283,7 @@ struct RefFile {
     outside: bool,
 }
 
+#[derive(Debug)]
 struct Reference {
     kind: RecordReference,
     dpkg_package: Option<String>,
@@ -334,7 +335,20 @@ impl DpkgIndex {
 #[derive(Debug)]
 pub struct Verifier {
     digests: Cache<(StatId, HashAlgo), Box<[u8]>>,
+    /// Files found below a package directory, valid while every directory
+    /// walked keeps its identity (adding or removing an entry changes a
+    /// directory's mtime and ctime).
+    walks: Cache<PathBuf, Arc<Walk>>,
     dpkg: Mutex<Option<(Option<FileKey>, Arc<DpkgIndex>)>>,
+}
+
+/// What a walk of one package directory found.
+#[derive(Debug)]
+struct Walk {
+    /// Every directory walked, relative to the site dir, with its identity.
+    dirs: Vec<(PathBuf, StatId)>,
+    /// Every file (or symlink) found that is not byte-compiled.
+    files: Vec<PathBuf>,
 }
 
 impl Default for Verifier {
@@ -348,6 +362,7 @@ impl Verifier {
     pub fn new() -> Self {
         Verifier {
             digests: Cache::new(1_000_000),
+            walks: Cache::new(200_000),
             dpkg: Mutex::new(None),
         }
     }
@@ -412,9 +427,14 @@ impl Verifier {
         } else {
             None
         };
+        let site_dir = dists
+            .first()
+            .and_then(|d| host.open_dir(&d.site_packages).ok());
+        // References are parsed afresh each time (cheap next to hashing, and
+        // caching every RECORD would cost more memory than it saves time).
         let refs: Vec<Reference> = dists
             .iter()
-            .map(|d| reference_for(host, d, dpkg.as_deref()))
+            .map(|d| reference_for(host, d, dpkg.as_deref(), site_dir.as_ref()))
             .collect();
         let union: HashSet<&Path> = refs
             .iter()
@@ -426,6 +446,12 @@ impl Verifier {
             verifier: self,
             buf: vec![0u8; HASH_BUF],
             dirs: HashMap::new(),
+            site: dists
+                .first()
+                .map(|d| d.site_packages.clone())
+                .unwrap_or_default(),
+            site_dir,
+            real_dirs: HashMap::new(),
         };
         dists
             .iter()
@@ -441,7 +467,12 @@ impl Verifier {
     }
 }
 
-fn reference_for(host: &Host, dist: &Distribution, dpkg: Option<&DpkgIndex>) -> Reference {
+fn reference_for(
+    host: &Host,
+    dist: &Distribution,
+    dpkg: Option<&DpkgIndex>,
+    site_dir: Option<&HostDir>,
+) -> Reference {
     let root = environment_root(&dist.site_packages);
     if let Some(pkg) = dpkg.and_then(|i| i.owner(&dist.metadata_path)) {
         let path = PathBuf::from(format!("/var/lib/dpkg/info/{pkg}.md5sums"));
@@ -497,7 +528,7 @@ fn reference_for(host: &Host, dist: &Distribution, dpkg: Option<&DpkgIndex>) -> 
             error: Some("Debian-built distribution (no INSTALLER) not found in the dpkg database; its RECORD comes from the build tree and is not trusted".into()),
         };
     }
-    match read_record(host, dist) {
+    match read_record_at(host, dist, site_dir) {
         Ok(Some((source, entries))) => {
             let files = entries
                 .into_iter()
@@ -557,6 +588,12 @@ struct Run<'a> {
     verifier: &'a Verifier,
     buf: Vec<u8>,
     dirs: HashMap<PathBuf, PathBuf>,
+    /// The site directory, held open for short relative `stat`s.
+    site: PathBuf,
+    site_dir: Option<HostDir>,
+    /// Directories below the site (relative) known to be real directories
+    /// all the way down, so a relative `stat` below them follows no link.
+    real_dirs: HashMap<PathBuf, bool>,
 }
 
 enum Check {
@@ -576,19 +613,66 @@ impl Run<'_> {
         Ok(r)
     }
 
-    fn check(&mut self, f: &RefFile) -> Check {
-        let (Some(parent), Some(name)) = (f.path.parent(), f.path.file_name()) else {
-            return Check::Unreadable;
+    /// True when every component of `rel` (relative to the site) is a real
+    /// directory, checked with relative `lstat`s and remembered.
+    fn is_real_dir(&mut self, rel: &Path) -> bool {
+        if rel.as_os_str().is_empty() {
+            return true;
+        }
+        if let Some(b) = self.real_dirs.get(rel) {
+            return *b;
+        }
+        let parent_ok = match rel.parent() {
+            Some(p) if !p.as_os_str().is_empty() => self.is_real_dir(p),
+            _ => true,
+        };
+        let ok = parent_ok
+            && self.site_dir.as_ref().is_some_and(|d| {
+                d.stat_id(rel)
+                    .is_ok_and(|id| id.mode & libc::S_IFMT == libc::S_IFDIR)
+            });
+        self.real_dirs.insert(rel.to_path_buf(), ok);
+        ok
+    }
+
+    /// The identity of a listed file and whether it was found on the fast
+    /// path (a relative `lstat` below the open site directory).
+    fn identify(&mut self, path: &Path) -> Result<(StatId, Option<PathBuf>), Check> {
+        if let Some(rel) = below(&self.site, path).map(Path::to_path_buf) {
+            let parent = rel.parent().unwrap_or(Path::new(""));
+            if self.site_dir.is_some() && !rel.as_os_str().is_empty() && self.is_real_dir(parent) {
+                if let Some(d) = &self.site_dir {
+                    match d.stat_id(&rel) {
+                        // A symlink is followed inside the root by the slow path.
+                        Ok(id) if id.mode & libc::S_IFMT != libc::S_IFLNK => {
+                            return Ok((id, Some(rel)))
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.is_not_found() => return Err(Check::Missing),
+                        Err(_) => return Err(Check::Unreadable),
+                    }
+                }
+            }
+        }
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Check::Unreadable);
         };
         let dir = match self.resolved_dir(parent) {
             Ok(d) => d,
-            Err(e) if e.is_not_found() => return Check::Missing,
-            Err(_) => return Check::Unreadable,
+            Err(e) if e.is_not_found() => return Err(Check::Missing),
+            Err(_) => return Err(Check::Unreadable),
         };
-        let md = match self.host.child_metadata(&dir, name) {
-            Ok(md) => md,
-            Err(e) if e.is_not_found() => return Check::Missing,
-            Err(_) => return Check::Unreadable,
+        match self.host.child_metadata(&dir, name) {
+            Ok(md) => Ok((StatId::from_metadata(&md), None)),
+            Err(e) if e.is_not_found() => Err(Check::Missing),
+            Err(_) => Err(Check::Unreadable),
+        }
+    }
+
+    fn check(&mut self, f: &RefFile) -> Check {
+        let (id, rel) = match self.identify(&f.path) {
+            Ok(x) => x,
+            Err(c) => return c,
         };
         let Some((algo, expected)) = &f.expected else {
             return if f.bad_hash {
@@ -597,20 +681,23 @@ impl Run<'_> {
                 Check::Same
             };
         };
-        if !md.is_file() {
+        if id.mode & libc::S_IFMT != libc::S_IFREG {
             // A directory, FIFO or device where a file was installed.
             return Check::Differs;
         }
-        if f.size.is_some_and(|s| s != md.len()) {
+        if f.size.is_some_and(|s| s != id.size) {
             return Check::Differs;
         }
         // Keyed by the file's identity alone (device, inode, size, times):
         // hardlinked copies share a digest, as they share content.
-        let key = (StatId::from_metadata(&md), *algo);
-        let digest: Box<[u8]> = match self.verifier.digests.get(&key) {
+        let digest: Box<[u8]> = match self.verifier.digests.get(&(id, *algo)) {
             Some(d) => d,
             None => {
-                let (file, md2) = match self.host.open_child(&dir, name) {
+                let opened = match (&rel, &self.site_dir) {
+                    (Some(rel), Some(d)) => self.host.open_file_at(d, rel),
+                    _ => self.host.open_file(&f.path),
+                };
+                let (file, md2) = match opened {
                     Ok(x) => x,
                     Err(e) if e.is_not_found() => return Check::Missing,
                     Err(HostError::NotRegular { .. }) => return Check::Differs,
@@ -631,6 +718,34 @@ impl Run<'_> {
         } else {
             Check::Differs
         }
+    }
+
+    /// The files below a package directory, from the cache when no
+    /// directory in it changed.
+    fn walk(&mut self, dir: &Path, budget: &mut usize) -> Arc<Walk> {
+        if let Some(w) = self.verifier.walks.get(&dir.to_path_buf()) {
+            let unchanged = self.site_dir.as_ref().is_some_and(|sd| {
+                w.dirs
+                    .iter()
+                    .all(|(rel, id)| sd.stat_id(rel).is_ok_and(|now| now == *id))
+            });
+            if unchanged {
+                return w;
+            }
+        }
+        let mut walk = Walk {
+            dirs: Vec::new(),
+            files: Vec::new(),
+        };
+        let before = *budget;
+        walk_dir(self, dir, &mut walk, WALK_MAX_DEPTH, budget);
+        let complete = *budget > 0 || before == 0;
+        let cacheable = complete && walk.dirs.iter().all(|(_, id)| id.ino != 0);
+        let walk = Arc::new(walk);
+        if cacheable && self.site_dir.is_some() {
+            self.verifier.walks.insert(dir.to_path_buf(), walk.clone());
+        }
+        walk
     }
 
     fn verify_one(
@@ -678,7 +793,7 @@ impl Run<'_> {
             .files
             .iter()
             .filter_map(|f| {
-                let rel = f.path.strip_prefix(site).ok()?;
+                let rel = below(site, &f.path)?;
                 let mut comps = rel.components();
                 let first = comps.next()?.as_os_str();
                 comps.next()?; // a file directly in the site dir has no own directory
@@ -692,7 +807,13 @@ impl Run<'_> {
             .collect();
         let mut budget = WALK_MAX_ENTRIES;
         for dir in &own {
-            walk_unrecorded(self.host, dir, union, &mut v, WALK_MAX_DEPTH, &mut budget);
+            let walk = self.walk(dir, &mut budget);
+            for f in &walk.files {
+                if !union.contains(f.as_path()) {
+                    v.files_unrecorded += 1;
+                    v.note(f, Change::Unrecorded);
+                }
+            }
         }
         if budget == 0 {
             let msg = "unrecorded-file walk stopped at its entry limit";
@@ -716,18 +837,44 @@ impl Run<'_> {
     }
 }
 
-fn walk_unrecorded(
-    host: &Host,
-    dir: &Path,
-    union: &HashSet<&Path>,
-    v: &mut Verification,
-    depth: usize,
-    budget: &mut usize,
-) {
+/// `path` relative to `base` when it lies below it, by a byte comparison
+/// (both are normalised host paths), which is much cheaper than
+/// [`Path::strip_prefix`]'s component walk.
+fn below<'a>(base: &Path, path: &'a Path) -> Option<&'a Path> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = base.as_os_str().as_bytes();
+    let p = path.as_os_str().as_bytes();
+    let rest = p.strip_prefix(b)?;
+    let rest = if b.ends_with(b"/") {
+        rest
+    } else {
+        rest.strip_prefix(b"/")?
+    };
+    Some(Path::new(std::ffi::OsStr::from_bytes(rest)))
+}
+
+/// Lists `dir` recursively (not following symlinks, skipping
+/// `__pycache__` and byte-compiled files) into `walk`, recording each
+/// directory's identity (`ino` 0 when it could not be taken).
+fn walk_dir(run: &Run, dir: &Path, walk: &mut Walk, depth: usize, budget: &mut usize) {
     if *budget == 0 {
         return;
     }
-    let Ok(entries) = host.read_dir(dir) else {
+    let rel = below(&run.site, dir).unwrap_or(dir).to_path_buf();
+    let id = run
+        .site_dir
+        .as_ref()
+        .and_then(|sd| sd.stat_id(&rel).ok())
+        .unwrap_or(StatId {
+            dev: 0,
+            ino: 0,
+            size: 0,
+            mtime_ns: 0,
+            ctime_ns: 0,
+            mode: 0,
+        });
+    walk.dirs.push((rel, id));
+    let Ok(entries) = run.host.read_dir(dir) else {
         return;
     };
     for e in entries {
@@ -738,23 +885,32 @@ fn walk_unrecorded(
         let name = e.name_lossy();
         if e.file_type.is_dir() {
             if name != "__pycache__" && depth > 0 {
-                walk_unrecorded(host, &e.path, union, v, depth - 1, budget);
+                walk_dir(run, &e.path, walk, depth - 1, budget);
             }
             continue;
         }
         if name.ends_with(".pyc") || name.ends_with(".pyo") {
             continue;
         }
-        if !union.contains(e.path.as_path()) {
-            v.files_unrecorded += 1;
-            v.note(&e.path, Change::Unrecorded);
-        }
+        walk.files.push(e.path);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn below_is_a_component_prefix() {
+        let b = Path::new("/a/site");
+        assert_eq!(below(b, Path::new("/a/site/x/y")), Some(Path::new("x/y")));
+        assert_eq!(below(b, Path::new("/a/site")), None);
+        assert_eq!(below(b, Path::new("/a/sitex/y")), None);
+        assert_eq!(
+            below(Path::new("/"), Path::new("/etc")),
+            Some(Path::new("etc"))
+        );
+    }
 
     #[test]
     fn hex_round_trip_and_known_digests() {

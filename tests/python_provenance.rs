@@ -747,3 +747,26 @@ fn repeated_queries_see_installs_upgrades_edits_and_hardlinks() {
         "INSTALLER belongs to /opt/a's copy only"
     );
 }
+
+#[test]
+fn a_names_only_query_does_not_poison_the_cache_for_provenance_columns() {
+    let fh = FakeHost::new();
+    let site = fh.venv("/opt/a", "3.12", false);
+    fh.dist(&site, "pkg", "1.0")
+        .installer("pip")
+        .requested()
+        .direct_url(r#"{"url":"file:///src/pkg","dir_info":{"editable":true}}"#)
+        .write();
+    let t = provenance(&fh);
+    let cheap = generate(&t, &QueryContext::all().using(&["name", "version"]));
+    assert_eq!(get(&cheap[0], "version"), Some("1.0"));
+    assert_eq!(get(&cheap[0], "installer"), None);
+    let full = generate(
+        &t,
+        &QueryContext::all().using(&["name", "installer", "requested", "source_kind", "direct_url"]),
+    );
+    assert_eq!(get(&full[0], "installer"), Some("pip"));
+    assert_eq!(get(&full[0], "requested"), Some("1"));
+    assert_eq!(get(&full[0], "source_kind"), Some("editable"));
+    assert_eq!(get(&full[0], "direct_url"), Some("file:///src/pkg"));
+}

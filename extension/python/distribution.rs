@@ -156,7 +156,9 @@ type DistKey = (StatId, StatId, OsString);
 #[derive(Debug)]
 pub struct DistributionCache {
     listings: Cache<StatId, Arc<Vec<(OsString, EntryKind)>>>,
-    dists: Cache<DistKey, Arc<Distribution>>,
+    /// The flag says whether the entry is complete (INSTALLER, REQUESTED
+    /// and direct_url.json read) or core metadata only.
+    dists: Cache<DistKey, (Arc<Distribution>, bool)>,
 }
 
 impl Default for DistributionCache {
@@ -204,6 +206,27 @@ pub fn distributions_shared(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Arc<Distribution>> {
+    listed(host, site_packages, cache, true)
+}
+
+/// Like [`distributions_shared`], but only core metadata (METADATA or
+/// PKG-INFO) is guaranteed: `installer`, `requested`, `direct_url` and their
+/// errors may be unset. For queries that need names and versions only, it
+/// reads a third of the files on a cold cache.
+pub fn distributions_core(
+    host: &Host,
+    site_packages: &Path,
+    cache: &DistributionCache,
+) -> Vec<Arc<Distribution>> {
+    listed(host, site_packages, cache, false)
+}
+
+fn listed(
+    host: &Host,
+    site_packages: &Path,
+    cache: &DistributionCache,
+    full: bool,
+) -> Vec<Arc<Distribution>> {
     let site = Host::normalize(site_packages);
     let Some((dir, site_id)) = host
         .open_dir(&site)
@@ -250,15 +273,26 @@ pub fn distributions_shared(
         let base = || meta.map(|_| MetaDir::At(&dir, name));
         let Some(id) = id else {
             // Gone since it was listed: load reports the error.
-            out.push(Arc::new(load(host, &site, path, format, &lossy, base())));
+            out.push(Arc::new(load(
+                host,
+                &site,
+                path,
+                format,
+                &lossy,
+                base(),
+                true,
+            )));
             continue;
         };
-        let dist = cache
-            .dists
-            .get_or_insert_with((id, site_id, name.clone()), || {
-                Arc::new(load(host, &site, path, format, &lossy, base()))
-            });
-        out.push(dist);
+        let key = (id, site_id, name.clone());
+        match cache.dists.get(&key) {
+            Some((d, complete)) if complete || !full => out.push(d),
+            _ => {
+                let d = Arc::new(load(host, &site, path, format, &lossy, base(), full));
+                cache.dists.insert(key, (d.clone(), full));
+                out.push(d);
+            }
+        }
     }
     out
 }
@@ -294,6 +328,7 @@ fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
             format,
             &name,
             base,
+            true,
         )));
     }
     out
@@ -305,7 +340,7 @@ fn single_entry(host: &Host, site: &Path, path: &Path, name: &str) -> Option<Dis
     }
     let info = path.join("EGG-INFO");
     host.is_dir(&info)
-        .then(|| load(host, site, info, DistFormat::EggInfo, name, None))
+        .then(|| load(host, site, info, DistFormat::EggInfo, name, None, true))
 }
 
 /// Reads one distribution given its metadata directory (or file).
@@ -323,6 +358,7 @@ pub fn load_distribution(host: &Host, site: &Path, metadata_path: &Path) -> Opti
         format,
         &name,
         None,
+        true,
     ))
 }
 
@@ -416,6 +452,7 @@ fn load(
     format: DistFormat,
     dir_name: &str,
     base: Option<MetaDir>,
+    full: bool,
 ) -> Distribution {
     let (fallback_name, fallback_version) = split_dir_name(dir_name);
     let mut dist = Distribution {
@@ -467,7 +504,7 @@ fn load(
         }
         Err(e) => errors.push(e.to_string()),
     }
-    if let Some(dir) = &dir {
+    if let Some(dir) = dir.as_ref().filter(|_| full) {
         if let Ok((bytes, _)) = dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
             let text = String::from_utf8_lossy(&bytes);
             let first = text.lines().next().unwrap_or("").trim();
@@ -544,7 +581,7 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Dist
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            load(host, site, info, DistFormat::EggInfo, &n, None)
+            load(host, site, info, DistFormat::EggInfo, &n, None, true)
         }
         None => broken(format!(
             "{}: no .egg-info found in {}",

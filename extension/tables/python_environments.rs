@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::host::Host;
 use crate::python::{
-    discover_environments, distributions_cached, environment_at, DistributionCache, Environment,
+    discover_environments, distributions_core, environment_at, DistributionCache, Environment,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 
@@ -103,7 +103,7 @@ impl Table for PythonEnvironments {
                     let n: usize = env
                         .site_packages
                         .iter()
-                        .map(|s| distributions_cached(&self.host, s, &self.dists).len())
+                        .map(|s| distributions_core(&self.host, s, &self.dists).len())
                         .sum();
                     row.int("package_count", n as i64);
                 }

@@ -15,8 +15,8 @@ use super::python_environments::wanted_environments;
 use crate::host::Host;
 use crate::python::verify::Change;
 use crate::python::{
-    distributions_shared, normalize_name, DistFormat, Distribution, DistributionCache,
-    Verification, Verifier,
+    distributions_core, distributions_shared, normalize_name, DistFormat, Distribution,
+    DistributionCache, Verification, Verifier,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 
@@ -102,6 +102,16 @@ const COLUMNS: &[Column] = &[
     ),
 ];
 
+/// Columns that need INSTALLER, REQUESTED or direct_url.json.
+const PROVENANCE_COLUMNS: &[&str] = &[
+    "installer",
+    "requested",
+    "source_kind",
+    "direct_url",
+    "vcs_commit_id",
+    "error",
+];
+
 /// Columns that need RECORD verification (hashing).
 const VERIFY_COLUMNS: &[&str] = &[
     "record_status",
@@ -173,6 +183,9 @@ impl Table for PythonPackageProvenance {
             ),
         };
         let verify = ctx.any_used(VERIFY_COLUMNS);
+        // INSTALLER, REQUESTED and direct_url.json are read only when a
+        // column needs them (verification does: INSTALLER tells Debian-built).
+        let need_full = verify || ctx.any_used(PROVENANCE_COLUMNS);
 
         let mut rows = Vec::new();
         for env in &envs {
@@ -180,7 +193,11 @@ impl Table for PythonPackageProvenance {
                 if sites.as_ref().is_some_and(|s| !s.contains(site)) {
                     continue;
                 }
-                let dists = distributions_shared(host, site, &self.dists);
+                let dists = if need_full {
+                    distributions_shared(host, site, &self.dists)
+                } else {
+                    distributions_core(host, site, &self.dists)
+                };
                 let wanted: Vec<bool> = dists
                     .iter()
                     .map(|d| {

@@ -763,7 +763,13 @@ fn a_names_only_query_does_not_poison_the_cache_for_provenance_columns() {
     assert_eq!(get(&cheap[0], "installer"), None);
     let full = generate(
         &t,
-        &QueryContext::all().using(&["name", "installer", "requested", "source_kind", "direct_url"]),
+        &QueryContext::all().using(&[
+            "name",
+            "installer",
+            "requested",
+            "source_kind",
+            "direct_url",
+        ]),
     );
     assert_eq!(get(&full[0], "installer"), Some("pip"));
     assert_eq!(get(&full[0], "requested"), Some("1"));

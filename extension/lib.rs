@@ -11,3 +11,4 @@ pub mod cache;
 pub mod host;
 pub mod table;
 pub mod tables;
+pub mod typosquat;

@@ -1,0 +1,744 @@
+//! The typosquat index: the popular names, the known-malicious names and
+//! the curated families, with the lookup structures that let one name be
+//! scored in microseconds.
+//!
+//! Detection looks for the techniques of the published detectors (TypoGard
+//! and SpellBound, Taylor et al.: repeated, omitted, swapped and substituted
+//! characters, keyboard-adjacent typos, swapped words, delimiter changes,
+//! version-number suffixes) and for what they miss: look-alike characters
+//! (`rn` for `m`, `0` for `o`, Cyrillic letters), combosquats (a popular name
+//! plus a word, the word itself possibly misspelled: `torch-utilites`),
+//! ecosystem prefixes and suffixes (`python-torch`, `torch-gpu`) and
+//! dependency-confusion names of ML projects' own indexes (`torchtriton`).
+//!
+//! Edit distance uses a deletion-neighbourhood index: every popular name is
+//! stored under the hash of each string obtained by deleting one character
+//! (two for long, well-ranked names); a suspect is looked up under its own
+//! deletions, and the few candidates found are checked with the real
+//! distance. No suspect is compared with all 15,000 names.
+
+use std::collections::HashMap;
+
+use super::data::{self, Curated, CuratedKind, Popular};
+use super::normalize;
+use super::text::{
+    self, describe_edits, edit_script, hash_without, is_added_word, is_version_word,
+    misspelled_added_word, osa, osa_bounded, skeleton, FastBuild, LOOKALIKE_CHARS,
+    LOOKALIKE_SEQS, PREFIX_WORDS,
+};
+
+/// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
+/// matched at edit distance 2; all others at distance 1.
+pub const TWO_EDIT_MAX_RANK: u32 = 5_000;
+/// See [`TWO_EDIT_MAX_RANK`].
+pub const TWO_EDIT_MIN_LEN: usize = 8;
+/// A popular name with at least this many popular `name-...` children is a
+/// plugin host (`flask`, `pytest`, `django`): `host-word` is a plugin
+/// pattern there, so plain combosquats of it score lower.
+const PLUGIN_HOST_CHILDREN: usize = 8;
+/// Combosquats are reported only for bases ranked at or above this: an
+/// attacker adds words to names everyone knows.
+const COMBO_MAX_RANK: u32 = 5_000;
+/// The score at or above which a name is reported as a likely typosquat.
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// The verdict on one package name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// The name as given.
+    pub name: String,
+    /// The PEP 503 normalised name.
+    pub normalized_name: String,
+    /// 0..1: how likely the name imitates `target` (1.0 for a known-malicious
+    /// name).
+    pub score: f64,
+    /// The popular package imitated (or the family the name belongs to).
+    pub target: Option<String>,
+    /// The target's download rank.
+    pub target_rank: Option<u32>,
+    /// What was changed, in words (e.g. `swapped "eu" -> "ue"`).
+    pub technique: String,
+    /// Optimal-string-alignment edit distance between the normalised name and
+    /// the target.
+    pub distance: Option<u32>,
+    /// The name's own download rank when it is itself popular.
+    pub popular_rank: Option<u32>,
+    /// The OSV `MAL-` ids when the name is a known-malicious package.
+    pub known_malicious: Option<String>,
+}
+
+impl Assessment {
+    /// True when the name is itself in the popular list.
+    pub fn is_popular(&self) -> bool {
+        self.popular_rank.is_some()
+    }
+
+    /// True when the score reaches [`DEFAULT_THRESHOLD`].
+    pub fn is_flagged(&self) -> bool {
+        self.score >= DEFAULT_THRESHOLD
+    }
+}
+
+/// One technique match against one target, before the best is chosen.
+#[derive(Debug, Clone)]
+struct Finding {
+    target: String,
+    rank: Option<u32>,
+    technique: String,
+    score: f64,
+}
+
+/// The index. Build it once per process ([`Index::embedded`]) and share it.
+#[derive(Debug)]
+pub struct Index {
+    popular: Vec<Popular>,
+    by_name: HashMap<String, u32, FastBuild>,
+    malicious: HashMap<String, String, FastBuild>,
+    curated: HashMap<String, Curated, FastBuild>,
+    /// (hash of a deletion variant, popular id), sorted.
+    deletions: Vec<(u64, u32)>,
+    /// Skeleton -> best-ranked popular id with it.
+    skeletons: HashMap<String, u32, FastBuild>,
+    /// Sorted tokens -> best-ranked popular id (multi-word names only).
+    word_sets: HashMap<String, u32, FastBuild>,
+    /// Per popular id: how many popular names start with `name-`.
+    children: Vec<u32>,
+}
+
+/// Attackers imitate what is downloaded most: the less popular the target,
+/// the less a near miss of it means.
+fn rank_factor(rank: u32) -> f64 {
+    if rank <= 1_000 {
+        1.0
+    } else if rank <= 5_000 {
+        0.9
+    } else if rank <= 10_000 {
+        0.8
+    } else {
+        0.7
+    }
+}
+
+/// True for the edits a hurried typist or a look-alike makes: omitted,
+/// repeated or swapped characters, keyboard-adjacent or look-alike
+/// substitutions, delimiter changes. Two arbitrary substitutions are how
+/// unrelated names differ, not how typos look.
+fn typo_like(e: &text::Edit, suspect: &[u8]) -> bool {
+    match *e {
+        text::Edit::Omitted { .. } | text::Edit::Swapped { .. } => true,
+        text::Edit::Added { ch, at } => text::typo_like_insert(suspect, at, ch),
+        text::Edit::Substituted { got, want } => text::typo_like_substitution(got, want),
+    }
+}
+
+fn sorted_tokens(name: &str) -> Option<String> {
+    let mut t: Vec<&str> = name.split('-').filter(|s| !s.is_empty()).collect();
+    if t.len() < 2 {
+        return None;
+    }
+    t.sort_unstable();
+    Some(t.join("-"))
+}
+
+impl Index {
+    /// The index of the data shipped in the binary, built on first use and
+    /// kept for the life of the process.
+    pub fn embedded() -> &'static Index {
+        static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+        INDEX.get_or_init(|| {
+            Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV)
+        })
+    }
+
+    /// Builds an index from the three TSV texts (see [`data`]). Pass `""` for
+    /// the malicious list to score names on their shape alone (as the
+    /// evaluation does).
+    pub fn from_tsv(top: &str, malicious: &str, curated: &str) -> Index {
+        let (popular, bad_top) = data::parse_top(top, normalize);
+        let (mal, bad_mal) = data::parse_malicious(malicious, normalize);
+        let (cur, bad_cur) = data::parse_curated(curated, normalize);
+        if bad_top + bad_mal + bad_cur > 0 {
+            log::warn!(
+                "typosquat data: skipped {bad_top} popular, {bad_mal} malicious, {bad_cur} curated malformed lines"
+            );
+        }
+        Index::new(popular, mal, cur)
+    }
+
+    /// Builds an index from parsed entries.
+    pub fn new(
+        mut popular: Vec<Popular>,
+        malicious: Vec<data::Malicious>,
+        curated: Vec<Curated>,
+    ) -> Index {
+        popular.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.name.cmp(&b.name)));
+        let mut seen = HashMap::<String, u32, FastBuild>::default();
+        popular.retain(|p| {
+            !p.name.is_empty() && seen.insert(p.name.clone(), p.rank).is_none()
+        });
+        let by_name: HashMap<String, u32, FastBuild> = popular
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i as u32))
+            .collect();
+
+        let mut deletions = Vec::with_capacity(popular.len() * 24);
+        let mut skeletons = HashMap::<String, u32, FastBuild>::default();
+        let mut word_sets = HashMap::<String, u32, FastBuild>::default();
+        for (id, p) in popular.iter().enumerate() {
+            let id = id as u32;
+            let b = p.name.as_bytes();
+            deletions.push((hash_without(b, usize::MAX, usize::MAX), id));
+            for i in 0..b.len() {
+                deletions.push((hash_without(b, i, usize::MAX), id));
+            }
+            if Self::two_edits(p) {
+                for i in 0..b.len() {
+                    for j in i + 1..b.len() {
+                        deletions.push((hash_without(b, i, j), id));
+                    }
+                }
+            }
+            skeletons.entry(skeleton(&p.name)).or_insert(id);
+            if let Some(key) = sorted_tokens(&p.name) {
+                word_sets.entry(key).or_insert(id);
+            }
+        }
+        deletions.sort_unstable();
+        deletions.dedup();
+
+        let mut children = vec![0u32; popular.len()];
+        for p in &popular {
+            // Every proper `a-b-...` prefix of a popular name that is itself
+            // popular gains a child.
+            for (pos, _) in p.name.match_indices('-') {
+                if let Some(&id) = by_name.get(&p.name[..pos]) {
+                    children[id as usize] += 1;
+                }
+            }
+        }
+
+        Index {
+            popular,
+            by_name,
+            malicious: malicious.into_iter().map(|m| (m.name, m.ids)).collect(),
+            curated: curated.into_iter().map(|c| (c.name.clone(), c)).collect(),
+            deletions,
+            skeletons,
+            word_sets,
+            children,
+        }
+    }
+
+    fn two_edits(p: &Popular) -> bool {
+        p.rank <= TWO_EDIT_MAX_RANK && p.name.len() >= TWO_EDIT_MIN_LEN
+    }
+
+    /// The popular packages, most downloaded first.
+    pub fn popular(&self) -> &[Popular] {
+        &self.popular
+    }
+
+    /// The rank of a normalised name, when it is popular.
+    pub fn rank_of(&self, normalized: &str) -> Option<u32> {
+        self.by_name
+            .get(normalized)
+            .map(|&id| self.popular[id as usize].rank)
+    }
+
+    /// The OSV ids of a normalised name, when it is known malicious.
+    pub fn malicious_ids(&self, normalized: &str) -> Option<&str> {
+        self.malicious.get(normalized).map(String::as_str)
+    }
+
+    /// The curated entry of a normalised name (family or dependency
+    /// confusion), if any.
+    pub fn curated(&self, normalized: &str) -> Option<&Curated> {
+        self.curated.get(normalized)
+    }
+
+    /// The dependency-confusion names whose relative is `target`.
+    pub fn confusion_names(&self, target: &str) -> Vec<&Curated> {
+        let mut v: Vec<&Curated> = self
+            .curated
+            .values()
+            .filter(|c| c.kind == CuratedKind::Confusion && c.relative == target)
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Number of known-malicious names.
+    pub fn malicious_count(&self) -> usize {
+        self.malicious.len()
+    }
+
+    /// Scores one name (any spelling; it is normalised first).
+    pub fn assess(&self, name: &str) -> Assessment {
+        let q = normalize(name);
+        let popular_rank = self.rank_of(&q);
+        let known_malicious = self.malicious.get(&q).cloned();
+        let mut best: Option<Finding> = None;
+        let mut prefix = String::new();
+        match self.curated.get(&q) {
+            Some(c) if c.kind == CuratedKind::Family => {
+                best = Some(Finding {
+                    target: c.relative.clone(),
+                    rank: self.rank_of(&c.relative),
+                    technique: format!("official relative of {} ({})", c.relative, c.source),
+                    score: 0.0,
+                });
+            }
+            Some(c) => {
+                best = Some(Finding {
+                    target: c.relative.clone(),
+                    rank: self.rank_of(&c.relative),
+                    technique: format!(
+                        "dependency confusion: name of a package on an ML project's own index ({})",
+                        c.source
+                    ),
+                    score: 0.9,
+                });
+            }
+            None => {
+                if !q.is_empty() {
+                    best = self.best_finding(&q, popular_rank);
+                }
+                if let (Some(own), Some(f)) = (popular_rank, best.as_mut()) {
+                    // A popular name is legitimate; keep the neighbour for
+                    // context, weighted by the rank gap and kept below the
+                    // threshold.
+                    let gap = f.rank.map_or(0.0, |r| 1.0 - f64::from(r) / f64::from(own));
+                    f.score = (f.score * 0.4 * gap).min(0.4);
+                    prefix = format!("popular itself (rank {own}); nearest more popular: ");
+                }
+            }
+        }
+        let mut a = Assessment {
+            name: name.to_string(),
+            normalized_name: q.clone(),
+            score: 0.0,
+            target: None,
+            target_rank: None,
+            technique: String::new(),
+            distance: None,
+            popular_rank,
+            known_malicious,
+        };
+        if let Some(f) = best {
+            a.distance = Some(osa(q.as_bytes(), f.target.as_bytes()) as u32);
+            a.score = f.score;
+            a.technique = format!("{prefix}{}", f.technique);
+            a.target = Some(f.target);
+            a.target_rank = f.rank;
+        } else if let Some(own) = popular_rank {
+            a.technique = format!("popular itself (rank {own})");
+        }
+        if let Some(ids) = &a.known_malicious {
+            a.score = 1.0;
+            a.technique = if a.technique.is_empty() {
+                format!("known malicious ({ids})")
+            } else {
+                format!("known malicious ({ids}); {}", a.technique)
+            };
+        }
+        a.score = (a.score * 1000.0).round() / 1000.0;
+        a
+    }
+
+    /// The best finding for normalised `q`; when `q` is popular with rank
+    /// `own`, only more popular targets count.
+    fn best_finding(&self, q: &str, own: Option<u32>) -> Option<Finding> {
+        let mut findings: Vec<Finding> = Vec::new();
+        self.find_lookalikes(q, &mut findings);
+        self.find_swapped_words(q, &mut findings);
+        self.find_version_suffix(q, &mut findings);
+        self.find_typos(q, &mut findings);
+        self.find_combos(q, &mut findings);
+        findings
+            .into_iter()
+            .filter(|f| f.target != q)
+            .filter(|f| match (own, f.rank) {
+                (Some(own), Some(r)) => r < own,
+                (Some(_), None) => false,
+                _ => true,
+            })
+            .max_by(|a, b| {
+                a.score
+                    .total_cmp(&b.score)
+                    .then_with(|| b.rank.unwrap_or(u32::MAX).cmp(&a.rank.unwrap_or(u32::MAX)))
+            })
+    }
+
+    fn finding(&self, id: u32, technique: String, score: f64) -> Finding {
+        let p = &self.popular[id as usize];
+        Finding {
+            target: p.name.clone(),
+            rank: Some(p.rank),
+            technique,
+            score: score * rank_factor(p.rank),
+        }
+    }
+
+    /// Delimiter changes and look-alike characters: same skeleton.
+    fn find_lookalikes(&self, q: &str, out: &mut Vec<Finding>) {
+        let Some(&id) = self.skeletons.get(&skeleton(q)) else {
+            return;
+        };
+        let p = &self.popular[id as usize].name;
+        if p == q {
+            return;
+        }
+        let short = p.len() <= 3;
+        let (technique, score) = if q.replace('-', "") == p.replace('-', "") {
+            (format!("delimiter changed (\"{q}\" for \"{p}\")"), 0.85)
+        } else if text::has_unicode_confusable(q) {
+            (
+                format!("look-alike Unicode characters imitating \"{p}\""),
+                0.95,
+            )
+        } else {
+            let mut pairs: Vec<String> = LOOKALIKE_SEQS
+                .iter()
+                .filter(|(f, r)| q.contains(f) && p.contains(r) && !p.contains(f))
+                .map(|(f, r)| format!("\"{f}\" for \"{r}\""))
+                .collect();
+            pairs.extend(
+                LOOKALIKE_CHARS
+                    .iter()
+                    .filter(|(f, r)| q.contains(*f as char) && p.contains(*r as char))
+                    .filter(|(f, _)| !p.contains(*f as char))
+                    .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
+            );
+            pairs.dedup();
+            (format!("look-alike characters: {}", pairs.join(", ")), 0.9)
+        };
+        out.push(self.finding(id, technique, if short { 0.45 } else { score }));
+    }
+
+    /// Swapped words: the same tokens in another order.
+    fn find_swapped_words(&self, q: &str, out: &mut Vec<Finding>) {
+        let Some(key) = sorted_tokens(q) else { return };
+        if let Some(&id) = self.word_sets.get(&key) {
+            let p = &self.popular[id as usize].name;
+            if p != q {
+                out.push(self.finding(
+                    id,
+                    format!("swapped words (\"{q}\" for \"{p}\")"),
+                    0.85,
+                ));
+            }
+        }
+    }
+
+    /// A popular name with a version number appended (`requests2`,
+    /// `requests-toolbelt-v2`, `requests-2-32-3`).
+    fn find_version_suffix(&self, q: &str, out: &mut Vec<Finding>) {
+        let b = q.as_bytes();
+        if !b.last().is_some_and(u8::is_ascii_digit) {
+            return;
+        }
+        // Walk back over the trailing run of digits, '-', 'v'.
+        let mut cut = b.len();
+        while cut > 0 && (b[cut - 1].is_ascii_digit() || b[cut - 1] == b'-' || b[cut - 1] == b'v')
+        {
+            cut -= 1;
+            let base = q[..cut].trim_end_matches('-');
+            let suffix = q[cut..].trim_start_matches('-');
+            if base.len() < 3 || !is_version_word(suffix) {
+                continue;
+            }
+            if let Some(&id) = self.by_name.get(base) {
+                out.push(self.finding(
+                    id,
+                    format!("version-number suffix \"{suffix}\" added"),
+                    0.8,
+                ));
+                return;
+            }
+        }
+    }
+
+    /// Popular ids within their allowed edit distance of `q` (1, or 2 for
+    /// long well-ranked names), with the distance.
+    pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
+        let b = q.as_bytes();
+        let mut keys: Vec<u64> = Vec::with_capacity(1 + b.len() + b.len() * b.len() / 2);
+        keys.push(hash_without(b, usize::MAX, usize::MAX));
+        for i in 0..b.len() {
+            keys.push(hash_without(b, i, usize::MAX));
+        }
+        if max >= 2 && b.len() + 2 >= TWO_EDIT_MIN_LEN {
+            for i in 0..b.len() {
+                for j in i + 1..b.len() {
+                    keys.push(hash_without(b, i, j));
+                }
+            }
+        }
+        let mut ids: Vec<u32> = Vec::new();
+        for k in keys {
+            let start = self.deletions.partition_point(|&(h, _)| h < k);
+            ids.extend(
+                self.deletions[start..]
+                    .iter()
+                    .take_while(|&&(h, _)| h == k)
+                    .map(|&(_, id)| id),
+            );
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| {
+                let p = &self.popular[id as usize];
+                let allowed = if Self::two_edits(p) { max.min(2) } else { max.min(1) };
+                osa_bounded(b, p.name.as_bytes(), allowed)
+                    .filter(|&d| d > 0)
+                    .map(|d| (id, d))
+            })
+            .collect()
+    }
+
+    /// Typos of the published detectors: repeated, omitted, swapped,
+    /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
+    fn find_typos(&self, q: &str, out: &mut Vec<Finding>) {
+        for (id, d) in self.near(q, 2) {
+            let p = &self.popular[id as usize].name;
+            let edits = edit_script(p.as_bytes(), q.as_bytes());
+            let digits_only = edits.iter().all(|e| {
+                matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
+            });
+            let all_typo_like = text::is_exchange(&edits)
+                || edits.iter().all(|e| typo_like(e, q.as_bytes()));
+            let score = if digits_only {
+                // cu11 vs cu12, v1 vs v2: versions, not typos.
+                0.4
+            } else if d >= 2 && !all_typo_like {
+                // Two arbitrary edits: how unrelated names differ.
+                0.3
+            } else {
+                let base: f64 = match (d, p.len()) {
+                    (1, 6..) => 0.9,
+                    (1, 5) => 0.8,
+                    (1, 4) => 0.65,
+                    (1, _) => 0.35,
+                    (_, 10..) => 0.75,
+                    _ => 0.65,
+                };
+                if all_typo_like {
+                    base
+                } else {
+                    base - 0.15
+                }
+            };
+            let score = score * self.added_word_penalty(q, p);
+            out.push(self.finding(id, describe_edits(&edits, q.as_bytes()), score));
+        }
+    }
+
+    /// `torch-gpu` is one edit from `torch-npu`, but the edit made an
+    /// ecosystem word: that is a combosquat of `torch`, not a typo of
+    /// `torch-npu`. Returns a factor that lets the combosquat win.
+    fn added_word_penalty(&self, q: &str, p: &str) -> f64 {
+        let qt: Vec<&str> = q.split('-').collect();
+        let pt: Vec<&str> = p.split('-').collect();
+        if qt.len() != pt.len() || qt.len() < 2 {
+            return 1.0;
+        }
+        let differing: Vec<usize> = (0..qt.len()).filter(|&i| qt[i] != pt[i]).collect();
+        match differing.as_slice() {
+            [i] if is_added_word(qt[*i]) => 0.75,
+            _ => 1.0,
+        }
+    }
+
+    fn is_plugin_host(&self, id: u32) -> bool {
+        self.children[id as usize] as usize >= PLUGIN_HOST_CHILDREN
+    }
+
+    /// Combosquats: a popular name (possibly misspelled) plus added words.
+    fn find_combos(&self, q: &str, out: &mut Vec<Finding>) {
+        let tokens: Vec<(usize, usize)> = {
+            let mut v = Vec::new();
+            let mut start = 0;
+            for (i, c) in q.char_indices() {
+                if c == '-' {
+                    if i > start {
+                        v.push((start, i));
+                    }
+                    start = i + 1;
+                }
+            }
+            if start < q.len() {
+                v.push((start, q.len()));
+            }
+            v
+        };
+        if tokens.len() >= 2 {
+            self.find_delimited_combos(q, &tokens, out);
+        } else {
+            self.find_joined_combos(q, out);
+        }
+    }
+
+    fn find_delimited_combos(&self, q: &str, tokens: &[(usize, usize)], out: &mut Vec<Finding>) {
+        let n = tokens.len();
+        // The longest proper span of tokens that is a popular name (exact or
+        // one edit away, for spans of five characters or more).
+        let mut best: Option<(usize, usize, u32, usize)> = None; // (a, b, id, distance)
+        for a in 0..n {
+            for b in (a + 1..=n).rev() {
+                if b - a == n {
+                    continue;
+                }
+                let span = &q[tokens[a].0..tokens[b - 1].1];
+                let found = match self.by_name.get(span) {
+                    Some(&id) if span.len() >= 3 => Some((id, 0)),
+                    Some(_) => None,
+                    None if span.len() >= 5 => self
+                        .near(span, 1)
+                        .into_iter()
+                        .min_by_key(|&(id, _)| self.popular[id as usize].rank),
+                    None => None,
+                };
+                if let Some((id, d)) = found {
+                    let better = match best {
+                        None => true,
+                        Some((ba, bb, bid, bd)) => {
+                            (d, std::cmp::Reverse(span.len()), self.popular[id as usize].rank)
+                                < (
+                                    bd,
+                                    std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
+                                    self.popular[bid as usize].rank,
+                                )
+                        }
+                    };
+                    if better {
+                        best = Some((a, b, id, d));
+                    }
+                    break; // shorter spans from the same start are worse
+                }
+            }
+        }
+        let Some((a, b, id, d)) = best else { return };
+        let base = &self.popular[id as usize].name;
+        let mut eco = Vec::new();
+        let mut misspelled = Vec::new();
+        let mut popular_words = Vec::new();
+        let mut other = Vec::new();
+        for (i, &(s, e)) in tokens.iter().enumerate() {
+            if (a..b).contains(&i) {
+                continue;
+            }
+            let w = &q[s..e];
+            if is_added_word(w) || is_version_word(w) {
+                eco.push(w);
+            } else if let Some(real) = misspelled_added_word(w) {
+                misspelled.push((w, real));
+            } else if w.len() >= 4 && self.by_name.contains_key(w) {
+                popular_words.push(w);
+            } else {
+                other.push(w);
+            }
+        }
+        let host = self.is_plugin_host(id);
+        let typo = if d > 0 {
+            let span = &q[tokens[a].0..tokens[b - 1].1];
+            let edits = edit_script(base.as_bytes(), span.as_bytes());
+            Some(describe_edits(&edits, span.as_bytes()))
+        } else {
+            None
+        };
+        let mut parts = Vec::new();
+        if let Some(t) = &typo {
+            parts.push(format!("misspelled \"{base}\" ({t})"));
+        }
+        if !eco.is_empty() {
+            parts.push(format!("added {}", quote_list(&eco)));
+        }
+        for (w, real) in &misspelled {
+            parts.push(format!("added misspelled word \"{w}\" (for \"{real}\")"));
+        }
+        if !popular_words.is_empty() {
+            parts.push(format!("joined popular {}", quote_list(&popular_words)));
+        }
+        if !other.is_empty() {
+            parts.push(format!("added {}", quote_list(&other)));
+        }
+        let rank = self.popular[id as usize].rank;
+        let score: f64 = if rank > COMBO_MAX_RANK || !other.is_empty() {
+            // Unpopular bases and unknown added words: how most legitimate
+            // long-tail names are made.
+            0.3
+        } else if typo.is_some() {
+            if base.len() >= 6 {
+                0.85
+            } else {
+                0.3
+            }
+        } else if !misspelled.is_empty() {
+            0.85
+        } else if !popular_words.is_empty() {
+            if host {
+                0.4
+            } else {
+                0.6
+            }
+        } else {
+            0.7
+        };
+        out.push(self.finding(
+            id,
+            format!("combosquat of \"{base}\": {}", parts.join(", ")),
+            score,
+        ));
+    }
+
+    /// Combosquats without a delimiter: `pyrequests`, `numpyutils`,
+    /// `torchtriton`.
+    fn find_joined_combos(&self, q: &str, out: &mut Vec<Finding>) {
+        if !q.is_ascii() || q.len() < 6 {
+            return;
+        }
+        for cut in 2..q.len() - 1 {
+            let (left, right) = q.split_at(cut);
+            if let Some(&id) = self
+                .by_name
+                .get(left)
+                .filter(|&&id| left.len() >= 4 && self.popular[id as usize].rank <= COMBO_MAX_RANK)
+            {
+                if is_added_word(right) && right.len() >= 2 {
+                    out.push(self.finding(
+                        id,
+                        format!("combosquat of \"{left}\": added \"{right}\" without a delimiter"),
+                        if self.is_plugin_host(id) { 0.45 } else { 0.7 },
+                    ));
+                } else if right.len() >= 4 && self.by_name.contains_key(right) {
+                    out.push(self.finding(
+                        id,
+                        format!("combosquat of \"{left}\": joined popular \"{right}\""),
+                        0.6,
+                    ));
+                }
+            }
+            if PREFIX_WORDS.contains(&left) && right.len() >= 4 {
+                if let Some(&id) = self
+                    .by_name
+                    .get(right)
+                    .filter(|&&id| self.popular[id as usize].rank <= COMBO_MAX_RANK)
+                {
+                    out.push(self.finding(
+                        id,
+                        format!("combosquat of \"{right}\": prefix \"{left}\" added"),
+                        0.7,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn quote_list(words: &[&str]) -> String {
+    let q: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    let noun = if words.len() == 1 { "word" } else { "words" };
+    format!("{noun} {}", q.join(", "))
+}

@@ -353,6 +353,7 @@ impl Index {
         self.find_lookalikes(q, &mut findings);
         self.find_swapped_words(q, &mut findings);
         self.find_version_suffix(q, &mut findings);
+        self.find_prefix_change(q, &mut findings);
         self.find_typos(q, &mut findings);
         self.find_combos(q, &mut findings);
         findings
@@ -456,6 +457,43 @@ impl Index {
                 ));
                 return;
             }
+            if let Some(&id) = self.skeletons.get(&skeleton(base)) {
+                if self.popular[id as usize].name.len() >= 5 {
+                    out.push(self.finding(
+                        id,
+                        format!(
+                            "version-number suffix \"{suffix}\" added to a look-alike (\"{base}\")"
+                        ),
+                        0.75,
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A popular name with its `py`/`python` prefix changed or dropped
+    /// (`python-cord` for `py-cord`, `execjs` for `pyexecjs`).
+    fn find_prefix_change(&self, q: &str, out: &mut Vec<Finding>) {
+        const PREFIXES: [&str; 6] = ["python3-", "python-", "py3-", "py-", "python", "py"];
+        let own = PREFIXES.iter().find(|p| q.starts_with(*p)).copied();
+        let rest = own.map_or(q, |p| &q[p.len()..]);
+        if rest.len() < 4 {
+            return;
+        }
+        for p in PREFIXES {
+            if Some(p) == own {
+                continue;
+            }
+            let candidate = format!("{p}{rest}");
+            if let Some(&id) = self.by_name.get(candidate.as_str()) {
+                let technique = match own {
+                    Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
+                    None => format!("prefix \"{p}\" dropped"),
+                };
+                out.push(self.finding(id, technique, 0.8));
+                return;
+            }
         }
     }
 
@@ -516,10 +554,11 @@ impl Index {
                 // Two arbitrary edits: how unrelated names differ.
                 0.3
             } else {
+                // Short names sit one edit from many others.
                 let base: f64 = match (d, p.len()) {
                     (1, 6..) => 0.9,
-                    (1, 5) => 0.8,
-                    (1, 4) => 0.65,
+                    (1, 5) => 0.75,
+                    (1, 4) => 0.6,
                     (1, _) => 0.35,
                     (_, 10..) => 0.75,
                     _ => 0.65,
@@ -527,7 +566,8 @@ impl Index {
                 if all_typo_like {
                     base
                 } else {
-                    base - 0.15
+                    // One arbitrary substitution: less of a slip.
+                    base - 0.25
                 }
             };
             let score = score * self.added_word_penalty(q, p);
@@ -594,7 +634,7 @@ impl Index {
                 let found = match self.by_name.get(span) {
                     Some(&id) if span.len() >= 3 => Some((id, 0)),
                     Some(_) => None,
-                    None if span.len() >= 5 => self
+                    None if span.len() >= 5 && !is_added_word(span) => self
                         .near(span, 1)
                         .into_iter()
                         .min_by_key(|&(id, _)| self.popular[id as usize].rank),

@@ -115,6 +115,8 @@ pub(crate) fn typo_like_insert(suspect: &[u8], at: usize, ch: u8) -> bool {
     let before = at.checked_sub(1).map(|k| suspect[k]);
     let after = suspect.get(at + 1).copied();
     ch == b'-'
+        // A plural "s" at the end: `huggingface-hubs`.
+        || (ch == b's' && after.is_none() && before.is_some())
         || before == Some(ch)
         || after == Some(ch)
         || before.is_some_and(|b| keyboard_adjacent(b, ch))
@@ -443,6 +445,8 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
         // `updater`, `tooling`: a real word grown from an added word, not a
         // misspelling of it.
         .filter(|w| !word.starts_with(*w))
+        // `updater` for `updated`: a different ending is a different word.
+        .filter(|w| word[..word.len() - 1] != w[..w.len() - 1])
         .find(|w| osa_bounded(word.as_bytes(), w.as_bytes(), 1).is_some())
 }
 

@@ -9,6 +9,10 @@
 
 pub mod cache;
 pub mod host;
+pub mod osquery;
+pub mod output;
+pub mod python;
+pub mod sql;
 pub mod table;
 pub mod tables;
 pub mod typosquat;

@@ -2,6 +2,9 @@
 //!
 //! To add a table, copy the shape of a neighbour, then add it to [`registry`].
 
+pub mod python_environments;
+pub mod python_package_provenance;
+
 use std::sync::Arc;
 
 use crate::host::Host;
@@ -13,6 +16,10 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
     let _ = &host;
     let tables: Vec<Arc<dyn Table>> = vec![
         // registry entries: one line per table, kept in alphabetical order
+        Arc::new(python_environments::PythonEnvironments::new(host.clone())),
+        Arc::new(python_package_provenance::PythonPackageProvenance::new(
+            host.clone(),
+        )),
     ];
     tables
 }

@@ -121,9 +121,14 @@ fn alert_rate_on_long_tail_pypi_names() {
     assert!(rate <= LONG_TAIL_RATE_CEILING, "rate {rate:.3}");
 }
 
-// The figures reached (see the report); raise them when the scorer improves.
-const PRECISION_FLOOR: f64 = 0.0;
-const RECALL_FLOOR: f64 = 0.0;
-const TARGET_AGREEMENT_FLOOR: f64 = 0.0;
-const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 1.0;
-const LONG_TAIL_RATE_CEILING: f64 = 1.0;
+// The figures reached (see the report); tighten them when the scorer
+// improves, never loosen them to make a change pass.
+// Reached: tp=305 fn=27 fp=0 tn=332 -> precision 1.000, recall 0.919.
+const PRECISION_FLOOR: f64 = 1.0;
+const RECALL_FLOOR: f64 = 0.918;
+// Reached: 294 of 305 detected typosquats name the labelled target.
+const TARGET_AGREEMENT_FLOOR: f64 = 0.96;
+// Reached: 79/332 (0.238).
+const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 0.24;
+// Reached: 62/2000 (0.031).
+const LONG_TAIL_RATE_CEILING: f64 = 0.0315;

@@ -21,23 +21,5 @@ pub use index::{Assessment, Index, DEFAULT_THRESHOLD, TWO_EDIT_MAX_RANK, TWO_EDI
 pub use regenerate::{regenerate, RegenerateError, RegenerateReport};
 pub use variants::{variants, Variant};
 
-/// PEP 503 normalisation (lowercase, runs of `-`, `_`, `.` to one `-`).
-///
-/// Temporary private copy until the Python helper's
-/// `crate::python::normalize_name` is merged; then this delegates to it.
-pub(crate) fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            in_sep = true;
-            continue;
-        }
-        if in_sep && !out.is_empty() {
-            out.push('-');
-        }
-        in_sep = false;
-        out.extend(c.to_lowercase());
-    }
-    out
-}
+/// PEP 503 normalisation, the Python helper's (one normaliser in the tree).
+pub(crate) use crate::python::normalize_name as normalize;

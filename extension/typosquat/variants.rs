@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::index::Index;
 use super::normalize;
 use super::text::{
-    is_added_word, keyboard_neighbours, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+    is_added_word, osa, keyboard_neighbours, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// Suffix words used for generated combosquats (a subset of the words the
@@ -29,6 +29,8 @@ pub struct Variant {
     pub variant: String,
     /// How it was made, in words.
     pub technique: String,
+    /// Edit distance (optimal string alignment) to the target.
+    pub distance: u32,
     /// The variant's rank when it is itself a popular package.
     pub popular_rank: Option<u32>,
     /// The OSV ids when the variant is a known-malicious package.
@@ -86,24 +88,6 @@ pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
             format!("swapped \"{}{}\" -> \"{}{}\"", v[i], v[i + 1], b[i], b[i + 1]),
         ));
     }
-    // Keyboard-adjacent substitutions.
-    for i in 0..b.len() {
-        if !b[i].is_ascii_alphanumeric() {
-            continue;
-        }
-        for k in keyboard_neighbours(b[i] as u8) {
-            let k = k as char;
-            if k == '-' {
-                continue;
-            }
-            let mut v = b.clone();
-            v[i] = k;
-            out.push((
-                s(&v),
-                format!("substituted \"{k}\" -> \"{}\" (keyboard-adjacent)", b[i]),
-            ));
-        }
-    }
     // Look-alikes.
     for &(fake, real) in &LOOKALIKE_CHARS {
         for (i, &c) in b.iter().enumerate() {
@@ -121,6 +105,24 @@ pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
         for (pos, _) in t.match_indices(real) {
             let v = format!("{}{}{}", &t[..pos], fake, &t[pos + real.len()..]);
             out.push((v, format!("look-alike \"{fake}\" for \"{real}\"")));
+        }
+    }
+    // Keyboard-adjacent substitutions.
+    for i in 0..b.len() {
+        if !b[i].is_ascii_alphanumeric() {
+            continue;
+        }
+        for k in keyboard_neighbours(b[i] as u8) {
+            let k = k as char;
+            if k == '-' {
+                continue;
+            }
+            let mut v = b.clone();
+            v[i] = k;
+            out.push((
+                s(&v),
+                format!("substituted \"{k}\" -> \"{}\" (keyboard-adjacent)", b[i]),
+            ));
         }
     }
     // Delimiters and words.
@@ -187,6 +189,7 @@ pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
                 target: t.clone(),
                 popular_rank: index.rank_of(&v),
                 known_malicious: index.malicious_ids(&v).map(str::to_string),
+                distance: osa(v.as_bytes(), t.as_bytes()) as u32,
                 variant: v,
                 technique,
             })

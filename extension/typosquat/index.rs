@@ -18,11 +18,12 @@
 //! distance. No suspect is compared with all 15,000 names.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::data::{self, Curated, CuratedKind, Popular};
 use super::normalize;
 use super::text::{
-    self, describe_edits, edit_script, hash_without, is_added_word, is_version_word,
+    self, describe_edits, edit_script, Deletions, is_added_word, is_version_word,
     misspelled_added_word, osa, osa_bounded, skeleton, FastBuild, LOOKALIKE_CHARS,
     LOOKALIKE_SEQS, PREFIX_WORDS,
 };
@@ -32,6 +33,9 @@ use super::text::{
 pub const TWO_EDIT_MAX_RANK: u32 = 5_000;
 /// See [`TWO_EDIT_MAX_RANK`].
 pub const TWO_EDIT_MIN_LEN: usize = 8;
+/// ... and at most this long (longer names differ by two edits far more
+/// often by design than by a slip).
+pub const TWO_EDIT_MAX_LEN: usize = 30;
 /// A popular name with at least this many popular `name-...` children is a
 /// plugin host (`flask`, `pytest`, `django`): `host-word` is a plugin
 /// pattern there, so plain combosquats of it score lower.
@@ -95,8 +99,11 @@ pub struct Index {
     by_name: HashMap<String, u32, FastBuild>,
     malicious: HashMap<String, String, FastBuild>,
     curated: HashMap<String, Curated, FastBuild>,
-    /// (hash of a deletion variant, popular id), sorted.
-    deletions: Vec<(u64, u32)>,
+    /// Every popular name under its 0- and 1-deletion variants.
+    one_edit: DeletionIndex,
+    /// Long, well-ranked names ([`TWO_EDIT_MAX_RANK`]) under their 0-, 1-
+    /// and 2-deletion variants.
+    two_edits: DeletionIndex,
     /// Skeleton -> best-ranked popular id with it.
     skeletons: HashMap<String, u32, FastBuild>,
     /// Sorted tokens -> best-ranked popular id (multi-word names only).
@@ -128,6 +135,64 @@ fn typo_like(e: &text::Edit, suspect: &[u8]) -> bool {
         text::Edit::Omitted { .. } | text::Edit::Swapped { .. } => true,
         text::Edit::Added { ch, at } => text::typo_like_insert(suspect, at, ch),
         text::Edit::Substituted { got, want } => text::typo_like_substitution(got, want),
+    }
+}
+
+/// Popular ids filed under hashes of their deletion variants: one hash
+/// probe gives the ids sharing a variant.
+#[derive(Debug, Default)]
+struct DeletionIndex {
+    ranges: HashMap<u64, (u32, u32), BuildHasherDefault<IdentityHasher>>,
+    ids: Vec<u32>,
+}
+
+impl DeletionIndex {
+    fn new(mut pairs: Vec<(u64, u32)>) -> DeletionIndex {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut ranges = HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
+        let mut ids = Vec::with_capacity(pairs.len());
+        let mut i = 0;
+        while i < pairs.len() {
+            let key = pairs[i].0;
+            let start = ids.len() as u32;
+            while i < pairs.len() && pairs[i].0 == key {
+                ids.push(pairs[i].1);
+                i += 1;
+            }
+            ranges.insert(key, (start, ids.len() as u32 - start));
+        }
+        ranges.shrink_to_fit();
+        DeletionIndex { ranges, ids }
+    }
+
+    fn get(&self, key: u64) -> &[u32] {
+        match self.ranges.get(&key) {
+            Some(&(start, len)) => &self.ids[start as usize..(start + len) as usize],
+            None => &[],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// The keys of [`DeletionIndex`] are already hashes.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -182,20 +247,24 @@ impl Index {
             .map(|(i, p)| (p.name.clone(), i as u32))
             .collect();
 
-        let mut deletions = Vec::with_capacity(popular.len() * 24);
+        let mut one = Vec::with_capacity(popular.len() * 16);
+        let mut two = Vec::new();
         let mut skeletons = HashMap::<String, u32, FastBuild>::default();
         let mut word_sets = HashMap::<String, u32, FastBuild>::default();
         for (id, p) in popular.iter().enumerate() {
             let id = id as u32;
             let b = p.name.as_bytes();
-            deletions.push((hash_without(b, usize::MAX, usize::MAX), id));
+            let d = Deletions::new(b);
+            one.push((d.whole(), id));
             for i in 0..b.len() {
-                deletions.push((hash_without(b, i, usize::MAX), id));
+                one.push((d.without1(i), id));
             }
             if Self::two_edits(p) {
+                two.push((d.whole(), id));
                 for i in 0..b.len() {
+                    two.push((d.without1(i), id));
                     for j in i + 1..b.len() {
-                        deletions.push((hash_without(b, i, j), id));
+                        two.push((d.without2(i, j), id));
                     }
                 }
             }
@@ -204,8 +273,6 @@ impl Index {
                 word_sets.entry(key).or_insert(id);
             }
         }
-        deletions.sort_unstable();
-        deletions.dedup();
 
         let mut children = vec![0u32; popular.len()];
         for p in &popular {
@@ -223,7 +290,8 @@ impl Index {
             by_name,
             malicious: malicious.into_iter().map(|m| (m.name, m.ids)).collect(),
             curated: curated.into_iter().map(|c| (c.name.clone(), c)).collect(),
-            deletions,
+            one_edit: DeletionIndex::new(one),
+            two_edits: DeletionIndex::new(two),
             skeletons,
             word_sets,
             children,
@@ -231,7 +299,8 @@ impl Index {
     }
 
     fn two_edits(p: &Popular) -> bool {
-        p.rank <= TWO_EDIT_MAX_RANK && p.name.len() >= TWO_EDIT_MIN_LEN
+        p.rank <= TWO_EDIT_MAX_RANK
+            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN).contains(&p.name.len())
     }
 
     /// The popular packages, most downloaded first.
@@ -501,27 +570,33 @@ impl Index {
     /// long well-ranked names), with the distance.
     pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
         let b = q.as_bytes();
-        let mut keys: Vec<u64> = Vec::with_capacity(1 + b.len() + b.len() * b.len() / 2);
-        keys.push(hash_without(b, usize::MAX, usize::MAX));
+        let mut ids: Vec<u32> = Vec::new();
+        // Distance 1 against every name: deletions of the suspect (0 or 1)
+        // meet deletions of the name (0 or 1).
+        let d = Deletions::new(b);
+        let mut keys: Vec<u64> = Vec::with_capacity(b.len() + 1);
+        keys.push(d.whole());
         for i in 0..b.len() {
-            keys.push(hash_without(b, i, usize::MAX));
+            keys.push(d.without1(i));
         }
-        if max >= 2 && b.len() + 2 >= TWO_EDIT_MIN_LEN {
+        for &k in &keys {
+            ids.extend_from_slice(self.one_edit.get(k));
+        }
+        // Distance 2 only against long, well-ranked names, and only for
+        // suspects short enough that a second edit is a typo rather than a
+        // different name: the probes grow with the square of the length.
+        if max >= 2
+            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2))
+            && !self.two_edits.is_empty()
+        {
+            for &k in &keys {
+                ids.extend_from_slice(self.two_edits.get(k));
+            }
             for i in 0..b.len() {
                 for j in i + 1..b.len() {
-                    keys.push(hash_without(b, i, j));
+                    ids.extend_from_slice(self.two_edits.get(d.without2(i, j)));
                 }
             }
-        }
-        let mut ids: Vec<u32> = Vec::new();
-        for k in keys {
-            let start = self.deletions.partition_point(|&(h, _)| h < k);
-            ids.extend(
-                self.deletions[start..]
-                    .iter()
-                    .take_while(|&&(h, _)| h == k)
-                    .map(|&(_, id)| id),
-            );
         }
         ids.sort_unstable();
         ids.dedup();
@@ -539,9 +614,26 @@ impl Index {
     /// Typos of the published detectors: repeated, omitted, swapped,
     /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
     fn find_typos(&self, q: &str, out: &mut Vec<Finding>) {
+        // Candidates come in rank order (ids are ranks' positions); keep the
+        // best and describe only it: popular families (`mypy-boto3-*`) put
+        // hundreds of names within two edits of each other.
+        let mut best: Option<(f64, u32, Vec<text::Edit>)> = None;
         for (id, d) in self.near(q, 2) {
-            let p = &self.popular[id as usize].name;
-            let edits = edit_script(p.as_bytes(), q.as_bytes());
+            let p = &self.popular[id as usize];
+            let base: f64 = match (d, p.name.len()) {
+                // Short names sit one edit from many others.
+                (1, 6..) => 0.9,
+                (1, 5) => 0.75,
+                (1, 4) => 0.6,
+                (1, _) => 0.35,
+                (_, 10..) => 0.75,
+                _ => 0.65,
+            };
+            let factor = rank_factor(p.rank);
+            if best.as_ref().is_some_and(|b| base * factor <= b.0) {
+                continue;
+            }
+            let edits = edit_script(p.name.as_bytes(), q.as_bytes());
             let digits_only = edits.iter().all(|e| {
                 matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
             });
@@ -553,25 +645,25 @@ impl Index {
             } else if d >= 2 && !all_typo_like {
                 // Two arbitrary edits: how unrelated names differ.
                 0.3
+            } else if all_typo_like {
+                base
             } else {
-                // Short names sit one edit from many others.
-                let base: f64 = match (d, p.len()) {
-                    (1, 6..) => 0.9,
-                    (1, 5) => 0.75,
-                    (1, 4) => 0.6,
-                    (1, _) => 0.35,
-                    (_, 10..) => 0.75,
-                    _ => 0.65,
-                };
-                if all_typo_like {
-                    base
-                } else {
-                    // One arbitrary substitution: less of a slip.
-                    base - 0.25
-                }
+                // One arbitrary substitution: less of a slip.
+                base - 0.25
             };
-            let score = score * self.added_word_penalty(q, p);
-            out.push(self.finding(id, describe_edits(&edits, q.as_bytes()), score));
+            let score = score * self.added_word_penalty(q, &p.name) * factor;
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, id, edits));
+            }
+        }
+        if let Some((score, id, edits)) = best {
+            let p = &self.popular[id as usize];
+            out.push(Finding {
+                target: p.name.clone(),
+                rank: Some(p.rank),
+                technique: describe_edits(&edits, q.as_bytes()),
+                score,
+            });
         }
     }
 
@@ -634,7 +726,8 @@ impl Index {
                 let found = match self.by_name.get(span) {
                     Some(&id) if span.len() >= 3 => Some((id, 0)),
                     Some(_) => None,
-                    None if span.len() >= 5 && !is_added_word(span) => self
+                    // A misspelled base of one or two words.
+                    None if span.len() >= 5 && b - a <= 2 && !is_added_word(span) => self
                         .near(span, 1)
                         .into_iter()
                         .min_by_key(|&(id, _)| self.popular[id as usize].rank),

@@ -33,22 +33,75 @@ impl Hasher for FastHasher {
 /// `BuildHasher` for [`FastHasher`].
 pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
 
-/// A hash of `bytes` with up to two positions left out (`usize::MAX` for
-/// none): the key of one entry of the deletion-neighbourhood index, computed
-/// without building the shorter string.
-pub(crate) fn hash_without(bytes: &[u8], skip1: usize, skip2: usize) -> u64 {
-    // FNV-1a, finished with a multiply so that short keys spread well.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut n = 0u64;
-    for (i, &b) in bytes.iter().enumerate() {
-        if i == skip1 || i == skip2 {
-            continue;
+/// Hashes of a string with one or two characters deleted, each in O(1)
+/// after an O(n) setup: the keys of the deletion-neighbourhood index,
+/// computed without building the shorter strings. A polynomial hash (so a
+/// deletion is arithmetic on prefix hashes), finished with a 64-bit mixer.
+pub(crate) struct Deletions {
+    pre: Vec<u64>,
+    pow: Vec<u64>,
+}
+
+const BASE: u64 = 0x100_0000_01b3;
+
+fn mix(mut h: u64, len: usize) -> u64 {
+    h ^= (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+impl Deletions {
+    /// Prepares the hashes of `b`.
+    pub(crate) fn new(b: &[u8]) -> Deletions {
+        let mut pre = Vec::with_capacity(b.len() + 1);
+        let mut pow = Vec::with_capacity(b.len() + 1);
+        pre.push(0u64);
+        pow.push(1u64);
+        for &c in b {
+            let last = pre[pre.len() - 1];
+            pre.push(last.wrapping_mul(BASE).wrapping_add(u64::from(c) + 1));
+            let p = pow[pow.len() - 1];
+            pow.push(p.wrapping_mul(BASE));
         }
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        n += 1;
+        Deletions { pre, pow }
     }
-    (h ^ n).wrapping_mul(SEED)
+
+    fn len(&self) -> usize {
+        self.pre.len() - 1
+    }
+
+    fn range(&self, x: usize, y: usize) -> u64 {
+        self.pre[y].wrapping_sub(self.pre[x].wrapping_mul(self.pow[y - x]))
+    }
+
+    /// The hash of the whole string.
+    pub(crate) fn whole(&self) -> u64 {
+        mix(self.pre[self.len()], self.len())
+    }
+
+    /// The hash with character `i` deleted.
+    pub(crate) fn without1(&self, i: usize) -> u64 {
+        let n = self.len();
+        let h = self
+            .range(0, i)
+            .wrapping_mul(self.pow[n - i - 1])
+            .wrapping_add(self.range(i + 1, n));
+        mix(h, n - 1)
+    }
+
+    /// The hash with characters `i < j` deleted.
+    pub(crate) fn without2(&self, i: usize, j: usize) -> u64 {
+        let n = self.len();
+        let h = self
+            .range(0, i)
+            .wrapping_mul(self.pow[n - i - 2])
+            .wrapping_add(self.range(i + 1, j).wrapping_mul(self.pow[n - j - 1]))
+            .wrapping_add(self.range(j + 1, n));
+        mix(h, n - 2)
+    }
 }
 
 /// The optimal-string-alignment distance between `a` and `b` (insertions,
@@ -62,10 +115,26 @@ pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
         return Some(0);
     }
     let m = b.len();
-    // Three rows: two back (for transpositions), previous, current.
-    let mut prev2 = vec![0usize; m + 1];
-    let mut prev: Vec<usize> = (0..=m).collect();
-    let mut cur = vec![0usize; m + 1];
+    if m < 64 {
+        let mut rows = [[0usize; 64]; 3];
+        return osa_rows(a, b, max, &mut rows);
+    }
+    let mut rows = vec![vec![0usize; m + 1]; 3];
+    let [r0, r1, r2] = &mut rows[..] else {
+        return None;
+    };
+    osa_rows(a, b, max, &mut [r0.as_mut_slice(), r1.as_mut_slice(), r2.as_mut_slice()])
+}
+
+/// The DP of [`osa_bounded`] over three caller-provided rows of at least
+/// `b.len() + 1` cells.
+fn osa_rows<R: AsMut<[usize]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
+    let m = b.len();
+    let [prev2, prev, cur] = rows;
+    let (mut prev2, mut prev, mut cur) = (prev2.as_mut(), prev.as_mut(), cur.as_mut());
+    for (j, c) in prev.iter_mut().enumerate().take(m + 1) {
+        *c = j;
+    }
     for i in 1..=a.len() {
         cur[0] = i;
         let mut row_min = cur[0];
@@ -142,13 +211,16 @@ pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
     const OTHER: usize = 101;
     let (n, m) = (target.len(), suspect.len());
     let w = m + 1;
-    let ins = |j: usize| {
-        if typo_like_insert(suspect, j - 1, suspect[j - 1]) {
-            SLIP
-        } else {
-            OTHER
-        }
-    };
+    let ins_cost: Vec<usize> = (0..m)
+        .map(|k| {
+            if typo_like_insert(suspect, k, suspect[k]) {
+                SLIP
+            } else {
+                OTHER
+            }
+        })
+        .collect();
+    let ins = |j: usize| ins_cost[j - 1];
     let sub = |i: usize, j: usize| {
         if target[i - 1] == suspect[j - 1] {
             0
@@ -289,9 +361,7 @@ fn key_position(c: u8) -> Option<(usize, f32)> {
     })
 }
 
-/// True when `a` and `b` are neighbouring keys on a QWERTY keyboard (a
-/// fat-finger typo).
-pub(crate) fn keyboard_adjacent(a: u8, b: u8) -> bool {
+fn keyboard_adjacent_slow(a: u8, b: u8) -> bool {
     if a == b {
         return false;
     }
@@ -306,6 +376,26 @@ pub(crate) fn keyboard_adjacent(a: u8, b: u8) -> bool {
         }
         _ => false,
     }
+}
+
+/// Adjacency of every pair of ASCII bytes, computed once.
+fn adjacency() -> &'static [[bool; 128]; 128] {
+    static TABLE: std::sync::OnceLock<Box<[[bool; 128]; 128]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([[false; 128]; 128]);
+        for a in 0..128u8 {
+            for b in 0..128u8 {
+                t[a as usize][b as usize] = keyboard_adjacent_slow(a, b);
+            }
+        }
+        t
+    })
+}
+
+/// True when `a` and `b` are neighbouring keys on a QWERTY keyboard (a
+/// fat-finger typo).
+pub(crate) fn keyboard_adjacent(a: u8, b: u8) -> bool {
+    a < 128 && b < 128 && adjacency()[a as usize][b as usize]
 }
 
 /// The keys next to `c`, in keyboard order.
@@ -519,18 +609,27 @@ mod tests {
     }
 
     #[test]
-    fn hash_without_equals_hash_of_shorter_string() {
-        assert_eq!(
-            hash_without(b"torch", 1, usize::MAX),
-            hash_without(b"trch", usize::MAX, usize::MAX)
-        );
-        assert_eq!(
-            hash_without(b"torch", 1, 3),
-            hash_without(b"trh", usize::MAX, usize::MAX)
-        );
-        assert_ne!(
-            hash_without(b"torch", usize::MAX, usize::MAX),
-            hash_without(b"torhc", usize::MAX, usize::MAX)
-        );
+    fn deletion_hashes_equal_hashes_of_the_shorter_strings() {
+        let whole = |s: &[u8]| Deletions::new(s).whole();
+        let d = Deletions::new(b"torch");
+        assert_eq!(d.without1(1), whole(b"trch"));
+        assert_eq!(d.without1(0), whole(b"orch"));
+        assert_eq!(d.without1(4), whole(b"torc"));
+        assert_eq!(d.without2(1, 3), whole(b"trh"));
+        assert_eq!(d.without2(0, 4), whole(b"orc"));
+        assert_eq!(d.without2(3, 4), whole(b"tor"));
+        assert_ne!(whole(b"torch"), whole(b"torhc"));
+        assert_ne!(whole(b"ab"), whole(b"ba"));
+        // Exhaustively on one longer name.
+        let name = b"requests-toolbelt";
+        let d = Deletions::new(name);
+        for i in 0..name.len() {
+            for j in i + 1..name.len() {
+                let mut v = name.to_vec();
+                v.remove(j);
+                v.remove(i);
+                assert_eq!(d.without2(i, j), whole(&v));
+            }
+        }
     }
 }

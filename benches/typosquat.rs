@@ -84,7 +84,10 @@ fn keyboard() -> Vec<(char, Vec<String>)> {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % n.max(1)
     }
 }
@@ -94,7 +97,9 @@ fn names(popular: &[String], malicious: &[String]) -> Vec<String> {
     let mut out: Vec<String> = malicious.iter().take(4_000).cloned().collect();
     let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
     while out.len() < 7_000 {
-        let p = popular[rng.next(popular.len().min(5_000))].as_bytes().to_vec();
+        let p = popular[rng.next(popular.len().min(5_000))]
+            .as_bytes()
+            .to_vec();
         if p.len() < 3 {
             continue;
         }
@@ -205,8 +210,15 @@ fn main() {
     lat.sort();
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
 
-    println!("typosquat bench: {} names against {} popular names, best of {RUNS}, one thread", names.len(), popular.len());
-    println!("  index build   squatch {:>9.1?}   typomania {:>9.1?}", squatch_build, typomania_build);
+    println!(
+        "typosquat bench: {} names against {} popular names, best of {RUNS}, one thread",
+        names.len(),
+        popular.len()
+    );
+    println!(
+        "  index build   squatch {:>9.1?}   typomania {:>9.1?}",
+        squatch_build, typomania_build
+    );
     println!(
         "  score 10,000  squatch {:>9.1?}   typomania {:>9.1?}   ratio typomania/squatch = {:.2}",
         squatch_time,

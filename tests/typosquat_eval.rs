@@ -37,10 +37,20 @@ impl Figures {
 }
 
 fn evaluate(index: &Index) -> Figures {
-    let mut f = Figures { tp: 0, fn_: 0, fp: 0, tn: 0, target_agrees: 0 };
+    let mut f = Figures {
+        tp: 0,
+        fn_: 0,
+        fp: 0,
+        tn: 0,
+        target_agrees: 0,
+    };
     let positives = rows(POSITIVES);
     let legit = rows(LEGIT);
-    assert_eq!(positives.len(), legit.len(), "the two classes must be balanced");
+    assert_eq!(
+        positives.len(),
+        legit.len(),
+        "the two classes must be balanced"
+    );
     for r in &positives {
         let a = index.assess(r[0]);
         if a.score >= DEFAULT_THRESHOLD {
@@ -50,14 +60,20 @@ fn evaluate(index: &Index) -> Figures {
             }
         } else {
             f.fn_ += 1;
-            eprintln!("missed  {:<32} {:.2} {:?} {}", r[0], a.score, a.target, a.technique);
+            eprintln!(
+                "missed  {:<32} {:.2} {:?} {}",
+                r[0], a.score, a.target, a.technique
+            );
         }
     }
     for r in &legit {
         let a = index.assess(r[0]);
         if a.score >= DEFAULT_THRESHOLD {
             f.fp += 1;
-            eprintln!("flagged {:<32} {:.2} {:?} {}", r[0], a.score, a.target, a.technique);
+            eprintln!(
+                "flagged {:<32} {:.2} {:?} {}",
+                r[0], a.score, a.target, a.technique
+            );
         } else {
             f.tn += 1;
         }
@@ -73,7 +89,11 @@ fn precision_and_recall_on_labelled_public_data() {
         "typosquat eval: tp={} fn={} fp={} tn={} precision={:.3} recall={:.3} target agreement={}/{}",
         f.tp, f.fn_, f.fp, f.tn, f.precision(), f.recall(), f.target_agrees, f.tp
     );
-    assert!(f.precision() >= PRECISION_FLOOR, "precision {:.3}", f.precision());
+    assert!(
+        f.precision() >= PRECISION_FLOOR,
+        "precision {:.3}",
+        f.precision()
+    );
     assert!(f.recall() >= RECALL_FLOOR, "recall {:.3}", f.recall());
     assert!(
         f.target_agrees as f64 >= TARGET_AGREEMENT_FLOOR * f.tp as f64,
@@ -91,7 +111,7 @@ fn legit_neighbours_without_their_own_popularity() {
     let legit: std::collections::HashSet<&str> = rows(LEGIT).iter().map(|r| r[0]).collect();
     let top: String = data::TOP_TSV
         .lines()
-        .filter(|l| l.split('\t').nth(1).is_none_or(|n| !legit.contains(n)))
+        .filter(|l| l.split('\t').nth(1).map_or(true, |n| !legit.contains(n)))
         .map(|l| format!("{l}\n"))
         .collect();
     let index = Index::from_tsv(&top, "", data::CURATED_TSV);
@@ -100,7 +120,10 @@ fn legit_neighbours_without_their_own_popularity() {
         .filter(|n| index.assess(n).score >= DEFAULT_THRESHOLD)
         .count();
     let rate = flagged as f64 / legit.len() as f64;
-    eprintln!("legit neighbours flagged once unranked: {flagged}/{} ({rate:.3})", legit.len());
+    eprintln!(
+        "legit neighbours flagged once unranked: {flagged}/{} ({rate:.3})",
+        legit.len()
+    );
     assert!(rate <= UNRANKED_NEIGHBOUR_RATE_CEILING, "rate {rate:.3}");
 }
 
@@ -117,7 +140,10 @@ fn alert_rate_on_long_tail_pypi_names() {
         .filter(|n| index.assess(n).score >= DEFAULT_THRESHOLD)
         .count();
     let rate = flagged as f64 / names.len() as f64;
-    eprintln!("long-tail alert rate: {flagged}/{} ({rate:.3})", names.len());
+    eprintln!(
+        "long-tail alert rate: {flagged}/{} ({rate:.3})",
+        names.len()
+    );
     assert!(rate <= LONG_TAIL_RATE_CEILING, "rate {rate:.3}");
 }
 

@@ -75,17 +75,37 @@ fn one_row_per_distinct_installed_name() {
 
     let t = row(&rows, "torch-utilites");
     assert_eq!(t["target"], "torch");
-    assert!(t["technique"].contains("\"utilites\""), "{}", t["technique"]);
+    assert!(
+        t["technique"].contains("\"utilites\""),
+        "{}",
+        t["technique"]
+    );
     assert!(t["score"].parse::<f64>().unwrap() >= 0.8);
-    assert_eq!(t["target_rank"], squatch::typosquat::Index::embedded().rank_of("torch").unwrap().to_string());
+    assert_eq!(
+        t["target_rank"],
+        squatch::typosquat::Index::embedded()
+            .rank_of("torch")
+            .unwrap()
+            .to_string()
+    );
 
     // Legitimate neighbours and families are not flagged.
-    for legit in ["torch", "torchvision", "numpy", "requests", "tensorflow-gpu"] {
+    for legit in [
+        "torch",
+        "torchvision",
+        "numpy",
+        "requests",
+        "tensorflow-gpu",
+    ] {
         let r = row(&rows, legit);
         assert_eq!(r["flagged"], "0", "{legit}: {r:?}");
         assert_eq!(r["known_malicious"], "0");
     }
-    assert_eq!(row(&rows, "requests")["name"], "Requests", "name as installed");
+    assert_eq!(
+        row(&rows, "requests")["name"],
+        "Requests",
+        "name as installed"
+    );
     assert_eq!(row(&rows, "torch")["is_popular"], "1");
     assert_eq!(row(&rows, "tensorflow-gpu")["is_popular"], "0");
 }
@@ -102,7 +122,10 @@ fn named_names_are_scored_whether_installed_or_not() {
     assert_eq!(rows.len(), 2);
     let tf = row(&rows, "tensorfllow");
     assert_eq!(tf["installed"], "0");
-    assert_eq!(tf["known_malicious"], "1", "tensorfllow is an OpenSSF MAL- entry");
+    assert_eq!(
+        tf["known_malicious"], "1",
+        "tensorfllow is an OpenSSF MAL- entry"
+    );
     assert_eq!(tf["score"], "1");
     assert_eq!(tf["target"], "tensorflow");
     assert!(tf["malicious_ids"].starts_with("MAL-"));
@@ -145,10 +168,7 @@ fn variants_say_which_are_installed_and_taken() {
     let r = v("reqests");
     assert_eq!(r["installed"], "0");
     // `requests2` is a known-malicious name: registered, by an attacker.
-    let taken = rows
-        .iter()
-        .filter(|r| r["known_malicious"] == "1")
-        .count();
+    let taken = rows.iter().filter(|r| r["known_malicious"] == "1").count();
     assert!(taken >= 3, "known-malicious variants of requests: {taken}");
     assert!(rows.iter().all(|r| r["target"] == "requests"));
 }
@@ -167,8 +187,14 @@ fn through_sql_in_lists_and_required_target() {
     let rows = &res[0].rows;
     assert_eq!(rows.len(), 3, "{rows:?}");
     let get = |i: usize, j: usize| rows[i][j].as_deref().unwrap_or("");
-    assert_eq!((get(0, 0), get(0, 1), get(0, 3)), ("python-torch", "torch", "1"));
-    assert_eq!((get(1, 0), get(1, 1), get(1, 3)), ("reqeusts", "requests", "1"));
+    assert_eq!(
+        (get(0, 0), get(0, 1), get(0, 3)),
+        ("python-torch", "torch", "1")
+    );
+    assert_eq!(
+        (get(1, 0), get(1, 1), get(1, 3)),
+        ("reqeusts", "requests", "1")
+    );
     assert_eq!((get(2, 0), get(2, 3)), ("torchvision", "0"));
 
     let res = engine

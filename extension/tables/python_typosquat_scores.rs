@@ -33,13 +33,22 @@ const COLUMNS: &[Column] = &[
         "score",
         "0..1: how likely the name imitates target (1 for a known-malicious name)",
     ),
-    Column::integer("flagged", "1 when score reaches the default threshold (0.5)"),
+    Column::integer(
+        "flagged",
+        "1 when score reaches the default threshold (0.5)",
+    ),
     Column::text(
         "target",
         "Popular package imitated (or the project a curated relative belongs to)",
     ),
-    Column::integer("target_rank", "Download rank of target among the top PyPI packages"),
-    Column::text("technique", "What was changed, in words (e.g. swapped \"eu\" -> \"ue\")"),
+    Column::integer(
+        "target_rank",
+        "Download rank of target among the top PyPI packages",
+    ),
+    Column::text(
+        "technique",
+        "What was changed, in words (e.g. swapped \"eu\" -> \"ue\")",
+    ),
     Column::integer(
         "distance",
         "Edit distance (optimal string alignment) between normalized_name and target",
@@ -51,7 +60,10 @@ const COLUMNS: &[Column] = &[
         "1 when the name is in the OpenSSF malicious-packages data set",
     ),
     Column::text("malicious_ids", "OSV MAL- ids of the name, comma separated"),
-    Column::integer("installed", "1 when a distribution of this name is installed on the host"),
+    Column::integer(
+        "installed",
+        "1 when a distribution of this name is installed on the host",
+    ),
     Column::text(
         "environments",
         "Environments (python_environments.path) where it is installed, ':'-joined",
@@ -80,7 +92,10 @@ impl PythonTyposquatScores {
     }
 
     /// Installed names: normalised name -> (name as installed, environments).
-    fn installed(&self, environment: Option<Vec<String>>) -> BTreeMap<String, (String, Vec<PathBuf>)> {
+    fn installed(
+        &self,
+        environment: Option<Vec<String>>,
+    ) -> BTreeMap<String, (String, Vec<PathBuf>)> {
         let host = &*self.host;
         let mut out: BTreeMap<String, (String, Vec<PathBuf>)> = BTreeMap::new();
         for env in wanted_environments(host, environment) {
@@ -152,13 +167,12 @@ impl Table for PythonTyposquatScores {
         let mut rows = Vec::new();
         match given {
             Some(names) => {
-                let installed = if ctx.any_used(&["installed", "environments"])
-                    || environment.is_some()
-                {
-                    Some(self.installed(environment.clone()))
-                } else {
-                    None
-                };
+                let installed =
+                    if ctx.any_used(&["installed", "environments"]) || environment.is_some() {
+                        Some(self.installed(environment.clone()))
+                    } else {
+                        None
+                    };
                 let mut seen = std::collections::BTreeSet::new();
                 for n in names {
                     // `name = 'Torch_Utils'` and `name = 'torch-utils'` are

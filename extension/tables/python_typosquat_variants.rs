@@ -16,15 +16,28 @@ use crate::table::{check_required, Column, QueryContext, Row, Stage, Table, Tabl
 use crate::typosquat::{variants, Index};
 
 const COLUMNS: &[Column] = &[
-    Column::text("target", "Popular package to imitate (required: WHERE target = ...)").required(),
-    Column::text("variant", "A name an attacker could register (PEP 503 normalised)"),
+    Column::text(
+        "target",
+        "Popular package to imitate (required: WHERE target = ...)",
+    )
+    .required(),
+    Column::text(
+        "variant",
+        "A name an attacker could register (PEP 503 normalised)",
+    ),
     Column::text("technique", "How the variant was made, in words"),
-    Column::integer("distance", "Edit distance (optimal string alignment) to target"),
+    Column::integer(
+        "distance",
+        "Edit distance (optimal string alignment) to target",
+    ),
     Column::integer(
         "registered",
         "1 when the variant is taken: a top PyPI package or a known-malicious name",
     ),
-    Column::integer("is_popular", "1 when the variant is itself a top PyPI package"),
+    Column::integer(
+        "is_popular",
+        "1 when the variant is itself a top PyPI package",
+    ),
     Column::integer("popular_rank", "The variant's download rank when popular"),
     Column::integer(
         "known_malicious",
@@ -153,7 +166,11 @@ mod tests {
             ("torchtriton", "dependency confusion"),
         ] {
             let r = find(v).unwrap_or_else(|| panic!("no variant {v}"));
-            assert!(r.get("technique").unwrap().contains(tech), "{v}: {:?}", r.get("technique"));
+            assert!(
+                r.get("technique").unwrap().contains(tech),
+                "{v}: {:?}",
+                r.get("technique")
+            );
             assert_eq!(r.get("target"), Some("torch"));
         }
         assert!(find("torch").is_none(), "the target itself is no variant");

@@ -153,7 +153,9 @@ mod tests {
         assert!(mal.iter().any(|m| m.name == "reqeusts-toolbelt"));
         let (cur, bad) = parse_curated(CURATED_TSV, normalize);
         assert_eq!(bad, 0);
-        assert!(cur.iter().any(|c| c.name == "torchtriton" && c.kind == CuratedKind::Confusion));
+        assert!(cur
+            .iter()
+            .any(|c| c.name == "torchtriton" && c.kind == CuratedKind::Confusion));
     }
 
     #[test]

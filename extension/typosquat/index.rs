@@ -23,9 +23,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use super::data::{self, Curated, CuratedKind, Popular};
 use super::normalize;
 use super::text::{
-    self, describe_edits, edit_script, Deletions, is_added_word, is_version_word,
-    misspelled_added_word, osa, osa_bounded, skeleton, FastBuild, LOOKALIKE_CHARS,
-    LOOKALIKE_SEQS, PREFIX_WORDS,
+    self, describe_edits, edit_script, is_added_word, is_version_word, misspelled_added_word, osa,
+    osa_bounded, skeleton, Deletions, FastBuild, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
@@ -43,6 +42,10 @@ const PLUGIN_HOST_CHILDREN: usize = 8;
 /// Combosquats are reported only for bases ranked at or above this: an
 /// attacker adds words to names everyone knows.
 const COMBO_MAX_RANK: u32 = 5_000;
+/// Names longer than this are looked up exactly (popular, known malicious)
+/// but not searched for near misses: PyPI names are far shorter, and the
+/// searches grow with the square of the length.
+pub const MAX_SCORED_LEN: usize = 128;
 /// The score at or above which a name is reported as a likely typosquat.
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
 
@@ -210,9 +213,7 @@ impl Index {
     /// kept for the life of the process.
     pub fn embedded() -> &'static Index {
         static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
-        INDEX.get_or_init(|| {
-            Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV)
-        })
+        INDEX.get_or_init(|| Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV))
     }
 
     /// Builds an index from the three TSV texts (see [`data`]). Pass `""` for
@@ -238,9 +239,7 @@ impl Index {
     ) -> Index {
         popular.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.name.cmp(&b.name)));
         let mut seen = HashMap::<String, u32, FastBuild>::default();
-        popular.retain(|p| {
-            !p.name.is_empty() && seen.insert(p.name.clone(), p.rank).is_none()
-        });
+        popular.retain(|p| !p.name.is_empty() && seen.insert(p.name.clone(), p.rank).is_none());
         let by_name: HashMap<String, u32, FastBuild> = popular
             .iter()
             .enumerate()
@@ -299,8 +298,7 @@ impl Index {
     }
 
     fn two_edits(p: &Popular) -> bool {
-        p.rank <= TWO_EDIT_MAX_RANK
-            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN).contains(&p.name.len())
+        p.rank <= TWO_EDIT_MAX_RANK && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN).contains(&p.name.len())
     }
 
     /// The popular packages, most downloaded first.
@@ -370,7 +368,9 @@ impl Index {
                 });
             }
             None => {
-                if !q.is_empty() {
+                if q.len() > MAX_SCORED_LEN {
+                    prefix = format!("name longer than {MAX_SCORED_LEN} bytes: not searched");
+                } else if !q.is_empty() {
                     best = self.best_finding(&q, popular_rank);
                 }
                 if let (Some(own), Some(f)) = (popular_rank, best.as_mut()) {
@@ -402,6 +402,8 @@ impl Index {
             a.target_rank = f.rank;
         } else if let Some(own) = popular_rank {
             a.technique = format!("popular itself (rank {own})");
+        } else {
+            a.technique = prefix;
         }
         if let Some(ids) = &a.known_malicious {
             a.score = 1.0;
@@ -461,7 +463,9 @@ impl Index {
         }
         let short = p.len() <= 3;
         let (technique, score) = if q.replace('-', "") == p.replace('-', "") {
-            (format!("delimiter changed (\"{q}\" for \"{p}\")"), 0.85)
+            // Slightly above the same change seen as an edit, so the more
+            // specific description wins.
+            (format!("delimiter changed (\"{q}\" for \"{p}\")"), 0.91)
         } else if text::has_unicode_confusable(q) {
             (
                 format!("look-alike Unicode characters imitating \"{p}\""),
@@ -481,7 +485,7 @@ impl Index {
                     .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
             );
             pairs.dedup();
-            (format!("look-alike characters: {}", pairs.join(", ")), 0.9)
+            (format!("look-alike characters: {}", pairs.join(", ")), 0.92)
         };
         out.push(self.finding(id, technique, if short { 0.45 } else { score }));
     }
@@ -492,11 +496,7 @@ impl Index {
         if let Some(&id) = self.word_sets.get(&key) {
             let p = &self.popular[id as usize].name;
             if p != q {
-                out.push(self.finding(
-                    id,
-                    format!("swapped words (\"{q}\" for \"{p}\")"),
-                    0.85,
-                ));
+                out.push(self.finding(id, format!("swapped words (\"{q}\" for \"{p}\")"), 0.85));
             }
         }
     }
@@ -510,8 +510,7 @@ impl Index {
         }
         // Walk back over the trailing run of digits, '-', 'v'.
         let mut cut = b.len();
-        while cut > 0 && (b[cut - 1].is_ascii_digit() || b[cut - 1] == b'-' || b[cut - 1] == b'v')
-        {
+        while cut > 0 && (b[cut - 1].is_ascii_digit() || b[cut - 1] == b'-' || b[cut - 1] == b'v') {
             cut -= 1;
             let base = q[..cut].trim_end_matches('-');
             let suffix = q[cut..].trim_start_matches('-');
@@ -603,7 +602,11 @@ impl Index {
         ids.into_iter()
             .filter_map(|id| {
                 let p = &self.popular[id as usize];
-                let allowed = if Self::two_edits(p) { max.min(2) } else { max.min(1) };
+                let allowed = if Self::two_edits(p) {
+                    max.min(2)
+                } else {
+                    max.min(1)
+                };
                 osa_bounded(b, p.name.as_bytes(), allowed)
                     .filter(|&d| d > 0)
                     .map(|d| (id, d))
@@ -637,8 +640,8 @@ impl Index {
             let digits_only = edits.iter().all(|e| {
                 matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
             });
-            let all_typo_like = text::is_exchange(&edits)
-                || edits.iter().all(|e| typo_like(e, q.as_bytes()));
+            let all_typo_like =
+                text::is_exchange(&edits) || edits.iter().all(|e| typo_like(e, q.as_bytes()));
             let score = if digits_only {
                 // cu11 vs cu12, v1 vs v2: versions, not typos.
                 0.4
@@ -652,7 +655,7 @@ impl Index {
                 base - 0.25
             };
             let score = score * self.added_word_penalty(q, &p.name) * factor;
-            if best.as_ref().is_none_or(|b| score > b.0) {
+            if best.as_ref().map_or(true, |b| score > b.0) {
                 best = Some((score, id, edits));
             }
         }
@@ -737,12 +740,15 @@ impl Index {
                     let better = match best {
                         None => true,
                         Some((ba, bb, bid, bd)) => {
-                            (d, std::cmp::Reverse(span.len()), self.popular[id as usize].rank)
-                                < (
-                                    bd,
-                                    std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
-                                    self.popular[bid as usize].rank,
-                                )
+                            (
+                                d,
+                                std::cmp::Reverse(span.len()),
+                                self.popular[id as usize].rank,
+                            ) < (
+                                bd,
+                                std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
+                                self.popular[bid as usize].rank,
+                            )
                         }
                     };
                     if better {
@@ -874,4 +880,180 @@ fn quote_list(words: &[&str]) -> String {
     let q: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
     let noun = if words.len() == 1 { "word" } else { "words" };
     format!("{noun} {}", q.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx() -> &'static Index {
+        Index::embedded()
+    }
+
+    fn check(name: &str, target: &str, technique: &str) {
+        let a = idx().assess(name);
+        assert!(a.is_flagged(), "{name} not flagged: {a:?}");
+        assert_eq!(a.target.as_deref(), Some(target), "{name}: {a:?}");
+        assert!(
+            a.technique.contains(technique),
+            "{name}: technique {:?} lacks {technique:?}",
+            a.technique
+        );
+    }
+
+    #[test]
+    fn the_issue_examples_are_caught() {
+        check("torch-utilites", "torch", "misspelled word \"utilites\"");
+        check("reqeusts", "requests", "swapped \"eu\" -> \"ue\"");
+        check("tensorfllow", "tensorflow", "repeated \"l\"");
+        check("requests-toolbelts", "requests-toolbelt", "added \"s\"");
+        check("python-torch", "torch", "\"python\"");
+        check("torch-gpu", "torch", "\"gpu\"");
+        check(
+            "tensorflow-nightly-cpu",
+            "tensorflow",
+            "\"nightly\", \"cpu\"",
+        );
+        check("torchtriton", "torch", "dependency confusion");
+    }
+
+    #[test]
+    fn published_detector_techniques_are_caught() {
+        check("requsts", "requests", "omitted \"e\"");
+        check("numpyy", "numpy", "repeated \"y\"");
+        check(
+            "matplotlob",
+            "matplotlib",
+            "substituted \"o\" -> \"i\" (keyboard-adjacent)",
+        );
+        check("dateutil-python", "python-dateutil", "swapped words");
+        check("pythondateutil", "python-dateutil", "delimiter changed");
+        check("requests2", "requests", "version-number suffix \"2\"");
+        check(
+            "requests-toolbelt-v2",
+            "requests-toolbelt",
+            "version-number suffix \"v2\"",
+        );
+    }
+
+    #[test]
+    fn what_the_published_detectors_miss_is_caught() {
+        check("rnatplotlib", "matplotlib", "\"rn\" for \"m\"");
+        check("b0to3", "boto3", "\"0\" for \"o\"");
+        check("pyyam1", "pyyaml", "\"1\" for \"l\"");
+        check("tоrch", "torch", "Unicode");
+        check("numpyutils", "numpy", "without a delimiter");
+        check("py-requests", "requests", "\"py\"");
+        check("torch-cuda", "torch", "\"cuda\"");
+        check("tensorfllow-gpu", "tensorflow", "misspelled \"tensorflow\"");
+        check("execjs", "pyexecjs", "prefix \"py\" dropped");
+    }
+
+    #[test]
+    fn legitimate_neighbours_are_not_flagged() {
+        for name in [
+            "torch",
+            "torchvision",
+            "torchaudio",
+            "tensorflow",
+            "tensorflow-gpu",
+            "huggingface-hub",
+            "huggingface_hub",
+            "HuggingFace.Hub",
+            "requests",
+            "requests-toolbelt",
+            "python-dateutil",
+            "pytorch-triton",
+            "numpy",
+            "six",
+            "boto3",
+            "botocore",
+        ] {
+            let a = idx().assess(name);
+            assert!(!a.is_flagged(), "{name} flagged: {a:?}");
+        }
+        let fam = idx().assess("tensorflow-gpu");
+        assert_eq!(fam.target.as_deref(), Some("tensorflow"));
+        assert!(fam.technique.contains("official relative"));
+    }
+
+    #[test]
+    fn a_popular_name_keeps_its_neighbour_below_the_threshold() {
+        // `tf-nightly-cpu` is popular and one word from `tf-nightly`: shown,
+        // never flagged, weighted by the rank gap.
+        let a = idx().assess("tf-nightly-cpu");
+        assert!(a.is_popular());
+        assert!(a.score < DEFAULT_THRESHOLD, "{a:?}");
+        assert!(a.technique.starts_with("popular itself"), "{}", a.technique);
+    }
+
+    #[test]
+    fn known_malicious_names_score_one_and_keep_their_shape() {
+        let a = idx().assess("huggingface-hubs");
+        assert_eq!(a.score, 1.0);
+        assert!(a
+            .known_malicious
+            .as_deref()
+            .is_some_and(|i| i.starts_with("MAL-")));
+        assert_eq!(a.target.as_deref(), Some("huggingface-hub"));
+        assert!(a.technique.starts_with("known malicious (MAL-"));
+        // Without the list the same name is still caught by its shape.
+        let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+        let b = shape_only.assess("huggingface-hubs");
+        assert!(b.is_flagged() && b.known_malicious.is_none(), "{b:?}");
+    }
+
+    #[test]
+    fn rank_gap_weighs_the_score() {
+        // One omitted letter from a top-10 name beats the same from a name
+        // near the bottom of the list.
+        let top = idx().assess("reqests");
+        let low = idx().assess(&{
+            let tail = &idx().popular()[idx().popular().len() - 50].name;
+            let mut s = tail.clone();
+            s.remove(s.len() / 2);
+            s
+        });
+        assert!(top.score > low.score, "{top:?} vs {low:?}");
+    }
+
+    #[test]
+    fn hostile_names_never_panic_and_stay_bounded() {
+        let long = "a".repeat(100_000);
+        let names = [
+            "",
+            "-",
+            "---",
+            "é",
+            "tоrch-υtils",
+            "торч",
+            "\u{0}",
+            "a-",
+            "-a",
+            "1",
+            "v2",
+            "torch-",
+            "ab-cd-ef-gh-ij-kl-mn-op-qr-st-uv-wx-yz-12-34-56-78-90",
+            long.as_str(),
+        ];
+        for n in names {
+            let a = idx().assess(n);
+            assert!((0.0..=1.0).contains(&a.score), "{n:?}: {a:?}");
+        }
+        let a = idx().assess(&long);
+        assert!(a.technique.contains("not searched"));
+        // A deterministic sweep of odd strings (no dependency for fuzzing).
+        let alphabet: Vec<char> = "ab-_.01rnmé中ωо ".chars().collect();
+        let mut x: u64 = 7;
+        for _ in 0..2_000 {
+            let mut s = String::new();
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            for k in 0..(x >> 60) as usize + 1 {
+                let r = (x >> (k % 50)) as usize;
+                s.push(alphabet[r % alphabet.len()]);
+            }
+            let a = idx().assess(&s);
+            assert!((0.0..=1.0).contains(&a.score), "{s:?}: {a:?}");
+        }
+    }
 }

@@ -17,7 +17,10 @@ mod regenerate;
 mod text;
 mod variants;
 
-pub use index::{Assessment, Index, DEFAULT_THRESHOLD, TWO_EDIT_MAX_RANK, TWO_EDIT_MIN_LEN};
+pub use index::{
+    Assessment, Index, DEFAULT_THRESHOLD, MAX_SCORED_LEN, TWO_EDIT_MAX_LEN, TWO_EDIT_MAX_RANK,
+    TWO_EDIT_MIN_LEN,
+};
 pub use regenerate::{regenerate, RegenerateError, RegenerateReport};
 pub use variants::{variants, Variant};
 

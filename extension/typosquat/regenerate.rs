@@ -135,7 +135,8 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), RegenerateError> {
 /// (rank, normalised name), by rank, each name once.
 fn parse_top_list(text: &str, path: &Path) -> Vec<(u32, String)> {
     let mut rows: Vec<(u32, String)> = Vec::new();
-    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     if is_json {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
             if let Some(list) = v.get("rows").and_then(|r| r.as_array()) {
@@ -147,7 +148,9 @@ fn parse_top_list(text: &str, path: &Path) -> Vec<(u32, String)> {
             }
         }
     } else {
-        let mut lines = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+        let mut lines = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty());
         let header = lines.next().unwrap_or("");
         let sep = if header.contains('\t') { '\t' } else { ',' };
         let cols: Vec<&str> = header.split(sep).map(str::trim).collect();
@@ -239,7 +242,9 @@ fn collect_osv(
                     .flatten()
                 {
                     let pkg = a.get("package");
-                    let eco = pkg.and_then(|p| p.get("ecosystem")).and_then(|e| e.as_str());
+                    let eco = pkg
+                        .and_then(|p| p.get("ecosystem"))
+                        .and_then(|e| e.as_str());
                     let name = pkg.and_then(|p| p.get("name")).and_then(|n| n.as_str());
                     if let (Some("PyPI"), Some(name)) = (eco, name) {
                         let n = normalize(name);

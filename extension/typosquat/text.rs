@@ -123,7 +123,12 @@ pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
     let [r0, r1, r2] = &mut rows[..] else {
         return None;
     };
-    osa_rows(a, b, max, &mut [r0.as_mut_slice(), r1.as_mut_slice(), r2.as_mut_slice()])
+    osa_rows(
+        a,
+        b,
+        max,
+        &mut [r0.as_mut_slice(), r1.as_mut_slice(), r2.as_mut_slice()],
+    )
 }
 
 /// The DP of [`osa_bounded`] over three caller-provided rows of at least
@@ -407,7 +412,8 @@ pub(crate) fn keyboard_neighbours(c: u8) -> Vec<u8> {
 }
 
 /// Single-character look-alikes (ASCII) as (fake, real).
-pub(crate) const LOOKALIKE_CHARS: [(u8, u8); 4] = [(b'0', b'o'), (b'1', b'l'), (b'1', b'i'), (b'5', b's')];
+pub(crate) const LOOKALIKE_CHARS: [(u8, u8); 4] =
+    [(b'0', b'o'), (b'1', b'l'), (b'1', b'i'), (b'5', b's')];
 
 /// Multi-character look-alikes as (fake, real).
 pub(crate) const LOOKALIKE_SEQS: [(&str, &str); 4] =
@@ -502,16 +508,106 @@ pub(crate) fn skeleton(name: &str) -> String {
 /// -lib, -utils, -sdk, -cli, -gpu, -cuda, ...) and release words. The
 /// published detectors miss these combosquats.
 pub(crate) const ADDED_WORDS: &[&str] = &[
-    "py", "python", "python3", "py3", "pip", "pypi", "lib", "libs", "util", "utils", "utility",
-    "utilities", "tool", "tools", "toolkit", "toolbelt", "toolbox", "sdk", "cli", "api", "gpu",
-    "cuda", "cpu", "tpu", "rocm", "nightly", "dev", "core", "client", "helper", "helpers",
-    "plugin", "plugins", "ext", "extension", "extensions", "extra", "extras", "lite", "light",
-    "pro", "plus", "official", "latest", "new", "update", "updated", "upgrade", "fix", "fixed",
-    "patch", "patched", "secure", "next", "beta", "alpha", "stable", "bin", "binary", "wrapper",
-    "async", "http", "https", "auth", "setup", "install", "installer", "module", "package",
-    "pkg", "framework", "ai", "ml", "llm", "cu11", "cu12", "cu13", "cu118", "cu121", "cu124",
-    "cu126", "x64", "win", "linux", "windows", "mac", "macos", "fast", "free", "test", "tests",
-    "local", "cloud", "server", "sessions", "session", "requests", "request", "v2", "v3",
+    "py",
+    "python",
+    "python3",
+    "py3",
+    "pip",
+    "pypi",
+    "lib",
+    "libs",
+    "util",
+    "utils",
+    "utility",
+    "utilities",
+    "tool",
+    "tools",
+    "toolkit",
+    "toolbelt",
+    "toolbox",
+    "sdk",
+    "cli",
+    "api",
+    "gpu",
+    "cuda",
+    "cpu",
+    "tpu",
+    "rocm",
+    "nightly",
+    "dev",
+    "core",
+    "client",
+    "helper",
+    "helpers",
+    "plugin",
+    "plugins",
+    "ext",
+    "extension",
+    "extensions",
+    "extra",
+    "extras",
+    "lite",
+    "light",
+    "pro",
+    "plus",
+    "official",
+    "latest",
+    "new",
+    "update",
+    "updated",
+    "upgrade",
+    "fix",
+    "fixed",
+    "patch",
+    "patched",
+    "secure",
+    "next",
+    "beta",
+    "alpha",
+    "stable",
+    "bin",
+    "binary",
+    "wrapper",
+    "async",
+    "http",
+    "https",
+    "auth",
+    "setup",
+    "install",
+    "installer",
+    "module",
+    "package",
+    "pkg",
+    "framework",
+    "ai",
+    "ml",
+    "llm",
+    "cu11",
+    "cu12",
+    "cu13",
+    "cu118",
+    "cu121",
+    "cu124",
+    "cu126",
+    "x64",
+    "win",
+    "linux",
+    "windows",
+    "mac",
+    "macos",
+    "fast",
+    "free",
+    "test",
+    "tests",
+    "local",
+    "cloud",
+    "server",
+    "sessions",
+    "session",
+    "requests",
+    "request",
+    "v2",
+    "v3",
 ];
 
 /// Prefix words that mark a name as "the Python version of" something.
@@ -536,7 +632,7 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
         // misspelling of it.
         .filter(|w| !word.starts_with(*w))
         // `updater` for `updated`: a different ending is a different word.
-        .filter(|w| word[..word.len() - 1] != w[..w.len() - 1])
+        .filter(|w| word.as_bytes()[..word.len() - 1] != w.as_bytes()[..w.len() - 1])
         .find(|w| osa_bounded(word.as_bytes(), w.as_bytes(), 1).is_some())
 }
 
@@ -565,12 +661,20 @@ mod tests {
 
     #[test]
     fn edit_scripts_name_what_changed() {
-        let d = |t: &str, s: &str| describe_edits(&edit_script(t.as_bytes(), s.as_bytes()), s.as_bytes());
+        let d = |t: &str, s: &str| {
+            describe_edits(&edit_script(t.as_bytes(), s.as_bytes()), s.as_bytes())
+        };
         assert_eq!(d("requests", "reqeusts"), "swapped \"eu\" -> \"ue\"");
         assert_eq!(d("tensorflow", "tensorfllow"), "repeated \"l\"");
         assert_eq!(d("requests", "requsts"), "omitted \"e\"");
-        assert_eq!(d("numpy", "numoy"), "substituted \"o\" -> \"p\" (keyboard-adjacent)");
-        assert_eq!(d("boto3", "b0to3"), "substituted \"0\" -> \"o\" (look-alike)");
+        assert_eq!(
+            d("numpy", "numoy"),
+            "substituted \"o\" -> \"p\" (keyboard-adjacent)"
+        );
+        assert_eq!(
+            d("boto3", "b0to3"),
+            "substituted \"0\" -> \"o\" (look-alike)"
+        );
         assert_eq!(d("pyyaml", "py-yaml"), "added delimiter \"-\"");
     }
 

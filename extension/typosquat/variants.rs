@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::index::Index;
 use super::normalize;
 use super::text::{
-    is_added_word, osa, keyboard_neighbours, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+    is_added_word, keyboard_neighbours, osa, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// Suffix words used for generated combosquats (a subset of the words the
@@ -85,7 +85,13 @@ pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
         v.swap(i, i + 1);
         out.push((
             s(&v),
-            format!("swapped \"{}{}\" -> \"{}{}\"", v[i], v[i + 1], b[i], b[i + 1]),
+            format!(
+                "swapped \"{}{}\" -> \"{}{}\"",
+                v[i],
+                v[i + 1],
+                b[i],
+                b[i + 1]
+            ),
         ));
     }
     // Look-alikes.
@@ -154,7 +160,10 @@ pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
     }
     // Combosquats: ecosystem prefixes and suffixes, misspelled words.
     for p in PREFIX_WORDS {
-        out.push((format!("{p}-{t}"), format!("combosquat: prefix \"{p}\" added")));
+        out.push((
+            format!("{p}-{t}"),
+            format!("combosquat: prefix \"{p}\" added"),
+        ));
         out.push((
             format!("{p}{t}"),
             format!("combosquat: prefix \"{p}\" added without a delimiter"),
@@ -162,7 +171,10 @@ pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
     }
     for w in SUFFIXES {
         debug_assert!(is_added_word(w));
-        out.push((format!("{t}-{w}"), format!("combosquat: added word \"{w}\"")));
+        out.push((
+            format!("{t}-{w}"),
+            format!("combosquat: added word \"{w}\""),
+        ));
     }
     for w in MISSPELLED_SUFFIXES {
         out.push((

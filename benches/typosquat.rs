@@ -237,4 +237,43 @@ fn main() {
         pct(1.0)
     );
     println!("  names flagged squatch {squatch_flagged}   typomania {typomania_flagged} (any squat found)");
+
+    // Detection on the labelled set of tests/typosquat_eval.rs, both tools
+    // by shape alone (squatch without its known-malicious list).
+    let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+    let labelled = |text: &'static str| -> Vec<&'static str> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split('\t').next())
+            .collect()
+    };
+    let positives = labelled(include_str!("../tests/data/typosquat/positives.tsv"));
+    let legit = labelled(include_str!("../tests/data/typosquat/legit.tsv"));
+    let squatch_hit = |n: &str| shape_only.assess(n).score >= DEFAULT_THRESHOLD;
+    let typomania_hit = |n: &str| {
+        harness
+            .check_package(n, Box::new(Pkg))
+            .map(|s| !s.is_empty())
+            .unwrap_or(false)
+    };
+    for (tool, hit) in [
+        ("squatch  ", &squatch_hit as &dyn Fn(&str) -> bool),
+        ("typomania", &typomania_hit),
+    ] {
+        let tp = positives.iter().filter(|n| hit(n)).count();
+        let fp = legit.iter().filter(|n| hit(n)).count();
+        println!(
+            "  labelled set  {tool} recall {:.3} ({tp}/{}) precision {:.3} ({tp}/{})",
+            tp as f64 / positives.len() as f64,
+            positives.len(),
+            tp as f64 / (tp + fp).max(1) as f64,
+            tp + fp
+        );
+    }
+    let long_tail = labelled(include_str!("../tests/data/typosquat/unranked_sample.tsv"));
+    println!(
+        "  long-tail alert rate (2,000 unranked PyPI names)  squatch {:.3}  typomania {:.3}",
+        long_tail.iter().filter(|n| squatch_hit(n)).count() as f64 / long_tail.len() as f64,
+        long_tail.iter().filter(|n| typomania_hit(n)).count() as f64 / long_tail.len() as f64
+    );
 }

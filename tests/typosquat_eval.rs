@@ -154,7 +154,7 @@ const PRECISION_FLOOR: f64 = 1.0;
 const RECALL_FLOOR: f64 = 0.918;
 // Reached: 294 of 305 detected typosquats name the labelled target.
 const TARGET_AGREEMENT_FLOOR: f64 = 0.96;
-// Reached: 79/332 (0.238).
-const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 0.24;
-// Reached: 62/2000 (0.031).
-const LONG_TAIL_RATE_CEILING: f64 = 0.0315;
+// Reached: 73/332 (0.220).
+const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 0.22;
+// Reached: 54/2000 (0.027).
+const LONG_TAIL_RATE_CEILING: f64 = 0.0275;

@@ -42,6 +42,9 @@ const PLUGIN_HOST_CHILDREN: usize = 8;
 /// Combosquats are reported only for bases ranked at or above this: an
 /// attacker adds words to names everyone knows.
 const COMBO_MAX_RANK: u32 = 5_000;
+/// Combosquats of a misspelled base are reported only for bases ranked at
+/// or above this.
+const COMBO_TYPO_MAX_RANK: u32 = 2_000;
 /// Names longer than this are looked up exactly (popular, known malicious)
 /// but not searched for near misses: PyPI names are far shorter, and the
 /// searches grow with the square of the length.
@@ -125,7 +128,7 @@ fn rank_factor(rank: u32) -> f64 {
     } else if rank <= 10_000 {
         0.8
     } else {
-        0.7
+        0.6
     }
 }
 
@@ -654,6 +657,8 @@ impl Index {
                 // One arbitrary substitution: less of a slip.
                 base - 0.25
             };
+            // Two- and three-letter names are one edit from dozens of others.
+            let score = if q.len() <= 3 { score.min(0.4) } else { score };
             let score = score * self.added_word_penalty(q, &p.name) * factor;
             if best.as_ref().map_or(true, |b| score > b.0) {
                 best = Some((score, id, edits));
@@ -809,7 +814,9 @@ impl Index {
             // long-tail names are made.
             0.3
         } else if typo.is_some() {
-            if base.len() >= 6 {
+            // A misspelled base plus a word: only for names everyone knows,
+            // or every long-tail name near a mid-list package would match.
+            if base.len() >= 6 && rank <= COMBO_TYPO_MAX_RANK {
                 0.85
             } else {
                 0.3

@@ -640,9 +640,12 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
 /// `v2`, `2-32-3` once normalised).
 pub(crate) fn is_version_word(word: &str) -> bool {
     let w = word.strip_prefix('v').unwrap_or(word);
+    // Release numbers have short groups (`2`, `2-32-3`, `2024`); a long run
+    // of digits is an id or a date stamp, not a version.
     !w.is_empty()
         && w.bytes().next().is_some_and(|b| b.is_ascii_digit())
         && w.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && w.split('-').all(|g| g.len() <= 4)
 }
 
 #[cfg(test)]

@@ -549,7 +549,8 @@ impl Index {
         const PREFIXES: [&str; 6] = ["python3-", "python-", "py3-", "py-", "python", "py"];
         let own = PREFIXES.iter().find(|p| q.starts_with(*p)).copied();
         let rest = own.map_or(q, |p| &q[p.len()..]);
-        if rest.len() < 4 {
+        // `perf` for `pyperf`: a short word is a name of its own.
+        if rest.len() < 4 || (own.is_none() && rest.len() < 5) {
             return;
         }
         for p in PREFIXES {
@@ -954,6 +955,7 @@ mod tests {
         check("torch-cuda", "torch", "\"cuda\"");
         check("tensorfllow-gpu", "tensorflow", "misspelled \"tensorflow\"");
         check("execjs", "pyexecjs", "prefix \"py\" dropped");
+        assert!(!idx().assess("perf").is_flagged(), "perf is not a squat of pyperf");
     }
 
     #[test]

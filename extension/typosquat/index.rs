@@ -955,7 +955,10 @@ mod tests {
         check("torch-cuda", "torch", "\"cuda\"");
         check("tensorfllow-gpu", "tensorflow", "misspelled \"tensorflow\"");
         check("execjs", "pyexecjs", "prefix \"py\" dropped");
-        assert!(!idx().assess("perf").is_flagged(), "perf is not a squat of pyperf");
+        assert!(
+            !idx().assess("perf").is_flagged(),
+            "perf is not a squat of pyperf"
+        );
     }
 
     #[test]

@@ -116,8 +116,16 @@ impl Manager {
                                 .set_read_timeout(Some(Duration::from_millis(200)))
                                 .unwrap();
                             let read = stream.try_clone().unwrap();
-                            let mut i =
-                                TBinaryInputProtocol::new(TBufferedReadTransport::new(read), true);
+                            // A read buffer larger than any message: thrift's
+                            // buffered reader resets its position before a read
+                            // that may time out, so after a timeout it replays
+                            // the tail of the last buffer; with the default 4 KiB
+                            // a registration of more tables than fit in it
+                            // desynchronised this fake manager.
+                            let mut i = TBinaryInputProtocol::new(
+                                TBufferedReadTransport::with_capacity(1 << 20, read),
+                                true,
+                            );
                             let mut o = TBinaryOutputProtocol::new(
                                 TBufferedWriteTransport::new(stream),
                                 true,

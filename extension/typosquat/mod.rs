@@ -12,6 +12,7 @@
 //! copies of its sources.
 
 pub mod data;
+mod detect;
 mod index;
 mod regenerate;
 mod text;

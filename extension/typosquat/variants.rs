@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::index::Index;
+use super::index::{Index, MAX_SCORED_LEN};
 use super::normalize;
 use super::text::{
     is_added_word, keyboard_neighbours, osa, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
@@ -46,11 +46,14 @@ impl Variant {
 }
 
 /// Every variant of `target` that squatch's techniques produce, each once
-/// (first technique wins), normalised, never the target itself.
+/// (first technique wins), normalised, never the target itself. Empty for
+/// an empty target or one longer than [`MAX_SCORED_LEN`] bytes.
 pub fn variants(index: &Index, target: &str) -> Vec<Variant> {
     let t = normalize(target);
     let mut out: Vec<(String, String)> = Vec::new();
-    if t.is_empty() {
+    // Each variant copies the name: a huge "target" would make a huge
+    // answer. PyPI names are far shorter than the cap.
+    if t.is_empty() || t.len() > MAX_SCORED_LEN {
         return Vec::new();
     }
     let b: Vec<char> = t.chars().collect();
@@ -235,4 +238,45 @@ fn for_each_permutation(words: &[&str], f: &mut dyn FnMut(&[&str])) {
     let k = words.len().min(4);
     let mut head: Vec<&str> = words[..k].to_vec();
     rec(&mut head, &mut Vec::new(), &words[k..], f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_unique_normalised_and_never_the_target() {
+        let idx = Index::embedded();
+        let v = variants(idx, "Requests_Toolbelt");
+        assert!(!v.is_empty());
+        let mut seen = HashSet::new();
+        for x in &v {
+            assert_eq!(x.target, "requests-toolbelt");
+            assert_ne!(x.variant, "requests-toolbelt");
+            assert_eq!(normalize(&x.variant), x.variant);
+            assert!(seen.insert(x.variant.clone()), "{} twice", x.variant);
+            assert!(x.distance >= 1);
+        }
+        let swapped = v.iter().find(|x| x.variant == "toolbelt-requests").unwrap();
+        assert_eq!(swapped.technique, "swapped words");
+        let joined = v.iter().find(|x| x.variant == "requeststoolbelt").unwrap();
+        assert!(
+            joined.technique.contains("delimiter"),
+            "{}",
+            joined.technique
+        );
+        // Known-malicious variants are marked registered.
+        let mal = v.iter().find(|x| x.variant == "requests-toolbel").unwrap();
+        assert!(mal.known_malicious.is_some() && mal.registered());
+    }
+
+    #[test]
+    fn empty_huge_and_odd_targets_are_safe() {
+        let idx = Index::embedded();
+        assert!(variants(idx, "").is_empty());
+        assert!(variants(idx, "---").is_empty());
+        assert!(variants(idx, &"x".repeat(10_000)).is_empty());
+        assert!(!variants(idx, "tоrch").is_empty());
+        assert!(!variants(idx, "a").iter().any(|v| v.variant.is_empty()));
+    }
 }

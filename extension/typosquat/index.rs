@@ -566,6 +566,24 @@ mod tests {
     }
 
     #[test]
+    fn spelling_variants_of_one_name_get_one_verdict() {
+        for (a, b) in [
+            ("Torch_Utilites", "torch-utilites"),
+            ("REQEUSTS", "reqeusts"),
+            ("huggingface_hub", "HuggingFace-Hub"),
+            ("tensorflow..gpu", "tensorflow-gpu"),
+        ] {
+            let (x, y) = (idx().assess(a), idx().assess(b));
+            assert_eq!(x.normalized_name, y.normalized_name);
+            assert_eq!(
+                (x.score, x.target, x.technique, x.distance),
+                (y.score, y.target, y.technique, y.distance),
+                "{a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
     fn hostile_names_never_panic_and_stay_bounded() {
         let long = "a".repeat(100_000);
         let names = [

@@ -149,10 +149,10 @@ fn alert_rate_on_long_tail_pypi_names() {
 
 // The figures reached (see the report); tighten them when the scorer
 // improves, never loosen them to make a change pass.
-// Reached: tp=305 fn=27 fp=0 tn=332 -> precision 1.000, recall 0.919.
+// Reached: tp=306 fn=26 fp=0 tn=332 -> precision 1.000, recall 0.922.
 const PRECISION_FLOOR: f64 = 1.0;
-const RECALL_FLOOR: f64 = 0.918;
-// Reached: 294 of 305 detected typosquats name the labelled target.
+const RECALL_FLOOR: f64 = 0.921;
+// Reached: 295 of 306 detected typosquats name the labelled target.
 const TARGET_AGREEMENT_FLOOR: f64 = 0.96;
 // Reached: 73/332 (0.220).
 const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 0.22;

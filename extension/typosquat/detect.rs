@@ -4,8 +4,8 @@
 
 use super::index::{sorted_tokens, Index};
 use super::text::{
-    self, describe_edits, edit_script, is_added_word, is_version_word, misspelled_added_word,
-    skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+    self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
+    misspelled_added_word, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// A popular name with at least this many popular `name-...` children is a
@@ -61,6 +61,7 @@ impl Index {
         let mut findings: Vec<Finding> = Vec::new();
         self.find_lookalikes(q, &mut findings);
         self.find_swapped_words(q, &mut findings);
+        self.find_repeats(q, &mut findings);
         self.find_version_suffix(q, &mut findings);
         self.find_prefix_change(q, &mut findings);
         self.find_typos(q, &mut findings);
@@ -126,6 +127,23 @@ impl Index {
             (format!("look-alike characters: {}", pairs.join(", ")), 0.92)
         };
         out.push(self.finding(id, technique, if short { 0.45 } else { score }));
+    }
+
+    /// Several repeated characters (`asynciooo`): the same name once runs
+    /// are collapsed, two or more characters longer (one is a plain typo).
+    fn find_repeats(&self, q: &str, out: &mut Vec<Finding>) {
+        let Some(&id) = self.collapsed.get(&collapse_runs(q)) else {
+            return;
+        };
+        let p = &self.popular[id as usize].name;
+        if q.len() < p.len() + 2 || p.len() < 5 {
+            return;
+        }
+        out.push(self.finding(
+            id,
+            format!("repeated characters ({} extra)", q.len() - p.len()),
+            0.85,
+        ));
     }
 
     /// Swapped words: the same tokens in another order.

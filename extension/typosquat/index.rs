@@ -24,7 +24,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use super::data::{self, Curated, CuratedKind, Popular};
 use super::detect::Finding;
 use super::normalize;
-use super::text::{osa, osa_bounded, skeleton, Deletions, FastBuild};
+use super::text::{collapse_runs, osa, osa_bounded, skeleton, Deletions, FastBuild};
 
 /// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
 /// matched at edit distance 2; all others at distance 1.
@@ -92,6 +92,8 @@ pub struct Index {
     two_edits: DeletionIndex,
     /// Skeleton -> best-ranked popular id with it.
     pub(super) skeletons: HashMap<String, u32, FastBuild>,
+    /// Name with runs of one character collapsed -> best-ranked popular id.
+    pub(super) collapsed: HashMap<String, u32, FastBuild>,
     /// Sorted tokens -> best-ranked popular id (multi-word names only).
     pub(super) word_sets: HashMap<String, u32, FastBuild>,
     /// Per popular id: how many popular names start with `name-`.
@@ -208,6 +210,7 @@ impl Index {
         let mut one = Vec::with_capacity(popular.len() * 16);
         let mut two = Vec::new();
         let mut skeletons = HashMap::<String, u32, FastBuild>::default();
+        let mut collapsed = HashMap::<String, u32, FastBuild>::default();
         let mut word_sets = HashMap::<String, u32, FastBuild>::default();
         for (id, p) in popular.iter().enumerate() {
             let id = id as u32;
@@ -227,6 +230,7 @@ impl Index {
                 }
             }
             skeletons.entry(skeleton(&p.name)).or_insert(id);
+            collapsed.entry(collapse_runs(&p.name)).or_insert(id);
             if let Some(key) = sorted_tokens(&p.name) {
                 word_sets.entry(key).or_insert(id);
             }
@@ -251,6 +255,7 @@ impl Index {
             one_edit: DeletionIndex::new(one),
             two_edits: DeletionIndex::new(two),
             skeletons,
+            collapsed,
             word_sets,
             children,
         }
@@ -465,6 +470,7 @@ mod tests {
     fn published_detector_techniques_are_caught() {
         check("requsts", "requests", "omitted \"e\"");
         check("numpyy", "numpy", "repeated \"y\"");
+        check("asynciooo", "asyncio", "repeated characters (2 extra)");
         check(
             "matplotlob",
             "matplotlib",

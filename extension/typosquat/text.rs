@@ -504,6 +504,21 @@ pub(crate) fn skeleton(name: &str) -> String {
     out
 }
 
+/// `name` with every run of one character collapsed to one (`asynciooo` ->
+/// `asyncio`, `pillow` -> `pilow`): names equal once collapsed differ only by
+/// repeated characters.
+pub(crate) fn collapse_runs(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut last = None;
+    for c in name.chars() {
+        if Some(c) != last {
+            out.push(c);
+        }
+        last = Some(c);
+    }
+    out
+}
+
 /// Words attackers add to a popular name: ecosystem words (py-, python-,
 /// -lib, -utils, -sdk, -cli, -gpu, -cuda, ...) and release words. The
 /// published detectors miss these combosquats.
@@ -701,6 +716,14 @@ mod tests {
         assert_ne!(skeleton("numpy"), skeleton("nunpy"));
         assert!(has_unicode_confusable("tоrch"));
         assert!(!has_unicode_confusable("torch"));
+    }
+
+    #[test]
+    fn runs_collapse() {
+        assert_eq!(collapse_runs("asynciooo"), "asyncio");
+        assert_eq!(collapse_runs("pillow"), "pilow");
+        assert_eq!(collapse_runs(""), "");
+        assert_eq!(collapse_runs("ééa"), "éa");
     }
 
     #[test]

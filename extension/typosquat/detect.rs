@@ -206,11 +206,14 @@ impl Index {
         if rest.len() < 4 || (own.is_none() && rest.len() < 5) {
             return;
         }
+        let mut candidate = String::with_capacity(rest.len() + 8);
         for p in PREFIXES {
             if Some(p) == own {
                 continue;
             }
-            let candidate = format!("{p}{rest}");
+            candidate.clear();
+            candidate.push_str(p);
+            candidate.push_str(rest);
             if let Some(&id) = self.by_name.get(candidate.as_str()) {
                 let technique = match own {
                     Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),

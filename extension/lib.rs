@@ -15,3 +15,4 @@ pub mod python;
 pub mod sql;
 pub mod table;
 pub mod tables;
+pub mod typosquat;

@@ -4,6 +4,8 @@
 
 pub mod python_environments;
 pub mod python_package_provenance;
+pub mod python_typosquat_scores;
+pub mod python_typosquat_variants;
 
 use std::sync::Arc;
 
@@ -18,6 +20,12 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
         // registry entries: one line per table, kept in alphabetical order
         Arc::new(python_environments::PythonEnvironments::new(host.clone())),
         Arc::new(python_package_provenance::PythonPackageProvenance::new(
+            host.clone(),
+        )),
+        Arc::new(python_typosquat_scores::PythonTyposquatScores::new(
+            host.clone(),
+        )),
+        Arc::new(python_typosquat_variants::PythonTyposquatVariants::new(
             host.clone(),
         )),
     ];

@@ -228,3 +228,42 @@ fn parses_dist_info_and_egg_info() {
         .any(|e| e.path == site.join("oldie.py") && e.hash.is_none()));
     assert_eq!(top_level_names(&host, egg), vec!["oldie".to_string()]);
 }
+
+#[test]
+fn the_walk_stops_at_its_budget_but_known_places_are_still_found() {
+    use squatch::python::{discover_environments_with, DiscoveryOptions};
+    let fh = FakeHost::new();
+    fh.passwd(&[("alice", 1000, "/home/alice")]);
+    for i in 0..300 {
+        fh.mkdir(format!("/home/alice/clutter/d{i}"));
+    }
+    fh.venv("/home/alice/zz/.venv", "3.12", false);
+    fh.venv("/home/alice/.virtualenvs/known", "3.12", false);
+    let opts = DiscoveryOptions {
+        max_depth: 6,
+        max_entries: 100,
+        time_budget: std::time::Duration::from_secs(5),
+    };
+    let found: Vec<PathBuf> = discover_environments_with(&fh.host(), &opts)
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert!(found.contains(&PathBuf::from("/home/alice/.virtualenvs/known")));
+    assert!(
+        !found.contains(&PathBuf::from("/home/alice/zz/.venv")),
+        "walk should have stopped: {found:?}"
+    );
+    // With the default budget both are found.
+    let all: Vec<PathBuf> = discover_environments(&fh.host())
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert!(all.contains(&PathBuf::from("/home/alice/zz/.venv")));
+    // A zero time budget ends the walk at once, without a hang or a panic.
+    let opts = DiscoveryOptions {
+        time_budget: std::time::Duration::ZERO,
+        ..DiscoveryOptions::default()
+    };
+    let quick = discover_environments_with(&fh.host(), &opts);
+    assert!(quick.iter().any(|e| e.path.ends_with("known")));
+}

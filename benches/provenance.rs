@@ -342,6 +342,19 @@ fn main() {
         assert_eq!(r[0].rows.len(), n);
     }
     let sq_rep = median(reps);
+    // The table alone (no SQL layer), same columns as the query.
+    let table =
+        squatch::tables::python_package_provenance::PythonPackageProvenance::new(host.clone());
+    let ctx = squatch::table::QueryContext::all().using(&["name", "version", "environment"]);
+    use squatch::table::Table as _;
+    let _ = table.generate(&ctx).unwrap();
+    let mut gen = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let rows = table.generate(&ctx).unwrap();
+        gen.push(t.elapsed());
+        assert_eq!(rows.len(), n);
+    }
     let mut disc = Vec::new();
     for _ in 0..repeat {
         let t = Instant::now();
@@ -356,6 +369,10 @@ fn main() {
         ms(lib_first)
     );
     println!("  squatch repeated (library)         {:9.1} ms", ms(sq_rep));
+    println!(
+        "  of which Table::generate           {:9.1} ms",
+        ms(median(gen))
+    );
     println!(
         "  of which environment discovery     {:9.1} ms",
         ms(median(disc))

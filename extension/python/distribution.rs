@@ -12,10 +12,11 @@ use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
 use crate::cache::Cache;
 use crate::host::{Host, HostDir, HostError, StatId};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::ffi::OsString;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Cap for small marker files (INSTALLER, top_level.txt, .egg-link).
 const SMALL_FILE_CAP: u64 = 64 * 1024;
@@ -138,11 +139,6 @@ fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
     }
 }
 
-/// A cached distribution: the `stat` identity of its METADATA (or, when
-/// that is missing, of its metadata directory), the site directory's
-/// identity, and the entry's name.
-type DistKey = (StatId, StatId, OsString);
-
 /// Parsed distributions and site listings kept across queries.
 ///
 /// A site directory's listing is reused while the directory's own `stat`
@@ -155,10 +151,29 @@ type DistKey = (StatId, StatId, OsString);
 /// METADATA: installers write all of them together.
 #[derive(Debug)]
 pub struct DistributionCache {
-    listings: Cache<StatId, Arc<Vec<(OsString, EntryKind)>>>,
-    /// The flag says whether the entry is complete (INSTALLER, REQUESTED
-    /// and direct_url.json read) or core metadata only.
-    dists: Cache<DistKey, (Arc<Distribution>, bool)>,
+    listings: Cache<StatId, Arc<Vec<Listed>>>,
+    /// Per site directory (by device and inode, so that installing one
+    /// distribution does not invalidate its neighbours), per entry name: the METADATA
+    /// identity the entry was read at, the distribution, and whether it is
+    /// complete (INSTALLER, REQUESTED and direct_url.json read) or core
+    /// metadata only.
+    dists: Mutex<HashMap<(u64, u64), HashMap<OsString, DistEntry>>>,
+}
+
+/// One cached distribution: the identity its METADATA had when read, the
+/// distribution, and whether it is complete.
+type DistEntry = (StatId, Arc<Distribution>, bool);
+
+/// Upper bound on cached distributions; past it the cache starts afresh.
+const DIST_CACHE_CAP: usize = 200_000;
+
+/// One entry of a cached site listing.
+#[derive(Debug)]
+struct Listed {
+    name: OsString,
+    kind: EntryKind,
+    /// `name/METADATA` or `name/PKG-INFO` for a directory, else `name`.
+    meta_rel: PathBuf,
 }
 
 impl Default for DistributionCache {
@@ -172,18 +187,41 @@ impl DistributionCache {
     pub fn new() -> Self {
         DistributionCache {
             listings: Cache::new(20_000),
-            dists: Cache::new(200_000),
+            dists: Mutex::new(HashMap::new()),
         }
     }
 
     /// Number of cached distributions.
     pub fn len(&self) -> usize {
-        self.dists.len()
+        self.dists
+            .lock()
+            .map(|m| m.values().map(HashMap::len).sum())
+            .unwrap_or(0)
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.dists.is_empty()
+        self.len() == 0
+    }
+
+    fn get(&self, site: &StatId, name: &OsStr) -> Option<DistEntry> {
+        self.dists
+            .lock()
+            .ok()?
+            .get(&(site.dev, site.ino))?
+            .get(name)
+            .cloned()
+    }
+
+    fn insert(&self, site: StatId, name: &OsStr, entry: DistEntry) {
+        if let Ok(mut map) = self.dists.lock() {
+            if map.values().map(HashMap::len).sum::<usize>() >= DIST_CACHE_CAP {
+                map.clear();
+            }
+            map.entry((site.dev, site.ino))
+                .or_default()
+                .insert(name.to_os_string(), entry);
+        }
     }
 }
 
@@ -241,12 +279,21 @@ fn listed(
             let Ok(entries) = host.read_dir(&site) else {
                 return Vec::new();
             };
-            let l: Vec<(OsString, EntryKind)> = entries
+            let l: Vec<Listed> = entries
                 .into_iter()
                 .filter_map(|e| {
                     let kind =
                         entry_kind(&e.name_lossy(), e.file_type.is_dir(), e.file_type.is_file())?;
-                    Some((e.name, kind))
+                    let meta_rel = match kind {
+                        EntryKind::DistInfo => Path::new(&e.name).join("METADATA"),
+                        EntryKind::EggInfoDir => Path::new(&e.name).join("PKG-INFO"),
+                        _ => PathBuf::from(&e.name),
+                    };
+                    Some(Listed {
+                        name: e.name,
+                        kind,
+                        meta_rel,
+                    })
                 })
                 .collect();
             let l = Arc::new(l);
@@ -255,44 +302,57 @@ fn listed(
         }
     };
     let mut out = Vec::with_capacity(listing.len());
-    for (name, kind) in listing.iter() {
-        let path = site.join(name);
-        let lossy = name.to_string_lossy();
-        let (format, meta) = match kind {
-            EntryKind::Other => {
-                out.extend(single_entry(host, &site, &path, &lossy).map(Arc::new));
-                continue;
-            }
-            EntryKind::DistInfo => (DistFormat::DistInfo, Some("METADATA")),
-            EntryKind::EggInfoDir => (DistFormat::EggInfo, Some("PKG-INFO")),
-            EntryKind::EggInfoFile => (DistFormat::EggInfo, None),
-        };
-        let id = meta
-            .and_then(|m| dir.stat_id(&Path::new(name).join(m)).ok())
+    for entry in listing.iter() {
+        let name = entry.name.as_os_str();
+        let is_dir = matches!(entry.kind, EntryKind::DistInfo | EntryKind::EggInfoDir);
+        if entry.kind == EntryKind::Other {
+            let path = site.join(name);
+            out.extend(single_entry(host, &site, &path, &name.to_string_lossy()).map(Arc::new));
+            continue;
+        }
+        // The METADATA's identity, else (no METADATA) the directory's.
+        let id = dir
+            .stat_id(&entry.meta_rel)
+            .ok()
             .or_else(|| dir.stat_id(Path::new(name)).ok());
-        let base = || meta.map(|_| MetaDir::At(&dir, name));
+        if let Some(id) = id {
+            if let Some((seen, d, complete)) = cache.get(&site_id, name) {
+                if seen == id && (complete || !full) {
+                    out.push(d);
+                    continue;
+                }
+            }
+        }
+        let format = match entry.kind {
+            EntryKind::DistInfo => DistFormat::DistInfo,
+            _ => DistFormat::EggInfo,
+        };
+        let base = is_dir.then_some(MetaDir::At(&dir, name));
+        let lossy = name.to_string_lossy();
         let Some(id) = id else {
             // Gone since it was listed: load reports the error.
             out.push(Arc::new(load(
                 host,
                 &site,
-                path,
+                site.join(name),
                 format,
                 &lossy,
-                base(),
+                base,
                 true,
             )));
             continue;
         };
-        let key = (id, site_id, name.clone());
-        match cache.dists.get(&key) {
-            Some((d, complete)) if complete || !full => out.push(d),
-            _ => {
-                let d = Arc::new(load(host, &site, path, format, &lossy, base(), full));
-                cache.dists.insert(key, (d.clone(), full));
-                out.push(d);
-            }
-        }
+        let d = Arc::new(load(
+            host,
+            &site,
+            site.join(name),
+            format,
+            &lossy,
+            base,
+            full,
+        ));
+        cache.insert(site_id, name, (id, d.clone(), full));
+        out.push(d);
     }
     out
 }

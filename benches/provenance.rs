@@ -19,9 +19,10 @@
 //! 3. hashing: verifying every distribution's RECORD with a fresh
 //!    `Verifier` (every listed file SHA-256 hashed) vs `sha256sum` over the
 //!    same files (`xargs -0 sha256sum`), as MB/s.
-//! 4. memory: peak RSS (`ru_maxrss` from `wait4`, and `getrusage(RUSAGE_CHILDREN)`)
-//!    of the squatch child for the cold query and for a full `SELECT *`
-//!    (verification included).
+//! 4. memory (measured first, while this process is small, because a
+//!    child's `ru_maxrss` starts from its parent's RSS at spawn): peak RSS
+//!    (`ru_maxrss` from `wait4`, and `getrusage(RUSAGE_CHILDREN)`) of the
+//!    squatch child for the benchmark query, the RECORD columns, and `SELECT *`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -258,6 +259,40 @@ fn main() {
     let bin = env!("CARGO_BIN_EXE_squatch");
     let sql = "SELECT name, version, environment FROM python_package_provenance";
 
+    // --- 0. memory (first, while this process is still small) ------------
+    // A spawned child's ru_maxrss starts from the parent's RSS at spawn
+    // (Linux carries the old mm's high-water mark across exec), so the
+    // children are measured before the benchmark itself grows.
+    let self_rss = {
+        // SAFETY: an all-zero rusage is valid for getrusage to fill.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        ru.ru_maxrss
+    };
+    let mem_query = |sql: &str| {
+        let mut c = Command::new(bin);
+        c.args(["query", "--csv", "--root"]).arg(&root).arg(sql);
+        run_child(&mut c)
+    };
+    let (_, _, _, rss_names) = mem_query(sql);
+    let rss_children_first = children_maxrss();
+    let (t_v, _, _, rss_v) = mem_query(
+        "SELECT name, record_status, files_modified, files_missing, files_unrecorded FROM python_package_provenance",
+    );
+    let (t_full, _, _, rss_full) = mem_query("SELECT * FROM python_package_provenance");
+    println!("\n[memory] peak RSS of the squatch child (wait4 ru_maxrss; this process was {:.1} MB at spawn)", self_rss as f64 / 1024.0);
+    println!("  name/version/environment query     {:8.1} MB  (target < 100 MB; getrusage(RUSAGE_CHILDREN) after it: {:.1} MB)", rss_names as f64 / 1024.0, rss_children_first as f64 / 1024.0);
+    println!(
+        "  RECORD columns (verification)      {:8.1} MB  ({:.1} ms)",
+        rss_v as f64 / 1024.0,
+        ms(t_v)
+    );
+    println!(
+        "  SELECT * (every column; the SQL layer holds all rows) {:8.1} MB  ({:.1} ms)",
+        rss_full as f64 / 1024.0,
+        ms(t_full)
+    );
+
     // --- 1. cold, process vs process -------------------------------------
     let pairs_file = root.join("pairs.tsv");
     let mut f = std::fs::File::create(&pairs_file).unwrap();
@@ -278,7 +313,6 @@ fn main() {
     };
     // Warm the page cache for both.
     run_child(&mut squatch_cmd());
-    let rss_before = children_maxrss();
     let (_, out, _, _) = run_child(&mut python_cmd());
     let py_rows = out.iter().filter(|b| **b == b'\n').count();
 
@@ -289,7 +323,6 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let mut sq_times = Vec::new();
-    let mut sq_rss = 0;
     let mut sq_rows = 0;
     let mut py_times = Vec::new();
     let mut py_inner = Vec::new();
@@ -299,10 +332,9 @@ fn main() {
         Duration::from_secs_f64(f[i].parse().unwrap())
     };
     for _ in 0..rounds {
-        let (t, out, _, rss) = run_child(&mut squatch_cmd());
+        let (t, out, _, _) = run_child(&mut squatch_cmd());
         sq_rows = out.iter().filter(|b| **b == b'\n').count() - 1; // header
         sq_times.push(t);
-        sq_rss = sq_rss.max(rss);
         let (t, _, err, _) = run_child(&mut python_cmd());
         py_inner.push(parse(&err, 1));
         py_times.push(t);
@@ -477,37 +509,5 @@ fn main() {
         "  verification through SQL, repeated (digest+walk caches, median of 5) {:9.1} ms  ({:.1}x cheaper)",
         ms(v_rep),
         v_first.as_secs_f64() / v_rep.as_secs_f64()
-    );
-
-    // --- 4. memory -----------------------------------------------------------
-    let mut full = Command::new(bin);
-    full.args(["query", "--csv", "--root"])
-        .arg(&root)
-        .arg("SELECT * FROM python_package_provenance");
-    let (t_full, _, _, rss_full) = run_child(&mut full);
-    let mut verify_q = Command::new(bin);
-    verify_q
-        .args(["query", "--csv", "--root"])
-        .arg(&root)
-        .arg("SELECT name, record_status, files_modified, files_missing, files_unrecorded FROM python_package_provenance");
-    let (t_v, _, _, rss_v) = run_child(&mut verify_q);
-    println!("\n[memory] peak RSS of the squatch child (wait4 ru_maxrss)");
-    println!(
-        "  cold name/version/environment query {:8.1} MB  (target < 100 MB)",
-        sq_rss as f64 / 1024.0
-    );
-    println!(
-        "  RECORD columns only                 {:8.1} MB  ({:.1} ms)",
-        rss_v as f64 / 1024.0,
-        ms(t_v)
-    );
-    println!(
-        "  SELECT * (every column; the SQL layer holds all rows) {:8.1} MB  ({:.1} ms)",
-        rss_full as f64 / 1024.0,
-        ms(t_full)
-    );
-    println!(
-        "  getrusage(RUSAGE_CHILDREN) after the first squatch child only: {:.1} MB",
-        rss_before as f64 / 1024.0
     );
 }

@@ -187,8 +187,10 @@ impl Table for PythonPackageProvenance {
         // column needs them (verification does: INSTALLER tells Debian-built).
         let need_full = verify || ctx.any_used(PROVENANCE_COLUMNS);
 
+        let used = Used::new(ctx);
         let mut rows = Vec::new();
         for env in &envs {
+            let env_path = env.path.to_string_lossy().into_owned();
             for site in &env.site_packages {
                 if sites.as_ref().is_some_and(|s| !s.contains(site)) {
                     continue;
@@ -216,12 +218,10 @@ impl Table for PythonPackageProvenance {
                         continue;
                     }
                     let mut out = Out {
-                        ctx,
+                        used: &used,
                         row: Row::new(),
                     };
-                    out.set("environment", || {
-                        Some(env.path.to_string_lossy().into_owned())
-                    });
+                    out.set("environment", || Some(env_path.clone()));
                     out.set("environment_kind", || Some(env.kind.as_str().to_string()));
                     dist_columns(&mut out, d);
                     out.set("install_time", || {
@@ -246,13 +246,41 @@ impl Table for PythonPackageProvenance {
 
 /// A row under construction that only computes the columns a query uses.
 struct Out<'a> {
-    ctx: &'a QueryContext,
+    used: &'a Used<'a>,
     row: Row,
+}
+
+/// Which columns a query uses, checked once per column per row: a short
+/// list is scanned (cheaper than the context's set for a few columns).
+struct Used<'a> {
+    ctx: &'a QueryContext,
+    few: Option<Vec<&'static str>>,
+}
+
+impl<'a> Used<'a> {
+    fn new(ctx: &'a QueryContext) -> Self {
+        let cols: Vec<&'static str> = COLUMNS
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| ctx.is_used(c))
+            .collect();
+        Used {
+            ctx,
+            few: (cols.len() <= 8).then_some(cols),
+        }
+    }
+
+    fn has(&self, column: &str) -> bool {
+        match &self.few {
+            Some(cols) => cols.iter().any(|c| *c == column),
+            None => self.ctx.is_used(column),
+        }
+    }
 }
 
 impl Out<'_> {
     fn set(&mut self, column: &'static str, value: impl FnOnce() -> Option<String>) {
-        if self.ctx.is_used(column) {
+        if self.used.has(column) {
             if let Some(v) = value() {
                 self.row.set(column, v);
             }

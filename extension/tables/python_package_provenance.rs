@@ -272,7 +272,7 @@ impl<'a> Used<'a> {
 
     fn has(&self, column: &str) -> bool {
         match &self.few {
-            Some(cols) => cols.iter().any(|c| *c == column),
+            Some(cols) => cols.contains(&column),
             None => self.ctx.is_used(column),
         }
     }

@@ -325,9 +325,11 @@ impl Host {
     /// [`HostDir::stat_id`] instead of walking the whole path every time.
     pub fn open_dir(&self, host_path: &Path) -> Result<HostDir, HostError> {
         let resolved = self.resolve(host_path)?;
+        // O_PATH: only search permission is needed (as for `stat`), and the
+        // fd serves `fstatat`, `openat2` and `fstat` alike.
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(self.real_path(&resolved))
             .map_err(|source| HostError::Io {
                 path: host_path.to_path_buf(),

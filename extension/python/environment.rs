@@ -14,7 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::host::Host;
+use crate::host::{Host, HostDir};
 
 /// What kind of environment this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -212,10 +212,9 @@ pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<E
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for c in candidates {
-        let Some(env) = environment_at(host, &c) else {
+        let Some((env, key)) = environment_at_keyed(host, &c) else {
             continue;
         };
-        let key = host.resolve(&env.path).unwrap_or_else(|_| env.path.clone());
         if seen.insert(key) {
             out.push(env);
         }
@@ -229,21 +228,42 @@ pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<E
 /// (`.../site-packages`, `.../dist-packages`). Used for `WHERE environment =`
 /// so that a query about one environment looks at nothing else.
 pub fn environment_at(host: &Host, path: &Path) -> Option<Environment> {
-    let path = Host::normalize(path);
-    let md = host.metadata(&path).ok()?;
-    if !md.is_dir() {
-        return None;
+    environment_at_keyed(host, path).map(|(env, _)| env)
+}
+
+/// The file type bits of `rel` below an open directory, following a final
+/// symlink inside the root.
+fn type_at(host: &Host, dir: &HostDir, rel: &str) -> Option<u32> {
+    let id = dir.stat_id(Path::new(rel)).ok()?;
+    if id.mode & libc::S_IFMT == libc::S_IFLNK {
+        host.metadata(&dir.path().join(rel))
+            .ok()
+            .map(|m| m.mode() & libc::S_IFMT)
+    } else {
+        Some(id.mode & libc::S_IFMT)
     }
+}
+
+/// [`environment_at`], with the environment directory's (device, inode) for
+/// deduplication.
+fn environment_at_keyed(host: &Host, path: &Path) -> Option<(Environment, (u64, u64))> {
+    let path = Host::normalize(path);
+    // Opening it resolves it (inside the root) and proves it is a directory.
+    let dir = host.open_dir(&path).ok()?;
+    let me = dir.stat_self().ok()?;
+    let key = (me.dev, me.ino);
+    environment_in(host, path, &dir).map(|env| (env, key))
+}
+
+fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environment> {
     let owner_uid = host.symlink_metadata(&path).ok().map(|m| m.uid());
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
 
-    if host.is_file(&path.join("pyvenv.cfg")) {
-        let cfg = host
-            .read_to_string(&path.join("pyvenv.cfg"), 64 * 1024)
-            .unwrap_or_default();
+    if type_at(host, dir, "pyvenv.cfg") == Some(libc::S_IFREG) {
+        let cfg = read_small_at(host, dir, "pyvenv.cfg").unwrap_or_default();
         let cfg = PyvenvCfg::parse(&cfg);
         let site_packages = prefix_site_packages(host, &path);
         let python_version = cfg
@@ -259,7 +279,7 @@ pub fn environment_at(host: &Host, path: &Path) -> Option<Environment> {
             include_system_site_packages: cfg.include_system_site_packages,
         });
     }
-    if host.is_dir(&path.join("conda-meta")) {
+    if type_at(host, dir, "conda-meta") == Some(libc::S_IFDIR) {
         let site_packages = prefix_site_packages(host, &path);
         let python_version =
             conda_python_version(host, &path).or_else(|| version_from_sites(&site_packages));
@@ -389,9 +409,9 @@ fn prefix_site_packages(host: &Host, prefix: &Path) -> Vec<PathBuf> {
     for lib in ["lib", "lib64"] {
         for py in python_dirs(host, &prefix.join(lib), false) {
             let site = py.join("site-packages");
-            if host.is_dir(&site) {
-                let key = host.resolve(&site).unwrap_or_else(|_| site.clone());
-                if seen.insert(key) {
+            // Identity, not path, deduplicates `lib64 -> lib`.
+            if let Ok(md) = host.metadata(&site) {
+                if md.is_dir() && seen.insert((md.dev(), md.ino())) {
                     out.push(site);
                 }
             }
@@ -402,6 +422,15 @@ fn prefix_site_packages(host: &Host, prefix: &Path) -> Vec<PathBuf> {
         out.push(win);
     }
     out
+}
+
+/// Reads a small text file (at most 64 KiB) below an open directory.
+fn read_small_at(host: &Host, dir: &HostDir, rel: &str) -> Option<String> {
+    use std::io::Read;
+    let (file, _) = host.open_file_at(dir, Path::new(rel)).ok()?;
+    let mut buf = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// `pythonX.Y` directories in `lib` (and `python3` when `bare_python3`, for

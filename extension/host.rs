@@ -350,9 +350,24 @@ impl Host {
     /// back to [`Host::open_file`] on the full path, which resolves links
     /// inside the root.
     pub fn open_file_at(&self, dir: &HostDir, rel: &Path) -> Result<(File, Metadata), HostError> {
+        self.open_file_at_known(dir, rel, None)
+    }
+
+    /// [`Host::open_file_at`] when the caller has just taken `rel`'s
+    /// [`StatId`] with [`HostDir::stat_id`]: the `lstat` is not repeated.
+    pub fn open_file_at_known(
+        &self,
+        dir: &HostDir,
+        rel: &Path,
+        known: Option<StatId>,
+    ) -> Result<(File, Metadata), HostError> {
         use std::os::fd::{AsRawFd, FromRawFd};
         let host_path = dir.path.join(rel);
-        let id = match dir.stat_id(rel) {
+        let stat = match known {
+            Some(id) => Ok(id),
+            None => dir.stat_id(rel),
+        };
+        let id = match stat {
             Ok(id) => id,
             Err(e) => {
                 // `fstatat` follows intermediate symlinks on the real disk, so

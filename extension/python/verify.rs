@@ -694,7 +694,7 @@ impl Run<'_> {
             Some(d) => d,
             None => {
                 let opened = match (&rel, &self.site_dir) {
-                    (Some(rel), Some(d)) => self.host.open_file_at(d, rel),
+                    (Some(rel), Some(d)) => self.host.open_file_at_known(d, rel, Some(id)),
                     _ => self.host.open_file(&f.path),
                 };
                 let (file, md2) = match opened {
@@ -703,7 +703,9 @@ impl Run<'_> {
                     Err(HostError::NotRegular { .. }) => return Check::Differs,
                     Err(_) => return Check::Unreadable,
                 };
-                let Ok(d) = digest_reader(file, *algo, &mut self.buf) else {
+                // Exactly the size `fstat` gave: no extra read to find EOF (a
+                // file growing meanwhile is being modified, and hashes so).
+                let Ok(d) = digest_reader(file.take(md2.len()), *algo, &mut self.buf) else {
                     return Check::Unreadable;
                 };
                 let d: Box<[u8]> = d.into_boxed_slice();

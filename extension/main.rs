@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use squatch::host::Host;
 use squatch::osquery::server::{self, ExtensionOptions};
 use squatch::output::{self, Format};
-use squatch::sql::Engine;
+use squatch::sql::{Engine, SqlError};
 use squatch::table::{ColumnOptions, Table};
 use squatch::tables;
 
@@ -157,12 +157,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Pretty
             };
             let engine = Engine::new(&tables).context("starting the embedded SQL engine")?;
-            let results = engine.query(&sql)?;
-            let mut out = String::new();
-            for r in &results {
-                out.push_str(&output::render(r, format));
+            let stdout = std::io::stdout().lock();
+            let mut printer = output::Printer::new(std::io::BufWriter::new(stdout), format);
+            match engine.run(&sql, &mut printer) {
+                // A reader that went away (`| head`) is not an error.
+                Err(SqlError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
             }
-            print!("{out}");
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Data {

@@ -2,8 +2,9 @@
 //! (an array of objects, every value a string), `--csv` and `--line`.
 
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
-use crate::sql::QueryResult;
+use crate::sql::{QueryResult, ResultSink};
 
 /// How to print a query result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,11 +23,110 @@ pub enum Format {
 
 /// Renders a result in the given format.
 pub fn render(result: &QueryResult, format: Format) -> String {
-    match format {
-        Format::Pretty => pretty(result),
-        Format::Json => json(result),
-        Format::Csv => csv(result),
-        Format::Line => line(result),
+    let mut out = Vec::new();
+    let mut printer = Printer::new(&mut out, format);
+    let write = (|| {
+        printer.begin(&result.columns)?;
+        for row in &result.rows {
+            printer.row(row.clone())?;
+        }
+        printer.end()
+    })();
+    debug_assert!(write.is_ok(), "writing to a Vec cannot fail");
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes results to `W` as they arrive. JSON, CSV and line output stream
+/// row by row; the pretty table needs every row for its column widths, so
+/// it holds one result at a time.
+pub struct Printer<W: Write> {
+    w: W,
+    format: Format,
+    columns: Vec<String>,
+    pending: Vec<Vec<Option<String>>>,
+    rows_written: usize,
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer of `format` writing to `w`.
+    pub fn new(w: W, format: Format) -> Self {
+        Printer {
+            w,
+            format,
+            columns: Vec::new(),
+            pending: Vec::new(),
+            rows_written: 0,
+        }
+    }
+}
+
+impl<W: Write> ResultSink for Printer<W> {
+    fn begin(&mut self, columns: &[String]) -> io::Result<()> {
+        self.columns = columns.to_vec();
+        self.rows_written = 0;
+        match self.format {
+            Format::Json => self.w.write_all(b"["),
+            Format::Csv => {
+                let header: Vec<String> = columns.iter().map(|c| csv_field(c)).collect();
+                writeln!(self.w, "{}", header.join(","))
+            }
+            Format::Pretty | Format::Line => Ok(()),
+        }
+    }
+
+    fn row(&mut self, row: Vec<Option<String>>) -> io::Result<()> {
+        let first = self.rows_written == 0;
+        self.rows_written += 1;
+        match self.format {
+            Format::Pretty => {
+                self.pending.push(row);
+                Ok(())
+            }
+            Format::Json => {
+                let obj: serde_json::Map<String, serde_json::Value> = self
+                    .columns
+                    .iter()
+                    .zip(&row)
+                    .map(|(c, v)| (c.clone(), serde_json::Value::String(cell(v).to_string())))
+                    .collect();
+                let text = serde_json::to_string(&obj).map_err(io::Error::other)?;
+                write!(self.w, "{}\n  {text}", if first { "" } else { "," })
+            }
+            Format::Csv => {
+                let vals: Vec<String> = row.iter().map(|v| csv_field(cell(v))).collect();
+                writeln!(self.w, "{}", vals.join(","))
+            }
+            Format::Line => {
+                if !first {
+                    self.w.write_all(b"\n")?;
+                }
+                let width = self
+                    .columns
+                    .iter()
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (c, v) in self.columns.iter().zip(&row) {
+                    writeln!(self.w, "{c:>width$} = {}", printable(cell(v)))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Pretty => {
+                let result = QueryResult {
+                    columns: std::mem::take(&mut self.columns),
+                    rows: std::mem::take(&mut self.pending),
+                };
+                self.w.write_all(pretty(&result).as_bytes())?;
+            }
+            Format::Json => self.w.write_all(b"\n]\n")?,
+            Format::Csv | Format::Line => {}
+        }
+        self.w.flush()
     }
 }
 
@@ -85,63 +185,12 @@ fn pretty(r: &QueryResult) -> String {
     out
 }
 
-fn json(r: &QueryResult) -> String {
-    let rows: Vec<serde_json::Value> = r
-        .rows
-        .iter()
-        .map(|row| {
-            let obj: serde_json::Map<String, serde_json::Value> = r
-                .columns
-                .iter()
-                .zip(row)
-                .map(|(c, v)| (c.clone(), serde_json::Value::String(cell(v).to_string())))
-                .collect();
-            serde_json::Value::Object(obj)
-        })
-        .collect();
-    let mut s = serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".to_string());
-    s.push('\n');
-    s
-}
-
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
     }
-}
-
-fn csv(r: &QueryResult) -> String {
-    let mut out = String::new();
-    let header: Vec<String> = r.columns.iter().map(|c| csv_field(c)).collect();
-    out.push_str(&header.join(","));
-    out.push('\n');
-    for row in &r.rows {
-        let vals: Vec<String> = row.iter().map(|v| csv_field(cell(v))).collect();
-        out.push_str(&vals.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-fn line(r: &QueryResult) -> String {
-    let width = r
-        .columns
-        .iter()
-        .map(|c| c.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
-    for (i, row) in r.rows.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        for (c, v) in r.columns.iter().zip(row) {
-            let _ = writeln!(out, "{c:>width$} = {}", printable(cell(v)));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

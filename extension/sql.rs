@@ -27,6 +27,9 @@ pub enum SqlError {
     /// the text is SQLite's (or the table's) own message.
     #[error("{0}")]
     Sqlite(String),
+    /// Writing the result out failed (e.g. a closed pipe).
+    #[error("writing output: {0}")]
+    Output(std::io::Error),
 }
 
 impl From<rusqlite::Error> for SqlError {
@@ -80,7 +83,15 @@ impl Engine {
     /// Runs one or more `;`-separated statements and returns the result of
     /// each statement that produces columns.
     pub fn query(&self, sql: &str) -> Result<Vec<QueryResult>, SqlError> {
-        let mut results = Vec::new();
+        let mut collect = Collect::default();
+        self.run(sql, &mut collect)?;
+        Ok(collect.results)
+    }
+
+    /// Runs one or more `;`-separated statements, handing each result's
+    /// columns and then its rows, one at a time, to `sink`, so that a large
+    /// result can be written out without being held in memory whole.
+    pub fn run(&self, sql: &str, sink: &mut dyn ResultSink) -> Result<(), SqlError> {
         let mut rest = sql;
         while !rest.trim().is_empty() {
             let (stmt_sql, tail) = split_first_statement(rest);
@@ -91,7 +102,9 @@ impl Engine {
             let mut stmt = self.conn.prepare(stmt_sql)?;
             let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
             let n = columns.len();
-            let mut rows = Vec::new();
+            if n > 0 {
+                sink.begin(&columns)?;
+            }
             let mut it = stmt.query([])?;
             while let Some(row) = it.next()? {
                 let mut out = Vec::with_capacity(n);
@@ -104,13 +117,54 @@ impl Engine {
                         Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
                     });
                 }
-                rows.push(out);
+                sink.row(out)?;
             }
             if n > 0 {
-                results.push(QueryResult { columns, rows });
+                sink.end()?;
             }
         }
-        Ok(results)
+        Ok(())
+    }
+}
+
+/// Receives query results as they are produced (see [`Engine::run`]).
+pub trait ResultSink {
+    /// A statement's result starts, with these column names.
+    fn begin(&mut self, columns: &[String]) -> std::io::Result<()>;
+    /// One row of the current result.
+    fn row(&mut self, row: Vec<Option<String>>) -> std::io::Result<()>;
+    /// The current result is complete.
+    fn end(&mut self) -> std::io::Result<()>;
+}
+
+impl From<std::io::Error> for SqlError {
+    fn from(e: std::io::Error) -> Self {
+        SqlError::Output(e)
+    }
+}
+
+/// A sink that keeps every result in memory.
+#[derive(Default)]
+struct Collect {
+    results: Vec<QueryResult>,
+}
+
+impl ResultSink for Collect {
+    fn begin(&mut self, columns: &[String]) -> std::io::Result<()> {
+        self.results.push(QueryResult {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        });
+        Ok(())
+    }
+    fn row(&mut self, row: Vec<Option<String>>) -> std::io::Result<()> {
+        if let Some(r) = self.results.last_mut() {
+            r.rows.push(row);
+        }
+        Ok(())
+    }
+    fn end(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -336,6 +390,12 @@ unsafe impl VTabCursor for SquatchCursor {
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {
+        // SQLite never revisits a row, so free it now: with the engine's own
+        // copy of the result, keeping both would double the peak memory of a
+        // `SELECT *` over a large host.
+        if let Some(row) = self.rows.get_mut(self.pos) {
+            *row = Row::default();
+        }
         self.pos += 1;
         Ok(())
     }

@@ -282,7 +282,9 @@ impl Host {
 
     /// True when the host path is a directory.
     pub fn is_dir(&self, host_path: &Path) -> bool {
-        self.metadata(host_path).map(|m| m.is_dir()).unwrap_or(false)
+        self.metadata(host_path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
     }
 
     /// True when the host path is a regular file.
@@ -573,7 +575,10 @@ mod tests {
 
     #[test]
     fn normalize_never_climbs_above_root() {
-        assert_eq!(Host::normalize(Path::new("/a/../../..//b/./c")), Path::new("/b/c"));
+        assert_eq!(
+            Host::normalize(Path::new("/a/../../..//b/./c")),
+            Path::new("/b/c")
+        );
         assert_eq!(Host::normalize(Path::new("rel/x")), Path::new("/rel/x"));
     }
 }

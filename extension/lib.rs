@@ -10,5 +10,6 @@
 pub mod cache;
 pub mod findings;
 pub mod host;
+pub mod python;
 pub mod table;
 pub mod tables;

@@ -564,7 +564,10 @@ mod tests {
         .unwrap();
         assert!(ctx.constraints("path").is_empty());
         assert!(QueryContext::from_osquery_json("{not json").is_err());
-        assert_eq!(QueryContext::from_osquery_json("").unwrap(), QueryContext::all());
+        assert_eq!(
+            QueryContext::from_osquery_json("").unwrap(),
+            QueryContext::all()
+        );
     }
 
     #[test]

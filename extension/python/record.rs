@@ -1,0 +1,230 @@
+//! RECORD (PEP 376/627) and egg-info `installed-files.txt`: the files a
+//! distribution installed, with their hashes and sizes.
+//!
+//! RECORD is CSV: `path,hash,size`, the path relative to the site directory
+//! (it may climb with `..` to `bin/` or `share/`, or be absolute), the hash
+//! `sha256=<urlsafe base64, no padding>`. Paths are resolved *lexically*
+//! ([`Host::normalize`]): never above the host root, and an entry that lands
+//! outside the environment's prefix is flagged rather than trusted.
+
+use std::path::{Path, PathBuf};
+
+use super::distribution::{DistFormat, Distribution};
+use crate::host::{Host, HostError, DEFAULT_READ_CAP};
+
+/// One file a distribution says it installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordEntry {
+    /// The host path it resolves to.
+    pub path: PathBuf,
+    /// `(algorithm, digest)` as written (`("sha256", "<urlsafe b64>")`), when
+    /// RECORD gives one.
+    pub hash: Option<(String, String)>,
+    /// The recorded size in bytes.
+    pub size: Option<u64>,
+    /// The path resolves outside the environment's prefix (a RECORD that
+    /// points at `/etc/...` or climbs too far with `..`).
+    pub outside_environment: bool,
+}
+
+/// Where the file list came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordSource {
+    /// A dist-info `RECORD` (with hashes).
+    Record,
+    /// An egg-info `installed-files.txt` (paths only).
+    InstalledFiles,
+}
+
+/// The files a distribution recorded. Empty when it recorded none (an
+/// egg-info without `installed-files.txt`) or RECORD cannot be read.
+pub fn record_entries(host: &Host, dist: &Distribution) -> Vec<RecordEntry> {
+    match read_record(host, dist) {
+        Ok(Some((_, entries))) => entries,
+        _ => Vec::new(),
+    }
+}
+
+/// Like [`record_entries`], but says whether there was a list at all
+/// (`Ok(None)`), which kind, and why it could not be read.
+pub fn read_record(
+    host: &Host,
+    dist: &Distribution,
+) -> Result<Option<(RecordSource, Vec<RecordEntry>)>, HostError> {
+    let root = environment_root(&dist.site_packages);
+    match dist.format {
+        DistFormat::DistInfo => {
+            let path = dist.metadata_path.join("RECORD");
+            let text = match host.read_to_string(&path, DEFAULT_READ_CAP) {
+                Ok(t) => t,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let entries = text
+                .lines()
+                .filter_map(parse_record_line)
+                .map(|(p, hash, size)| {
+                    let path = resolve_entry(&dist.site_packages, &p);
+                    RecordEntry {
+                        outside_environment: !path.starts_with(&root),
+                        path,
+                        hash,
+                        size,
+                    }
+                })
+                .collect();
+            Ok(Some((RecordSource::Record, entries)))
+        }
+        DistFormat::EggInfo => {
+            if !host.is_dir(&dist.metadata_path) {
+                return Ok(None);
+            }
+            let path = dist.metadata_path.join("installed-files.txt");
+            let text = match host.read_to_string(&path, DEFAULT_READ_CAP) {
+                Ok(t) => t,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let entries = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let path = resolve_entry(&dist.metadata_path, l);
+                    RecordEntry {
+                        outside_environment: !path.starts_with(&root),
+                        path,
+                        hash: None,
+                        size: None,
+                    }
+                })
+                .collect();
+            Ok(Some((RecordSource::InstalledFiles, entries)))
+        }
+    }
+}
+
+/// Resolves a RECORD path against `base` lexically (`..` never climbs above
+/// `/`); an absolute path is taken as a host path.
+pub fn resolve_entry(base: &Path, rel: &str) -> PathBuf {
+    let rel = rel.replace('\\', "/");
+    if rel.starts_with('/') {
+        Host::normalize(Path::new(&rel))
+    } else {
+        Host::normalize(&base.join(rel))
+    }
+}
+
+/// The prefix an environment's files may live under, from its site
+/// directory: `<prefix>/lib/pythonX.Y/site-packages` and
+/// `/usr/lib/python3/dist-packages` give `<prefix>`, `<prefix>/Lib/site-packages`
+/// gives `<prefix>`; anything else is its own root.
+pub fn environment_root(site: &Path) -> PathBuf {
+    let parent = site.parent();
+    let pname = parent
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned());
+    let grand = parent.and_then(Path::parent);
+    let gname = grand
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned());
+    match (pname.as_deref(), gname.as_deref()) {
+        (Some(p), Some("lib" | "lib64")) if p.starts_with("python") => grand
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("/"))
+            .to_path_buf(),
+        (Some("Lib"), _) => grand.unwrap_or(Path::new("/")).to_path_buf(),
+        _ => site.to_path_buf(),
+    }
+}
+
+/// One RECORD line: the path as written, `(algorithm, digest)`, size.
+pub type RecordLine = (String, Option<(String, String)>, Option<u64>);
+
+/// Parses one RECORD line (CSV with `"` quoting) into path, hash and size.
+/// Blank and malformed lines give `None`.
+pub fn parse_record_line(line: &str) -> Option<RecordLine> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.trim().is_empty() {
+        return None;
+    }
+    let fields = split_csv(line);
+    let path = fields.first()?.clone();
+    if path.is_empty() {
+        return None;
+    }
+    let hash = fields.get(1).and_then(|h| {
+        let (algo, digest) = h.split_once('=')?;
+        (!digest.is_empty()).then(|| (algo.to_ascii_lowercase(), digest.to_string()))
+    });
+    let size = fields.get(2).and_then(|s| s.trim().parse().ok());
+    Some((path, hash, size))
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut fields = Vec::with_capacity(3);
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_quoted_and_plain_lines() {
+        let (p, h, s) = parse_record_line("pkg/__init__.py,sha256=abc_-,12").unwrap();
+        assert_eq!(p, "pkg/__init__.py");
+        assert_eq!(h, Some(("sha256".into(), "abc_-".into())));
+        assert_eq!(s, Some(12));
+        let (p, h, s) = parse_record_line("\"odd,\"\"name\"\".py\",,\r").unwrap();
+        assert_eq!(p, "odd,\"name\".py");
+        assert_eq!((h, s), (None, None));
+        assert!(parse_record_line("").is_none());
+        assert!(parse_record_line(",sha256=x,1").is_none());
+    }
+
+    #[test]
+    fn entries_resolve_lexically_and_roots_are_prefixes() {
+        let site = Path::new("/v/lib/python3.12/site-packages");
+        assert_eq!(
+            resolve_entry(site, "../../../bin/tool"),
+            Path::new("/v/bin/tool")
+        );
+        assert_eq!(
+            resolve_entry(site, "../../../../../../../../etc/passwd"),
+            Path::new("/etc/passwd")
+        );
+        assert_eq!(
+            resolve_entry(site, "/usr/share/x"),
+            Path::new("/usr/share/x")
+        );
+        assert_eq!(environment_root(site), Path::new("/v"));
+        assert_eq!(
+            environment_root(Path::new("/usr/lib/python3/dist-packages")),
+            Path::new("/usr")
+        );
+        assert_eq!(
+            environment_root(Path::new("/c/Lib/site-packages")),
+            Path::new("/c")
+        );
+        assert_eq!(
+            environment_root(Path::new("/weird/site")),
+            Path::new("/weird/site")
+        );
+    }
+}

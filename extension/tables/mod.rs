@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+pub mod python_install_findings;
+
 use crate::host::Host;
 use crate::table::Table;
 
@@ -13,6 +15,7 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
     let _ = &host;
     let tables: Vec<Arc<dyn Table>> = vec![
         // registry entries: one line per table, kept in alphabetical order
+        Arc::new(python_install_findings::PythonInstallFindings::new(host.clone())),
     ];
     tables
 }

@@ -140,6 +140,29 @@ pub fn escapes_root(name: &str) -> bool {
         || name.split(['/', '\\']).any(|c| c == "..")
 }
 
+/// True when a link at `name` pointing to `target` resolves outside the
+/// archive's root (relative targets are resolved from the link's directory).
+pub fn link_escapes(name: &str, target: &str) -> bool {
+    if target.starts_with('/') || target.starts_with('\\') || target.as_bytes().get(1) == Some(&b':') {
+        return true;
+    }
+    let mut depth: i64 = 0;
+    let parent = name.trim_end_matches('/').rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    for c in parent.split('/').chain(target.split(['/', '\\'])) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 fn archive_finding(rule_id: &str, severity: Severity, evidence: String, why: &str) -> Finding {
     Finding {
         rule_id: rule_id.to_string(),
@@ -292,7 +315,7 @@ fn scan_tar<R: Read>(rules: &RuleSet, reader: R, compressed: u64, limits: &Limit
         if kind.is_symlink() || kind.is_hard_link() {
             if let Some(target) = entry.link_name_bytes() {
                 let target = String::from_utf8_lossy(&target).into_owned();
-                if escapes_root(&target) {
+                if link_escapes(&name, &target) {
                     traversal(&format!("{name} -> {target}"), out);
                 }
             }

@@ -211,11 +211,13 @@ impl Role {
     /// How many severity levels a hit moves in a file of this role: code
     /// that runs at install/import/start counts fully, other modules one
     /// level less, tests/docs/vendored code two less. Co-occurrence hits in
-    /// plain modules count fully (a payload often sits in a helper module).
-    pub fn severity_delta(self, combo: bool) -> i32 {
+    /// a *short* plain module count fully (a payload often sits in a small
+    /// helper module; a 3,000-line SDK module that reads a token and makes
+    /// requests is an SDK).
+    pub fn severity_delta(self, combo: bool, short_file: bool) -> i32 {
         match self {
             Role::Install | Role::Startup | Role::Import | Role::Entry | Role::Config => 0,
-            Role::Module if combo => 0,
+            Role::Module if combo && short_file => 0,
             Role::Module => -1,
             Role::Peripheral => -2,
         }

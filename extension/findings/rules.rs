@@ -67,6 +67,8 @@ struct RuleSpec {
     roles: Vec<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    install_severity: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +132,9 @@ pub struct Rule {
     pub category: Category,
     /// Severity where code runs fully.
     pub severity: Severity,
+    /// Severity in setup.py and start-up files, when it differs (a long
+    /// encoded blob is odd in a module and alarming in setup.py).
+    pub install_severity: Option<Severity>,
     /// One line saying why it matters (the row's `description`).
     pub rationale: String,
     /// Public rule set it comes from, if any.
@@ -184,6 +189,11 @@ pub struct RuleSet {
     pub(crate) triggers: Vec<Vec<usize>>,
     /// Rules with a detector (run on every long line).
     pub(crate) detector_rules: Vec<usize>,
+    /// For each literal, whether it needs a word boundary on its left.
+    pub(crate) bounded: Vec<bool>,
+    /// For each literal, the exact-case identifier it must be (with a word
+    /// boundary on its right too), if it is one.
+    pub(crate) exact: Vec<Option<String>>,
 }
 
 impl RuleSet {
@@ -202,13 +212,34 @@ impl RuleSet {
         let file: RuleFile =
             toml::from_str(text).map_err(|e| FindingsError::Rules(e.to_string()))?;
         let mut literals: Vec<String> = Vec::new();
+        let mut bounded: Vec<bool> = Vec::new();
+        let mut exact: Vec<Option<String>> = Vec::new();
         let mut index = std::collections::HashMap::<String, usize>::new();
+        // A literal written `\bexec(` only counts where the character before
+        // it is not part of an identifier or attribute (`re.compile(`,
+        // `literal_eval(` and `_exec(` are not `compile(`/`eval(`/`exec(`).
+        // A literal written `\\wHF_TOKEN` is an exact identifier: same case,
+        // and no identifier character on either side (`HF_TOKEN`, not
+        // `hf_tokenizer` or `azure_client_secret=` as a parameter name).
         let mut intern = |s: &str| -> usize {
-            let key = s.to_ascii_lowercase();
+            let key = if s.starts_with("\\w") {
+                s.to_string()
+            } else {
+                s.to_ascii_lowercase()
+            };
             if let Some(&i) = index.get(&key) {
                 return i;
             }
-            literals.push(key.clone());
+            let (text, b, e) = if let Some(t) = key.strip_prefix("\\b") {
+                (t.to_string(), true, None)
+            } else if let Some(t) = key.strip_prefix("\\w") {
+                (t.to_ascii_lowercase(), true, Some(t.to_string()))
+            } else {
+                (key.clone(), false, None)
+            };
+            literals.push(text);
+            bounded.push(b);
+            exact.push(e);
             index.insert(key, literals.len() - 1);
             literals.len() - 1
         };
@@ -242,6 +273,12 @@ impl RuleSet {
                     .ok_or_else(|| bad(&format!("unknown category {}", spec.category)))?,
                 severity: Severity::parse(&spec.severity)
                     .ok_or_else(|| bad(&format!("unknown severity {}", spec.severity)))?,
+                install_severity: match &spec.install_severity {
+                    Some(s) => Some(
+                        Severity::parse(s).ok_or_else(|| bad(&format!("unknown severity {s}")))?,
+                    ),
+                    None => None,
+                },
                 any: spec.any.iter().map(|s| intern(s)).collect(),
                 all: spec
                     .all
@@ -305,6 +342,8 @@ impl RuleSet {
             automaton,
             triggers,
             detector_rules,
+            bounded,
+            exact,
         })
     }
 
@@ -343,8 +382,15 @@ impl Rule {
         }
     }
 
-    /// Whether the rule applies to a file of this role.
+    /// Whether the rule applies to a file of this role. Build
+    /// configuration (`pyproject.toml`, `setup.cfg`) is not code: only rules
+    /// that name the `config` role apply to it (its CI sections, such as
+    /// cibuildwheel's `before-build`, never run on `pip install`).
     pub fn applies_to(&self, role: Role) -> bool {
-        self.roles.is_empty() || self.roles.contains(&role)
+        if self.roles.is_empty() {
+            role != Role::Config
+        } else {
+            self.roles.contains(&role)
+        }
     }
 }

@@ -12,6 +12,10 @@ use super::{Finding, Role};
 /// the scan says it was truncated).
 pub const MAX_SCAN_BYTES: usize = 4 * 1024 * 1024;
 
+/// A module with at most this many lines counts as short: co-occurrence in
+/// it weighs fully even outside install/import/start-up code.
+pub const SHORT_FILE_LINES: usize = 400;
+
 /// How many bytes at the start decide whether a file is binary.
 const BINARY_SNIFF: usize = 8192;
 
@@ -65,7 +69,22 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
 
     // One pass: literal ids per candidate line, with the first offset of each.
     let mut per_line: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     for m in rules.automaton.find_overlapping_iter(bytes) {
+        let pid = m.pattern().as_usize();
+        if rules.bounded[pid] && m.start() > 0 {
+            let before = bytes[m.start() - 1];
+            if ident(before) || before == b'.' {
+                continue;
+            }
+        }
+        if let Some(exact) = &rules.exact[pid] {
+            if &bytes[m.start()..m.end()] != exact.as_bytes()
+                || bytes.get(m.end()).is_some_and(|&b| ident(b))
+            {
+                continue;
+            }
+        }
         let line = line_of(m.start());
         per_line
             .entry(line)
@@ -131,9 +150,14 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
 
     let mut findings = Vec::new();
     let floor = role.report_floor();
+    let short = starts.len() <= SHORT_FILE_LINES;
     for h in &hits {
         let rule = &rules.rules[h.rule];
-        let severity = rule.severity.shift(role.severity_delta(false));
+        let base = match (rule.install_severity, role) {
+            (Some(s), Role::Install | Role::Startup) => s,
+            _ => rule.severity,
+        };
+        let severity = base.shift(role.severity_delta(false, short));
         if severity < floor {
             continue;
         }
@@ -153,18 +177,18 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
     }
 
     // Co-occurrence: lines carrying each tag.
-    let mut tag_lines: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    let mut tag_lines: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
     for h in &hits {
         for t in &rules.rules[h.rule].tags {
-            tag_lines.entry(t.as_str()).or_default().push((h.line, h.at));
+            tag_lines.entry(t.as_str()).or_default().push((h.line, h.at, h.rule));
         }
     }
     for combo in &rules.combos {
-        let groups: Vec<Vec<(usize, usize)>> = combo
+        let groups: Vec<Vec<(usize, usize, usize)>> = combo
             .groups
             .iter()
             .map(|g| {
-                let mut v: Vec<(usize, usize)> = g
+                let mut v: Vec<(usize, usize, usize)> = g
                     .iter()
                     .filter_map(|t| tag_lines.get(t.as_str()))
                     .flatten()
@@ -178,17 +202,20 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
             continue;
         }
         // Anchor on the last group's hits (the send, the exec): the first one
-        // that has every other group within the window.
+        // that has every other group within the window, met by a *different*
+        // rule (one rule carrying both tags is not a co-occurrence).
         let last = groups.len() - 1;
-        let anchor = groups[last].iter().find(|&&(l, _)| {
+        let anchor = groups[last].iter().find(|&&(l, _, r)| {
             groups[..last].iter().all(|g| {
-                combo.window == 0 || g.iter().any(|&(o, _)| o.abs_diff(l) <= combo.window)
+                g.iter().any(|&(o, _, rr)| {
+                    rr != r && (combo.window == 0 || o.abs_diff(l) <= combo.window)
+                })
             })
         });
-        let Some(&(line, at)) = anchor else {
+        let Some(&(line, at, _)) = anchor else {
             continue;
         };
-        let severity = combo.severity.shift(role.severity_delta(true));
+        let severity = combo.severity.shift(role.severity_delta(true, short));
         if severity < floor {
             continue;
         }

@@ -344,6 +344,8 @@ fn scan_zip(rules: &RuleSet, bytes: &[u8], is_wheel: bool, limits: &Limits, out:
     if zip.len() > limits.max_entries {
         return limit_hit(format!("{} entries, over {}", zip.len(), limits.max_entries), out);
     }
+    // A wheel renamed (or a zip that holds one) still installs as a wheel.
+    let is_wheel = is_wheel || zip.file_names().any(|n| n.ends_with(".dist-info/WHEEL"));
     let mut total = 0u64;
     for i in 0..zip.len() {
         let mut file = match zip.by_index(i) {

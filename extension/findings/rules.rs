@@ -189,6 +189,8 @@ pub struct RuleSet {
     pub(crate) triggers: Vec<Vec<usize>>,
     /// Rules with a detector (run on every long line).
     pub(crate) detector_rules: Vec<usize>,
+    /// For each automaton pattern, the literal it stands for (aliases).
+    pub(crate) canonical: Vec<usize>,
     /// For each literal, whether it needs a word boundary on its left.
     pub(crate) bounded: Vec<bool>,
     /// For each literal, the exact-case identifier it must be (with a word
@@ -316,10 +318,23 @@ impl RuleSet {
                 window: spec.window,
             });
         }
+        // Python allows a space before a call's parenthesis (`urlopen (u)`):
+        // every literal ending in an identifier and `(` gets an alias with
+        // the space, reported as the same literal.
+        let mut patterns = literals.clone();
+        let mut canonical: Vec<usize> = (0..literals.len()).collect();
+        for (i, lit) in literals.iter().enumerate() {
+            if let Some(stem) = lit.strip_suffix('(') {
+                if stem.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    patterns.push(format!("{stem} ("));
+                    canonical.push(i);
+                }
+            }
+        }
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&literals)
+            .build(&patterns)
             .map_err(|e| FindingsError::Rules(e.to_string()))?;
         let mut triggers = vec![Vec::new(); literals.len()];
         let mut detector_rules = Vec::new();
@@ -342,6 +357,7 @@ impl RuleSet {
             automaton,
             triggers,
             detector_rules,
+            canonical,
             bounded,
             exact,
         })

@@ -71,14 +71,14 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
     let mut per_line: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     for m in rules.automaton.find_overlapping_iter(bytes) {
-        let pid = m.pattern().as_usize();
+        let pid = rules.canonical[m.pattern().as_usize()];
         if rules.bounded[pid] && m.start() > 0 {
             let before = bytes[m.start() - 1];
             if ident(before) || before == b'.' {
                 continue;
             }
         }
-        if let Some(exact) = &rules.exact[pid] {
+        if let Some(exact) = rules.exact[pid].as_ref().filter(|_| m.pattern().as_usize() == pid) {
             if &bytes[m.start()..m.end()] != exact.as_bytes()
                 || bytes.get(m.end()).is_some_and(|&b| ident(b))
             {
@@ -89,7 +89,7 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
         per_line
             .entry(line)
             .or_default()
-            .push((m.pattern().as_usize(), m.start() - starts[line]));
+            .push((pid, m.start() - starts[line]));
     }
 
     let mut hits: Vec<Hit> = Vec::new();

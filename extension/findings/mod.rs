@@ -31,7 +31,7 @@ pub mod target;
 use std::path::PathBuf;
 
 pub use rules::RuleSet;
-pub use scan::{scan_source, FileScan};
+pub use scan::{scan_source, scan_source_with_floor, FileScan};
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::redact::excerpt;
 use super::rules::{Detector, RuleSet, BLOB_MIN_LEN, HEX_ESCAPES_MIN};
-use super::{Finding, Role};
+use super::{Finding, Role, Severity};
 
 /// Files larger than this are scanned only up to it (the rest is ignored and
 /// the scan says it was truncated).
@@ -46,8 +46,16 @@ struct Hit {
     at: usize,
 }
 
-/// Scans `bytes` as the source of a file whose code runs as `role`.
+/// Scans `bytes` as the source of a file whose code runs as `role`,
+/// keeping findings at or above the role's report floor
+/// ([`Role::report_floor`]).
 pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
+    scan_source_with_floor(rules, bytes, role, role.report_floor())
+}
+
+/// Like [`scan_source`] with an explicit floor (`Severity::Info` keeps every
+/// hit: context rules such as `proc-spawn` included).
+pub fn scan_source_with_floor(rules: &RuleSet, bytes: &[u8], role: Role, floor: Severity) -> FileScan {
     if is_binary(bytes) {
         return FileScan {
             binary: true,
@@ -149,7 +157,6 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
     hits.sort_by_key(|h| (h.line, h.rule));
 
     let mut findings = Vec::new();
-    let floor = role.report_floor();
     let short = starts.len() <= SHORT_FILE_LINES;
     for h in &hits {
         let rule = &rules.rules[h.rule];

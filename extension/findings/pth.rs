@@ -34,9 +34,26 @@ pub fn exec_lines(text: &str) -> Vec<(u64, &str)> {
 
 /// Literal signs that a start-up line does more than set up imports.
 const SUSPICIOUS: &[&str] = &[
-    "exec(", "eval(", "compile(", "b64decode", "base64", "decode(", "decompress", "marshal",
-    "urlopen", "urllib", "requests", "socket", "http", "subprocess", "os.system", "popen",
-    "environ", "__import__(", "getattr(", "open(",
+    "exec(",
+    "eval(",
+    "compile(",
+    "b64decode",
+    "base64",
+    "decode(",
+    "decompress",
+    "marshal",
+    "urlopen",
+    "urllib",
+    "requests",
+    "socket",
+    "http",
+    "subprocess",
+    "os.system",
+    "popen",
+    "environ",
+    "__import__(",
+    "getattr(",
+    "open(",
 ];
 
 /// Simple `*` glob match on a file name.
@@ -83,7 +100,9 @@ pub fn known_benign<'r>(
             && glob_match(&shape.name, file_name)
             && owner_ok(shape, owner)
             && !lines.is_empty()
-            && lines.iter().all(|(_, l)| l.contains(shape.contains.as_str()))
+            && lines
+                .iter()
+                .all(|(_, l)| l.contains(shape.contains.as_str()))
     })
 }
 

@@ -40,8 +40,10 @@ fn token_shapes() -> &'static Regex {
 fn webhook_token() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)(/api/webhooks/\d+/|/bot\d+:|hooks\.slack\.com/services/)[A-Za-z0-9_\-/:]+")
-            .expect("webhook regex is valid")
+        Regex::new(
+            r"(?i)(/api/webhooks/\d+/|/bot\d+:|hooks\.slack\.com/services/)[A-Za-z0-9_\-/:]+",
+        )
+        .expect("webhook regex is valid")
     })
 }
 
@@ -87,7 +89,9 @@ pub fn entropy(s: &str) -> f64 {
 fn looks_like_name(v: &str) -> bool {
     v.bytes()
         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        || (v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'-')
+        || (v
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'-')
             && v.len() < 32)
         || v.starts_with('/')
         || v.starts_with('~')
@@ -189,7 +193,8 @@ mod tests {
 
     #[test]
     fn webhook_tokens_are_removed() {
-        let out = redact("hook='https://discord.com/api/webhooks/123456789/FAKEwebhookTOKENexample-abc'");
+        let out =
+            redact("hook='https://discord.com/api/webhooks/123456789/FAKEwebhookTOKENexample-abc'");
         assert!(!out.contains("FAKEwebhookTOKEN"), "{out}");
         assert!(out.contains("/api/webhooks/123456789/"), "{out}");
     }

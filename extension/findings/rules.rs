@@ -249,7 +249,10 @@ impl RuleSet {
         let mut seen = BTreeSet::new();
         for spec in file.rule {
             if !seen.insert(spec.id.clone()) {
-                return Err(FindingsError::Rules(format!("duplicate rule id {}", spec.id)));
+                return Err(FindingsError::Rules(format!(
+                    "duplicate rule id {}",
+                    spec.id
+                )));
             }
             let bad = |what: &str| FindingsError::Rules(format!("rule {}: {what}", spec.id));
             let detector = match spec.detector.as_deref() {
@@ -300,7 +303,10 @@ impl RuleSet {
         let mut combos = Vec::new();
         for spec in file.combo {
             if !seen.insert(spec.id.clone()) {
-                return Err(FindingsError::Rules(format!("duplicate rule id {}", spec.id)));
+                return Err(FindingsError::Rules(format!(
+                    "duplicate rule id {}",
+                    spec.id
+                )));
             }
             let bad = |what: &str| FindingsError::Rules(format!("combo {}: {what}", spec.id));
             if spec.groups.len() < 2 {

@@ -55,7 +55,12 @@ pub fn scan_source(rules: &RuleSet, bytes: &[u8], role: Role) -> FileScan {
 
 /// Like [`scan_source`] with an explicit floor (`Severity::Info` keeps every
 /// hit: context rules such as `proc-spawn` included).
-pub fn scan_source_with_floor(rules: &RuleSet, bytes: &[u8], role: Role, floor: Severity) -> FileScan {
+pub fn scan_source_with_floor(
+    rules: &RuleSet,
+    bytes: &[u8],
+    role: Role,
+    floor: Severity,
+) -> FileScan {
     if is_binary(bytes) {
         return FileScan {
             binary: true,
@@ -86,7 +91,10 @@ pub fn scan_source_with_floor(rules: &RuleSet, bytes: &[u8], role: Role, floor: 
                 continue;
             }
         }
-        if let Some(exact) = rules.exact[pid].as_ref().filter(|_| m.pattern().as_usize() == pid) {
+        if let Some(exact) = rules.exact[pid]
+            .as_ref()
+            .filter(|_| m.pattern().as_usize() == pid)
+        {
             if &bytes[m.start()..m.end()] != exact.as_bytes()
                 || bytes.get(m.end()).is_some_and(|&b| ident(b))
             {
@@ -187,7 +195,10 @@ pub fn scan_source_with_floor(rules: &RuleSet, bytes: &[u8], role: Role, floor: 
     let mut tag_lines: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
     for h in &hits {
         for t in &rules.rules[h.rule].tags {
-            tag_lines.entry(t.as_str()).or_default().push((h.line, h.at, h.rule));
+            tag_lines
+                .entry(t.as_str())
+                .or_default()
+                .push((h.line, h.at, h.rule));
         }
     }
     for combo in &rules.combos {
@@ -258,13 +269,22 @@ fn longest_encoded_run(raw: &[u8]) -> Option<usize> {
     let mut run = 0usize;
     let mut hex_run = 0usize;
     for (i, &b) in raw.iter().enumerate() {
-        let b64 = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=' || b == b'-' || b == b'_';
+        let b64 = b.is_ascii_alphanumeric()
+            || b == b'+'
+            || b == b'/'
+            || b == b'='
+            || b == b'-'
+            || b == b'_';
         if b64 {
             if run == 0 {
                 start = i;
             }
             run += 1;
-            hex_run = if b.is_ascii_hexdigit() { hex_run + 1 } else { 0 };
+            hex_run = if b.is_ascii_hexdigit() {
+                hex_run + 1
+            } else {
+                0
+            };
             if run >= BLOB_MIN_LEN || hex_run >= BLOB_MIN_LEN / 2 && hex_run == run {
                 // A long run of one repeated character is padding, not data.
                 let seg = &raw[start..=i];
@@ -286,7 +306,11 @@ fn hex_escapes(raw: &[u8]) -> Option<usize> {
     let mut count = 0;
     let mut first = None;
     for i in 0..raw.len().saturating_sub(3) {
-        if raw[i] == b'\\' && raw[i + 1] == b'x' && raw[i + 2].is_ascii_hexdigit() && raw[i + 3].is_ascii_hexdigit() {
+        if raw[i] == b'\\'
+            && raw[i + 1] == b'x'
+            && raw[i + 2].is_ascii_hexdigit()
+            && raw[i + 3].is_ascii_hexdigit()
+        {
             first.get_or_insert(i);
             count += 1;
             if count >= HEX_ESCAPES_MIN {

@@ -32,9 +32,27 @@ const MAX_UNRECORDED_WALK: usize = 20_000;
 
 /// Top-level names that many distributions ship by mistake; a collision on
 /// them says nothing.
-const COMMON_TOP_LEVEL: &[&str] = &["tests", "test", "docs", "doc", "examples", "benchmarks", "scripts", "build", "src", "_"];
+const COMMON_TOP_LEVEL: &[&str] = &[
+    "tests",
+    "test",
+    "docs",
+    "doc",
+    "examples",
+    "benchmarks",
+    "scripts",
+    "build",
+    "src",
+    "_",
+];
 
-fn finding(rule_id: &str, category: Category, severity: Severity, evidence: String, why: String, role: Role) -> Finding {
+fn finding(
+    rule_id: &str,
+    category: Category,
+    severity: Severity,
+    evidence: String,
+    why: String,
+    role: Role,
+) -> Finding {
     Finding {
         rule_id: rule_id.to_string(),
         category,
@@ -75,7 +93,13 @@ struct Site<'a> {
 }
 
 impl Site<'_> {
-    fn locate(&self, path: &Path, package: Option<&str>, sha: Option<String>, f: Finding) -> Located {
+    fn locate(
+        &self,
+        path: &Path,
+        package: Option<&str>,
+        sha: Option<String>,
+        f: Finding,
+    ) -> Located {
         Located {
             path: path.to_path_buf(),
             member: String::new(),
@@ -115,7 +139,9 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             if entry.outside_environment || !scanned.insert(entry.path.clone()) {
                 continue;
             }
-            let Ok(rel) = entry.path.strip_prefix(site) else { continue };
+            let Ok(rel) = entry.path.strip_prefix(site) else {
+                continue;
+            };
             let rel_s = rel.to_string_lossy();
             let lower = rel_s.to_ascii_lowercase();
             if !(lower.ends_with(".py") || lower.ends_with(".pyw")) {
@@ -131,7 +157,16 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             } else {
                 Role::for_relative_path(&rel_s)
             };
-            scan_one(host, scanner, &ctx, &entry.path, role, Some(&dist.name), entry, out);
+            scan_one(
+                host,
+                scanner,
+                &ctx,
+                &entry.path,
+                role,
+                Some(&dist.name),
+                entry,
+                out,
+            );
         }
         scan_unrecorded(host, scanner, &ctx, dist, &owner_of, out);
     }
@@ -152,7 +187,8 @@ fn scan_one(
     match scanner.scan_file(host, path, role) {
         Ok(s) => {
             for f in &s.scan.findings {
-                out.findings.push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
+                out.findings
+                    .push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
             }
             let recorded = entry
                 .hash
@@ -219,7 +255,9 @@ fn scan_site_level(
                 Some(i) => Owner::Dist(dists[i].normalized_name.as_str()),
                 None => Owner::Unowned,
             };
-            scanner.scan_pth_file(host, &entry.path, owner).map(|s| (s.sha256, s.scan.findings))
+            scanner
+                .scan_pth_file(host, &entry.path, owner)
+                .map(|s| (s.sha256, s.scan.findings))
         } else if name == "sitecustomize.py" || name == "usercustomize.py" {
             scanner
                 .scan_file(host, &entry.path, Role::Startup)
@@ -230,11 +268,19 @@ fn scan_site_level(
                         finding(
                             "startup-customize",
                             Category::Startup,
-                            if owner_idx.is_some() { Severity::Low } else { Severity::Medium },
+                            if owner_idx.is_some() {
+                                Severity::Low
+                            } else {
+                                Severity::Medium
+                            },
                             name.clone(),
                             format!(
                                 "{name} runs on every interpreter start{}",
-                                if owner_idx.is_some() { "" } else { "; no installed distribution's RECORD owns it" }
+                                if owner_idx.is_some() {
+                                    ""
+                                } else {
+                                    "; no installed distribution's RECORD owns it"
+                                }
                             ),
                             Role::Startup,
                         ),
@@ -247,7 +293,8 @@ fn scan_site_level(
         match result {
             Ok((sha, findings)) => {
                 for f in findings {
-                    out.findings.push(ctx.locate(&entry.path, package, sha.clone(), f));
+                    out.findings
+                        .push(ctx.locate(&entry.path, package, sha.clone(), f));
                 }
             }
             Err(e) => out.problems.push(ScanProblem {
@@ -288,7 +335,7 @@ fn scan_entry_points(
         let stem = cmd.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         for trusted in &scanner.rules.trusted_commands {
             let hit = trusted.names.iter().any(|n| n == cmd || n == stem);
-            if hit && !trusted.owners.iter().any(|o| *o == dist.normalized_name) {
+            if hit && !trusted.owners.contains(&dist.normalized_name) {
                 out.findings.push(ctx.locate(
                     &ep_path,
                     Some(&dist.name),
@@ -331,7 +378,9 @@ fn scan_unrecorded(
         }
         let mut stack = vec![dir];
         while let Some(d) = stack.pop() {
-            let Ok(entries) = host.read_dir(&d) else { continue };
+            let Ok(entries) = host.read_dir(&d) else {
+                continue;
+            };
             for e in entries {
                 walked += 1;
                 if walked > MAX_UNRECORDED_WALK {
@@ -347,8 +396,14 @@ fn scan_unrecorded(
                 if name.ends_with(".pyc") || owner_of.contains_key(&e.path) {
                     continue;
                 }
-                let rel = e.path.strip_prefix(ctx.site).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-                let code = [".py", ".pyw", ".so", ".pth", ".sh"].iter().any(|x| name.ends_with(x));
+                let rel = e
+                    .path
+                    .strip_prefix(ctx.site)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let code = [".py", ".pyw", ".so", ".pth", ".sh"]
+                    .iter()
+                    .any(|x| name.ends_with(x));
                 out.findings.push(ctx.locate(
                     &e.path,
                     Some(&dist.name),
@@ -366,7 +421,12 @@ fn scan_unrecorded(
                     let role = Role::for_relative_path(&rel);
                     if let Ok(s) = scanner.scan_file(host, &e.path, role) {
                         for f in &s.scan.findings {
-                            out.findings.push(ctx.locate(&e.path, Some(&dist.name), s.sha256.clone(), f.clone()));
+                            out.findings.push(ctx.locate(
+                                &e.path,
+                                Some(&dist.name),
+                                s.sha256.clone(),
+                                f.clone(),
+                            ));
                         }
                     }
                 }
@@ -397,14 +457,17 @@ fn check_import_names(
                 .filter(|&&j| j != i && dists[j].normalized_name != dist.normalized_name)
                 .map(|&j| dists[j].name.as_str())
                 .collect();
-            let hijack = popular.is_some_and(|p| !p.owners.iter().any(|o| *o == dist.normalized_name));
+            let hijack = popular.is_some_and(|p| !p.owners.contains(&dist.normalized_name));
             if !hijack && others.is_empty() {
                 continue;
             }
             let why = if hijack {
                 format!("installs the import name '{name}', which belongs to a popular package")
             } else {
-                format!("installs the import name '{name}', also installed by {}", others.join(", "))
+                format!(
+                    "installs the import name '{name}', also installed by {}",
+                    others.join(", ")
+                )
             };
             out.findings.push(ctx.locate(
                 &dist.metadata_path,
@@ -413,7 +476,11 @@ fn check_import_names(
                 finding(
                     "import-name-shadowing",
                     Category::Shadowing,
-                    if hijack { Severity::High } else { Severity::Medium },
+                    if hijack {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    },
                     name.clone(),
                     why,
                     Role::Import,

@@ -18,7 +18,16 @@ pub const MAX_TREE_FILES: usize = 100_000;
 pub const MAX_TREE_DEPTH: usize = 32;
 
 /// Directories never worth walking in a source tree.
-const SKIP_DIRS: &[&str] = &[".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache"];
+const SKIP_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "__pycache__",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+];
 
 /// A scanned file: its digest and findings.
 #[derive(Debug, Clone, Default)]
@@ -85,7 +94,12 @@ impl Scanner {
 
     /// Scans one host file as code of `role` (`.pth` handling is the
     /// caller's: see [`Scanner::scan_pth_file`]). Cached by file version.
-    pub fn scan_file(&self, host: &Host, path: &Path, role: Role) -> Result<Arc<ScannedFile>, crate::host::HostError> {
+    pub fn scan_file(
+        &self,
+        host: &Host,
+        path: &Path,
+        role: Role,
+    ) -> Result<Arc<ScannedFile>, crate::host::HostError> {
         let md = host.metadata(path)?;
         let key = (FileKey::new(path, &md), role);
         if let Some(hit) = self.files.get(&key) {
@@ -101,9 +115,17 @@ impl Scanner {
     }
 
     /// Scans a site-level `.pth` (not cached: they are few and small).
-    pub fn scan_pth_file(&self, host: &Host, path: &Path, owner: Owner<'_>) -> Result<ScannedFile, crate::host::HostError> {
+    pub fn scan_pth_file(
+        &self,
+        host: &Host,
+        path: &Path,
+        owner: Owner<'_>,
+    ) -> Result<ScannedFile, crate::host::HostError> {
         let (bytes, truncated) = host.read_prefix(path, MAX_SCAN_BYTES as u64)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let findings = pth::scan_pth(self.rules, &name, &bytes, owner);
         Ok(ScannedFile {
             sha256: Some(sha256_hex(&bytes)),
@@ -116,15 +138,27 @@ impl Scanner {
     }
 
     /// Scans an archive on the host (cached by file version).
-    pub fn scan_archive_file(&self, host: &Host, path: &Path) -> Result<Arc<archive::ArchiveScan>, crate::host::HostError> {
+    pub fn scan_archive_file(
+        &self,
+        host: &Host,
+        path: &Path,
+    ) -> Result<Arc<archive::ArchiveScan>, crate::host::HostError> {
         let md = host.metadata(path)?;
         let key = FileKey::new(path, &md);
         if let Some(hit) = self.archives.get(&key) {
             return Ok(hit);
         }
         let bytes = host.read(path, self.limits.max_archive_bytes)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let out = Arc::new(archive::scan_archive(self.rules, &name, &bytes, &self.limits));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let out = Arc::new(archive::scan_archive(
+            self.rules,
+            &name,
+            &bytes,
+            &self.limits,
+        ));
         self.archives.insert(key, out.clone());
         Ok(out)
     }
@@ -144,7 +178,10 @@ impl Scanner {
                 return out;
             }
         };
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if md.is_dir() {
             self.scan_tree(host, path, &mut out);
         } else if looks_like_archive(&name) || sniff_host(host, path) {
@@ -213,18 +250,23 @@ impl Scanner {
                     continue; // symlinks are not followed, devices never read
                 }
                 let rel = relative(root, &entry.path);
-                let Some(role) = tree_role(&rel) else { continue };
+                let Some(role) = tree_role(&rel) else {
+                    continue;
+                };
                 files += 1;
                 if files > MAX_TREE_FILES {
                     out.problems.push(ScanProblem {
                         path: root.to_path_buf(),
                         member: String::new(),
-                        message: format!("more than {MAX_TREE_FILES} files; the rest was not scanned"),
+                        message: format!(
+                            "more than {MAX_TREE_FILES} files; the rest was not scanned"
+                        ),
                     });
                     return;
                 }
                 let scanned = if role == Role::Startup && name.ends_with(".pth") {
-                    self.scan_pth_file(host, &entry.path, Owner::Unknown).map(Arc::new)
+                    self.scan_pth_file(host, &entry.path, Owner::Unknown)
+                        .map(Arc::new)
                 } else {
                     self.scan_file(host, &entry.path, role)
                 };
@@ -247,7 +289,11 @@ impl Scanner {
 fn tree_role(rel: &str) -> Option<Role> {
     let lower = rel.to_ascii_lowercase();
     if lower.ends_with(".pth") {
-        return Some(if rel.contains('/') { Role::Peripheral } else { Role::Startup });
+        return Some(if rel.contains('/') {
+            Role::Peripheral
+        } else {
+            Role::Startup
+        });
     }
     let code = lower.ends_with(".py") || lower.ends_with(".pyw");
     let config = lower.ends_with("pyproject.toml") || lower.ends_with("setup.cfg");
@@ -266,7 +312,13 @@ fn relative(root: &Path, p: &Path) -> String {
         .unwrap_or_else(|_| p.to_string_lossy().into_owned())
 }
 
-fn push_all(out: &mut TargetScan, path: &Path, member: &str, sha: &Option<String>, findings: &[Finding]) {
+fn push_all(
+    out: &mut TargetScan,
+    path: &Path,
+    member: &str,
+    sha: &Option<String>,
+    findings: &[Finding],
+) {
     for f in findings {
         out.findings.push(Located {
             path: path.to_path_buf(),

@@ -15,7 +15,9 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
     let _ = &host;
     let tables: Vec<Arc<dyn Table>> = vec![
         // registry entries: one line per table, kept in alphabetical order
-        Arc::new(python_install_findings::PythonInstallFindings::new(host.clone())),
+        Arc::new(python_install_findings::PythonInstallFindings::new(
+            host.clone(),
+        )),
     ];
     tables
 }

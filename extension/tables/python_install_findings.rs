@@ -71,7 +71,10 @@ fn rows(scan: TargetScan, path_override: Option<&str>) -> Vec<Row> {
     {
         let mut row = Row::new();
         row.set("path", path_text(&path))
-            .opt("environment", environment.map(|e| e.to_string_lossy().into_owned()))
+            .opt(
+                "environment",
+                environment.map(|e| e.to_string_lossy().into_owned()),
+            )
             .opt("package", package)
             .set("rule_id", f.rule_id)
             .set("category", f.category.as_str())
@@ -135,7 +138,10 @@ impl Table for PythonInstallFindings {
         if let Some(list) = ctx.equals("environment") {
             for row in &mut out {
                 if let Some(env) = row.get("environment").map(str::to_string) {
-                    if let Some(given) = list.iter().find(|g| Host::normalize(Path::new(g.as_str())) == Path::new(&env)) {
+                    if let Some(given) = list
+                        .iter()
+                        .find(|g| Host::normalize(Path::new(g.as_str())) == Path::new(&env))
+                    {
                         row.set("environment", given.clone());
                     }
                 }
@@ -165,8 +171,11 @@ mod tests {
         assert!(rows.iter().all(|r| r.get("path") == Some("/setup.py")));
         assert!(rows
             .iter()
-            .any(|r| r.get("rule_id") == Some("combo-install-hook-network") && r.get("severity") == Some("high")));
-        assert!(rows.iter().any(|r| r.get("rule_id") == Some("combo-host-beacon")));
+            .any(|r| r.get("rule_id") == Some("combo-install-hook-network")
+                && r.get("severity") == Some("high")));
+        assert!(rows
+            .iter()
+            .any(|r| r.get("rule_id") == Some("combo-host-beacon")));
     }
 
     #[test]
@@ -177,6 +186,10 @@ mod tests {
             .generate(&QueryContext::all().with("path", Operator::Equals, "/nope.tar.gz"))
             .unwrap();
         assert_eq!(rows.len(), 1);
-        assert!(rows[0].get("status").unwrap().contains("No such file"), "{:?}", rows[0]);
+        assert!(
+            rows[0].get("status").unwrap().contains("No such file"),
+            "{:?}",
+            rows[0]
+        );
     }
 }

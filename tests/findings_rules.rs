@@ -44,6 +44,12 @@ fn cases() -> Vec<Case> {
     let i = Install;
     vec![
         case("cred-env-token", m, r#"key = os.environ["AWS_SECRET_ACCESS_KEY"]"#, "def load(hf_token=None, azure_client_secret=None):"),
+        case(
+            "cred-env-name",
+            m,
+            r#"NAMES = ["AWS_ACCESS_KEY_ID", "HF_TOKEN"]"#,
+            "hf_token = None",
+        ),
         case("cred-file", m, r#"creds = open(os.path.expanduser("~/.aws/credentials")).read()"#, "from sympy.crypto import kid_rsa_private_key"),
         case("cred-env-dump", m, "payload = json.dumps(dict(os.environ))", r#"home = os.environ.get("HOME")"#),
         case("cred-browser-store", m, r#"path = local + "\\Google\\Chrome\\User Data\\Default\\Login Data""#, r#"label = "login data""#),

@@ -266,6 +266,7 @@ impl Role {
                     | "_vendor"
                     | "vendor"
                     | "vendored"
+                    | "_vendored"
                     | "third_party"
                     | "extern"
                     | "_distutils"

@@ -69,6 +69,10 @@ struct RuleSpec {
     tags: Vec<String>,
     #[serde(default)]
     install_severity: Option<String>,
+    #[serde(default)]
+    import_severity: Option<String>,
+    #[serde(default)]
+    full_weight: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +87,8 @@ struct ComboSpec {
     groups: Vec<Vec<String>>,
     #[serde(default)]
     window: usize,
+    #[serde(default)]
+    full_weight: bool,
 }
 
 /// A known-benign executable `.pth` shape.
@@ -135,6 +141,13 @@ pub struct Rule {
     /// Severity in setup.py and start-up files, when it differs (a long
     /// encoded blob is odd in a module and alarming in setup.py).
     pub install_severity: Option<Severity>,
+    /// Severity in `__init__`/`__main__` and entry-point modules, when it
+    /// differs.
+    pub import_severity: Option<Severity>,
+    /// True when a hit weighs fully in any package module (not only where
+    /// code runs at install/import/start): shapes that benign libraries do
+    /// not have (`exec(b64decode(...))`, a reverse shell).
+    pub full_weight: bool,
     /// One line saying why it matters (the row's `description`).
     pub rationale: String,
     /// Public rule set it comes from, if any.
@@ -168,6 +181,8 @@ pub struct Combo {
     pub groups: Vec<Vec<String>>,
     /// Maximum distance in lines between the hits (0: whole file).
     pub window: usize,
+    /// True when the combination weighs fully in a long module too.
+    pub full_weight: bool,
 }
 
 /// The compiled rule set.
@@ -284,6 +299,13 @@ impl RuleSet {
                     ),
                     None => None,
                 },
+                import_severity: match &spec.import_severity {
+                    Some(s) => Some(
+                        Severity::parse(s).ok_or_else(|| bad(&format!("unknown severity {s}")))?,
+                    ),
+                    None => None,
+                },
+                full_weight: spec.full_weight,
                 any: spec.any.iter().map(|s| intern(s)).collect(),
                 all: spec
                     .all
@@ -322,6 +344,7 @@ impl RuleSet {
                 source: spec.source,
                 groups: spec.groups,
                 window: spec.window,
+                full_weight: spec.full_weight,
             });
         }
         // Python allows a space before a call's parenthesis (`urlopen (u)`):

@@ -168,11 +168,17 @@ pub fn scan_source_with_floor(
     let short = starts.len() <= SHORT_FILE_LINES;
     for h in &hits {
         let rule = &rules.rules[h.rule];
-        let base = match (rule.install_severity, role) {
-            (Some(s), Role::Install | Role::Startup) => s,
+        let base = match (role, rule.install_severity, rule.import_severity) {
+            (Role::Install | Role::Startup, Some(s), _) => s,
+            (Role::Import | Role::Entry, _, Some(s)) => s,
             _ => rule.severity,
         };
-        let severity = base.shift(role.severity_delta(false, short));
+        let delta = if rule.full_weight && role == Role::Module {
+            0
+        } else {
+            role.severity_delta(false, short)
+        };
+        let severity = base.shift(delta);
         if severity < floor {
             continue;
         }
@@ -233,7 +239,9 @@ pub fn scan_source_with_floor(
         let Some(&(line, at, _)) = anchor else {
             continue;
         };
-        let severity = combo.severity.shift(role.severity_delta(true, short));
+        let severity = combo
+            .severity
+            .shift(role.severity_delta(true, short || combo.full_weight));
         if severity < floor {
             continue;
         }

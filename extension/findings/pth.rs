@@ -13,7 +13,9 @@ use super::{Category, Finding, Role, RuleSet, Severity};
 /// Who owns a `.pth` file, as far as the caller knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner<'a> {
-    /// Ownership was not looked up (a file given on demand).
+    /// Ownership cannot be told: a file given on demand, or a site
+    /// directory whose distributions were installed without RECORD (a
+    /// distribution's own package manager, e.g. dpkg). Content alone decides.
     Unknown,
     /// No installed distribution's RECORD lists the file.
     Unowned,
@@ -79,7 +81,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 fn owner_ok(shape: &PthBenign, owner: Owner<'_>) -> bool {
     match owner {
         Owner::Unowned => shape.unowned_ok,
-        Owner::Unknown => shape.owners.is_empty(),
+        Owner::Unknown => true,
         Owner::Dist(d) => {
             shape.owners.is_empty() || shape.owners.iter().any(|o| o.eq_ignore_ascii_case(d))
         }

@@ -126,7 +126,10 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
         recorded.push(entries);
     }
 
-    scan_site_level(host, scanner, &ctx, &dists, &owner_of, out);
+    // When some distribution here has no RECORD (installed by dpkg, rpm or
+    // conda from egg-info), a file no RECORD lists may still be owned.
+    let all_recorded = recorded.iter().all(|r| !r.is_empty());
+    scan_site_level(host, scanner, &ctx, &dists, &owner_of, all_recorded, out);
 
     let mut import_owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut scanned = BTreeSet::new();
@@ -168,7 +171,9 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
                 out,
             );
         }
-        scan_unrecorded(host, scanner, &ctx, dist, &owner_of, out);
+        if !recorded[i].is_empty() {
+            scan_unrecorded(host, scanner, &ctx, dist, &owner_of, out);
+        }
     }
     check_import_names(scanner, &ctx, &dists, &import_owners, out);
 }
@@ -228,6 +233,7 @@ fn scan_site_level(
     ctx: &Site<'_>,
     dists: &[Distribution],
     owner_of: &HashMap<PathBuf, usize>,
+    all_recorded: bool,
     out: &mut TargetScan,
 ) {
     let entries = match host.read_dir(ctx.site) {
@@ -253,7 +259,8 @@ fn scan_site_level(
         let result = if name.ends_with(".pth") {
             let owner = match owner_idx {
                 Some(i) => Owner::Dist(dists[i].normalized_name.as_str()),
-                None => Owner::Unowned,
+                None if all_recorded => Owner::Unowned,
+                None => Owner::Unknown,
             };
             scanner
                 .scan_pth_file(host, &entry.path, owner)
@@ -373,7 +380,7 @@ fn scan_unrecorded(
             continue;
         }
         let dir = ctx.site.join(&top);
-        if !host.is_dir(&dir) {
+        if !host.is_dir(&dir) || !owner_of.keys().any(|p| p.starts_with(&dir)) {
             continue;
         }
         let mut stack = vec![dir];

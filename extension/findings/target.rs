@@ -68,6 +68,9 @@ pub struct Scanner {
     pub limits: Limits,
     files: Cache<(FileKey, Role), Arc<ScannedFile>>,
     archives: Cache<FileKey, Arc<archive::ArchiveScan>>,
+    /// Directories already resolved inside the root during the current
+    /// query (see [`Scanner::begin_query`]).
+    dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
 }
 
 impl Default for Scanner {
@@ -84,6 +87,52 @@ impl Scanner {
             limits: Limits::default(),
             files: Cache::new(200_000),
             archives: Cache::new(10_000),
+            dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Forgets the directory resolutions of the previous query. Call at the
+    /// start of every query: within one query a directory is resolved (every
+    /// component checked for symlinks inside the root) once, not once per
+    /// file, which is what makes a repeated query over an unchanged host
+    /// cost little more than one `lstat` per file.
+    pub fn begin_query(&self) {
+        if let Ok(mut d) = self.dirs.lock() {
+            d.clear();
+        }
+    }
+
+    /// `stat` of a host file for the cache key: the parent directory is
+    /// resolved inside the root once per query, then the file itself is
+    /// `lstat`ed; a file that is itself a symlink goes the slow, fully
+    /// checked way ([`Host::metadata`]).
+    pub fn stat(
+        &self,
+        host: &Host,
+        path: &Path,
+    ) -> Result<std::fs::Metadata, crate::host::HostError> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return host.metadata(path);
+        };
+        let cached = self.dirs.lock().ok().and_then(|d| d.get(parent).cloned());
+        let resolved = match cached {
+            Some(r) => r,
+            None => {
+                let r = host.resolve(parent)?;
+                if let Ok(mut d) = self.dirs.lock() {
+                    if d.len() > 100_000 {
+                        d.clear();
+                    }
+                    d.insert(parent.to_path_buf(), r.clone());
+                }
+                r
+            }
+        };
+        // The parent is resolved inside the root, so this lstat cannot leave
+        // it; it follows nothing.
+        match std::fs::symlink_metadata(host.real_path(&resolved.join(name))) {
+            Ok(md) if !md.file_type().is_symlink() => Ok(md),
+            _ => host.metadata(path),
         }
     }
 
@@ -100,7 +149,7 @@ impl Scanner {
         path: &Path,
         role: Role,
     ) -> Result<Arc<ScannedFile>, crate::host::HostError> {
-        let md = host.metadata(path)?;
+        let md = self.stat(host, path)?;
         let key = (FileKey::new(path, &md), role);
         if let Some(hit) = self.files.get(&key) {
             return Ok(hit);

@@ -117,6 +117,7 @@ impl Table for PythonInstallFindings {
     }
 
     fn generate(&self, ctx: &QueryContext) -> Result<Vec<Row>, TableError> {
+        self.scanner.begin_query();
         if let Some(paths) = ctx.equals("path") {
             let mut out = Vec::new();
             for p in paths {

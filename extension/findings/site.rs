@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
+use std::sync::Arc;
+
+use crate::cache::FileKey;
 use crate::host::Host;
 use crate::python::{self, Distribution, Environment};
 
@@ -112,12 +115,60 @@ impl Site<'_> {
 }
 
 /// Scans one site directory of the environment at `env`.
-pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &mut TargetScan) {
-    let ctx = Site { env, site };
+/// What a site directory holds, as the Python helper reads it: kept per site
+/// and reused while the site directory and every RECORD are unchanged, so a
+/// repeated query re-parses no metadata.
+#[derive(Debug)]
+pub struct SiteIndex {
+    dists: Vec<Distribution>,
+    recorded: Vec<Vec<python::RecordEntry>>,
+    owner_of: HashMap<PathBuf, usize>,
+    top_level: Vec<Vec<String>>,
+    entry_points: Vec<Vec<(String, String, String)>>,
+    /// First path components (under the site) of every recorded file.
+    recorded_tops: std::collections::HashSet<String>,
+    /// The version of the site directory and of each RECORD it was built from.
+    keys: Vec<Option<FileKey>>,
+}
+
+impl SiteIndex {
+    fn position(&self, dist: &Distribution) -> usize {
+        self.dists
+            .iter()
+            .position(|d| d.metadata_path == dist.metadata_path)
+            .unwrap_or(0)
+    }
+}
+
+/// The file whose change means a distribution's file list changed.
+fn record_file(d: &Distribution) -> PathBuf {
+    match d.format {
+        python::DistFormat::DistInfo => d.metadata_path.join("RECORD"),
+        _ => d.metadata_path.join("installed-files.txt"),
+    }
+}
+
+fn site_keys(
+    host: &Host,
+    scanner: &Scanner,
+    site: &Path,
+    dists: &[Distribution],
+) -> Vec<Option<FileKey>> {
+    std::iter::once(site.to_path_buf())
+        .chain(dists.iter().map(record_file))
+        .map(|p| scanner.stat(host, &p).ok().map(|md| FileKey::new(&p, &md)))
+        .collect()
+}
+
+fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
+    if let Some(idx) = scanner.sites.get(&site.to_path_buf()) {
+        if site_keys(host, scanner, site, &idx.dists) == idx.keys {
+            return idx;
+        }
+    }
     let dists = python::distributions(host, site);
-    // Who owns which file (by RECORD), with the recorded digest.
     let mut owner_of: HashMap<PathBuf, usize> = HashMap::new();
-    let mut recorded: Vec<Vec<python::RecordEntry>> = Vec::with_capacity(dists.len());
+    let mut recorded = Vec::with_capacity(dists.len());
     for (i, d) in dists.iter().enumerate() {
         let entries = python::record_entries(host, d);
         for e in &entries {
@@ -125,18 +176,51 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
         }
         recorded.push(entries);
     }
+    let top_level = dists
+        .iter()
+        .map(|d| python::top_level_names(host, d))
+        .collect();
+    let entry_points = dists
+        .iter()
+        .map(|d| python::entry_points(host, d))
+        .collect();
+    let keys = site_keys(host, scanner, site, &dists);
+    let recorded_tops = owner_of
+        .keys()
+        .filter_map(|p| p.strip_prefix(site).ok())
+        .filter_map(|r| r.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let idx = Arc::new(SiteIndex {
+        dists,
+        recorded,
+        owner_of,
+        top_level,
+        entry_points,
+        recorded_tops,
+        keys,
+    });
+    scanner.sites.insert(site.to_path_buf(), idx.clone());
+    idx
+}
+
+/// Scans one site directory of the environment at `env`.
+pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &mut TargetScan) {
+    let ctx = Site { env, site };
+    let idx = site_index(host, scanner, site);
+    let (dists, recorded, owner_of) = (&idx.dists, &idx.recorded, &idx.owner_of);
 
     // When some distribution here has no RECORD (installed by dpkg, rpm or
     // conda from egg-info), a file no RECORD lists may still be owned.
     let all_recorded = recorded.iter().all(|r| !r.is_empty());
-    scan_site_level(host, scanner, &ctx, &dists, &owner_of, all_recorded, out);
+    scan_site_level(host, scanner, &ctx, dists, owner_of, all_recorded, out);
 
     let mut import_owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut scanned = BTreeSet::new();
     for (i, dist) in dists.iter().enumerate() {
-        let entry_modules = scan_entry_points(host, scanner, &ctx, dist, out);
-        for name in python::top_level_names(host, dist) {
-            import_owners.entry(name).or_default().push(i);
+        let entry_modules = scan_entry_points(scanner, &ctx, dist, &idx.entry_points[i], out);
+        for name in &idx.top_level[i] {
+            import_owners.entry(name.clone()).or_default().push(i);
         }
         for entry in &recorded[i] {
             if entry.outside_environment || !scanned.insert(entry.path.clone()) {
@@ -172,10 +256,10 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             );
         }
         if !recorded[i].is_empty() {
-            scan_unrecorded(host, scanner, &ctx, dist, &owner_of, out);
+            scan_unrecorded(host, scanner, &ctx, dist, &idx, out);
         }
     }
-    check_import_names(scanner, &ctx, &dists, &import_owners, out);
+    check_import_names(scanner, &ctx, dists, &import_owners, out);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -236,7 +320,7 @@ fn scan_site_level(
     all_recorded: bool,
     out: &mut TargetScan,
 ) {
-    let entries = match host.read_dir(ctx.site) {
+    let entries = match scanner.list_dir(host, ctx.site) {
         Ok(e) => e,
         Err(e) => {
             out.problems.push(ScanProblem {
@@ -247,7 +331,7 @@ fn scan_site_level(
             return;
         }
     };
-    for entry in entries {
+    for entry in entries.iter() {
         // site.py follows symlinked .pth files too; the Host resolves them
         // inside the root.
         if entry.file_type.is_dir() {
@@ -316,15 +400,15 @@ fn scan_site_level(
 /// Flags shadowing console scripts and returns the site-relative paths of
 /// the modules that entry points run (so they are scanned as `entry_point`).
 fn scan_entry_points(
-    host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
     dist: &Distribution,
+    entry_points: &[(String, String, String)],
     out: &mut TargetScan,
 ) -> BTreeSet<String> {
     let mut modules = BTreeSet::new();
     let ep_path = dist.metadata_path.join("entry_points.txt");
-    for (group, name, value) in python::entry_points(host, dist) {
+    for (group, name, value) in entry_points {
         if group != "console_scripts" && group != "gui_scripts" {
             continue;
         }
@@ -368,27 +452,25 @@ fn scan_unrecorded(
     scanner: &Scanner,
     ctx: &Site<'_>,
     dist: &Distribution,
-    owner_of: &HashMap<PathBuf, usize>,
+    idx: &SiteIndex,
     out: &mut TargetScan,
 ) {
-    if owner_of.is_empty() {
-        return;
-    }
+    let owner_of = &idx.owner_of;
     let mut walked = 0usize;
-    for top in python::top_level_names(host, dist) {
-        if COMMON_TOP_LEVEL.contains(&top.as_str()) {
+    for top in &idx.top_level[idx.position(dist)] {
+        if COMMON_TOP_LEVEL.contains(&top.as_str()) || !idx.recorded_tops.contains(top) {
             continue;
         }
-        let dir = ctx.site.join(&top);
-        if !host.is_dir(&dir) || !owner_of.keys().any(|p| p.starts_with(&dir)) {
+        let dir = ctx.site.join(top);
+        if !scanner.stat(host, &dir).is_ok_and(|m| m.is_dir()) {
             continue;
         }
         let mut stack = vec![dir];
         while let Some(d) = stack.pop() {
-            let Ok(entries) = host.read_dir(&d) else {
+            let Ok(entries) = scanner.list_dir(host, &d) else {
                 continue;
             };
-            for e in entries {
+            for e in entries.iter().cloned() {
                 walked += 1;
                 if walked > MAX_UNRECORDED_WALK {
                     return;

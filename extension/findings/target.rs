@@ -68,6 +68,11 @@ pub struct Scanner {
     pub limits: Limits,
     files: Cache<(FileKey, Role), Arc<ScannedFile>>,
     archives: Cache<FileKey, Arc<archive::ArchiveScan>>,
+    /// Per-site indexes of distributions (see [`super::site`]).
+    pub(crate) sites: Cache<PathBuf, Arc<super::site::SiteIndex>>,
+    /// Directory listings keyed by the directory's version (its mtime
+    /// changes whenever an entry is added, removed or renamed).
+    listings: Cache<FileKey, Arc<Vec<crate::host::DirEntry>>>,
     /// Directories already resolved inside the root during the current
     /// query (see [`Scanner::begin_query`]).
     dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
@@ -87,8 +92,26 @@ impl Scanner {
             limits: Limits::default(),
             files: Cache::new(200_000),
             archives: Cache::new(10_000),
+            sites: Cache::new(10_000),
+            listings: Cache::new(200_000),
             dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// A directory's entries, cached by the directory's version.
+    pub fn list_dir(
+        &self,
+        host: &Host,
+        dir: &Path,
+    ) -> Result<Arc<Vec<crate::host::DirEntry>>, crate::host::HostError> {
+        let md = self.stat(host, dir)?;
+        let key = FileKey::new(dir, &md);
+        if let Some(hit) = self.listings.get(&key) {
+            return Ok(hit);
+        }
+        let entries = Arc::new(host.read_dir(dir)?);
+        self.listings.insert(key, entries.clone());
+        Ok(entries)
     }
 
     /// Forgets the directory resolutions of the previous query. Call at the
@@ -100,6 +123,39 @@ impl Scanner {
         if let Ok(mut d) = self.dirs.lock() {
             d.clear();
         }
+    }
+
+    /// Resolves a directory inside the root, reusing the resolution of its
+    /// parent from this query: one `lstat` per new directory instead of one
+    /// per path component. Anything unusual (a symlink, a missing
+    /// component) takes [`Host::resolve`]'s fully checked way.
+    fn resolve_dir(
+        &self,
+        host: &Host,
+        dir: &Path,
+        depth: usize,
+    ) -> Result<PathBuf, crate::host::HostError> {
+        if let Some(hit) = self.dirs.lock().ok().and_then(|d| d.get(dir).cloned()) {
+            return Ok(hit);
+        }
+        let resolved = match (dir.parent(), dir.file_name()) {
+            (Some(parent), Some(name)) if depth < 64 => {
+                let p = self.resolve_dir(host, parent, depth + 1)?;
+                let candidate = p.join(name);
+                match std::fs::symlink_metadata(host.real_path(&candidate)) {
+                    Ok(md) if md.is_dir() => candidate,
+                    _ => host.resolve(dir)?,
+                }
+            }
+            _ => host.resolve(dir)?,
+        };
+        if let Ok(mut d) = self.dirs.lock() {
+            if d.len() > 100_000 {
+                d.clear();
+            }
+            d.insert(dir.to_path_buf(), resolved.clone());
+        }
+        Ok(resolved)
     }
 
     /// `stat` of a host file for the cache key: the parent directory is
@@ -114,20 +170,7 @@ impl Scanner {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return host.metadata(path);
         };
-        let cached = self.dirs.lock().ok().and_then(|d| d.get(parent).cloned());
-        let resolved = match cached {
-            Some(r) => r,
-            None => {
-                let r = host.resolve(parent)?;
-                if let Ok(mut d) = self.dirs.lock() {
-                    if d.len() > 100_000 {
-                        d.clear();
-                    }
-                    d.insert(parent.to_path_buf(), r.clone());
-                }
-                r
-            }
-        };
+        let resolved = self.resolve_dir(host, parent, 0)?;
         // The parent is resolved inside the root, so this lstat cannot leave
         // it; it follows nothing.
         match std::fs::symlink_metadata(host.real_path(&resolved.join(name))) {

@@ -275,6 +275,51 @@ impl Host {
         })
     }
 
+    /// `stat` of `name` inside `resolved_dir`, a directory path already
+    /// returned by [`Host::resolve`]. One `lstat` when the entry is not a
+    /// symlink (the common case, and what makes re-checking thousands of files
+    /// of one directory cheap); a symlink goes through [`Host::metadata`].
+    pub fn child_metadata(&self, resolved_dir: &Path, name: &OsStr) -> Result<Metadata, HostError> {
+        let host_path = resolved_dir.join(name);
+        match std::fs::symlink_metadata(self.real_path(&host_path)) {
+            Ok(md) if md.file_type().is_symlink() => self.metadata(&host_path),
+            Ok(md) => Ok(md),
+            Err(source) => Err(HostError::Io {
+                path: host_path,
+                source,
+            }),
+        }
+    }
+
+    /// Opens the regular file `name` inside `resolved_dir` (a path returned
+    /// by [`Host::resolve`]) without resolving the directory again; a symlink
+    /// goes through [`Host::open_file`]. Same guarantees as `open_file`.
+    pub fn open_child(
+        &self,
+        resolved_dir: &Path,
+        name: &OsStr,
+    ) -> Result<(File, Metadata), HostError> {
+        let host_path = resolved_dir.join(name);
+        let real = self.real_path(&host_path);
+        let io_err = |source| HostError::Io {
+            path: host_path.clone(),
+            source,
+        };
+        let pre = std::fs::symlink_metadata(&real).map_err(io_err)?;
+        if pre.file_type().is_symlink() {
+            return self.open_file(&host_path);
+        }
+        check_regular(&host_path, &pre)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&real)
+            .map_err(io_err)?;
+        let md = file.metadata().map_err(io_err)?;
+        check_regular(&host_path, &md)?;
+        Ok((file, md))
+    }
+
     /// True when the host path exists (after resolving symlinks in the root).
     pub fn exists(&self, host_path: &Path) -> bool {
         self.metadata(host_path).is_ok()
@@ -435,11 +480,9 @@ impl Host {
                 out.push((home, Some(user.uid)));
             }
         }
-        for extra in ["/root"] {
-            let p = PathBuf::from(extra);
-            if seen.insert(p.clone()) && self.is_dir(&p) {
-                out.push((p, Some(0)));
-            }
+        let root_home = PathBuf::from("/root");
+        if seen.insert(root_home.clone()) && self.is_dir(&root_home) {
+            out.push((root_home, Some(0)));
         }
         // Homes under /home that have no passwd entry (common on images
         // whose accounts come from LDAP): still worth a look.

@@ -10,6 +10,9 @@
 pub mod cache;
 pub mod findings;
 pub mod host;
+pub mod osquery;
+pub mod output;
 pub mod python;
+pub mod sql;
 pub mod table;
 pub mod tables;

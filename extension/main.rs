@@ -1,1 +1,234 @@
-fn main() {}
+//! The `squatch` command: an osquery extension when started by osqueryd, and
+//! an embedded SQL tool for incident responders on hosts without osquery.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+
+use squatch::host::Host;
+use squatch::osquery::server::{self, ExtensionOptions};
+use squatch::output::{self, Format};
+use squatch::sql::Engine;
+use squatch::table::{ColumnOptions, Table};
+use squatch::tables;
+
+/// squatch: ask a host, in SQL, what a malicious Python package did to it.
+///
+/// Started by osqueryd (or `osqueryi --extension`) it serves its tables to
+/// osquery. With a subcommand it runs the same tables through embedded SQLite.
+#[derive(Parser, Debug)]
+#[command(name = "squatch", version, about, long_about = None)]
+struct Cli {
+    /// Filesystem root of the host to examine: `/`, a mounted disk image, or a
+    /// test's fake host.
+    #[arg(long, global = true, env = "SQUATCH_ROOT", default_value = "/")]
+    root: PathBuf,
+
+    /// Extension mode: osquery's extension manager socket (passed by osqueryd).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+
+    /// Extension mode: seconds to wait for the socket to appear.
+    #[arg(long, default_value_t = 3)]
+    timeout: u64,
+
+    /// Extension mode: seconds between pings of osquery.
+    #[arg(long, default_value_t = 3)]
+    interval: u64,
+
+    /// Log more (debug level) to stderr; RUST_LOG overrides.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run SQL against squatch's tables through embedded SQLite.
+    Query {
+        /// Print a JSON array of objects, every value a string (as osqueryi --json).
+        #[arg(long, group = "fmt")]
+        json: bool,
+        /// Print CSV with a header line.
+        #[arg(long, group = "fmt")]
+        csv: bool,
+        /// Print one `column = value` line per column.
+        #[arg(long, group = "fmt")]
+        line: bool,
+        /// The SQL: one or more `;`-separated statements.
+        sql: String,
+    },
+    /// List every table with its columns, types and a one-line description.
+    Tables {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(verbose: bool, default: &str) {
+    let level = if verbose { "debug" } else { default };
+    let env = env_logger::Env::default().default_filter_or(level);
+    let _ = env_logger::Builder::from_env(env)
+        .target(env_logger::Target::Stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("squatch: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if !cli.root.is_dir() {
+        bail!(
+            "--root {} is not a directory; give the mount point of the host to examine",
+            cli.root.display()
+        );
+    }
+    let host = Arc::new(Host::new(cli.root.clone()));
+    let tables = tables::registry(host);
+
+    if let Some(socket) = cli.socket.clone() {
+        if cli.command.is_some() {
+            bail!("--socket starts extension mode and takes no subcommand");
+        }
+        init_logging(cli.verbose, "info");
+        return run_extension(&cli, socket, tables);
+    }
+
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(ExitCode::from(2))
+        }
+        Some(Command::Query {
+            json,
+            csv,
+            line,
+            sql,
+        }) => {
+            init_logging(cli.verbose, "warn");
+            let format = if json {
+                Format::Json
+            } else if csv {
+                Format::Csv
+            } else if line {
+                Format::Line
+            } else {
+                Format::Pretty
+            };
+            let engine = Engine::new(&tables).context("starting the embedded SQL engine")?;
+            let results = engine.query(&sql)?;
+            let mut out = String::new();
+            for r in &results {
+                out.push_str(&output::render(r, format));
+            }
+            print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Tables { json }) => {
+            init_logging(cli.verbose, "warn");
+            print!("{}", describe_tables(&tables, json));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_extension(
+    cli: &Cli,
+    socket: PathBuf,
+    tables: Vec<Arc<dyn Table>>,
+) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone())
+            .with_context(|| format!("installing a handler for signal {sig}"))?;
+    }
+    let opts = ExtensionOptions {
+        socket,
+        timeout: Duration::from_secs(cli.timeout),
+        interval: Duration::from_secs(cli.interval.max(1)),
+        name: "squatch".to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    server::run(&opts, tables, stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe_tables(tables: &[Arc<dyn Table>], json: bool) -> String {
+    let mut sorted: Vec<&Arc<dyn Table>> = tables.iter().collect();
+    sorted.sort_by_key(|t| t.name());
+    if json {
+        let v: Vec<serde_json::Value> = sorted
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name(),
+                    "description": t.description(),
+                    "stage": t.stage().name(),
+                    "columns": t.columns().iter().map(|c| serde_json::json!({
+                        "name": c.name,
+                        "type": c.kind.sql_name(),
+                        "required": c.options.contains(ColumnOptions::REQUIRED),
+                        "index": c.options.contains(ColumnOptions::INDEX) || c.options.contains(ColumnOptions::ADDITIONAL),
+                        "hidden": c.options.contains(ColumnOptions::HIDDEN),
+                        "description": c.description,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+    }
+    let mut out = String::new();
+    for t in sorted {
+        out.push_str(&format!(
+            "{} ({}): {}\n",
+            t.name(),
+            t.stage().name(),
+            t.description()
+        ));
+        for c in t.columns() {
+            let mut flags = Vec::new();
+            if c.options.contains(ColumnOptions::REQUIRED) {
+                flags.push("required");
+            }
+            if c.options.contains(ColumnOptions::INDEX)
+                || c.options.contains(ColumnOptions::ADDITIONAL)
+            {
+                flags.push("index");
+            }
+            if c.options.contains(ColumnOptions::HIDDEN) {
+                flags.push("hidden");
+            }
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join(", "))
+            };
+            out.push_str(&format!(
+                "  {:<24} {:<8}{} {}\n",
+                c.name,
+                c.kind.sql_name(),
+                flags,
+                c.description
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::direct_url::{DirectUrl, SourceKind};
 use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
+use crate::cache::{Cache, FileKey};
 use crate::host::Host;
 
 /// Cap for small marker files (INSTALLER, top_level.txt, .egg-link).
@@ -113,18 +114,112 @@ pub fn distributions(host: &Host, site_packages: &Path) -> Vec<Distribution> {
             out.push(load(host, &site, e.path, DistFormat::DistInfo, &name));
         } else if name.ends_with(".egg-info") && (is_dir || is_file) {
             out.push(load(host, &site, e.path, DistFormat::EggInfo, &name));
-        } else if name.ends_with(".egg") && is_dir {
-            let info = e.path.join("EGG-INFO");
-            if host.is_dir(&info) {
-                out.push(load(host, &site, info, DistFormat::EggInfo, &name));
-            }
-        } else if name.ends_with(".egg-link") && is_file {
-            if let Some(d) = load_egg_link(host, &site, &e.path, &name) {
-                out.push(d);
-            }
+        } else if (name.ends_with(".egg") && is_dir) || (name.ends_with(".egg-link") && is_file) {
+            out.extend(single_entry(host, &site, &e.path, &name));
         }
     }
     out
+}
+
+/// What identifies one version of a distribution's metadata: its metadata
+/// directory (or file) and its METADATA/PKG-INFO file.
+type DistKey = (FileKey, Option<FileKey>);
+
+/// Parsed distributions kept across queries, keyed by the `stat` of the
+/// metadata directory and of its METADATA file, so an unchanged site costs
+/// one `lstat` per distribution to list again. Installing, upgrading or
+/// removing a distribution (which creates or removes files in its
+/// directory) or editing METADATA invalidates its entry.
+#[derive(Debug)]
+pub struct DistributionCache {
+    cache: Cache<DistKey, Distribution>,
+}
+
+impl Default for DistributionCache {
+    fn default() -> Self {
+        DistributionCache::new()
+    }
+}
+
+impl DistributionCache {
+    /// A cache holding up to 200,000 distributions.
+    pub fn new() -> Self {
+        DistributionCache {
+            cache: Cache::new(200_000),
+        }
+    }
+
+    /// Number of cached distributions.
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+}
+
+/// [`distributions`], reusing `cache` for every distribution whose metadata
+/// has not changed since it was last read. Same result, same order.
+pub fn distributions_cached(
+    host: &Host,
+    site_packages: &Path,
+    cache: &DistributionCache,
+) -> Vec<Distribution> {
+    let site = Host::normalize(site_packages);
+    let Ok(resolved) = host.resolve(&site) else {
+        return distributions(host, &site);
+    };
+    let Ok(entries) = host.read_dir(&site) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let name = e.name_lossy();
+        let (format, meta_rel): (DistFormat, Option<&str>) =
+            if name.ends_with(".dist-info") && e.file_type.is_dir() {
+                (DistFormat::DistInfo, Some("METADATA"))
+            } else if name.ends_with(".egg-info") && e.file_type.is_dir() {
+                (DistFormat::EggInfo, Some("PKG-INFO"))
+            } else if name.ends_with(".egg-info") && e.file_type.is_file() {
+                (DistFormat::EggInfo, None)
+            } else if (name.ends_with(".egg") && e.file_type.is_dir())
+                || (name.ends_with(".egg-link") && e.file_type.is_file())
+            {
+                // Rare layouts: read them every time.
+                out.extend(single_entry(host, &site, &e.path, &name));
+                continue;
+            } else {
+                continue;
+            };
+        let Ok(dir_md) = host.child_metadata(&resolved, &e.name) else {
+            out.push(load(host, &site, e.path, format, &name));
+            continue;
+        };
+        let meta_md = meta_rel.and_then(|m| {
+            host.child_metadata(&resolved.join(&e.name), std::ffi::OsStr::new(m))
+                .ok()
+        });
+        let key = (
+            FileKey::new(&e.path, &dir_md),
+            meta_md.map(|md| FileKey::new(&e.path.join(meta_rel.unwrap_or("")), &md)),
+        );
+        let dist = cache
+            .cache
+            .get_or_insert_with(key, || load(host, &site, e.path.clone(), format, &name));
+        out.push(dist);
+    }
+    out
+}
+
+fn single_entry(host: &Host, site: &Path, path: &Path, name: &str) -> Option<Distribution> {
+    if name.ends_with(".egg-link") {
+        return Some(load_egg_link(host, site, path, name));
+    }
+    let info = path.join("EGG-INFO");
+    host.is_dir(&info)
+        .then(|| load(host, site, info, DistFormat::EggInfo, name))
 }
 
 /// Reads one distribution given its metadata directory (or file).
@@ -208,14 +303,30 @@ fn load(
 
 /// A legacy `setup.py develop` install: `<name>.egg-link` holds the project
 /// directory, where `<name>.egg-info` lives.
-fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Option<Distribution> {
-    let text = host.read_to_string(link, SMALL_FILE_CAP).ok()?;
-    let target = text.lines().next()?.trim();
+fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Distribution {
+    let stem = file_name.trim_end_matches(".egg-link");
+    let broken = |why: String| Distribution {
+        name: stem.to_string(),
+        normalized_name: normalize_name(stem),
+        version: String::new(),
+        site_packages: site.to_path_buf(),
+        metadata_path: link.to_path_buf(),
+        format: DistFormat::EggInfo,
+        metadata: Metadata::default(),
+        installer: None,
+        requested: false,
+        direct_url: None,
+        error: Some(why),
+    };
+    let text = match host.read_to_string(link, SMALL_FILE_CAP) {
+        Ok(t) => t,
+        Err(e) => return broken(e.to_string()),
+    };
+    let target = text.lines().next().unwrap_or("").trim();
     if target.is_empty() {
-        return None;
+        return broken(format!("{}: empty .egg-link", link.display()));
     }
     let project = Host::normalize(&site.join(target));
-    let stem = file_name.trim_end_matches(".egg-link");
     let norm = normalize_name(stem);
     let info = host.read_dir(&project).ok().and_then(|es| {
         es.into_iter()
@@ -236,29 +347,20 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Opti
     };
     let mut dist = match info {
         Some(info) => {
-            let n = info.file_name()?.to_string_lossy().into_owned();
+            let n = info
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             load(host, site, info, DistFormat::EggInfo, &n)
         }
-        None => Distribution {
-            name: stem.to_string(),
-            normalized_name: norm,
-            version: String::new(),
-            site_packages: site.to_path_buf(),
-            metadata_path: link.to_path_buf(),
-            format: DistFormat::EggInfo,
-            metadata: Metadata::default(),
-            installer: None,
-            requested: false,
-            direct_url: None,
-            error: Some(format!(
-                "{}: no .egg-info found in {}",
-                link.display(),
-                project.display()
-            )),
-        },
+        None => broken(format!(
+            "{}: no .egg-info found in {}",
+            link.display(),
+            project.display()
+        )),
     };
     dist.direct_url = Some(url);
-    Some(dist)
+    dist
 }
 
 /// `("foo_bar", "1.0")` from `foo_bar-1.0.dist-info`, `foo-1.0-py3.8.egg-info`

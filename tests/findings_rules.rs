@@ -43,6 +43,18 @@ fn cases() -> Vec<Case> {
     let m = Module;
     let i = Install;
     vec![
+        case(
+            "cred-discord-grabber",
+            m,
+            r#"regex = r"dQw4w9WgXcQ:[^\"]*""#,
+            r#"token = getenv("TQDM_DISCORD_TOKEN")"#,
+        ),
+        case(
+            "exfil-discord-webhook",
+            m,
+            r#"HOOK = "https://discord.com/api/webhooks/0000/FAKE-EXAMPLE""#,
+            r#"DOCS = "https://discord.com/developers/docs""#,
+        ),
         case("cred-env-token", m, r#"key = os.environ["AWS_SECRET_ACCESS_KEY"]"#, "def load(hf_token=None, azure_client_secret=None):"),
         case(
             "cred-env-name",
@@ -53,7 +65,9 @@ fn cases() -> Vec<Case> {
         case("cred-file", m, r#"creds = open(os.path.expanduser("~/.aws/credentials")).read()"#, "from sympy.crypto import kid_rsa_private_key"),
         case("cred-env-dump", m, "payload = json.dumps(dict(os.environ))", r#"home = os.environ.get("HOME")"#),
         case("cred-browser-store", m, r#"path = local + "\\Google\\Chrome\\User Data\\Default\\Login Data""#, r#"label = "login data""#),
-        case("exfil-webhook", m, r#"HOOK = "https://discord.com/api/webhooks/0000/FAKE-EXAMPLE""#, r#"DOCS = "https://discord.com/developers/docs""#),
+        case("exfil-webhook", m, r#"HOOK = "https://webhook.site/00000000-fake""#, r#"DOCS = "https://example.com/webhooks/docs""#),
+        case("exfil-discord-webhook", m, r#"HOOK = "https://discord.com/api/webhooks/0000/FAKE-EXAMPLE""#, r#"DOCS = "https://discord.com/developers/docs""#),
+        case("cred-discord-grabber", m, r#"pattern = r"dQw4w9WgXcQ:[^"]*""#, r#"token = getenv("TQDM_DISCORD_TOKEN")"#),
         case("exfil-telegram-bot", m, r#"u = "https://api.telegram.org/bot123456789:FAKEexampleTOKEN/sendMessage""#, "API = 'https://api.telegram.org/bot'"),
         case("exfil-http", m, "requests.post(URL, data=d)", "session_id = make_post_id()"),
         case("exfil-socket", m, "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)", "kind = socket.SOCK_STREAM"),

@@ -204,6 +204,8 @@ pub struct RuleSet {
     pub(crate) triggers: Vec<Vec<usize>>,
     /// Rules with a detector (run on every long line).
     pub(crate) detector_rules: Vec<usize>,
+    /// Every distinct literal (lowercase), indexed by literal id.
+    pub(crate) literals: Vec<String>,
     /// For each automaton pattern, the literal it stands for (aliases).
     pub(crate) canonical: Vec<usize>,
     /// For each literal, whether it needs a word boundary on its left.
@@ -386,6 +388,7 @@ impl RuleSet {
             automaton,
             triggers,
             detector_rules,
+            literals,
             canonical,
             bounded,
             exact,
@@ -425,6 +428,12 @@ impl Rule {
             Some(re) => re.is_match(line),
             None => true,
         }
+    }
+
+    /// The literals that trigger this rule (for documentation and for the
+    /// benchmark's naive peer).
+    pub fn trigger_literals<'a>(&self, set: &'a RuleSet) -> Vec<&'a str> {
+        self.any.iter().map(|&i| set.literals[i].as_str()).collect()
     }
 
     /// Whether the rule applies to a file of this role. Build

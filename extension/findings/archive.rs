@@ -33,7 +33,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_archive_bytes: 256 * 1024 * 1024,
+            max_archive_bytes: 2 * 1024 * 1024 * 1024,
             max_entries: 50_000,
             max_member_bytes: MAX_SCAN_BYTES as u64,
             max_total_bytes: 1024 * 1024 * 1024,
@@ -229,18 +229,39 @@ pub fn scan_archive(
     bytes: &[u8],
     limits: &Limits,
 ) -> ArchiveScan {
+    scan_archive_reader(rules, file_name, io::Cursor::new(bytes), limits)
+}
+
+/// Like [`scan_archive`], reading from a seekable source (an open file) so
+/// that memory stays bounded by the per-member cap, not the archive's size.
+pub fn scan_archive_reader<R: Read + io::Seek>(
+    rules: &RuleSet,
+    file_name: &str,
+    mut reader: R,
+    limits: &Limits,
+) -> ArchiveScan {
     let mut out = ArchiveScan {
         package: package_from_file_name(file_name),
         ..ArchiveScan::default()
     };
     let is_wheel = file_name.to_ascii_lowercase().ends_with(".whl");
-    match sniff(bytes) {
-        Some(Format::Zip) => scan_zip(rules, bytes, is_wheel, limits, &mut out),
+    let mut head = Vec::with_capacity(512);
+    let len = reader.seek(io::SeekFrom::End(0)).unwrap_or(0);
+    let sniffed = reader
+        .seek(io::SeekFrom::Start(0))
+        .and_then(|_| (&mut reader).take(512).read_to_end(&mut head))
+        .and_then(|_| reader.seek(io::SeekFrom::Start(0)));
+    if let Err(e) = sniffed {
+        limit_hit(format!("unreadable archive: {e}"), &mut out);
+        return out;
+    }
+    match sniff(&head) {
+        Some(Format::Zip) => scan_zip(rules, reader, is_wheel, limits, &mut out),
         Some(Format::TarGz) => {
-            let gz = flate2::read::GzDecoder::new(bytes);
-            scan_tar(rules, gz, bytes.len() as u64, limits, &mut out)
+            let gz = flate2::read::GzDecoder::new(io::BufReader::new(reader));
+            scan_tar(rules, gz, len, limits, &mut out)
         }
-        Some(Format::Tar) => scan_tar(rules, bytes, bytes.len() as u64, limits, &mut out),
+        Some(Format::Tar) => scan_tar(rules, io::BufReader::new(reader), len, limits, &mut out),
         None => out.findings.push(MemberFinding {
             member: String::new(),
             sha256: None,
@@ -360,8 +381,14 @@ fn scan_tar<R: Read>(
     }
 }
 
-fn scan_zip(rules: &RuleSet, bytes: &[u8], is_wheel: bool, limits: &Limits, out: &mut ArchiveScan) {
-    let mut zip = match zip::ZipArchive::new(io::Cursor::new(bytes)) {
+fn scan_zip<R: Read + io::Seek>(
+    rules: &RuleSet,
+    reader: R,
+    is_wheel: bool,
+    limits: &Limits,
+    out: &mut ArchiveScan,
+) {
+    let mut zip = match zip::ZipArchive::new(reader) {
         Ok(z) => z,
         Err(e) => return limit_hit(format!("unreadable zip: {e}"), out),
     };

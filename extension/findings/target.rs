@@ -240,15 +240,24 @@ impl Scanner {
         if let Some(hit) = self.archives.get(&key) {
             return Ok(hit);
         }
-        let bytes = host.read(path, self.limits.max_archive_bytes)?;
+        // Streamed from the open file: memory is bounded by the per-member
+        // cap whatever the archive's size.
+        let (file, fmd) = host.open_file(path)?;
+        if fmd.len() > self.limits.max_archive_bytes {
+            return Err(crate::host::HostError::TooLarge {
+                path: path.to_path_buf(),
+                size: fmd.len(),
+                cap: self.limits.max_archive_bytes,
+            });
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let out = Arc::new(archive::scan_archive(
+        let out = Arc::new(archive::scan_archive_reader(
             self.rules,
             &name,
-            &bytes,
+            file,
             &self.limits,
         ));
         self.archives.insert(key, out.clone());

@@ -320,6 +320,111 @@ impl Host {
         Ok((file, md))
     }
 
+    /// Opens a directory of the host (resolved inside the root) and holds it
+    /// open, so that many entries below it can be `stat`ed cheaply with
+    /// [`HostDir::stat_id`] instead of walking the whole path every time.
+    pub fn open_dir(&self, host_path: &Path) -> Result<HostDir, HostError> {
+        let resolved = self.resolve(host_path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.real_path(&resolved))
+            .map_err(|source| HostError::Io {
+                path: host_path.to_path_buf(),
+                source,
+            })?;
+        Ok(HostDir {
+            file,
+            path: resolved,
+        })
+    }
+
+    /// Opens the regular file `rel` below an open directory (see
+    /// [`Host::open_dir`]) with the guarantees of [`Host::open_file`], but
+    /// without walking the whole path again: the entry is `lstat`ed first
+    /// (a FIFO or device is refused unopened), then opened with `openat2`
+    /// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so nothing on the way can be a
+    /// symlink. Where a symlink is met, or `openat2` is unavailable, it falls
+    /// back to [`Host::open_file`] on the full path, which resolves links
+    /// inside the root.
+    pub fn open_file_at(&self, dir: &HostDir, rel: &Path) -> Result<(File, Metadata), HostError> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let host_path = dir.path.join(rel);
+        let id = match dir.stat_id(rel) {
+            Ok(id) => id,
+            Err(e) => {
+                // `fstatat` follows intermediate symlinks on the real disk, so
+                // "not found" may be wrong when one is on the way: then the
+                // safe path decides.
+                let mut prefix = PathBuf::new();
+                let comps: Vec<_> = rel.components().collect();
+                for c in &comps[..comps.len().saturating_sub(1)] {
+                    prefix.push(c);
+                    match dir.stat_id(&prefix) {
+                        Ok(p) if p.mode & libc::S_IFMT == libc::S_IFDIR => {}
+                        _ => return self.open_file(&host_path),
+                    }
+                }
+                return Err(e);
+            }
+        };
+        match id.mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFLNK => return self.open_file(&host_path),
+            _ => {
+                // Let the safe path produce the precise `NotRegular` error.
+                return self.open_file(&host_path);
+            }
+        }
+        let c = std::ffi::CString::new(rel.as_os_str().as_bytes()).map_err(|_| HostError::Io {
+            path: host_path.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
+        })?;
+        // SAFETY: `open_how` is plain data; all-zero is valid before the
+        // fields are set.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+        how.resolve =
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: the directory fd lives as long as `dir`, `c` is
+        // NUL-terminated and `how` is a valid `open_how` of the given size.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.file.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(
+                    libc::ENOSYS
+                    | libc::EPERM
+                    | libc::EINVAL
+                    | libc::E2BIG
+                    | libc::ELOOP
+                    | libc::EXDEV
+                    | libc::EAGAIN,
+                ) => self.open_file(&host_path),
+                _ => Err(HostError::Io {
+                    path: host_path,
+                    source: err,
+                }),
+            };
+        }
+        // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
+        let file = unsafe { File::from_raw_fd(fd as i32) };
+        let md = file.metadata().map_err(|source| HostError::Io {
+            path: host_path.clone(),
+            source,
+        })?;
+        check_regular(&host_path, &md)?;
+        Ok((file, md))
+    }
+
     /// True when the host path exists (after resolving symlinks in the root).
     pub fn exists(&self, host_path: &Path) -> bool {
         self.metadata(host_path).is_ok()
@@ -498,6 +603,113 @@ impl Host {
     }
 }
 
+/// What identifies one version of a file: `lstat`'s device, inode, size,
+/// modification and change times. A cache keyed on it is invalidated by any
+/// write, truncation, rename over, or `touch` (the change time cannot be set
+/// back from user space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Inode change time, nanoseconds since the epoch.
+    pub ctime_ns: i128,
+    /// File type and permission bits (`st_mode`).
+    pub mode: u32,
+}
+
+/// A directory of the host held open (see [`Host::open_dir`]).
+#[derive(Debug)]
+pub struct HostDir {
+    file: File,
+    path: PathBuf,
+}
+
+impl StatId {
+    /// The identity of what `md` describes.
+    pub fn from_metadata(md: &Metadata) -> StatId {
+        StatId {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            ctime_ns: md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128,
+            mode: md.mode(),
+        }
+    }
+}
+
+impl HostDir {
+    /// The [`StatId`] of the directory itself.
+    pub fn stat_self(&self) -> Result<StatId, HostError> {
+        self.file
+            .metadata()
+            .map(|md| StatId::from_metadata(&md))
+            .map_err(|source| HostError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The directory's resolved host path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The [`StatId`] of `rel` below this directory, without following a
+    /// final symlink. `rel` must be relative and free of `..` (anything else
+    /// is refused). Intermediate components are walked by the kernel, so use
+    /// this only for entries the caller has just listed as real directories;
+    /// it returns identity for cache keys and never reads content.
+    pub fn stat_id(&self, rel: &Path) -> Result<StatId, HostError> {
+        use std::os::fd::AsRawFd;
+        let host_path = self.path.join(rel);
+        let bad = rel.as_os_str().is_empty()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)));
+        if bad {
+            return Err(HostError::Io {
+                path: host_path,
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path"),
+            });
+        }
+        let c = std::ffi::CString::new(rel.as_os_str().as_bytes()).map_err(|_| HostError::Io {
+            path: host_path.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
+        })?;
+        // SAFETY: an all-zero `stat` is a valid value for fstatat to fill.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is open for the life of `self`, `c` is NUL-terminated
+        // and `st` points to a live, writable `stat`.
+        let r = unsafe {
+            libc::fstatat(
+                self.file.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if r != 0 {
+            return Err(HostError::Io {
+                path: host_path,
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(StatId {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime_ns: st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
+            ctime_ns: st.st_ctime as i128 * 1_000_000_000 + st.st_ctime_nsec as i128,
+            mode: st.st_mode as u32,
+        })
+    }
+}
+
 fn check_regular(host_path: &Path, md: &Metadata) -> Result<(), HostError> {
     use std::os::unix::fs::FileTypeExt;
     let ft = md.file_type();
@@ -614,6 +826,49 @@ mod tests {
         assert_eq!(users.len(), 2);
         assert_eq!(users[1].uid, 1000);
         assert_eq!(users[1].home, PathBuf::from("/home/alice"));
+    }
+
+    #[test]
+    fn open_dir_stat_id_and_open_file_at_stay_in_the_root() {
+        let (dir, host) = host();
+        std::fs::create_dir_all(dir.path().join("site/pkg.dist-info")).unwrap();
+        std::fs::write(dir.path().join("site/pkg.dist-info/METADATA"), b"Name: p\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/inside"), b"inside").unwrap();
+        // An absolute link must be re-rooted, not followed on the real disk.
+        symlink(
+            "/etc/inside",
+            dir.path().join("site/pkg.dist-info/INSTALLER"),
+        )
+        .unwrap();
+        symlink("/etc", dir.path().join("site/linkdir")).unwrap();
+        let d = host.open_dir(Path::new("/site")).unwrap();
+        let id = d.stat_id(Path::new("pkg.dist-info/METADATA")).unwrap();
+        assert_eq!(id.size, 8);
+        assert_eq!(d.stat_self().unwrap().mode & libc::S_IFMT, libc::S_IFDIR);
+        assert!(d.stat_id(Path::new("../etc/inside")).is_err());
+        assert!(d.stat_id(Path::new("/etc/inside")).is_err());
+        let (mut f, _) = host
+            .open_file_at(&d, Path::new("pkg.dist-info/METADATA"))
+            .unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "Name: p\n");
+        let (mut f, _) = host
+            .open_file_at(&d, Path::new("pkg.dist-info/INSTALLER"))
+            .unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "inside");
+        let (mut f, _) = host.open_file_at(&d, Path::new("linkdir/inside")).unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "inside");
+        assert!(host.open_file_at(&d, Path::new("pkg.dist-info")).is_err());
+        assert!(host
+            .open_file_at(&d, Path::new("nope"))
+            .unwrap_err()
+            .is_not_found());
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub mod python;
 pub mod sql;
 pub mod table;
 pub mod tables;
+pub mod typosquat;

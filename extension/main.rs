@@ -71,6 +71,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Maintain the reference data shipped in the binary.
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DataAction {
+    /// Regenerate the popular-package and known-malicious lists from newer
+    /// copies of their sources, then rebuild squatch to embed them.
+    Refresh {
+        /// Top PyPI packages: hugovk's top-pypi-packages JSON or CSV, or a TSV
+        /// with name and rank columns.
+        #[arg(long)]
+        top: PathBuf,
+        /// A checkout of the OpenSSF malicious-packages data set (its
+        /// `osv/malicious/pypi` directory, or any directory above it).
+        #[arg(long)]
+        malicious: PathBuf,
+        /// Where to write the data files (the repository's `extension/data`).
+        #[arg(long, default_value = "extension/data")]
+        out: PathBuf,
+    },
 }
 
 fn init_logging(verbose: bool, default: &str) {
@@ -139,6 +163,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.push_str(&output::render(r, format));
             }
             print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Data {
+            action:
+                DataAction::Refresh {
+                    top,
+                    malicious,
+                    out,
+                },
+        }) => {
+            init_logging(cli.verbose, "info");
+            let report = squatch::typosquat::regenerate(&top, &malicious, &out)?;
+            println!(
+                "wrote {} popular and {} known-malicious names ({} OSV files skipped) to {}; rebuild squatch to embed them",
+                report.popular,
+                report.malicious,
+                report.skipped_osv_files,
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Tables { json }) => {

@@ -77,3 +77,38 @@ fn no_arguments_prints_help_and_fails() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stdout).unwrap().contains("Usage"));
 }
+
+#[test]
+fn data_refresh_regenerates_both_reference_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().join("top.tsv");
+    std::fs::write(
+        &top,
+        "name\tversion\tmonth\trank_among_15000_most_downloaded\tsummary\nboto3\t1\t2026-01\t1\tx\nRequests\t2\t2026-01\t2\ty\nobscure\t1\t2020-01\t\tz\n",
+    )
+    .unwrap();
+    let osv = dir.path().join("osv/malicious/pypi/reqeusts");
+    std::fs::create_dir_all(&osv).unwrap();
+    std::fs::write(
+        osv.join("MAL-2099-1.json"),
+        r#"{"id":"MAL-2099-1","affected":[{"package":{"ecosystem":"PyPI","name":"Reqeusts"}}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("data");
+    let o = squatch(&[
+        "data",
+        "refresh",
+        "--top",
+        top.to_str().unwrap(),
+        "--malicious",
+        dir.path().join("osv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let top_out = std::fs::read_to_string(out.join("pypi_top.tsv")).unwrap();
+    assert!(top_out.contains("1\tboto3\n2\trequests\n"), "{top_out}");
+    assert!(!top_out.contains("obscure"));
+    let mal_out = std::fs::read_to_string(out.join("pypi_malicious.tsv")).unwrap();
+    assert!(mal_out.contains("reqeusts\tMAL-2099-1"), "{mal_out}");
+}

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use squatch::osquery::extension_api as api;
 use squatch::osquery::extension_api::{
     ExtensionManagerSyncHandler, ExtensionSyncHandler, TExtensionSyncClient,
@@ -37,8 +39,10 @@ struct Manager {
     seen: Arc<Mutex<Seen>>,
     /// When set, registration is refused with this message.
     refuse: Option<String>,
-    /// When set, connections are dropped: osquery "went away".
+    /// Set when osquery "went away": no more connections are accepted.
     gone: Arc<AtomicBool>,
+    /// Every accepted connection, so that `go_away` can close them.
+    streams: Arc<Mutex<Vec<UnixStream>>>,
 }
 
 impl ExtensionSyncHandler for Manager {
@@ -95,6 +99,15 @@ impl Manager {
             seen: Arc::default(),
             refuse: refuse.map(str::to_string),
             gone: Arc::default(),
+            streams: Arc::default(),
+        }
+    }
+
+    /// Simulates osquery dying: stops accepting and closes every connection.
+    fn go_away(&self) {
+        self.gone.store(true, Ordering::SeqCst);
+        for s in self.streams.lock().unwrap().iter() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
         }
     }
 
@@ -109,12 +122,9 @@ impl Manager {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let processor = processor.clone();
-                        let gone = me.gone.clone();
+                        me.streams.lock().unwrap().push(stream.try_clone().unwrap());
                         thread::spawn(move || {
                             stream.set_nonblocking(false).unwrap();
-                            stream
-                                .set_read_timeout(Some(Duration::from_millis(200)))
-                                .unwrap();
                             let read = stream.try_clone().unwrap();
                             let mut i =
                                 TBinaryInputProtocol::new(TBufferedReadTransport::new(read), true);
@@ -122,19 +132,9 @@ impl Manager {
                                 TBufferedWriteTransport::new(stream),
                                 true,
                             );
-                            while !gone.load(Ordering::SeqCst) {
-                                match processor.process(&mut i, &mut o) {
-                                    Ok(()) => {}
-                                    Err(thrift::Error::Transport(t))
-                                        if t.kind == thrift::TransportErrorKind::TimedOut
-                                            || t.message.contains("Resource temporarily")
-                                            || t.message.contains("timed out") =>
-                                    {
-                                        continue
-                                    }
-                                    Err(_) => return,
-                                }
-                            }
+                            // Blocking reads; `go_away` shuts the socket down,
+                            // which ends this loop with an EOF.
+                            while processor.process(&mut i, &mut o).is_ok() {}
                         });
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -148,25 +148,27 @@ impl Manager {
 }
 
 struct Setup {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     socket: PathBuf,
+    /// The host the extension examines (`SQUATCH_ROOT`).
+    fake: common::FakeHost,
 }
 
 impl Setup {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("root/etc")).unwrap();
-        std::fs::write(
-            dir.path().join("root/etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\n",
-        )
-        .unwrap();
+        let fake = common::FakeHost::new();
+        fake.passwd(&[("root", 0, "/root")]);
         let socket = dir.path().join("osquery.em");
-        Setup { dir, socket }
+        Setup {
+            _dir: dir,
+            socket,
+            fake,
+        }
     }
 
     fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.fake.root().to_path_buf()
     }
 
     fn ext_socket(&self) -> PathBuf {
@@ -299,6 +301,16 @@ fn registers_every_table_with_name_version_and_columns_then_shuts_down_on_reques
 #[test]
 fn generate_with_constraints_and_the_error_path_carry_status_and_message() {
     let s = Setup::new();
+    let fake = &s.fake;
+    let site = fake.venv("/srv/app/.venv", "3.12", false);
+    fake.dist(&site, "torch-utilites", "0.1.0")
+        .file("torch_utilites/__init__.py", b"x = 1\n")
+        .installer("pip")
+        .write();
+    let other = fake.venv("/srv/other/.venv", "3.12", false);
+    fake.dist(&other, "requests", "2.32.0")
+        .installer("pip")
+        .write();
     let m = Manager::new(None);
     m.serve(&s.socket);
     let child = s.spawn(5);
@@ -307,29 +319,62 @@ fn generate_with_constraints_and_the_error_path_carry_status_and_message() {
     });
     let mut c = ext_client(&s.ext_socket());
 
-    let table = table_names()
-        .into_iter()
-        .next()
-        .expect("at least one table");
+    let table = "python_package_provenance".to_string();
     // columns action
     let mut req = BTreeMap::new();
     req.insert("action".to_string(), "columns".to_string());
     let resp = c.call("table".into(), table.clone(), req).unwrap();
     assert_eq!(resp.status.unwrap().code, Some(0));
-    assert!(!resp.response.unwrap().is_empty());
+    let names: Vec<String> = resp
+        .response
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("name").cloned())
+        .collect();
+    assert!(names.contains(&"record_status".to_string()), "{names:?}");
 
-    // generate with a constraints context: a path that does not exist on the
-    // fake host gives a successful, well-formed answer.
+    // generate with a constraints context, as osquery sends it for
+    // `WHERE environment IN (...)`: only the asked environment is scanned,
+    // and every column is present in each row.
+    let ctx = |envs: &[&str]| {
+        let list: Vec<String> = envs
+            .iter()
+            .map(|e| format!(r#"{{"op":2,"expr":"{e}"}}"#))
+            .collect();
+        format!(
+            r#"{{"constraints":[{{"name":"environment","list":[{}],"affinity":"TEXT"}}],"colsUsed":["name","version","environment"]}}"#,
+            list.join(",")
+        )
+    };
     let mut req = BTreeMap::new();
     req.insert("action".to_string(), "generate".to_string());
-    req.insert(
-        "context".to_string(),
-        r#"{"constraints":[{"name":"path","list":[{"op":2,"expr":"/nowhere"}],"affinity":"TEXT"}],"colsUsed":["path"]}"#
-            .to_string(),
-    );
+    req.insert("context".to_string(), ctx(&["/srv/app/.venv", "/nowhere"]));
     let resp = c.call("table".into(), table.clone(), req).unwrap();
     assert_eq!(resp.status.unwrap().code, Some(0));
-    assert!(resp.response.is_some());
+    let rows = resp.response.unwrap();
+    let pkgs: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["name"].as_str(), r["environment"].as_str()))
+        .collect();
+    assert_eq!(pkgs, vec![("torch-utilites", "/srv/app/.venv")]);
+    assert!(rows[0].contains_key("record_status"));
+
+    // A REQUIRED column left unconstrained: osquery shows status.message.
+    let mut req = BTreeMap::new();
+    req.insert("action".to_string(), "generate".to_string());
+    req.insert("context".to_string(), r#"{"constraints":[]}"#.to_string());
+    let resp = c
+        .call("table".into(), "python_typosquat_variants".into(), req)
+        .unwrap();
+    let status = resp.status.unwrap();
+    assert_eq!(status.code, Some(1));
+    assert!(
+        status
+            .message
+            .unwrap_or_default()
+            .contains("requires a constraint on column target"),
+        "required-column message lost"
+    );
 
     // error path: a context osquery would never send is refused with a
     // message in status.message (where osquery shows it), not in a row.
@@ -411,7 +456,7 @@ fn exits_cleanly_when_osquery_stops_answering() {
     wait_until("a ping", Duration::from_secs(10), || {
         m.seen.lock().unwrap().pings > 0
     });
-    m.gone.store(true, Ordering::SeqCst);
+    m.go_away();
     let (status, stderr) = wait_exit(child, Duration::from_secs(15));
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");

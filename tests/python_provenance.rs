@@ -674,3 +674,76 @@ fn environments_table_every_column_and_path_constraint() {
     .is_empty());
     let _ = Path::new("/");
 }
+
+#[test]
+fn repeated_queries_see_installs_upgrades_edits_and_hardlinks() {
+    let fh = FakeHost::new();
+    let a = fh.venv("/opt/a", "3.12", false);
+    let b = fh.venv("/opt/b", "3.12", false);
+    let d = fh
+        .dist(&a, "pkg", "1.0")
+        .file("pkg.py", b"")
+        .installer("uv")
+        .write();
+    let t = provenance(&fh);
+    let q = QueryContext::all().using(&["name", "version", "environment", "installer"]);
+    let names = |rows: &Rows| -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["environment"].clone(),
+                    r["name"].clone(),
+                    r["version"].clone(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&generate(&t, &q)),
+        vec![("/opt/a".into(), "pkg".into(), "1.0".into())]
+    );
+    // In-place edit of METADATA (same inode): the cache must notice.
+    std::fs::write(
+        fh.real(&d.meta("METADATA")),
+        "Metadata-Version: 2.1\nName: pkg\nVersion: 6.6.6\n",
+    )
+    .unwrap();
+    assert_eq!(
+        names(&generate(&t, &q)),
+        vec![("/opt/a".into(), "pkg".into(), "6.6.6".into())]
+    );
+    // A new install appears; a removal disappears.
+    fh.dist(&a, "newer", "2.0").write();
+    assert_eq!(generate(&t, &q).len(), 2);
+    std::fs::remove_dir_all(fh.real(&d.metadata_path)).unwrap();
+    assert_eq!(
+        names(&generate(&t, &q)),
+        vec![("/opt/a".into(), "newer".into(), "2.0".into())]
+    );
+    // uv hardlinks files from its cache: the same METADATA inode in two
+    // venvs must still give two rows, each in its own environment.
+    let newer = a.join("newer-2.0.dist-info");
+    std::fs::create_dir_all(fh.real(&b.join("newer-2.0.dist-info"))).unwrap();
+    std::fs::hard_link(
+        fh.real(&newer.join("METADATA")),
+        fh.real(&b.join("newer-2.0.dist-info/METADATA")),
+    )
+    .unwrap();
+    let rows = generate(&t, &q);
+    assert_eq!(
+        names(&rows),
+        vec![
+            ("/opt/a".into(), "newer".into(), "2.0".into()),
+            ("/opt/b".into(), "newer".into(), "2.0".into()),
+        ]
+    );
+    let b_row = rows.iter().find(|r| r["environment"] == "/opt/b").unwrap();
+    assert_eq!(
+        get(b_row, "installer"),
+        None,
+        "INSTALLER belongs to /opt/a's copy only"
+    );
+}

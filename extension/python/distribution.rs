@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 use super::direct_url::{DirectUrl, SourceKind};
 use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
-use crate::cache::{Cache, FileKey};
-use crate::host::Host;
+use crate::cache::Cache;
+use crate::host::{Host, HostDir, HostError, StatId};
+use std::ffi::OsStr;
+use std::ffi::OsString;
+use std::io::Read;
+use std::sync::Arc;
 
 /// Cap for small marker files (INSTALLER, top_level.txt, .egg-link).
 const SMALL_FILE_CAP: u64 = 64 * 1024;
@@ -101,38 +105,58 @@ impl Distribution {
 /// order of their metadata directories. Unreadable or corrupt metadata gives
 /// a distribution with `error` set, never a missing one.
 pub fn distributions(host: &Host, site_packages: &Path) -> Vec<Distribution> {
-    let site = Host::normalize(site_packages);
-    let Ok(entries) = host.read_dir(&site) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries {
-        let name = e.name_lossy();
-        let is_dir = e.file_type.is_dir();
-        let is_file = e.file_type.is_file();
-        if name.ends_with(".dist-info") && is_dir {
-            out.push(load(host, &site, e.path, DistFormat::DistInfo, &name));
-        } else if name.ends_with(".egg-info") && (is_dir || is_file) {
-            out.push(load(host, &site, e.path, DistFormat::EggInfo, &name));
-        } else if (name.ends_with(".egg") && is_dir) || (name.ends_with(".egg-link") && is_file) {
-            out.extend(single_entry(host, &site, &e.path, &name));
-        }
-    }
-    out
+    scan(host, &Host::normalize(site_packages))
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect()
 }
 
-/// What identifies one version of a distribution's metadata: its metadata
-/// directory (or file) and its METADATA/PKG-INFO file.
-type DistKey = (FileKey, Option<FileKey>);
+/// The kind of a site-directory entry that may hold a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    /// `*.dist-info` directory.
+    DistInfo,
+    /// `*.egg-info` directory.
+    EggInfoDir,
+    /// `*.egg-info` file (PKG-INFO itself).
+    EggInfoFile,
+    /// `*.egg` directory or `*.egg-link` file: rare, never cached.
+    Other,
+}
 
-/// Parsed distributions kept across queries, keyed by the `stat` of the
-/// metadata directory and of its METADATA file, so an unchanged site costs
-/// one `lstat` per distribution to list again. Installing, upgrading or
-/// removing a distribution (which creates or removes files in its
-/// directory) or editing METADATA invalidates its entry.
+fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
+    if name.ends_with(".dist-info") && is_dir {
+        Some(EntryKind::DistInfo)
+    } else if name.ends_with(".egg-info") && is_dir {
+        Some(EntryKind::EggInfoDir)
+    } else if name.ends_with(".egg-info") && is_file {
+        Some(EntryKind::EggInfoFile)
+    } else if (name.ends_with(".egg") && is_dir) || (name.ends_with(".egg-link") && is_file) {
+        Some(EntryKind::Other)
+    } else {
+        None
+    }
+}
+
+/// A cached distribution: the `stat` identity of its METADATA (or, when
+/// that is missing, of its metadata directory), the site directory's
+/// identity, and the entry's name.
+type DistKey = (StatId, StatId, OsString);
+
+/// Parsed distributions and site listings kept across queries.
+///
+/// A site directory's listing is reused while the directory's own `stat`
+/// (inode, size, mtime, ctime) is unchanged: installing, upgrading or
+/// removing a distribution creates, renames or removes entries in it, which
+/// changes it. A distribution is reused while its METADATA's `stat` is
+/// unchanged (any write to it changes mtime/ctime). So an unchanged site
+/// costs one `fstat` and one relative `lstat` per distribution to list
+/// again. INSTALLER, REQUESTED and direct_url.json are re-read with
+/// METADATA: installers write all of them together.
 #[derive(Debug)]
 pub struct DistributionCache {
-    cache: Cache<DistKey, Distribution>,
+    listings: Cache<StatId, Arc<Vec<(OsString, EntryKind)>>>,
+    dists: Cache<DistKey, Arc<Distribution>>,
 }
 
 impl Default for DistributionCache {
@@ -142,21 +166,22 @@ impl Default for DistributionCache {
 }
 
 impl DistributionCache {
-    /// A cache holding up to 200,000 distributions.
+    /// A cache holding up to 200,000 distributions and 20,000 site listings.
     pub fn new() -> Self {
         DistributionCache {
-            cache: Cache::new(200_000),
+            listings: Cache::new(20_000),
+            dists: Cache::new(200_000),
         }
     }
 
     /// Number of cached distributions.
     pub fn len(&self) -> usize {
-        self.cache.len()
+        self.dists.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.cache.is_empty()
+        self.dists.is_empty()
     }
 }
 
@@ -167,48 +192,109 @@ pub fn distributions_cached(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Distribution> {
+    distributions_shared(host, site_packages, cache)
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect()
+}
+
+/// [`distributions_cached`] without copying what the cache holds.
+pub fn distributions_shared(
+    host: &Host,
+    site_packages: &Path,
+    cache: &DistributionCache,
+) -> Vec<Arc<Distribution>> {
     let site = Host::normalize(site_packages);
-    let Ok(resolved) = host.resolve(&site) else {
-        return distributions(host, &site);
+    let Some((dir, site_id)) = host
+        .open_dir(&site)
+        .ok()
+        .and_then(|d| d.stat_self().ok().map(|id| (d, id)))
+    else {
+        return scan(host, &site);
     };
-    let Ok(entries) = host.read_dir(&site) else {
+    let listing = match cache.listings.get(&site_id) {
+        Some(l) => l,
+        None => {
+            let Ok(entries) = host.read_dir(&site) else {
+                return Vec::new();
+            };
+            let l: Vec<(OsString, EntryKind)> = entries
+                .into_iter()
+                .filter_map(|e| {
+                    let kind =
+                        entry_kind(&e.name_lossy(), e.file_type.is_dir(), e.file_type.is_file())?;
+                    Some((e.name, kind))
+                })
+                .collect();
+            let l = Arc::new(l);
+            cache.listings.insert(site_id, l.clone());
+            l
+        }
+    };
+    let mut out = Vec::with_capacity(listing.len());
+    for (name, kind) in listing.iter() {
+        let path = site.join(name);
+        let lossy = name.to_string_lossy();
+        let (format, meta) = match kind {
+            EntryKind::Other => {
+                out.extend(single_entry(host, &site, &path, &lossy).map(Arc::new));
+                continue;
+            }
+            EntryKind::DistInfo => (DistFormat::DistInfo, Some("METADATA")),
+            EntryKind::EggInfoDir => (DistFormat::EggInfo, Some("PKG-INFO")),
+            EntryKind::EggInfoFile => (DistFormat::EggInfo, None),
+        };
+        let id = meta
+            .and_then(|m| dir.stat_id(&Path::new(name).join(m)).ok())
+            .or_else(|| dir.stat_id(Path::new(name)).ok());
+        let base = || meta.map(|_| MetaDir::At(&dir, name));
+        let Some(id) = id else {
+            // Gone since it was listed: load reports the error.
+            out.push(Arc::new(load(host, &site, path, format, &lossy, base())));
+            continue;
+        };
+        let dist = cache
+            .dists
+            .get_or_insert_with((id, site_id, name.clone()), || {
+                Arc::new(load(host, &site, path, format, &lossy, base()))
+            });
+        out.push(dist);
+    }
+    out
+}
+
+fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
+    let Ok(entries) = host.read_dir(site) else {
         return Vec::new();
     };
+    let dir = host.open_dir(site).ok();
     let mut out = Vec::new();
     for e in entries {
         let name = e.name_lossy();
-        let (format, meta_rel): (DistFormat, Option<&str>) =
-            if name.ends_with(".dist-info") && e.file_type.is_dir() {
-                (DistFormat::DistInfo, Some("METADATA"))
-            } else if name.ends_with(".egg-info") && e.file_type.is_dir() {
-                (DistFormat::EggInfo, Some("PKG-INFO"))
-            } else if name.ends_with(".egg-info") && e.file_type.is_file() {
-                (DistFormat::EggInfo, None)
-            } else if (name.ends_with(".egg") && e.file_type.is_dir())
-                || (name.ends_with(".egg-link") && e.file_type.is_file())
-            {
-                // Rare layouts: read them every time.
-                out.extend(single_entry(host, &site, &e.path, &name));
-                continue;
-            } else {
-                continue;
-            };
-        let Ok(dir_md) = host.child_metadata(&resolved, &e.name) else {
-            out.push(load(host, &site, e.path, format, &name));
+        let Some(kind) = entry_kind(&name, e.file_type.is_dir(), e.file_type.is_file()) else {
             continue;
         };
-        let meta_md = meta_rel.and_then(|m| {
-            host.child_metadata(&resolved.join(&e.name), std::ffi::OsStr::new(m))
-                .ok()
-        });
-        let key = (
-            FileKey::new(&e.path, &dir_md),
-            meta_md.map(|md| FileKey::new(&e.path.join(meta_rel.unwrap_or("")), &md)),
-        );
-        let dist = cache
-            .cache
-            .get_or_insert_with(key, || load(host, &site, e.path.clone(), format, &name));
-        out.push(dist);
+        let format = match kind {
+            EntryKind::Other => {
+                out.extend(single_entry(host, site, &e.path, &name).map(Arc::new));
+                continue;
+            }
+            EntryKind::DistInfo => DistFormat::DistInfo,
+            EntryKind::EggInfoDir | EntryKind::EggInfoFile => DistFormat::EggInfo,
+        };
+        // The entry is a real directory (read_dir does not follow links).
+        let base = match (&dir, kind) {
+            (Some(d), EntryKind::DistInfo | EntryKind::EggInfoDir) => Some(MetaDir::At(d, &e.name)),
+            _ => None,
+        };
+        out.push(Arc::new(load(
+            host,
+            site,
+            e.path.clone(),
+            format,
+            &name,
+            base,
+        )));
     }
     out
 }
@@ -219,7 +305,7 @@ fn single_entry(host: &Host, site: &Path, path: &Path, name: &str) -> Option<Dis
     }
     let info = path.join("EGG-INFO");
     host.is_dir(&info)
-        .then(|| load(host, site, info, DistFormat::EggInfo, name))
+        .then(|| load(host, site, info, DistFormat::EggInfo, name, None))
 }
 
 /// Reads one distribution given its metadata directory (or file).
@@ -230,15 +316,106 @@ pub fn load_distribution(host: &Host, site: &Path, metadata_path: &Path) -> Opti
     } else {
         DistFormat::EggInfo
     };
-    Some(load(host, site, metadata_path.to_path_buf(), format, &name))
+    Some(load(
+        host,
+        site,
+        metadata_path.to_path_buf(),
+        format,
+        &name,
+        None,
+    ))
 }
 
+/// Where a metadata directory's files are read from.
+enum MetaDir<'a> {
+    /// `name/<file>` below an open site directory (cheap: no path walk).
+    At(&'a HostDir, &'a OsStr),
+    /// A host path, resolved inside the root on every read.
+    Path(PathBuf),
+}
+
+impl MetaDir<'_> {
+    fn open(
+        &self,
+        host: &Host,
+        file: &str,
+    ) -> Result<(std::fs::File, std::fs::Metadata), HostError> {
+        match self {
+            MetaDir::At(dir, name) => host.open_file_at(dir, &Path::new(name).join(file)),
+            MetaDir::Path(p) => host.open_file(&p.join(file)),
+        }
+    }
+
+    fn exists(&self, host: &Host, file: &str) -> bool {
+        match self {
+            MetaDir::At(dir, name) => dir.stat_id(&Path::new(name).join(file)).is_ok(),
+            MetaDir::Path(p) => host.symlink_metadata(&p.join(file)).is_ok(),
+        }
+    }
+
+    /// Reads `file`: the whole file (or [`HostError::TooLarge`]) when
+    /// `prefix` is false, at most `cap` bytes and a truncation flag when true.
+    fn read(
+        &self,
+        host: &Host,
+        file: &str,
+        cap: u64,
+        prefix: bool,
+    ) -> Result<(Vec<u8>, bool), HostError> {
+        let (f, md) = self.open(host, file)?;
+        read_open(f, &md, cap, prefix, || match self {
+            MetaDir::At(dir, name) => dir.path().join(name).join(file),
+            MetaDir::Path(p) => p.join(file),
+        })
+    }
+}
+
+/// Reads an open file of known size: exactly the size `fstat` gave (capped),
+/// with no extra read to find EOF. A file that grows meanwhile is cut at
+/// that size; one that shrinks ends early.
+fn read_open(
+    mut file: std::fs::File,
+    md: &std::fs::Metadata,
+    cap: u64,
+    prefix: bool,
+    path: impl Fn() -> PathBuf,
+) -> Result<(Vec<u8>, bool), HostError> {
+    if !prefix && md.len() > cap {
+        return Err(HostError::TooLarge {
+            path: path(),
+            size: md.len(),
+            cap,
+        });
+    }
+    let want = md.len().min(cap) as usize;
+    let mut buf = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(HostError::Io {
+                    path: path(),
+                    source,
+                })
+            }
+        }
+    }
+    buf.truncate(got);
+    Ok((buf, md.len() > cap))
+}
+
+/// Loads one distribution. `base` says how to reach the metadata
+/// directory's files when the caller holds its site directory open.
 fn load(
     host: &Host,
     site: &Path,
     metadata_path: PathBuf,
     format: DistFormat,
     dir_name: &str,
+    base: Option<MetaDir>,
 ) -> Distribution {
     let (fallback_name, fallback_version) = split_dir_name(dir_name);
     let mut dist = Distribution {
@@ -255,8 +432,21 @@ fn load(
         error: None,
     };
     let mut errors: Vec<String> = Vec::new();
+    let dir = match base {
+        Some(b) => Some(b),
+        None if format == DistFormat::DistInfo || host.is_dir(&dist.metadata_path) => {
+            Some(MetaDir::Path(dist.metadata_path.clone()))
+        }
+        None => None,
+    };
     let md_file = dist.metadata_file();
-    match host.read_prefix(&md_file, METADATA_READ_CAP) {
+    let md_read = match (&dir, md_file.file_name()) {
+        (Some(d), Some(name)) if md_file.parent() == Some(dist.metadata_path.as_path()) => {
+            d.read(host, &name.to_string_lossy(), METADATA_READ_CAP, true)
+        }
+        _ => host.read_prefix(&md_file, METADATA_READ_CAP),
+    };
+    match md_read {
         Ok((bytes, truncated)) => {
             let md = Metadata::parse(&bytes, truncated);
             if md.truncated {
@@ -277,19 +467,22 @@ fn load(
         }
         Err(e) => errors.push(e.to_string()),
     }
-    if format == DistFormat::DistInfo || host.is_dir(&dist.metadata_path) {
-        let dir = &dist.metadata_path;
-        if let Ok(text) = host.read_to_string(&dir.join("INSTALLER"), SMALL_FILE_CAP) {
+    if let Some(dir) = &dir {
+        if let Ok((bytes, _)) = dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
+            let text = String::from_utf8_lossy(&bytes);
             let first = text.lines().next().unwrap_or("").trim();
             if !first.is_empty() {
                 dist.installer = Some(first.to_string());
             }
         }
-        dist.requested = host.symlink_metadata(&dir.join("REQUESTED")).is_ok();
-        match host.read(&dir.join("direct_url.json"), SMALL_FILE_CAP * 16) {
-            Ok(bytes) => match DirectUrl::parse(&bytes) {
+        dist.requested = dir.exists(host, "REQUESTED");
+        match dir.read(host, "direct_url.json", SMALL_FILE_CAP * 16, false) {
+            Ok((bytes, _)) => match DirectUrl::parse(&bytes) {
                 Ok(d) => dist.direct_url = Some(d),
-                Err(e) => errors.push(format!("{}: {e}", dir.join("direct_url.json").display())),
+                Err(e) => errors.push(format!(
+                    "{}: {e}",
+                    dist.metadata_path.join("direct_url.json").display()
+                )),
             },
             Err(e) if e.is_not_found() => {}
             Err(e) => errors.push(e.to_string()),
@@ -351,7 +544,7 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Dist
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            load(host, site, info, DistFormat::EggInfo, &n)
+            load(host, site, info, DistFormat::EggInfo, &n, None)
         }
         None => broken(format!(
             "{}: no .egg-info found in {}",

@@ -51,7 +51,10 @@ impl Metadata {
     /// lines are skipped, and a file without `Name`/`Version` gives a
     /// `Metadata` with those fields unset, for the caller to report.
     pub fn parse(bytes: &[u8], truncated_read: bool) -> Metadata {
-        let text = String::from_utf8_lossy(bytes);
+        // Only the header block is decoded: the body (the long description)
+        // can be most of the file and is never needed.
+        let end = header_end(bytes);
+        let text = String::from_utf8_lossy(&bytes[..end]);
         let mut md = Metadata::default();
         let mut current: Option<(String, String)> = None;
         let mut ended = false;
@@ -85,7 +88,7 @@ impl Metadata {
         if let Some((key, value)) = current.take() {
             md.store(&key, value);
         }
-        md.truncated = truncated_read && !ended;
+        md.truncated = truncated_read && !ended && end == bytes.len();
         md
     }
 
@@ -132,6 +135,24 @@ impl Metadata {
     }
 }
 
+/// The length of the header block including its terminating blank line
+/// (`\n\n` or `\n\r\n`), or the whole input when there is none.
+fn header_end(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|b| *b == b'\n') {
+        let nl = i + off;
+        let rest = &bytes[nl + 1..];
+        if rest.first() == Some(&b'\n') {
+            return nl + 2;
+        }
+        if rest.starts_with(b"\r\n") {
+            return nl + 3;
+        }
+        i = nl + 1;
+    }
+    bytes.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +187,17 @@ mod tests {
         assert_eq!((md.name, md.version), (None, None));
         let md = Metadata::parse(b"", false);
         assert_eq!(md, Metadata::default());
+    }
+
+    #[test]
+    fn header_end_finds_the_blank_line() {
+        assert_eq!(header_end(b"A: 1\n\nbody"), 6);
+        assert_eq!(header_end(b"A: 1\r\n\r\nbody"), 8);
+        assert_eq!(header_end(b"A: 1\nB: 2"), 9);
+        assert_eq!(header_end(b"\n\nx"), 2);
+        // Invalid UTF-8 in the body is never decoded.
+        let md = Metadata::parse(b"Name: a\nVersion: 1\n\n\xff\xfe", false);
+        assert_eq!(md.version.as_deref(), Some("1"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! cached by (path, device, inode, size, mtime), so verifying an unchanged
 //! host again costs one `lstat` per file.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use super::distribution::Distribution;
 use super::record::{environment_root, read_record, resolve_entry, RecordSource};
 use crate::cache::{Cache, FileKey};
-use crate::host::{Host, HostError, DEFAULT_READ_CAP};
+use crate::host::{Host, HostError, StatId, DEFAULT_READ_CAP};
 
 /// Size of the buffer files are streamed through while hashing.
 const HASH_BUF: usize = 256 * 1024;
@@ -332,7 +333,7 @@ impl DpkgIndex {
 /// A table keeps one for its lifetime so repeated queries are cheap.
 #[derive(Debug)]
 pub struct Verifier {
-    digests: Cache<(FileKey, HashAlgo), Vec<u8>>,
+    digests: Cache<(StatId, HashAlgo), Box<[u8]>>,
     dpkg: Mutex<Option<(Option<FileKey>, Arc<DpkgIndex>)>>,
 }
 
@@ -397,13 +398,15 @@ impl Verifier {
     /// Verifies the distributions of one site directory whose `wanted` flag
     /// is set (`dists` are all of the site's distributions, as
     /// [`distributions`](super::distribution::distributions) gives them).
-    pub fn verify_site(
+    pub fn verify_site<D: Borrow<Distribution>>(
         &self,
         host: &Host,
-        dists: &[Distribution],
+        dists: &[D],
         wanted: &[bool],
     ) -> Vec<Option<Verification>> {
+        let dists: Vec<&Distribution> = dists.iter().map(Borrow::borrow).collect();
         let needs_dpkg = dists.iter().any(|d| d.installer.is_none());
+
         let dpkg = if needs_dpkg {
             Some(self.dpkg_index(host))
         } else {
@@ -601,8 +604,10 @@ impl Run<'_> {
         if f.size.is_some_and(|s| s != md.len()) {
             return Check::Differs;
         }
-        let key = (FileKey::new(&f.path, &md), *algo);
-        let digest = match self.verifier.digests.get(&key) {
+        // Keyed by the file's identity alone (device, inode, size, times):
+        // hardlinked copies share a digest, as they share content.
+        let key = (StatId::from_metadata(&md), *algo);
+        let digest: Box<[u8]> = match self.verifier.digests.get(&key) {
             Some(d) => d,
             None => {
                 let (file, md2) = match self.host.open_child(&dir, name) {
@@ -614,13 +619,14 @@ impl Run<'_> {
                 let Ok(d) = digest_reader(file, *algo, &mut self.buf) else {
                     return Check::Unreadable;
                 };
+                let d: Box<[u8]> = d.into_boxed_slice();
                 self.verifier
                     .digests
-                    .insert((FileKey::new(&f.path, &md2), *algo), d.clone());
+                    .insert((StatId::from_metadata(&md2), *algo), d.clone());
                 d
             }
         };
-        if &digest == expected {
+        if *digest == **expected {
             Check::Same
         } else {
             Check::Differs

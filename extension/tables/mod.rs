@@ -5,6 +5,8 @@
 pub mod python_environments;
 pub mod python_install_findings;
 pub mod python_package_provenance;
+pub mod python_typosquat_scores;
+pub mod python_typosquat_variants;
 
 use std::sync::Arc;
 
@@ -22,6 +24,12 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
             host.clone(),
         )),
         Arc::new(python_package_provenance::PythonPackageProvenance::new(
+            host.clone(),
+        )),
+        Arc::new(python_typosquat_scores::PythonTyposquatScores::new(
+            host.clone(),
+        )),
+        Arc::new(python_typosquat_variants::PythonTyposquatVariants::new(
             host.clone(),
         )),
     ];

@@ -15,7 +15,7 @@ use super::python_environments::wanted_environments;
 use crate::host::Host;
 use crate::python::verify::Change;
 use crate::python::{
-    distributions_cached, normalize_name, DistFormat, Distribution, DistributionCache,
+    distributions_shared, normalize_name, DistFormat, Distribution, DistributionCache,
     Verification, Verifier,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
@@ -173,8 +173,6 @@ impl Table for PythonPackageProvenance {
             ),
         };
         let verify = ctx.any_used(VERIFY_COLUMNS);
-        let want_time = ctx.is_used("install_time");
-        let want_owner = ctx.is_used("owner_uid");
 
         let mut rows = Vec::new();
         for env in &envs {
@@ -182,7 +180,7 @@ impl Table for PythonPackageProvenance {
                 if sites.as_ref().is_some_and(|s| !s.contains(site)) {
                     continue;
                 }
-                let dists = distributions_cached(host, site, &self.dists);
+                let dists = distributions_shared(host, site, &self.dists);
                 let wanted: Vec<bool> = dists
                     .iter()
                     .map(|d| {
@@ -200,24 +198,28 @@ impl Table for PythonPackageProvenance {
                     if !w {
                         continue;
                     }
-                    let mut row = dist_row(d);
-                    row.set("environment", env.path.to_string_lossy())
-                        .set("environment_kind", env.kind.as_str());
-                    if want_time {
-                        row.opt("install_time", install_time(host, d).map(|t| t.to_string()));
+                    let mut out = Out {
+                        ctx,
+                        row: Row::new(),
+                    };
+                    out.set("environment", || {
+                        Some(env.path.to_string_lossy().into_owned())
+                    });
+                    out.set("environment_kind", || Some(env.kind.as_str().to_string()));
+                    dist_columns(&mut out, d);
+                    out.set("install_time", || {
+                        install_time(host, d).map(|t| t.to_string())
+                    });
+                    out.set("owner_uid", || {
+                        host.symlink_metadata(&d.metadata_path)
+                            .ok()
+                            .map(|m| m.uid().to_string())
+                    });
+                    match v {
+                        Some(v) => verification_columns(&mut out, &v, d.error.as_deref()),
+                        None => out.set("error", || d.error.clone()),
                     }
-                    if want_owner {
-                        row.opt(
-                            "owner_uid",
-                            host.symlink_metadata(&d.metadata_path)
-                                .ok()
-                                .map(|m| m.uid().to_string()),
-                        );
-                    }
-                    if let Some(v) = v {
-                        verification_columns(&mut row, &v, d.error.as_deref());
-                    }
-                    rows.push(row);
+                    rows.push(out.row);
                 }
             }
         }
@@ -225,64 +227,88 @@ impl Table for PythonPackageProvenance {
     }
 }
 
-fn dist_row(d: &Distribution) -> Row {
-    let md = &d.metadata;
-    let mut row = Row::new();
-    row.set("name", d.name.as_str())
-        .set("normalized_name", d.normalized_name.as_str())
-        .set("version", d.version.as_str())
-        .set("site_packages", d.site_packages.to_string_lossy())
-        .set("metadata_path", d.metadata_path.to_string_lossy())
-        .set("format", d.format.as_str())
-        .opt("installer", d.installer.clone())
-        .bool("requested", d.requested)
-        .set("source_kind", d.source_kind().as_str())
-        .opt("direct_url", d.direct_url.as_ref().map(|u| u.url.clone()))
-        .opt(
-            "vcs_commit_id",
-            d.direct_url.as_ref().and_then(|u| u.commit_id.clone()),
-        )
-        .opt("author", md.author.clone())
-        .opt("author_email", md.author_email.clone())
-        .opt("home_page", md.home_page.clone())
-        .opt("summary", md.summary.clone())
-        .opt("license", md.license.clone())
-        .opt("requires_python", md.requires_python.clone())
-        .opt("error", d.error.clone());
-    row
+/// A row under construction that only computes the columns a query uses.
+struct Out<'a> {
+    ctx: &'a QueryContext,
+    row: Row,
 }
 
-fn verification_columns(row: &mut Row, v: &Verification, dist_error: Option<&str>) {
-    row.set("record_status", v.status.as_str())
-        .set("record_reference", v.reference.as_str())
-        .opt("dpkg_package", v.dpkg_package.clone())
-        .int("files_checked", v.files_checked as i64)
-        .int("files_modified", v.files_modified as i64)
-        .int("files_missing", v.files_missing as i64)
-        .int("files_unrecorded", v.files_unrecorded as i64)
-        .int(
-            "files_outside_environment",
-            v.files_outside_environment as i64,
-        )
-        .int("files_unverifiable", v.files_unverifiable as i64);
-    let changed: Vec<String> = v
-        .changed
-        .iter()
-        .map(|(p, c)| {
-            let word = match c {
-                Change::Modified => "modified",
-                Change::Missing => "missing",
-                Change::Unrecorded => "unrecorded",
-            };
-            format!("{word}:{}", p.display())
-        })
-        .collect();
-    row.set("changed_files", changed.join("\n"));
-    let error = match (dist_error, v.error.as_deref()) {
+impl Out<'_> {
+    fn set(&mut self, column: &'static str, value: impl FnOnce() -> Option<String>) {
+        if self.ctx.is_used(column) {
+            if let Some(v) = value() {
+                self.row.set(column, v);
+            }
+        }
+    }
+}
+
+fn dist_columns(out: &mut Out, d: &Distribution) {
+    let md = &d.metadata;
+    let s = |v: &Option<String>| v.clone();
+    out.set("name", || Some(d.name.clone()));
+    out.set("normalized_name", || Some(d.normalized_name.clone()));
+    out.set("version", || Some(d.version.clone()));
+    out.set("site_packages", || {
+        Some(d.site_packages.to_string_lossy().into_owned())
+    });
+    out.set("metadata_path", || {
+        Some(d.metadata_path.to_string_lossy().into_owned())
+    });
+    out.set("format", || Some(d.format.as_str().to_string()));
+    out.set("installer", || d.installer.clone());
+    out.set("requested", || {
+        Some(if d.requested { "1" } else { "0" }.to_string())
+    });
+    out.set("source_kind", || Some(d.source_kind().as_str().to_string()));
+    out.set("direct_url", || {
+        d.direct_url.as_ref().map(|u| u.url.clone())
+    });
+    out.set("vcs_commit_id", || {
+        d.direct_url.as_ref().and_then(|u| u.commit_id.clone())
+    });
+    out.set("author", || s(&md.author));
+    out.set("author_email", || s(&md.author_email));
+    out.set("home_page", || s(&md.home_page));
+    out.set("summary", || s(&md.summary));
+    out.set("license", || s(&md.license));
+    out.set("requires_python", || s(&md.requires_python));
+}
+
+fn verification_columns(out: &mut Out, v: &Verification, dist_error: Option<&str>) {
+    let n = |x: u64| Some(x.to_string());
+    out.set("record_status", || Some(v.status.as_str().to_string()));
+    out.set("record_reference", || {
+        Some(v.reference.as_str().to_string())
+    });
+    out.set("dpkg_package", || v.dpkg_package.clone());
+    out.set("files_checked", || n(v.files_checked));
+    out.set("files_modified", || n(v.files_modified));
+    out.set("files_missing", || n(v.files_missing));
+    out.set("files_unrecorded", || n(v.files_unrecorded));
+    out.set("files_outside_environment", || {
+        n(v.files_outside_environment)
+    });
+    out.set("files_unverifiable", || n(v.files_unverifiable));
+    out.set("changed_files", || {
+        let lines: Vec<String> = v
+            .changed
+            .iter()
+            .map(|(p, c)| {
+                let word = match c {
+                    Change::Modified => "modified",
+                    Change::Missing => "missing",
+                    Change::Unrecorded => "unrecorded",
+                };
+                format!("{word}:{}", p.display())
+            })
+            .collect();
+        Some(lines.join("\n"))
+    });
+    out.set("error", || match (dist_error, v.error.as_deref()) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b).map(str::to_string),
-    };
-    row.opt("error", error);
+    });
 }
 
 /// When the distribution was installed: RECORD is written last by

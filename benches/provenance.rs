@@ -1,0 +1,473 @@
+//! Benchmark: `python_package_provenance` against Python's own
+//! `importlib.metadata`, and RECORD verification against `sha256sum`, on a
+//! synthetic host of 50 venvs x 200 distributions, measured side by side in
+//! one run.
+//!
+//! Run: `cargo bench --bench provenance` (release build). Knobs (env):
+//! `BENCH_VENVS` (50), `BENCH_DISTS` (200), `BENCH_DIR` (keep the synthetic
+//! host there between runs instead of a temp dir), `BENCH_REPEAT` (20).
+//!
+//! What is measured:
+//! 1. cold: a fresh `squatch query --root HOST "SELECT name, version,
+//!    environment FROM python_package_provenance"` process (environment
+//!    discovery included) vs a fresh `python3 -c` enumerating the same
+//!    site directories with `importlib.metadata.distributions(path=[...])`.
+//!    Page cache warm for both (each is run once before timing), processes cold.
+//! 2. repeated: the same query again in the same process (library: one
+//!    `sql::Engine`, median of `BENCH_REPEAT` runs after the first) vs the
+//!    Python peer's second enumeration inside its own process, and vs its cold run.
+//! 3. hashing: verifying every distribution's RECORD with a fresh
+//!    `Verifier` (every listed file SHA-256 hashed) vs `sha256sum` over the
+//!    same files (`xargs -0 sha256sum`), as MB/s.
+//! 4. memory: peak RSS (`ru_maxrss` from `wait4`, and `getrusage(RUSAGE_CHILDREN)`)
+//!    of the squatch child for the cold query and for a full `SELECT *`
+//!    (verification included).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use squatch::host::Host;
+use squatch::python::{discover_environments, distributions, Verifier};
+
+const PY_PEER: &str = r#"
+import sys, time, importlib.metadata as m
+pairs = [l.rstrip('\n').split('\t') for l in open(sys.argv[1])]
+def run():
+    out = []
+    for env, site in pairs:
+        for d in m.distributions(path=[site]):
+            out.append(f"{d.metadata['Name']},{d.version},{env}\n")
+    return out
+t0 = time.perf_counter(); out = run(); t1 = time.perf_counter()
+t2 = t1
+if len(sys.argv) > 2 and sys.argv[2] == "again":
+    again = run(); t2 = time.perf_counter()
+sys.stdout.write(''.join(out))
+sys.stderr.write(f"{len(out)} {t1 - t0:.6f} {t2 - t1:.6f}\n")
+"#;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+}
+
+fn record_hash(b: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(b))
+    )
+}
+
+fn write(root: &Path, host_path: &str, bytes: &[u8]) {
+    let p = root.join(host_path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+/// Lays out the synthetic host; returns (env, site) pairs, the real paths of
+/// every hashed file, and their total size.
+fn build(root: &Path, venvs: usize, dists: usize) -> (Vec<(String, String)>, Vec<PathBuf>, u64) {
+    let marker = root.join(format!(".built-{venvs}x{dists}"));
+    let fresh = !marker.exists();
+    let mut rng = Rng(0x9E3779B97F4A7C15);
+    let mut pairs = Vec::new();
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    if fresh {
+        let users: String = (0..5)
+            .map(|u| {
+                format!(
+                    "user{u}:x:{}:{}::/home/user{u}:/bin/bash\n",
+                    1000 + u,
+                    1000 + u
+                )
+            })
+            .collect();
+        write(root, "/etc/passwd", users.as_bytes());
+    }
+    let description = "This project provides helpers.\n".repeat(100);
+    for v in 0..venvs {
+        let env = format!("/home/user{}/proj{v}/.venv", v % 5);
+        let site = format!("{env}/lib/python3.11/site-packages");
+        pairs.push((env.clone(), site.clone()));
+        if fresh {
+            write(
+                root,
+                &format!("{env}/pyvenv.cfg"),
+                b"home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.7\n",
+            );
+        }
+        for d in 0..dists {
+            let name = format!("pkg{d}_{v}");
+            let pkg_files: Vec<(String, Vec<u8>)> = vec![
+                (
+                    format!("{name}/__init__.py"),
+                    format!("from .core import *\n# {name}\n")
+                        .repeat(30)
+                        .into_bytes(),
+                ),
+                (
+                    format!("{name}/core.py"),
+                    "def f(x):\n    return x * 2\n".repeat(300).into_bytes(),
+                ),
+                (
+                    format!("{name}/utils.py"),
+                    "import os\nimport sys\n".repeat(200).into_bytes(),
+                ),
+                (
+                    format!("{name}/_native.cpython-311-x86_64-linux-gnu.so"),
+                    rng.bytes(64 * 1024),
+                ),
+            ];
+            let di = format!("{name}-1.{d}.0.dist-info");
+            let metadata = format!(
+                "Metadata-Version: 2.1\nName: {name}\nVersion: 1.{d}.0\nSummary: Synthetic package {d}: for benchmarks\nHome-page: https://example.invalid/{name}\nAuthor: Bench Author\nAuthor-email: bench@example.invalid\nLicense: MIT\nClassifier: Programming Language :: Python :: 3\nClassifier: License :: OSI Approved :: MIT License\nClassifier: Operating System :: OS Independent\nRequires-Python: >=3.8\nRequires-Dist: numpy>=1.20\nRequires-Dist: requests (>=2)\nDescription-Content-Type: text/markdown\n\n{description}"
+            );
+            let meta_files: Vec<(String, Vec<u8>)> = vec![
+                (format!("{di}/METADATA"), metadata.into_bytes()),
+                (format!("{di}/WHEEL"), b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: false\nTag: cp311-cp311-linux_x86_64\n".to_vec()),
+                (format!("{di}/INSTALLER"), b"pip\n".to_vec()),
+                (format!("{di}/top_level.txt"), format!("{name}\n").into_bytes()),
+            ];
+            let mut record = String::new();
+            for (rel, bytes) in pkg_files.iter().chain(&meta_files) {
+                record.push_str(&format!("{rel},{},{}\n", record_hash(bytes), bytes.len()));
+                let real = root.join(site.trim_start_matches('/')).join(rel);
+                total += bytes.len() as u64;
+                if fresh {
+                    write(root, &format!("{site}/{rel}"), bytes);
+                }
+                files.push(real);
+            }
+            record.push_str(&format!("{di}/RECORD,,\n"));
+            if fresh {
+                write(root, &format!("{site}/{di}/RECORD"), record.as_bytes());
+            }
+        }
+    }
+    if fresh {
+        std::fs::write(&marker, b"").unwrap();
+    }
+    (pairs, files, total)
+}
+
+/// Runs a command, draining stdout; returns (wall time, stdout, stderr, maxrss KiB).
+/// The child is reaped with `wait4` (for its own rusage), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_child(cmd: &mut Command) -> (Duration, Vec<u8>, String, i64) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = Vec::new();
+    let mut err = String::new();
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut e = String::new();
+        let _ = se.read_to_string(&mut e);
+        e
+    });
+    so.read_to_end(&mut out).unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child; status and ru point to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4");
+    err.push_str(&t.join().unwrap());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed: {err}"
+    );
+    (wall, out, err, ru.ru_maxrss)
+}
+
+fn children_maxrss() -> i64 {
+    // SAFETY: as above.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_maxrss
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let venvs: usize = std::env::var("BENCH_VENVS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let dists: usize = std::env::var("BENCH_DISTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let repeat: usize = std::env::var("BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let _tmp;
+    let root: PathBuf = match std::env::var("BENCH_DIR") {
+        Ok(d) => {
+            std::fs::create_dir_all(&d).unwrap();
+            PathBuf::from(d)
+        }
+        Err(_) => {
+            _tmp = tempfile::tempdir().unwrap();
+            _tmp.path().to_path_buf()
+        }
+    };
+    let t = Instant::now();
+    let (pairs, files, total_bytes) = build(&root, venvs, dists);
+    let n = venvs * dists;
+    println!(
+        "synthetic host: {venvs} venvs x {dists} distributions = {n} ({} files, {:.1} MB hashed), built in {:.1}s at {}",
+        files.len(),
+        total_bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64(),
+        root.display()
+    );
+    let bin = env!("CARGO_BIN_EXE_squatch");
+    let sql = "SELECT name, version, environment FROM python_package_provenance";
+
+    // --- 1. cold, process vs process -------------------------------------
+    let pairs_file = root.join("pairs.tsv");
+    let mut f = std::fs::File::create(&pairs_file).unwrap();
+    for (env, site) in &pairs {
+        let real_site = root.join(site.trim_start_matches('/'));
+        writeln!(f, "{env}\t{}", real_site.display()).unwrap();
+    }
+    drop(f);
+    let squatch_cmd = || {
+        let mut c = Command::new(bin);
+        c.args(["query", "--csv", "--root"]).arg(&root).arg(sql);
+        c
+    };
+    let python_cmd = || {
+        let mut c = Command::new("python3");
+        c.args(["-c", PY_PEER]).arg(&pairs_file);
+        c
+    };
+    // Warm the page cache for both.
+    run_child(&mut squatch_cmd());
+    let rss_before = children_maxrss();
+    let (_, out, _, _) = run_child(&mut python_cmd());
+    let py_rows = out.iter().filter(|b| **b == b'\n').count();
+
+    let mut sq_times = Vec::new();
+    let mut sq_rss = 0;
+    let mut sq_rows = 0;
+    for _ in 0..3 {
+        let (t, out, _, rss) = run_child(&mut squatch_cmd());
+        sq_rows = out.iter().filter(|b| **b == b'\n').count() - 1; // header
+        sq_times.push(t);
+        sq_rss = sq_rss.max(rss);
+    }
+    let mut py_times = Vec::new();
+    let mut py_inner = Vec::new();
+    let mut py_again = Vec::new();
+    let parse = |err: &str, i: usize| -> Duration {
+        let f: Vec<&str> = err.split_whitespace().collect();
+        Duration::from_secs_f64(f[i].parse().unwrap())
+    };
+    for _ in 0..3 {
+        let (t, _, err, _) = run_child(&mut python_cmd());
+        py_inner.push(parse(&err, 1));
+        py_times.push(t);
+    }
+    let (_, _, err, _) = run_child(python_cmd().arg("again"));
+    py_again.push(parse(&err, 2));
+    assert_eq!(sq_rows, n, "squatch row count");
+    assert_eq!(py_rows, n, "python row count");
+    let (sq_cold, py_cold) = (median(sq_times), median(py_times));
+    println!("\n[cold] {sql}");
+    println!(
+        "  squatch query (process)            {:9.1} ms  ({sq_rows} rows)",
+        ms(sq_cold)
+    );
+    println!("  python3 importlib.metadata (proc)  {:9.1} ms  ({py_rows} rows; {:.1} ms inside the interpreter)", ms(py_cold), ms(median(py_inner.clone())));
+    println!(
+        "  ratio python/squatch               {:9.1}x  (target >= 10x)",
+        py_cold.as_secs_f64() / sq_cold.as_secs_f64()
+    );
+
+    // --- 2. repeated, same process ---------------------------------------
+    let host = Arc::new(Host::new(&root));
+    let engine = squatch::sql::Engine::new(&squatch::tables::registry(host.clone())).unwrap();
+    let t = Instant::now();
+    let first = engine.query(sql).unwrap();
+    let lib_first = t.elapsed();
+    assert_eq!(first[0].rows.len(), n);
+    let mut reps = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let r = engine.query(sql).unwrap();
+        reps.push(t.elapsed());
+        assert_eq!(r[0].rows.len(), n);
+    }
+    let sq_rep = median(reps);
+    let mut disc = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let envs = discover_environments(&host);
+        disc.push(t.elapsed());
+        assert_eq!(envs.len(), venvs);
+    }
+    let py_rep = median(py_again);
+    println!("\n[repeated] same query again in the same process (median of {repeat})");
+    println!(
+        "  squatch first query (library)      {:9.1} ms",
+        ms(lib_first)
+    );
+    println!("  squatch repeated (library)         {:9.1} ms", ms(sq_rep));
+    println!(
+        "  of which environment discovery     {:9.1} ms",
+        ms(median(disc))
+    );
+    println!("  python repeated (in-interpreter)   {:9.1} ms", ms(py_rep));
+    println!(
+        "  ratio python cold process/squatch repeated {:6.1}x  (target >= 50x)",
+        py_cold.as_secs_f64() / sq_rep.as_secs_f64()
+    );
+    println!(
+        "  ratio python repeated/squatch repeated     {:6.1}x",
+        py_rep.as_secs_f64() / sq_rep.as_secs_f64()
+    );
+
+    // --- 3. hashing throughput --------------------------------------------
+    let list = root.join("files.nul");
+    let mut f = std::fs::File::create(&list).unwrap();
+    for p in &files {
+        use std::os::unix::ffi::OsStrExt;
+        f.write_all(p.as_os_str().as_bytes()).unwrap();
+        f.write_all(b"\0").unwrap();
+    }
+    drop(f);
+    let sha_cmd = || {
+        let mut c = Command::new("xargs");
+        c.args(["-0", "-n", "4096", "-a"])
+            .arg(&list)
+            .arg("sha256sum");
+        c
+    };
+    run_child(&mut sha_cmd()); // warm
+    let verify_once = || {
+        let verifier = Verifier::new();
+        let t = Instant::now();
+        let mut checked = 0u64;
+        let mut bad = 0u64;
+        for env in discover_environments(&host) {
+            for site in &env.site_packages {
+                let ds = distributions(&host, site);
+                let wanted = vec![true; ds.len()];
+                for v in verifier
+                    .verify_site(&host, &ds, &wanted)
+                    .into_iter()
+                    .flatten()
+                {
+                    checked += v.files_checked;
+                    bad += v.files_modified + v.files_missing + v.files_unrecorded;
+                }
+            }
+        }
+        (t.elapsed(), checked, bad)
+    };
+    let mut sha_times = Vec::new();
+    let mut sq_hash_times = Vec::new();
+    let mut checked = 0;
+    for _ in 0..3 {
+        sha_times.push(run_child(&mut sha_cmd()).0);
+        let (t, c, bad) = verify_once();
+        assert_eq!(bad, 0, "synthetic host verifies clean");
+        checked = c;
+        sq_hash_times.push(t);
+    }
+    assert_eq!(checked as usize, files.len(), "every file hashed");
+    let (sha_t, sq_t) = (median(sha_times), median(sq_hash_times));
+    let mbps = |d: Duration| total_bytes as f64 / 1e6 / d.as_secs_f64();
+    println!(
+        "\n[hashing] {} files, {:.1} MB, page cache warm",
+        files.len(),
+        total_bytes as f64 / 1e6
+    );
+    println!(
+        "  squatch RECORD verification        {:9.1} ms  {:8.1} MB/s",
+        ms(sq_t),
+        mbps(sq_t)
+    );
+    println!(
+        "  sha256sum (xargs)                  {:9.1} ms  {:8.1} MB/s",
+        ms(sha_t),
+        mbps(sha_t)
+    );
+    println!(
+        "  squatch / sha256sum throughput     {:9.0}%  (target >= 80%)",
+        100.0 * sha_t.as_secs_f64() / sq_t.as_secs_f64()
+    );
+    let t = Instant::now();
+    let r = engine
+        .query("SELECT count(*) FROM python_package_provenance WHERE record_status = 'ok'")
+        .unwrap();
+    println!(
+        "  verification query first/cached in engine: {:.1} ms",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let r2 = engine
+        .query("SELECT count(*) FROM python_package_provenance WHERE record_status = 'ok'")
+        .unwrap();
+    println!(
+        "  verification query repeated (digest cache): {:.1} ms",
+        ms(t.elapsed())
+    );
+    assert_eq!(r[0].rows, r2[0].rows);
+
+    // --- 4. memory -----------------------------------------------------------
+    let mut full = Command::new(bin);
+    full.args(["query", "--csv", "--root"])
+        .arg(&root)
+        .arg("SELECT * FROM python_package_provenance");
+    let (t_full, _, _, rss_full) = run_child(&mut full);
+    println!("\n[memory] peak RSS of the squatch child (wait4 ru_maxrss)");
+    println!(
+        "  cold name/version/environment query {:8.1} MB  (target < 100 MB)",
+        sq_rss as f64 / 1024.0
+    );
+    println!(
+        "  SELECT * with verification          {:8.1} MB  ({:.1} ms)",
+        rss_full as f64 / 1024.0,
+        ms(t_full)
+    );
+    println!(
+        "  getrusage(RUSAGE_CHILDREN) after the first squatch child only: {:.1} MB",
+        rss_before as f64 / 1024.0
+    );
+}

@@ -1,0 +1,279 @@
+//! Typosquat scoring speed, side by side with `typomania` (the Rust
+//! Foundation's typosquat toolbox, run by crates.io) on the same names and
+//! the same popular list, in one run, both single-threaded.
+//!
+//! `cargo bench --bench typosquat`
+//!
+//! The 10,000 names: 4,000 known-malicious PyPI names (the shipped OpenSSF
+//! list), 3,000 one-edit mutations of popular names, and 3,000 popular names
+//! themselves (what a fleet mostly has installed). Both tools check each name
+//! against the same 14,985 popular names. typomania runs every check it ships
+//! (repeated, swapped characters, version, bit flips, omitted, swapped words,
+//! keyboard typos); squatch runs its whole scorer (those techniques plus
+//! look-alikes, combosquats, prefixes, distance 2 and the known-malicious
+//! lookup).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use squatch::typosquat::{data, Index, DEFAULT_THRESHOLD};
+use typomania::checks::{Bitflips, Omitted, SwappedWords, Typos};
+use typomania::{AuthorSet, Corpus, Harness, Package};
+
+const RUNS: usize = 5;
+
+struct Pkg;
+
+impl Package for Pkg {
+    fn authors(&self) -> &dyn AuthorSet {
+        self
+    }
+    fn description(&self) -> Option<&str> {
+        None
+    }
+    fn shared_authors(&self, _other: &dyn AuthorSet) -> bool {
+        false
+    }
+}
+
+impl AuthorSet for Pkg {
+    fn contains(&self, _author: &str) -> bool {
+        false
+    }
+}
+
+struct Top(HashMap<String, Pkg>);
+
+impl Corpus for Top {
+    fn contains_name(&self, name: &str) -> typomania::Result<bool> {
+        Ok(self.0.contains_key(name))
+    }
+    fn get(&self, name: &str) -> typomania::Result<Option<&dyn Package>> {
+        Ok(self.0.get(name).map(|p| p as &dyn Package))
+    }
+}
+
+/// QWERTY neighbours for typomania's keyboard check (same layout squatch uses).
+fn keyboard() -> Vec<(char, Vec<String>)> {
+    let rows = ["1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm"];
+    let offs = [0.0f32, 0.5, 0.75, 1.25];
+    let mut keys = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, ch) in row.chars().enumerate() {
+            keys.push((ch, r, offs[r] + c as f32));
+        }
+    }
+    keys.iter()
+        .map(|&(ch, r, x)| {
+            let n = keys
+                .iter()
+                .filter(|&&(o, r2, x2)| {
+                    o != ch
+                        && ((r2 == r && (x2 - x).abs() <= 1.0)
+                            || (r2.abs_diff(r) == 1 && (x2 - x).abs() < 1.0))
+                })
+                .map(|&(o, _, _)| o.to_string())
+                .collect();
+            (ch, n)
+        })
+        .collect()
+}
+
+/// A small deterministic generator (no `rand` dependency for a bench).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+fn names(popular: &[String], malicious: &[String]) -> Vec<String> {
+    let mut rng = Lcg(2026);
+    let mut out: Vec<String> = malicious.iter().take(4_000).cloned().collect();
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    while out.len() < 7_000 {
+        let p = popular[rng.next(popular.len().min(5_000))]
+            .as_bytes()
+            .to_vec();
+        if p.len() < 3 {
+            continue;
+        }
+        let i = rng.next(p.len());
+        let mut v = p.clone();
+        match rng.next(4) {
+            0 => {
+                v.remove(i);
+            }
+            1 => v.insert(i, v[i]),
+            2 if i + 1 < v.len() => v.swap(i, i + 1),
+            _ => v[i] = alphabet[rng.next(alphabet.len())],
+        }
+        if let Ok(s) = String::from_utf8(v) {
+            out.push(s);
+        }
+    }
+    while out.len() < 10_000 {
+        out.push(popular[rng.next(popular.len())].clone());
+    }
+    out
+}
+
+fn best_of<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let r = f();
+        best = best.min(t.elapsed());
+        last = Some(r);
+    }
+    (best, last.expect("RUNS > 0"))
+}
+
+fn main() {
+    let t = Instant::now();
+    let index = Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV);
+    let squatch_build = t.elapsed();
+    let popular: Vec<String> = index.popular().iter().map(|p| p.name.clone()).collect();
+    let malicious: Vec<String> = data::MALICIOUS_TSV
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_string)
+        .collect();
+    let names = names(&popular, &malicious);
+
+    let t = Instant::now();
+    let corpus = Top(popular.iter().map(|n| (n.clone(), Pkg)).collect());
+    let alphabet = "abcdefghijklmnopqrstuvwxyz1234567890-_";
+    let harness = Harness::builder()
+        .with_check(Bitflips::new(alphabet, popular.iter().map(String::as_str)))
+        .with_check(Omitted::new(alphabet))
+        .with_check(SwappedWords::new("-_."))
+        .with_check(Typos::new(keyboard().into_iter()))
+        .build(corpus);
+    let typomania_build = t.elapsed();
+
+    let (typomania_time, typomania_flagged) = best_of(|| {
+        names
+            .iter()
+            .filter(|n| {
+                harness
+                    .check_package(n, Box::new(Pkg))
+                    .map(|s| !s.is_empty())
+                    .unwrap_or(false)
+            })
+            .count()
+    });
+    let (squatch_time, squatch_flagged) = best_of(|| {
+        names
+            .iter()
+            .filter(|n| black_box(index.assess(n)).score >= DEFAULT_THRESHOLD)
+            .count()
+    });
+
+    // Single lookups, as a scheduled query does them after the first build.
+    let mut lat: Vec<Duration> = names
+        .iter()
+        .step_by(10)
+        .map(|n| {
+            let t = Instant::now();
+            black_box(index.assess(n));
+            t.elapsed()
+        })
+        .collect();
+    if std::env::var_os("SLOWEST").is_some() {
+        let mut each: Vec<(Duration, &String)> = names
+            .iter()
+            .map(|n| {
+                let d = (0..5)
+                    .map(|_| {
+                        let t = Instant::now();
+                        black_box(index.assess(n));
+                        t.elapsed()
+                    })
+                    .min()
+                    .unwrap_or_default();
+                (d, n)
+            })
+            .collect();
+        each.sort();
+        for (d, n) in each.iter().rev().take(15) {
+            println!("  slow: {d:?} {n}");
+        }
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
+
+    println!(
+        "typosquat bench: {} names against {} popular names, best of {RUNS}, one thread",
+        names.len(),
+        popular.len()
+    );
+    println!(
+        "  index build   squatch {:>9.1?}   typomania {:>9.1?}",
+        squatch_build, typomania_build
+    );
+    println!(
+        "  score 10,000  squatch {:>9.1?}   typomania {:>9.1?}   ratio typomania/squatch = {:.2}",
+        squatch_time,
+        typomania_time,
+        typomania_time.as_secs_f64() / squatch_time.as_secs_f64()
+    );
+    println!(
+        "  per name      squatch {:>9.2?}   typomania {:>9.2?}",
+        squatch_time / names.len() as u32,
+        typomania_time / names.len() as u32
+    );
+    println!(
+        "  single lookup squatch p50 {:.2?} p99 {:.2?} max {:.2?}",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    println!("  names flagged squatch {squatch_flagged}   typomania {typomania_flagged} (any squat found)");
+
+    // Detection on the labelled set of tests/typosquat_eval.rs, both tools
+    // by shape alone (squatch without its known-malicious list).
+    let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+    let labelled = |text: &'static str| -> Vec<&'static str> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split('\t').next())
+            .collect()
+    };
+    let positives = labelled(include_str!("../tests/data/typosquat/positives.tsv"));
+    let legit = labelled(include_str!("../tests/data/typosquat/legit.tsv"));
+    let squatch_hit = |n: &str| shape_only.assess(n).score >= DEFAULT_THRESHOLD;
+    let typomania_hit = |n: &str| {
+        harness
+            .check_package(n, Box::new(Pkg))
+            .map(|s| !s.is_empty())
+            .unwrap_or(false)
+    };
+    for (tool, hit) in [
+        ("squatch  ", &squatch_hit as &dyn Fn(&str) -> bool),
+        ("typomania", &typomania_hit),
+    ] {
+        let tp = positives.iter().filter(|n| hit(n)).count();
+        let fp = legit.iter().filter(|n| hit(n)).count();
+        println!(
+            "  labelled set  {tool} recall {:.3} ({tp}/{}) precision {:.3} ({tp}/{})",
+            tp as f64 / positives.len() as f64,
+            positives.len(),
+            tp as f64 / (tp + fp).max(1) as f64,
+            tp + fp
+        );
+    }
+    let long_tail = labelled(include_str!("../tests/data/typosquat/unranked_sample.tsv"));
+    println!(
+        "  long-tail alert rate (2,000 unranked PyPI names)  squatch {:.3}  typomania {:.3}",
+        long_tail.iter().filter(|n| squatch_hit(n)).count() as f64 / long_tail.len() as f64,
+        long_tail.iter().filter(|n| typomania_hit(n)).count() as f64 / long_tail.len() as f64
+    );
+}

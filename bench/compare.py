@@ -27,6 +27,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ARCHIVES = (".tar.gz", ".tgz", ".zip", ".whl", ".tar")
 
 
 def sha256(path):
@@ -88,6 +89,11 @@ def main():
         paths = [l.strip() for l in open(lst) if l.strip()]
         rng = random.Random(a.seed)
         sample = sorted(rng.sample(paths, min(a.sample, len(paths))))
+        # Only archives count as packages (the corpus also holds a few loose
+        # files); dropped after sampling so that the sample stays the one a
+        # list with them gives.
+        paths = [p for p in paths if p.endswith(ARCHIVES)]
+        sample = [p for p in sample if p.endswith(ARCHIVES)]
         sets[name] = (paths, sample)
 
     report = {}

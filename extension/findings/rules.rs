@@ -448,3 +448,55 @@ impl Rule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_compile_with_unique_ids() {
+        let set = RuleSet::builtin();
+        let ids = set.ids();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(ids.len(), unique.len());
+        assert!(set.rules.len() > 40 && set.combos.len() >= 8);
+        assert!(set.rules.iter().all(|r| !r.rationale.is_empty()));
+    }
+
+    #[test]
+    fn bad_rule_files_are_errors() {
+        let dup = "[[rule]]\nid='a'\ncategory='process'\nseverity='low'\nrationale='x'\nany=['x']\n[[rule]]\nid='a'\ncategory='process'\nseverity='low'\nrationale='x'\nany=['y']\n";
+        assert!(RuleSet::from_toml(dup).is_err());
+        let cat = "[[rule]]\nid='a'\ncategory='nope'\nseverity='low'\nrationale='x'\nany=['x']\n";
+        assert!(RuleSet::from_toml(cat).is_err());
+        let empty = "[[rule]]\nid='a'\ncategory='process'\nseverity='low'\nrationale='x'\n";
+        assert!(RuleSet::from_toml(empty).is_err());
+        let combo = "[[combo]]\nid='c'\ncategory='process'\nseverity='low'\nrationale='x'\ngroups=[['a']]\n";
+        assert!(RuleSet::from_toml(combo).is_err());
+        assert!(RuleSet::from_toml("not toml [").is_err());
+    }
+
+    #[test]
+    fn markers_and_call_aliases() {
+        let set = RuleSet::from_toml(
+            "[[rule]]\nid='e'\ncategory='obfuscation'\nseverity='high'\nrationale='x'\nany=['\\bexec(']\n[[rule]]\nid='t'\ncategory='credential_access'\nseverity='high'\nrationale='x'\nany=['\\wHF_TOKEN']\n",
+        )
+        .unwrap();
+        let ids = |src: &str| -> Vec<String> {
+            crate::findings::scan_source_with_floor(
+                &set,
+                src.as_bytes(),
+                Role::Install,
+                Severity::Info,
+            )
+            .findings
+            .into_iter()
+            .map(|f| f.rule_id)
+            .collect()
+        };
+        assert_eq!(ids("exec (x)"), vec!["e"]);
+        assert!(ids("self._exec(x)").is_empty());
+        assert_eq!(ids("t = env['HF_TOKEN']"), vec!["t"]);
+        assert!(ids("hf_token = 1; HF_TOKENIZER = 2").is_empty());
+    }
+}

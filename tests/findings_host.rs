@@ -21,7 +21,8 @@ use common::FakeHost;
 use squatch::table::{Operator, QueryContext, Row, Table};
 use squatch::tables::python_install_findings::PythonInstallFindings;
 
-const PAYLOAD: &str = r#"import os
+const PAYLOAD: &str = r#"raise SystemExit("squatch test fixture: read as text, never run")
+import os
 import json
 import urllib.request
 
@@ -59,7 +60,8 @@ def get_token():
     return token
 "#;
 
-const HOOK_SETUP_PY: &str = r#"from setuptools import setup
+const HOOK_SETUP_PY: &str = r#"raise SystemExit("squatch test fixture: read as text, never run")
+from setuptools import setup
 from setuptools.command.install import install
 import os
 import urllib.request

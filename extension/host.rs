@@ -291,6 +291,22 @@ impl Host {
         }
     }
 
+    /// `lstat` of `name` inside `resolved_dir`, a directory path already
+    /// returned by [`Host::resolve`]: the entry itself, a symlink reported as
+    /// a symlink and never followed. One syscall; for callers that walk many
+    /// entries of directories they resolved once.
+    pub fn child_symlink_metadata(
+        &self,
+        resolved_dir: &Path,
+        name: &OsStr,
+    ) -> Result<Metadata, HostError> {
+        let host_path = resolved_dir.join(name);
+        std::fs::symlink_metadata(self.real_path(&host_path)).map_err(|source| HostError::Io {
+            path: host_path,
+            source,
+        })
+    }
+
     /// Opens the regular file `name` inside `resolved_dir` (a path returned
     /// by [`Host::resolve`]) without resolving the directory again; a symlink
     /// goes through [`Host::open_file`]. Same guarantees as `open_file`.

@@ -3,6 +3,7 @@
 //! To add a table, copy the shape of a neighbour, then add it to [`registry`].
 
 pub mod python_environments;
+pub mod python_install_findings;
 pub mod python_package_provenance;
 pub mod python_typosquat_scores;
 pub mod python_typosquat_variants;
@@ -19,6 +20,9 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
     let tables: Vec<Arc<dyn Table>> = vec![
         // registry entries: one line per table, kept in alphabetical order
         Arc::new(python_environments::PythonEnvironments::new(host.clone())),
+        Arc::new(python_install_findings::PythonInstallFindings::new(
+            host.clone(),
+        )),
         Arc::new(python_package_provenance::PythonPackageProvenance::new(
             host.clone(),
         )),

@@ -1,0 +1,448 @@
+//! sdists and wheels read in memory, never extracted to disk.
+//!
+//! `.tar.gz`/`.tgz`/`.tar` (sdists) and `.zip`/`.whl` are opened from bytes.
+//! Hard limits keep a hostile archive from costing more than a bounded
+//! amount of memory and time: entry count, bytes per scanned member, total
+//! uncompressed bytes, and compression ratio. A member name that is absolute
+//! or climbs with `..` is reported (it would escape the extraction root of a
+//! careless installer) and never used as a path. Only members whose code can
+//! run at install, import or start-up are scanned (`.py`, `.pyw`, `.pth`,
+//! `pyproject.toml`, `setup.cfg`).
+
+use std::io::{self, Read};
+
+use super::scan::{scan_source, MAX_SCAN_BYTES};
+use super::{sha256_hex, Category, Finding, Role, RuleSet, Severity};
+
+/// Limits on what one archive may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest archive file read at all.
+    pub max_archive_bytes: u64,
+    /// Most entries looked at.
+    pub max_entries: usize,
+    /// Most bytes read from one scanned member (the rest is skipped).
+    pub max_member_bytes: u64,
+    /// Most uncompressed bytes produced in all (tar streams included).
+    pub max_total_bytes: u64,
+    /// Largest uncompressed/compressed ratio accepted for a member or stream
+    /// once it is past 1 MiB.
+    pub max_ratio: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_archive_bytes: 2 * 1024 * 1024 * 1024,
+            max_entries: 50_000,
+            max_member_bytes: MAX_SCAN_BYTES as u64,
+            max_total_bytes: 1024 * 1024 * 1024,
+            max_ratio: 200,
+        }
+    }
+}
+
+/// One finding in one member of an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberFinding {
+    /// Member name as stored (lossy UTF-8), empty for the archive itself.
+    pub member: String,
+    /// SHA-256 of the member's bytes (absent for archive-level findings).
+    pub sha256: Option<String>,
+    /// The hit.
+    pub finding: Finding,
+}
+
+/// What scanning an archive gave.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveScan {
+    /// Findings, member by member.
+    pub findings: Vec<MemberFinding>,
+    /// Members scanned.
+    pub scanned: usize,
+    /// Name of the distribution, from the archive's file name when it
+    /// follows the sdist/wheel naming rules.
+    pub package: Option<String>,
+}
+
+/// The archive formats read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// gzip-compressed tar (sdist).
+    TarGz,
+    /// Uncompressed tar.
+    Tar,
+    /// zip (wheel or zip sdist).
+    Zip,
+}
+
+/// Recognises an archive by its magic bytes.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        Some(Format::TarGz)
+    } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        Some(Format::Zip)
+    } else if bytes.len() > 262 && &bytes[257..262] == b"ustar" {
+        Some(Format::Tar)
+    } else {
+        None
+    }
+}
+
+/// True when a file name says it is an archive this module reads.
+pub fn looks_like_archive(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [".tar.gz", ".tgz", ".tar", ".zip", ".whl"]
+        .iter()
+        .any(|e| n.ends_with(e))
+}
+
+/// Whether a member is worth scanning, and the role of its code.
+/// `wheel` says whether names are relative to site-packages (wheel) or to
+/// an sdist's `name-version/` directory.
+pub fn member_role(name: &str, wheel: bool) -> Option<Role> {
+    let lower = name.to_ascii_lowercase();
+    let interesting = [".py", ".pyw", ".pth"].iter().any(|e| lower.ends_with(e))
+        || lower.ends_with("/pyproject.toml")
+        || lower.ends_with("/setup.cfg")
+        || lower == "pyproject.toml"
+        || lower == "setup.cfg";
+    if !interesting {
+        return None;
+    }
+    let trimmed = name.trim_start_matches("./");
+    let rel = if wheel {
+        // `name.data/purelib/x` installs as `x`.
+        match trimmed.split_once(".data/") {
+            Some((_, rest)) => rest.split_once('/').map(|(_, r)| r).unwrap_or(rest),
+            None => trimmed,
+        }
+    } else {
+        trimmed.split_once('/').map(|(_, r)| r).unwrap_or(trimmed)
+    };
+    let role = Role::for_relative_path(rel);
+    // A `.pth` only runs from the top of site-packages; deeper ones in an
+    // sdist or wheel are data (often test fixtures).
+    if role == Role::Startup && lower.ends_with(".pth") && (!wheel || rel.contains('/')) {
+        return Some(Role::Peripheral);
+    }
+    Some(role)
+}
+
+/// True when a member name is absolute or climbs out with `..`.
+pub fn escapes_root(name: &str) -> bool {
+    name.starts_with('/')
+        || name.starts_with('\\')
+        || name.as_bytes().get(1) == Some(&b':')
+        || name.split(['/', '\\']).any(|c| c == "..")
+}
+
+/// True when a link at `name` pointing to `target` resolves outside the
+/// archive's root (relative targets are resolved from the link's directory).
+pub fn link_escapes(name: &str, target: &str) -> bool {
+    if target.starts_with('/')
+        || target.starts_with('\\')
+        || target.as_bytes().get(1) == Some(&b':')
+    {
+        return true;
+    }
+    let mut depth: i64 = 0;
+    let parent = name
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .unwrap_or("");
+    for c in parent.split('/').chain(target.split(['/', '\\'])) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+fn archive_finding(rule_id: &str, severity: Severity, evidence: String, why: &str) -> Finding {
+    Finding {
+        rule_id: rule_id.to_string(),
+        category: Category::Archive,
+        severity,
+        line: None,
+        evidence,
+        description: why.to_string(),
+        role: Role::Install,
+    }
+}
+
+/// A reader that fails once more than `limit` bytes have come through it, or
+/// once the ratio to `compressed` exceeds `ratio` past 1 MiB.
+struct Bounded<R> {
+    inner: R,
+    seen: u64,
+    limit: u64,
+    compressed: u64,
+    ratio: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        if self.seen > self.limit {
+            return Err(io::Error::other("uncompressed size over the limit"));
+        }
+        if self.seen > 1024 * 1024 && self.seen / self.compressed.max(1) > self.ratio {
+            return Err(io::Error::other(
+                "compression ratio over the limit (zip bomb?)",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The distribution name from an sdist or wheel file name
+/// (`torch_utilites-0.1.tar.gz`, `pkg-1.0-py3-none-any.whl`).
+pub fn package_from_file_name(file_name: &str) -> Option<String> {
+    let lower = file_name.to_ascii_lowercase();
+    let stem = [".tar.gz", ".tgz", ".tar", ".zip", ".whl"]
+        .iter()
+        .find_map(|e| {
+            lower
+                .strip_suffix(e)
+                .map(|_| &file_name[..file_name.len() - e.len()])
+        })?;
+    let (name, _) = stem.split_once('-')?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// Scans an archive held in memory. `file_name` helps tell a wheel from a
+/// zip sdist. Problems (a bomb, a traversal, a corrupt stream) become
+/// findings of category `archive`; what was scanned before them is kept.
+pub fn scan_archive(
+    rules: &RuleSet,
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> ArchiveScan {
+    scan_archive_reader(rules, file_name, io::Cursor::new(bytes), limits)
+}
+
+/// Like [`scan_archive`], reading from a seekable source (an open file) so
+/// that memory stays bounded by the per-member cap, not the archive's size.
+pub fn scan_archive_reader<R: Read + io::Seek>(
+    rules: &RuleSet,
+    file_name: &str,
+    mut reader: R,
+    limits: &Limits,
+) -> ArchiveScan {
+    let mut out = ArchiveScan {
+        package: package_from_file_name(file_name),
+        ..ArchiveScan::default()
+    };
+    let is_wheel = file_name.to_ascii_lowercase().ends_with(".whl");
+    let mut head = Vec::with_capacity(512);
+    let len = reader.seek(io::SeekFrom::End(0)).unwrap_or(0);
+    let sniffed = reader
+        .seek(io::SeekFrom::Start(0))
+        .and_then(|_| (&mut reader).take(512).read_to_end(&mut head))
+        .and_then(|_| reader.seek(io::SeekFrom::Start(0)));
+    if let Err(e) = sniffed {
+        limit_hit(format!("unreadable archive: {e}"), &mut out);
+        return out;
+    }
+    match sniff(&head) {
+        Some(Format::Zip) => scan_zip(rules, reader, is_wheel, limits, &mut out),
+        Some(Format::TarGz) => {
+            let gz = flate2::read::GzDecoder::new(io::BufReader::new(reader));
+            scan_tar(rules, gz, len, limits, &mut out)
+        }
+        Some(Format::Tar) => scan_tar(rules, io::BufReader::new(reader), len, limits, &mut out),
+        None => out.findings.push(MemberFinding {
+            member: String::new(),
+            sha256: None,
+            finding: archive_finding(
+                "archive-unreadable",
+                Severity::Info,
+                String::new(),
+                "not a tar.gz, tar or zip archive (bzip2/xz sdists are not read)",
+            ),
+        }),
+    }
+    out
+}
+
+fn scan_member(rules: &RuleSet, name: &str, data: &[u8], role: Role, out: &mut ArchiveScan) {
+    let scan = scan_source(rules, data, role);
+    out.scanned += 1;
+    if scan.findings.is_empty() {
+        return;
+    }
+    let sha = sha256_hex(data);
+    for f in scan.findings {
+        out.findings.push(MemberFinding {
+            member: name.to_string(),
+            sha256: Some(sha.clone()),
+            finding: f,
+        });
+    }
+}
+
+fn traversal(name: &str, out: &mut ArchiveScan) {
+    out.findings.push(MemberFinding {
+        member: String::new(),
+        sha256: None,
+        finding: archive_finding(
+            "archive-path-traversal",
+            Severity::High,
+            super::redact::excerpt(name, 0),
+            "a member name is absolute or climbs out with '..' (writes outside the extraction root)",
+        ),
+    });
+}
+
+fn limit_hit(reason: String, out: &mut ArchiveScan) {
+    out.findings.push(MemberFinding {
+        member: String::new(),
+        sha256: None,
+        finding: archive_finding(
+            "archive-limit",
+            Severity::Medium,
+            reason,
+            "the archive broke a size, count or ratio limit; the rest was not read",
+        ),
+    });
+}
+
+fn scan_tar<R: Read>(
+    rules: &RuleSet,
+    reader: R,
+    compressed: u64,
+    limits: &Limits,
+    out: &mut ArchiveScan,
+) {
+    let bounded = Bounded {
+        inner: reader,
+        seen: 0,
+        limit: limits.max_total_bytes,
+        compressed,
+        ratio: limits.max_ratio,
+    };
+    let mut archive = tar::Archive::new(bounded);
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(e) => return limit_hit(format!("unreadable tar: {e}"), out),
+    };
+    let mut count = 0usize;
+    let mut wheel_like = false;
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) => return limit_hit(format!("tar stream: {e}"), out),
+        };
+        count += 1;
+        if count > limits.max_entries {
+            return limit_hit(format!("more than {} entries", limits.max_entries), out);
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if escapes_root(&name) {
+            traversal(&name, out);
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            if let Some(target) = entry.link_name_bytes() {
+                let target = String::from_utf8_lossy(&target).into_owned();
+                if link_escapes(&name, &target) {
+                    traversal(&format!("{name} -> {target}"), out);
+                }
+            }
+            continue;
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        wheel_like |= name.contains(".dist-info/");
+        let Some(role) = member_role(&name, wheel_like && !name.contains('/')) else {
+            continue;
+        };
+        let mut data = Vec::new();
+        if let Err(e) = (&mut entry)
+            .take(limits.max_member_bytes)
+            .read_to_end(&mut data)
+        {
+            return limit_hit(format!("{name}: {e}"), out);
+        }
+        scan_member(rules, &name, &data, role, out);
+    }
+}
+
+fn scan_zip<R: Read + io::Seek>(
+    rules: &RuleSet,
+    reader: R,
+    is_wheel: bool,
+    limits: &Limits,
+    out: &mut ArchiveScan,
+) {
+    let mut zip = match zip::ZipArchive::new(reader) {
+        Ok(z) => z,
+        Err(e) => return limit_hit(format!("unreadable zip: {e}"), out),
+    };
+    if zip.len() > limits.max_entries {
+        return limit_hit(
+            format!("{} entries, over {}", zip.len(), limits.max_entries),
+            out,
+        );
+    }
+    // A wheel renamed (or a zip that holds one) still installs as a wheel.
+    let is_wheel = is_wheel || zip.file_names().any(|n| n.ends_with(".dist-info/WHEEL"));
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut file = match zip.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                limit_hit(format!("entry {i}: {e}"), out);
+                continue;
+            }
+        };
+        let name = String::from_utf8_lossy(file.name_raw()).into_owned();
+        if escapes_root(&name) || file.enclosed_name().is_none() {
+            traversal(&name, out);
+            continue;
+        }
+        if !file.is_file() {
+            continue;
+        }
+        let Some(role) = member_role(&name, is_wheel) else {
+            continue;
+        };
+        let declared = file.size();
+        if declared > 1024 * 1024 && declared / file.compressed_size().max(1) > limits.max_ratio {
+            limit_hit(
+                format!("{name}: compression ratio over {}", limits.max_ratio),
+                out,
+            );
+            continue;
+        }
+        let mut data = Vec::new();
+        if let Err(e) = (&mut file)
+            .take(limits.max_member_bytes)
+            .read_to_end(&mut data)
+        {
+            limit_hit(format!("{name}: {e}"), out);
+            continue;
+        }
+        total += data.len() as u64;
+        if total > limits.max_total_bytes {
+            return limit_hit(
+                format!("over {} uncompressed bytes", limits.max_total_bytes),
+                out,
+            );
+        }
+        scan_member(rules, &name, &data, role, out);
+    }
+}

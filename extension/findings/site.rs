@@ -1,0 +1,580 @@
+//! The default scan: every environment of a host. Per site directory:
+//! - every `.pth` directly in it (the files `site.py` runs), with its RECORD
+//!   owner deciding whether a benign-looking shape is what it claims;
+//! - `sitecustomize.py` / `usercustomize.py`;
+//! - the Python code of every installed distribution (per RECORD), weighed by
+//!   where it runs (`__init__`, entry-point modules, tests, vendored code);
+//! - files inside a distribution's import packages that no RECORD lists,
+//!   and recorded files whose sha256 no longer matches RECORD;
+//! - console scripts (`[console_scripts]` only) that shadow system or
+//!   trusted commands;
+//! - a top-level import name also provided by another installed distribution
+//!   or owned by a popular package.
+//!
+//! Environments, distributions, RECORD and entry points come from
+//! [`crate::python`]; this module only weighs them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+
+use std::sync::Arc;
+
+use crate::cache::FileKey;
+use crate::host::Host;
+use crate::python::{self, Distribution, Environment};
+
+use super::pth::Owner;
+use super::target::{ScanProblem, Scanner, TargetScan};
+use super::{Category, Finding, Located, Role, Severity};
+
+/// Most files looked at below one distribution's import packages when
+/// hunting for unrecorded files.
+const MAX_UNRECORDED_WALK: usize = 20_000;
+
+/// Top-level names that many distributions ship by mistake; a collision on
+/// them says nothing.
+const COMMON_TOP_LEVEL: &[&str] = &[
+    "tests",
+    "test",
+    "docs",
+    "doc",
+    "examples",
+    "benchmarks",
+    "scripts",
+    "build",
+    "src",
+    "_",
+];
+
+fn finding(
+    rule_id: &str,
+    category: Category,
+    severity: Severity,
+    evidence: String,
+    why: String,
+    role: Role,
+) -> Finding {
+    Finding {
+        rule_id: rule_id.to_string(),
+        category,
+        severity,
+        line: None,
+        evidence,
+        description: why,
+        role,
+    }
+}
+
+/// Scans every environment the host has (or those given), each site
+/// directory once.
+pub fn scan_environments(host: &Host, scanner: &Scanner, envs: &[Environment]) -> TargetScan {
+    let mut out = TargetScan::default();
+    let mut seen_sites = BTreeSet::new();
+    for env in envs {
+        for site in &env.site_packages {
+            if seen_sites.insert(site.clone()) {
+                scan_site(host, scanner, &env.path, site, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// RECORD's `sha256=<urlsafe base64>` digest as lowercase hex.
+fn record_digest_hex(b64: &str) -> Option<String> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64.trim_end_matches('='))
+        .ok()?;
+    Some(raw.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+struct Site<'a> {
+    env: &'a Path,
+    site: &'a Path,
+}
+
+impl Site<'_> {
+    fn locate(
+        &self,
+        path: &Path,
+        package: Option<&str>,
+        sha: Option<String>,
+        f: Finding,
+    ) -> Located {
+        Located {
+            path: path.to_path_buf(),
+            member: String::new(),
+            environment: Some(self.env.to_path_buf()),
+            package: package.map(str::to_string),
+            file_sha256: sha,
+            finding: f,
+        }
+    }
+}
+
+/// Scans one site directory of the environment at `env`.
+/// What a site directory holds, as the Python helper reads it: kept per site
+/// and reused while the site directory and every RECORD are unchanged, so a
+/// repeated query re-parses no metadata.
+#[derive(Debug)]
+pub struct SiteIndex {
+    dists: Vec<Distribution>,
+    recorded: Vec<Vec<python::RecordEntry>>,
+    owner_of: HashMap<PathBuf, usize>,
+    top_level: Vec<Vec<String>>,
+    entry_points: Vec<Vec<(String, String, String)>>,
+    /// First path components (under the site) of every recorded file.
+    recorded_tops: std::collections::HashSet<String>,
+    /// The version of the site directory and of each RECORD it was built from.
+    keys: Vec<Option<FileKey>>,
+}
+
+impl SiteIndex {
+    fn position(&self, dist: &Distribution) -> usize {
+        self.dists
+            .iter()
+            .position(|d| d.metadata_path == dist.metadata_path)
+            .unwrap_or(0)
+    }
+}
+
+/// The file whose change means a distribution's file list changed.
+fn record_file(d: &Distribution) -> PathBuf {
+    match d.format {
+        python::DistFormat::DistInfo => d.metadata_path.join("RECORD"),
+        _ => d.metadata_path.join("installed-files.txt"),
+    }
+}
+
+fn site_keys(
+    host: &Host,
+    scanner: &Scanner,
+    site: &Path,
+    dists: &[Distribution],
+) -> Vec<Option<FileKey>> {
+    std::iter::once(site.to_path_buf())
+        .chain(dists.iter().map(record_file))
+        .map(|p| scanner.stat(host, &p).ok().map(|md| FileKey::new(&p, &md)))
+        .collect()
+}
+
+fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
+    if let Some(idx) = scanner.sites.get(&site.to_path_buf()) {
+        if site_keys(host, scanner, site, &idx.dists) == idx.keys {
+            return idx;
+        }
+    }
+    let dists = python::distributions(host, site);
+    let mut owner_of: HashMap<PathBuf, usize> = HashMap::new();
+    let mut recorded = Vec::with_capacity(dists.len());
+    for (i, d) in dists.iter().enumerate() {
+        let entries = python::record_entries(host, d);
+        for e in &entries {
+            owner_of.entry(e.path.clone()).or_insert(i);
+        }
+        recorded.push(entries);
+    }
+    let top_level = dists
+        .iter()
+        .map(|d| python::top_level_names(host, d))
+        .collect();
+    let entry_points = dists
+        .iter()
+        .map(|d| python::entry_points(host, d))
+        .collect();
+    let keys = site_keys(host, scanner, site, &dists);
+    let recorded_tops = owner_of
+        .keys()
+        .filter_map(|p| p.strip_prefix(site).ok())
+        .filter_map(|r| r.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let idx = Arc::new(SiteIndex {
+        dists,
+        recorded,
+        owner_of,
+        top_level,
+        entry_points,
+        recorded_tops,
+        keys,
+    });
+    scanner.sites.insert(site.to_path_buf(), idx.clone());
+    idx
+}
+
+/// Scans one site directory of the environment at `env`.
+pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &mut TargetScan) {
+    let ctx = Site { env, site };
+    let idx = site_index(host, scanner, site);
+    let (dists, recorded, owner_of) = (&idx.dists, &idx.recorded, &idx.owner_of);
+
+    // When some distribution here has no RECORD (installed by dpkg, rpm or
+    // conda from egg-info), a file no RECORD lists may still be owned.
+    let all_recorded = recorded.iter().all(|r| !r.is_empty());
+    scan_site_level(host, scanner, &ctx, dists, owner_of, all_recorded, out);
+
+    let mut import_owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut scanned = BTreeSet::new();
+    for (i, dist) in dists.iter().enumerate() {
+        let entry_modules = scan_entry_points(scanner, &ctx, dist, &idx.entry_points[i], out);
+        for name in &idx.top_level[i] {
+            import_owners.entry(name.clone()).or_default().push(i);
+        }
+        for entry in &recorded[i] {
+            if entry.outside_environment || !scanned.insert(entry.path.clone()) {
+                continue;
+            }
+            let Ok(rel) = entry.path.strip_prefix(site) else {
+                continue;
+            };
+            let rel_s = rel.to_string_lossy();
+            let lower = rel_s.to_ascii_lowercase();
+            if !(lower.ends_with(".py") || lower.ends_with(".pyw")) {
+                continue;
+            }
+            if rel.components().count() == 1
+                && matches!(lower.as_str(), "sitecustomize.py" | "usercustomize.py")
+            {
+                continue; // scanned as a site-level file
+            }
+            let role = if entry_modules.contains(rel_s.as_ref()) {
+                Role::Entry
+            } else {
+                Role::for_relative_path(&rel_s)
+            };
+            scan_one(
+                host,
+                scanner,
+                &ctx,
+                &entry.path,
+                role,
+                Some(&dist.name),
+                entry,
+                out,
+            );
+        }
+        if !recorded[i].is_empty() {
+            scan_unrecorded(host, scanner, &ctx, dist, &idx, out);
+        }
+    }
+    check_import_names(scanner, &ctx, dists, &import_owners, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_one(
+    host: &Host,
+    scanner: &Scanner,
+    ctx: &Site<'_>,
+    path: &Path,
+    role: Role,
+    package: Option<&str>,
+    entry: &python::RecordEntry,
+    out: &mut TargetScan,
+) {
+    match scanner.scan_file(host, path, role) {
+        Ok(s) => {
+            for f in &s.scan.findings {
+                out.findings
+                    .push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
+            }
+            let recorded = entry
+                .hash
+                .as_ref()
+                .filter(|(alg, _)| alg == "sha256")
+                .and_then(|(_, d)| record_digest_hex(d));
+            if let (Some(want), Some(got)) = (recorded, s.sha256.as_ref()) {
+                if !s.scan.truncated && &want != got {
+                    out.findings.push(ctx.locate(
+                        path,
+                        package,
+                        Some(got.clone()),
+                        finding(
+                            "record-hash-mismatch",
+                            Category::Tampering,
+                            Severity::Medium,
+                            format!("RECORD sha256 {}…, file sha256 {}…", &want[..12], &got[..12]),
+                            "an installed file no longer matches the digest its RECORD gives (modified after install)".into(),
+                            role,
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(e) if e.is_not_found() => {} // missing files are provenance's business
+        Err(e) => out.problems.push(ScanProblem {
+            path: path.to_path_buf(),
+            member: String::new(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn scan_site_level(
+    host: &Host,
+    scanner: &Scanner,
+    ctx: &Site<'_>,
+    dists: &[Distribution],
+    owner_of: &HashMap<PathBuf, usize>,
+    all_recorded: bool,
+    out: &mut TargetScan,
+) {
+    let entries = match scanner.list_dir(host, ctx.site) {
+        Ok(e) => e,
+        Err(e) => {
+            out.problems.push(ScanProblem {
+                path: ctx.site.to_path_buf(),
+                member: String::new(),
+                message: e.to_string(),
+            });
+            return;
+        }
+    };
+    for entry in entries.iter() {
+        // site.py follows symlinked .pth files too; the Host resolves them
+        // inside the root.
+        if entry.file_type.is_dir() {
+            continue;
+        }
+        let name = entry.name_lossy();
+        let owner_idx = owner_of.get(&entry.path).copied();
+        let package = owner_idx.map(|i| dists[i].name.as_str());
+        let result = if name.ends_with(".pth") {
+            let owner = match owner_idx {
+                Some(i) => Owner::Dist(dists[i].normalized_name.as_str()),
+                None if all_recorded => Owner::Unowned,
+                None => Owner::Unknown,
+            };
+            scanner
+                .scan_pth_file(host, &entry.path, owner)
+                .map(|s| (s.sha256, s.scan.findings))
+        } else if name == "sitecustomize.py" || name == "usercustomize.py" {
+            scanner
+                .scan_file(host, &entry.path, Role::Startup)
+                .map(|s| {
+                    let mut f = s.scan.findings.clone();
+                    f.insert(
+                        0,
+                        finding(
+                            "startup-customize",
+                            Category::Startup,
+                            if owner_idx.is_some() {
+                                Severity::Low
+                            } else {
+                                Severity::Medium
+                            },
+                            name.clone(),
+                            format!(
+                                "{name} runs on every interpreter start{}",
+                                if owner_idx.is_some() {
+                                    ""
+                                } else {
+                                    "; no installed distribution's RECORD owns it"
+                                }
+                            ),
+                            Role::Startup,
+                        ),
+                    );
+                    (s.sha256.clone(), f)
+                })
+        } else {
+            continue;
+        };
+        match result {
+            Ok((sha, findings)) => {
+                for f in findings {
+                    out.findings
+                        .push(ctx.locate(&entry.path, package, sha.clone(), f));
+                }
+            }
+            Err(e) => out.problems.push(ScanProblem {
+                path: entry.path.clone(),
+                member: String::new(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Flags shadowing console scripts and returns the site-relative paths of
+/// the modules that entry points run (so they are scanned as `entry_point`).
+fn scan_entry_points(
+    scanner: &Scanner,
+    ctx: &Site<'_>,
+    dist: &Distribution,
+    entry_points: &[(String, String, String)],
+    out: &mut TargetScan,
+) -> BTreeSet<String> {
+    let mut modules = BTreeSet::new();
+    let ep_path = dist.metadata_path.join("entry_points.txt");
+    for (group, name, value) in entry_points {
+        if group != "console_scripts" && group != "gui_scripts" {
+            continue;
+        }
+        let module = value.split(':').next().unwrap_or("").trim();
+        if !module.is_empty() {
+            let base = module.replace('.', "/");
+            modules.insert(format!("{base}.py"));
+            modules.insert(format!("{base}/__init__.py"));
+            modules.insert(format!("{base}/__main__.py"));
+        }
+        if group != "console_scripts" {
+            continue;
+        }
+        let cmd = name.trim();
+        let stem = cmd.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        for trusted in &scanner.rules.trusted_commands {
+            let hit = trusted.names.iter().any(|n| n == cmd || n == stem);
+            if hit && !trusted.owners.contains(&dist.normalized_name) {
+                out.findings.push(ctx.locate(
+                    &ep_path,
+                    Some(&dist.name),
+                    None,
+                    finding(
+                        "entry-point-shadows-command",
+                        Category::Shadowing,
+                        Severity::High,
+                        super::redact::excerpt(&format!("{cmd} = {value}"), 0),
+                        format!("console script '{cmd}' takes over a system or trusted command"),
+                        Role::Entry,
+                    ),
+                ));
+            }
+        }
+    }
+    modules
+}
+
+/// Files inside the distribution's import packages that no RECORD lists.
+fn scan_unrecorded(
+    host: &Host,
+    scanner: &Scanner,
+    ctx: &Site<'_>,
+    dist: &Distribution,
+    idx: &SiteIndex,
+    out: &mut TargetScan,
+) {
+    let owner_of = &idx.owner_of;
+    let mut walked = 0usize;
+    for top in &idx.top_level[idx.position(dist)] {
+        if COMMON_TOP_LEVEL.contains(&top.as_str()) || !idx.recorded_tops.contains(top) {
+            continue;
+        }
+        let dir = ctx.site.join(top);
+        if !scanner.stat(host, &dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = scanner.list_dir(host, &d) else {
+                continue;
+            };
+            for e in entries.iter().cloned() {
+                walked += 1;
+                if walked > MAX_UNRECORDED_WALK {
+                    return;
+                }
+                let name = e.name_lossy();
+                if e.file_type.is_dir() {
+                    if name != "__pycache__" {
+                        stack.push(e.path);
+                    }
+                    continue;
+                }
+                if name.ends_with(".pyc") || owner_of.contains_key(&e.path) {
+                    continue;
+                }
+                let rel = e
+                    .path
+                    .strip_prefix(ctx.site)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let code = [".py", ".pyw", ".so", ".pth", ".sh"]
+                    .iter()
+                    .any(|x| name.ends_with(x));
+                out.findings.push(ctx.locate(
+                    &e.path,
+                    Some(&dist.name),
+                    None,
+                    finding(
+                        "unrecorded-file",
+                        Category::Tampering,
+                        if code { Severity::High } else { Severity::Medium },
+                        rel.clone(),
+                        format!("a file in {}'s package directory that no RECORD lists (dropped after install)", dist.name),
+                        Role::for_relative_path(&rel),
+                    ),
+                ));
+                if name.ends_with(".py") {
+                    let role = Role::for_relative_path(&rel);
+                    if let Ok(s) = scanner.scan_file(host, &e.path, role) {
+                        for f in &s.scan.findings {
+                            out.findings.push(ctx.locate(
+                                &e.path,
+                                Some(&dist.name),
+                                s.sha256.clone(),
+                                f.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_import_names(
+    scanner: &Scanner,
+    ctx: &Site<'_>,
+    dists: &[Distribution],
+    import_owners: &BTreeMap<String, Vec<usize>>,
+    out: &mut TargetScan,
+) {
+    for (name, owners) in import_owners {
+        if COMMON_TOP_LEVEL.contains(&name.as_str()) {
+            continue;
+        }
+        let popular = scanner.rules.owned_imports.iter().find(|o| o.name == *name);
+        if popular.is_some_and(|p| p.owners.iter().any(|o| o == "*")) {
+            continue;
+        }
+        for &i in owners {
+            let dist = &dists[i];
+            let others: Vec<&str> = owners
+                .iter()
+                .filter(|&&j| j != i && dists[j].normalized_name != dist.normalized_name)
+                .map(|&j| dists[j].name.as_str())
+                .collect();
+            let hijack = popular.is_some_and(|p| !p.owners.contains(&dist.normalized_name));
+            if !hijack && others.is_empty() {
+                continue;
+            }
+            let why = if hijack {
+                format!("installs the import name '{name}', which belongs to a popular package")
+            } else {
+                format!(
+                    "installs the import name '{name}', also installed by {}",
+                    others.join(", ")
+                )
+            };
+            out.findings.push(ctx.locate(
+                &dist.metadata_path,
+                Some(&dist.name),
+                None,
+                finding(
+                    "import-name-shadowing",
+                    Category::Shadowing,
+                    if hijack {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    },
+                    name.clone(),
+                    why,
+                    Role::Import,
+                ),
+            ));
+        }
+    }
+}

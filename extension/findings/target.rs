@@ -1,0 +1,433 @@
+//! The on-demand mode (`WHERE path = ...`): one file, a source tree, or an
+//! sdist/wheel archive, scanned through the [`Host`] with per-file caching.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cache::{Cache, FileKey};
+use crate::host::Host;
+
+use super::archive::{self, looks_like_archive, Limits};
+use super::pth::{self, Owner};
+use super::scan::{scan_source, FileScan, MAX_SCAN_BYTES};
+use super::{sha256_hex, Finding, Located, Role, RuleSet};
+
+/// Most files looked at in one source tree.
+pub const MAX_TREE_FILES: usize = 100_000;
+/// Deepest directory level walked in a source tree.
+pub const MAX_TREE_DEPTH: usize = 32;
+
+/// Directories never worth walking in a source tree.
+const SKIP_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "__pycache__",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+];
+
+/// A scanned file: its digest and findings.
+#[derive(Debug, Clone, Default)]
+pub struct ScannedFile {
+    /// SHA-256 of the bytes scanned (absent when the file was not read).
+    pub sha256: Option<String>,
+    /// Findings and scan flags.
+    pub scan: FileScan,
+}
+
+/// A scanning problem tied to a file (becomes a row with `status` set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanProblem {
+    /// Host path.
+    pub path: PathBuf,
+    /// Member inside an archive or tree, if any.
+    pub member: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Findings and problems of one scan.
+#[derive(Debug, Clone, Default)]
+pub struct TargetScan {
+    /// Hits, file by file.
+    pub findings: Vec<Located>,
+    /// Files or archives that could not be read.
+    pub problems: Vec<ScanProblem>,
+}
+
+/// The rules plus caches keyed by file version, shared by every query of a
+/// process so that a repeated scheduled query re-reads nothing unchanged.
+#[derive(Debug)]
+pub struct Scanner {
+    /// The compiled rules.
+    pub rules: &'static RuleSet,
+    /// Archive limits.
+    pub limits: Limits,
+    files: Cache<(FileKey, Role), Arc<ScannedFile>>,
+    archives: Cache<FileKey, Arc<archive::ArchiveScan>>,
+    /// Per-site indexes of distributions (see [`super::site`]).
+    pub(crate) sites: Cache<PathBuf, Arc<super::site::SiteIndex>>,
+    /// Directory listings keyed by the directory's version (its mtime
+    /// changes whenever an entry is added, removed or renamed).
+    listings: Cache<FileKey, Arc<Vec<crate::host::DirEntry>>>,
+    /// Directories already resolved inside the root during the current
+    /// query (see [`Scanner::begin_query`]).
+    dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner::new(RuleSet::builtin())
+    }
+}
+
+impl Scanner {
+    /// A scanner with these rules and empty caches.
+    pub fn new(rules: &'static RuleSet) -> Self {
+        Scanner {
+            rules,
+            limits: Limits::default(),
+            files: Cache::new(200_000),
+            archives: Cache::new(10_000),
+            sites: Cache::new(10_000),
+            listings: Cache::new(200_000),
+            dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// A directory's entries, cached by the directory's version.
+    pub fn list_dir(
+        &self,
+        host: &Host,
+        dir: &Path,
+    ) -> Result<Arc<Vec<crate::host::DirEntry>>, crate::host::HostError> {
+        let md = self.stat(host, dir)?;
+        let key = FileKey::new(dir, &md);
+        if let Some(hit) = self.listings.get(&key) {
+            return Ok(hit);
+        }
+        let entries = Arc::new(host.read_dir(dir)?);
+        self.listings.insert(key, entries.clone());
+        Ok(entries)
+    }
+
+    /// Forgets the directory resolutions of the previous query. Call at the
+    /// start of every query: within one query a directory is resolved (every
+    /// component checked for symlinks inside the root) once, not once per
+    /// file, which is what makes a repeated query over an unchanged host
+    /// cost little more than one `lstat` per file.
+    pub fn begin_query(&self) {
+        if let Ok(mut d) = self.dirs.lock() {
+            d.clear();
+        }
+    }
+
+    /// Resolves a directory inside the root, reusing the resolution of its
+    /// parent from this query: one `lstat` per new directory instead of one
+    /// per path component. Anything unusual (a symlink, a missing
+    /// component) takes [`Host::resolve`]'s fully checked way.
+    fn resolve_dir(
+        &self,
+        host: &Host,
+        dir: &Path,
+        depth: usize,
+    ) -> Result<PathBuf, crate::host::HostError> {
+        if let Some(hit) = self.dirs.lock().ok().and_then(|d| d.get(dir).cloned()) {
+            return Ok(hit);
+        }
+        let resolved = match (dir.parent(), dir.file_name()) {
+            (Some(parent), Some(name)) if depth < 64 => {
+                let p = self.resolve_dir(host, parent, depth + 1)?;
+                let candidate = p.join(name);
+                match host.child_symlink_metadata(&p, name) {
+                    Ok(md) if md.is_dir() => candidate,
+                    _ => host.resolve(dir)?,
+                }
+            }
+            _ => host.resolve(dir)?,
+        };
+        if let Ok(mut d) = self.dirs.lock() {
+            if d.len() > 100_000 {
+                d.clear();
+            }
+            d.insert(dir.to_path_buf(), resolved.clone());
+        }
+        Ok(resolved)
+    }
+
+    /// `stat` of a host file for the cache key: the parent directory is
+    /// resolved inside the root once per query, then the file itself is
+    /// `lstat`ed; a file that is itself a symlink goes the slow, fully
+    /// checked way ([`Host::metadata`]).
+    pub fn stat(
+        &self,
+        host: &Host,
+        path: &Path,
+    ) -> Result<std::fs::Metadata, crate::host::HostError> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return host.metadata(path);
+        };
+        let resolved = self.resolve_dir(host, parent, 0)?;
+        // The parent is resolved inside the root, so this lstat cannot leave
+        // it; it follows nothing.
+        match host.child_symlink_metadata(&resolved, name) {
+            Ok(md) if !md.file_type().is_symlink() => Ok(md),
+            _ => host.metadata(path),
+        }
+    }
+
+    /// Number of cached file scans (for tests and benchmarks).
+    pub fn cached_files(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Scans one host file as code of `role` (`.pth` handling is the
+    /// caller's: see [`Scanner::scan_pth_file`]). Cached by file version.
+    pub fn scan_file(
+        &self,
+        host: &Host,
+        path: &Path,
+        role: Role,
+    ) -> Result<Arc<ScannedFile>, crate::host::HostError> {
+        let md = self.stat(host, path)?;
+        let key = (FileKey::new(path, &md), role);
+        if let Some(hit) = self.files.get(&key) {
+            return Ok(hit);
+        }
+        let (bytes, truncated) = host.read_prefix(path, MAX_SCAN_BYTES as u64)?;
+        let mut scan = scan_source(self.rules, &bytes, role);
+        scan.truncated |= truncated;
+        let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
+        let out = Arc::new(ScannedFile { sha256, scan });
+        self.files.insert(key, out.clone());
+        Ok(out)
+    }
+
+    /// Scans a site-level `.pth` (not cached: they are few and small).
+    pub fn scan_pth_file(
+        &self,
+        host: &Host,
+        path: &Path,
+        owner: Owner<'_>,
+    ) -> Result<ScannedFile, crate::host::HostError> {
+        let (bytes, truncated) = host.read_prefix(path, MAX_SCAN_BYTES as u64)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let findings = pth::scan_pth(self.rules, &name, &bytes, owner);
+        Ok(ScannedFile {
+            sha256: Some(sha256_hex(&bytes)),
+            scan: FileScan {
+                findings,
+                binary: false,
+                truncated,
+            },
+        })
+    }
+
+    /// Scans an archive on the host (cached by file version).
+    pub fn scan_archive_file(
+        &self,
+        host: &Host,
+        path: &Path,
+    ) -> Result<Arc<archive::ArchiveScan>, crate::host::HostError> {
+        let md = host.metadata(path)?;
+        let key = FileKey::new(path, &md);
+        if let Some(hit) = self.archives.get(&key) {
+            return Ok(hit);
+        }
+        // Streamed from the open file: memory is bounded by the per-member
+        // cap whatever the archive's size.
+        let (file, fmd) = host.open_file(path)?;
+        if fmd.len() > self.limits.max_archive_bytes {
+            return Err(crate::host::HostError::TooLarge {
+                path: path.to_path_buf(),
+                size: fmd.len(),
+                cap: self.limits.max_archive_bytes,
+            });
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let out = Arc::new(archive::scan_archive_reader(
+            self.rules,
+            &name,
+            file,
+            &self.limits,
+        ));
+        self.archives.insert(key, out.clone());
+        Ok(out)
+    }
+
+    /// The on-demand mode: scans whatever `path` is (a file, a source tree,
+    /// an sdist or wheel) and reports every hit under that same `path`.
+    pub fn scan_target(&self, host: &Host, path: &Path) -> TargetScan {
+        let mut out = TargetScan::default();
+        let md = match host.metadata(path) {
+            Ok(md) => md,
+            Err(e) => {
+                out.problems.push(ScanProblem {
+                    path: path.to_path_buf(),
+                    member: String::new(),
+                    message: e.to_string(),
+                });
+                return out;
+            }
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if md.is_dir() {
+            self.scan_tree(host, path, &mut out);
+        } else if looks_like_archive(&name) || sniff_host(host, path) {
+            match self.scan_archive_file(host, path) {
+                Ok(scan) => {
+                    for f in &scan.findings {
+                        out.findings.push(Located {
+                            path: path.to_path_buf(),
+                            member: f.member.clone(),
+                            environment: None,
+                            package: scan.package.clone(),
+                            file_sha256: f.sha256.clone(),
+                            finding: f.finding.clone(),
+                        });
+                    }
+                }
+                Err(e) => out.problems.push(ScanProblem {
+                    path: path.to_path_buf(),
+                    member: String::new(),
+                    message: e.to_string(),
+                }),
+            }
+        } else {
+            let role = Role::for_relative_path(&name);
+            let scanned = if name.ends_with(".pth") {
+                self.scan_pth_file(host, path, Owner::Unknown).map(Arc::new)
+            } else {
+                self.scan_file(host, path, role)
+            };
+            match scanned {
+                Ok(s) => push_all(&mut out, path, "", &s.sha256, &s.scan.findings),
+                Err(e) => out.problems.push(ScanProblem {
+                    path: path.to_path_buf(),
+                    member: String::new(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        out
+    }
+
+    fn scan_tree(&self, host: &Host, root: &Path, out: &mut TargetScan) {
+        let mut stack: Vec<(PathBuf, usize)> = vec![(root.to_path_buf(), 0)];
+        let mut files = 0usize;
+        while let Some((dir, depth)) = stack.pop() {
+            let entries = match host.read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    out.problems.push(ScanProblem {
+                        path: root.to_path_buf(),
+                        member: relative(root, &dir),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            for entry in entries {
+                let name = entry.name_lossy();
+                if entry.file_type.is_dir() {
+                    if depth < MAX_TREE_DEPTH && !SKIP_DIRS.contains(&name.as_str()) {
+                        stack.push((entry.path, depth + 1));
+                    }
+                    continue;
+                }
+                if !entry.file_type.is_file() {
+                    continue; // symlinks are not followed, devices never read
+                }
+                let rel = relative(root, &entry.path);
+                let Some(role) = tree_role(&rel) else {
+                    continue;
+                };
+                files += 1;
+                if files > MAX_TREE_FILES {
+                    out.problems.push(ScanProblem {
+                        path: root.to_path_buf(),
+                        member: String::new(),
+                        message: format!(
+                            "more than {MAX_TREE_FILES} files; the rest was not scanned"
+                        ),
+                    });
+                    return;
+                }
+                let scanned = if role == Role::Startup && name.ends_with(".pth") {
+                    self.scan_pth_file(host, &entry.path, Owner::Unknown)
+                        .map(Arc::new)
+                } else {
+                    self.scan_file(host, &entry.path, role)
+                };
+                match scanned {
+                    Ok(s) => push_all(out, root, &rel, &s.sha256, &s.scan.findings),
+                    Err(e) => out.problems.push(ScanProblem {
+                        path: root.to_path_buf(),
+                        member: rel,
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// The role of a file in a source tree, or `None` when it holds no code
+/// that runs. A `.pth` counts as start-up code only at the top of the tree
+/// (a site directory given as the path).
+fn tree_role(rel: &str) -> Option<Role> {
+    let lower = rel.to_ascii_lowercase();
+    if lower.ends_with(".pth") {
+        return Some(if rel.contains('/') {
+            Role::Peripheral
+        } else {
+            Role::Startup
+        });
+    }
+    let code = lower.ends_with(".py") || lower.ends_with(".pyw");
+    let config = lower.ends_with("pyproject.toml") || lower.ends_with("setup.cfg");
+    (code || config).then(|| Role::for_relative_path(rel))
+}
+
+fn sniff_host(host: &Host, path: &Path) -> bool {
+    host.read_prefix(path, 512)
+        .map(|(b, _)| archive::sniff(&b).is_some())
+        .unwrap_or(false)
+}
+
+fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .map(|r| r.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| p.to_string_lossy().into_owned())
+}
+
+fn push_all(
+    out: &mut TargetScan,
+    path: &Path,
+    member: &str,
+    sha: &Option<String>,
+    findings: &[Finding],
+) {
+    for f in findings {
+        out.findings.push(Located {
+            path: path.to_path_buf(),
+            member: member.to_string(),
+            environment: None,
+            package: None,
+            file_sha256: sha.clone(),
+            finding: f.clone(),
+        });
+    }
+}

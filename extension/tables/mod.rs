@@ -11,27 +11,43 @@ pub mod python_typosquat_variants;
 use std::sync::Arc;
 
 use crate::host::Host;
+use crate::python::DistributionCache;
 use crate::table::Table;
 
 /// Every squatch table, for a host. Both adapters (osquery and embedded SQL)
 /// serve exactly this list.
 pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
-    let _ = &host;
-    let tables: Vec<Arc<dyn Table>> = vec![
-        // registry entries: one line per table, kept in alphabetical order
-        Arc::new(python_environments::PythonEnvironments::new(host.clone())),
+    // One listing of each site directory's distributions, shared by every
+    // table that reads them, so a query joining them parses METADATA once.
+    let dists = Arc::new(DistributionCache::new());
+    vec![
+        // one line per table, kept in alphabetical order
+        Arc::new(python_environments::PythonEnvironments::with_cache(
+            host.clone(),
+            dists.clone(),
+        )),
         Arc::new(python_install_findings::PythonInstallFindings::new(
             host.clone(),
         )),
-        Arc::new(python_package_provenance::PythonPackageProvenance::new(
+        Arc::new(
+            python_package_provenance::PythonPackageProvenance::with_cache(
+                host.clone(),
+                dists.clone(),
+            ),
+        ),
+        Arc::new(python_typosquat_scores::PythonTyposquatScores::with_cache(
             host.clone(),
+            dists.clone(),
         )),
-        Arc::new(python_typosquat_scores::PythonTyposquatScores::new(
-            host.clone(),
-        )),
-        Arc::new(python_typosquat_variants::PythonTyposquatVariants::new(
-            host.clone(),
-        )),
-    ];
-    tables
+        Arc::new(python_typosquat_variants::PythonTyposquatVariants::with_cache(host, dists)),
+    ]
+}
+
+/// Several host paths in one column, `:`-separated like `PATH`.
+pub(crate) fn join_paths(paths: &[std::path::PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
 }

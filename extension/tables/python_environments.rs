@@ -1,6 +1,6 @@
 //! `python_environments`: one row per Python environment found on the host.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::host::Host;
@@ -52,14 +52,6 @@ pub(crate) fn wanted_environments(
     }
 }
 
-fn join(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 impl Table for PythonEnvironments {
     fn name(&self) -> &'static str {
         "python_environments"
@@ -93,7 +85,7 @@ impl Table for PythonEnvironments {
                             .first()
                             .map(|p| p.to_string_lossy().into_owned()),
                     )
-                    .set("all_site_packages", join(&env.site_packages))
+                    .set("all_site_packages", super::join_paths(&env.site_packages))
                     .opt("owner_uid", env.owner_uid.map(|u| u.to_string()))
                     .bool(
                         "include_system_site_packages",

@@ -79,16 +79,18 @@ const COLUMNS: &[Column] = &[
 /// The `python_typosquat_scores` table.
 pub struct PythonTyposquatScores {
     host: Arc<Host>,
-    dists: DistributionCache,
+    dists: Arc<DistributionCache>,
 }
 
 impl PythonTyposquatScores {
     /// The table for `host`.
     pub fn new(host: Arc<Host>) -> Self {
-        PythonTyposquatScores {
-            host,
-            dists: DistributionCache::new(),
-        }
+        Self::with_cache(host, Arc::new(DistributionCache::new()))
+    }
+
+    /// The table for a host, sharing a distribution cache with other tables.
+    pub fn with_cache(host: Arc<Host>, dists: Arc<DistributionCache>) -> Self {
+        PythonTyposquatScores { host, dists }
     }
 
     /// Installed names: normalised name -> (name as installed, environments).
@@ -130,14 +132,6 @@ fn set_assessment(row: &mut Row, a: &Assessment) {
         .opt("popular_rank", a.popular_rank.map(|r| r.to_string()))
         .bool("known_malicious", a.known_malicious.is_some())
         .opt("malicious_ids", a.known_malicious.clone());
-}
-
-fn join(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 impl Table for PythonTyposquatScores {
@@ -188,8 +182,10 @@ impl Table for PythonTyposquatScores {
                         if environment.is_some() && envs.is_none() {
                             continue;
                         }
-                        row.bool("installed", envs.is_some())
-                            .set("environments", envs.map(join).unwrap_or_default());
+                        row.bool("installed", envs.is_some()).set(
+                            "environments",
+                            envs.map(|e| super::join_paths(e)).unwrap_or_default(),
+                        );
                     }
                     if let Some(e) = environment.as_ref().and_then(|e| e.first()) {
                         row.set("environment", e.clone());
@@ -202,7 +198,8 @@ impl Table for PythonTyposquatScores {
                     let a = index.assess(&name);
                     let mut row = Row::new();
                     set_assessment(&mut row, &a);
-                    row.bool("installed", true).set("environments", join(&envs));
+                    row.bool("installed", true)
+                        .set("environments", super::join_paths(&envs));
                     if let Some(e) = environment.as_ref().and_then(|e| e.first()) {
                         row.set("environment", e.clone());
                     }

@@ -53,16 +53,18 @@ const COLUMNS: &[Column] = &[
 /// The `python_typosquat_variants` table.
 pub struct PythonTyposquatVariants {
     host: Arc<Host>,
-    dists: DistributionCache,
+    dists: Arc<DistributionCache>,
 }
 
 impl PythonTyposquatVariants {
     /// The table for `host`.
     pub fn new(host: Arc<Host>) -> Self {
-        PythonTyposquatVariants {
-            host,
-            dists: DistributionCache::new(),
-        }
+        Self::with_cache(host, Arc::new(DistributionCache::new()))
+    }
+
+    /// The table for a host, sharing a distribution cache with other tables.
+    pub fn with_cache(host: Arc<Host>, dists: Arc<DistributionCache>) -> Self {
+        PythonTyposquatVariants { host, dists }
     }
 
     fn installed_names(&self) -> HashSet<String> {

@@ -184,7 +184,7 @@ impl Table for PythonTyposquatScores {
                         }
                         row.bool("installed", envs.is_some()).set(
                             "environments",
-                            envs.map(|e| super::join_paths(e)).unwrap_or_default(),
+                            envs.map(super::join_paths).unwrap_or_default(),
                         );
                     }
                     if let Some(e) = environment.as_ref().and_then(|e| e.first()) {

@@ -62,8 +62,12 @@ enum Command {
         /// Print one `column = value` line per column.
         #[arg(long, group = "fmt")]
         line: bool,
+        /// Read the SQL from this file (`-` for standard input) instead.
+        #[arg(long, short = 'f', conflicts_with = "sql")]
+        file: Option<PathBuf>,
         /// The SQL: one or more `;`-separated statements.
-        sql: String,
+        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+        sql: Option<String>,
     },
     /// List every table with its columns, types and a one-line description.
     Tables {
@@ -144,9 +148,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             csv,
             line,
+            file,
             sql,
         }) => {
             init_logging(cli.verbose, "warn");
+            let sql = match (sql, file) {
+                (Some(sql), _) => sql,
+                (None, Some(path)) if path.as_os_str() == "-" => {
+                    std::io::read_to_string(std::io::stdin()).context("reading SQL from stdin")?
+                }
+                (None, Some(path)) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading SQL from {}", path.display()))?,
+                (None, None) => bail!("give the SQL as an argument or with --file"),
+            };
             let format = if json {
                 Format::Json
             } else if csv {

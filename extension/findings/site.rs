@@ -612,24 +612,20 @@ fn scan_entry_points(
             continue;
         }
         let cmd = name.trim();
-        let stem = cmd.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        for trusted in &scanner.rules.trusted_commands {
-            let hit = trusted.names.iter().any(|n| n == cmd || n == stem);
-            if hit && !trusted.owners.contains(&dist.normalized_name) {
-                out.findings.push(ctx.locate(
-                    &ep_path,
-                    Some(&dist.name),
-                    None,
-                    finding(
-                        "entry-point-shadows-command",
-                        Category::Shadowing,
-                        Severity::High,
-                        super::redact::excerpt(&format!("{cmd} = {value}"), 0),
-                        format!("console script '{cmd}' takes over a system or trusted command"),
-                        Role::Entry,
-                    ),
-                ));
-            }
+        if super::manifest::shadows_trusted(scanner.rules, cmd, Some(&dist.normalized_name)) {
+            out.findings.push(ctx.locate(
+                &ep_path,
+                Some(&dist.name),
+                None,
+                finding(
+                    "entry-point-shadows-command",
+                    Category::Shadowing,
+                    Severity::High,
+                    super::redact::excerpt(&format!("{cmd} = {value}"), 0),
+                    format!("console script '{cmd}' takes over a system or trusted command"),
+                    Role::Entry,
+                ),
+            ));
         }
     }
     modules

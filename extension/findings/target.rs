@@ -8,6 +8,7 @@ use crate::cache::{Cache, FileKey};
 use crate::host::Host;
 
 use super::archive::{self, looks_like_archive, Limits};
+use super::manifest::{self, Manifest};
 use super::pth::{self, Owner};
 use super::scan::{scan_source, FileScan, MAX_SCAN_BYTES};
 use super::{sha256_hex, Finding, Located, Role, RuleSet};
@@ -320,11 +321,16 @@ impl Scanner {
                     message: e.to_string(),
                 }),
             }
+            if let (Some(m), Some(dir)) = (Manifest::at(&name), path.parent()) {
+                let ctx = TreeManifests::read(host, dir);
+                ctx.scan(self, host, dir, path, m, "", &mut out);
+            }
         }
         out
     }
 
     fn scan_tree(&self, host: &Host, root: &Path, out: &mut TargetScan) {
+        let manifests = TreeManifests::read(host, root);
         let mut stack: Vec<(PathBuf, usize)> = vec![(root.to_path_buf(), 0)];
         let mut files = 0usize;
         while let Some((dir, depth)) = stack.pop() {
@@ -351,9 +357,16 @@ impl Scanner {
                     continue; // symlinks are not followed, devices never read
                 }
                 let rel = relative(root, &entry.path);
-                let Some(role) = tree_role(&rel) else {
+                if let Some(m) = Manifest::at(&rel) {
+                    manifests.scan(self, host, root, &entry.path, m, &rel, out);
+                }
+                let Some(mut role) = tree_role(&rel) else {
                     continue;
                 };
+                // A module a setup.cfg `cmdclass` names runs at build/install.
+                if manifests.install_modules.contains(&rel) {
+                    role = Role::Install;
+                }
                 files += 1;
                 if files > MAX_TREE_FILES {
                     out.problems.push(ScanProblem {
@@ -383,6 +396,103 @@ impl Scanner {
         }
     }
 }
+
+/// What a source tree's top-level manifests say before its files are
+/// walked: who it claims to be (the owner allowed to install a trusted
+/// command) and which modules `setup.cfg`'s `cmdclass` runs at build time.
+struct TreeManifests {
+    owner: Option<String>,
+    install_modules: std::collections::HashSet<String>,
+}
+
+impl TreeManifests {
+    fn read(host: &Host, root: &Path) -> TreeManifests {
+        let text = |name: &str| {
+            host.read_prefix(&root.join(name), MANIFEST_CAP)
+                .ok()
+                .map(|(b, _)| String::from_utf8_lossy(&b).into_owned())
+        };
+        let mut owner = None;
+        let mut install_modules = std::collections::HashSet::new();
+        for (name, m) in [
+            ("pyproject.toml", Manifest::Pyproject),
+            ("setup.cfg", Manifest::SetupCfg),
+            ("setup.py", Manifest::SetupPy),
+        ] {
+            let Some(t) = text(name) else { continue };
+            if owner.is_none() {
+                owner = manifest::declared_name(m, &t);
+            }
+            if m == Manifest::SetupCfg {
+                for hook in manifest::setup_cfg_cmdclass(&t) {
+                    install_modules.extend(hook.module_paths());
+                }
+            }
+        }
+        TreeManifests {
+            owner,
+            install_modules,
+        }
+    }
+
+    /// Shadowing console scripts (and `cmdclass` hooks) of one manifest file
+    /// of the tree at `root`, reported under `member` of `root`'s scan.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        scanner: &Scanner,
+        host: &Host,
+        root: &Path,
+        path: &Path,
+        m: Manifest,
+        member: &str,
+        out: &mut TargetScan,
+    ) {
+        let report = if member.is_empty() { path } else { root };
+        let bytes = match host.read_prefix(path, MANIFEST_CAP) {
+            Ok((b, _)) => b,
+            Err(e) => {
+                return out.problems.push(ScanProblem {
+                    path: report.to_path_buf(),
+                    member: member.to_string(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let owner = match m {
+            // A dist-info's owner is the distribution its directory names.
+            Manifest::EntryPointsTxt => member
+                .split_once(".dist-info")
+                .or_else(|| {
+                    path.parent()
+                        .and_then(|p| p.file_name())
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| n.split_once(".dist-info"))
+                })
+                .map(|(d, _)| d.rsplit('/').next().unwrap_or(d))
+                .and_then(|d| d.split('-').next())
+                .map(crate::python::normalize_name),
+            _ => self.owner.clone(),
+        };
+        let mut findings = manifest::shadowing_findings(
+            scanner.rules,
+            &m.scripts(&text),
+            owner.as_deref(),
+            m.role(),
+        );
+        if m == Manifest::SetupCfg {
+            let hooks = manifest::setup_cfg_cmdclass(&text);
+            findings.extend(manifest::cmdclass_findings(&hooks, |p| {
+                host.metadata(&root.join(p)).is_ok_and(|md| md.is_file())
+            }));
+        }
+        push_all(out, report, member, &Some(sha256_hex(&bytes)), &findings);
+    }
+}
+
+/// Largest manifest file read.
+const MANIFEST_CAP: u64 = 1024 * 1024;
 
 /// The role of a file in a source tree, or `None` when it holds no code
 /// that runs. A `.pth` counts as start-up code only at the top of the tree

@@ -148,11 +148,30 @@ fn setup_cfg_in_an_sdist_and_as_a_single_file() {
     fh.write(
         "/dl/torch_utilites-0.1.tar.gz",
         targz(&[
-            ("torch_utilites-0.1/setup.cfg", EVIL_SETUP_CFG),
+            // The hook module before the setup.cfg that names it.
             ("torch_utilites-0.1/torch_utilites/hooks.py", HOOK_MODULE),
+            ("torch_utilites-0.1/torch_utilites/util.py", HOOK_MODULE),
+            ("torch_utilites-0.1/setup.cfg", EVIL_SETUP_CFG),
         ]),
     );
     let rows = query(&fh, "/dl/torch_utilites-0.1.tar.gz");
+    // The module the hook names is weighed as install code; another module
+    // with the same text keeps its module role.
+    let member =
+        |m: &str| -> Vec<&Row> { rows.iter().filter(|r| r.get("member") == Some(m)).collect() };
+    let hooked = member("torch_utilites-0.1/torch_utilites/hooks.py");
+    assert!(!hooked.is_empty());
+    assert!(
+        hooked.iter().all(|r| r.get("role") == Some("install")),
+        "{hooked:#?}"
+    );
+    assert!(hooked.iter().any(
+        |r| r.get("rule_id") == Some("combo-credential-exfiltration")
+            && r.get("severity") == Some("critical")
+    ));
+    let plain = member("torch_utilites-0.1/torch_utilites/util.py");
+    assert!(!plain.is_empty());
+    assert!(plain.iter().all(|r| r.get("role") == Some("module")));
     let shadow = rows_of(&rows, "entry-point-shadows-command");
     assert_eq!(shadow.len(), 1, "{rows:#?}");
     assert_eq!(

@@ -9,7 +9,10 @@
 //! or climbs with `..` is reported (it would escape the extraction root of a
 //! careless installer) and never used as a path. Only members whose code can
 //! run at install, import or start-up are scanned (`.py`, `.pyw`, `.pth`,
-//! `pyproject.toml`, `setup.cfg`).
+//! `pyproject.toml`, `setup.cfg`); packaging manifests (those plus a wheel's
+//! `entry_points.txt`) are also read for console scripts and `cmdclass`
+//! hooks ([`super::manifest`]). When `setup.cfg` names in-archive `cmdclass`
+//! modules, a second pass (only then) rescans those as install code.
 
 use std::io::{self, Read};
 
@@ -268,21 +271,8 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
         limit_hit(format!("unreadable archive: {e}"), &mut out);
         return out;
     }
-    let mut manifests = Manifests::default();
-    let m = &mut manifests;
-    match sniff(&head) {
-        Some(Format::Zip) => scan_zip(rules, reader, is_wheel, limits, &mut out, m),
-        Some(Format::TarGz) => {
-            let gz = flate2::read::GzDecoder::new(io::BufReader::new(reader));
-            scan_tar(rules, gz, len, limits, &mut out, m)
-        }
-        Some(Format::TarBz2) => {
-            // Multi-stream: `pbzip2` writes one bzip2 stream per block.
-            let bz = bzip2::read::MultiBzDecoder::new(io::BufReader::new(reader));
-            scan_tar(rules, bz, len, limits, &mut out, m)
-        }
-        Some(Format::Tar) => scan_tar(rules, io::BufReader::new(reader), len, limits, &mut out, m),
-        None => out.findings.push(MemberFinding {
+    let Some(format) = sniff(&head) else {
+        out.findings.push(MemberFinding {
             member: String::new(),
             sha256: None,
             finding: archive_finding(
@@ -291,7 +281,29 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
                 String::new(),
                 "not a tar.gz, tar.bz2, tar or zip archive (xz sdists are not read)",
             ),
-        }),
+        });
+        return out;
+    };
+    let mut manifests = Manifests::default();
+    let pass = (format, len, is_wheel, limits);
+    stream(rules, pass, &mut reader, &mut out, &mut manifests);
+    // Modules a setup.cfg `cmdclass` names run at build/install: a second
+    // pass (only then) scans them as install code, like setup.py.
+    let hooks = manifests.hook_members();
+    if !hooks.is_empty() && reader.seek(io::SeekFrom::Start(0)).is_ok() {
+        let mut again = ArchiveScan::default();
+        let mut only = Manifests {
+            install_only: Some(hooks.clone()),
+            ..Manifests::default()
+        };
+        stream(rules, pass, &mut reader, &mut again, &mut only);
+        out.findings.retain(|f| !hooks.contains(&f.member));
+        out.findings.extend(
+            again
+                .findings
+                .into_iter()
+                .filter(|f| hooks.contains(&f.member)),
+        );
     }
     manifests.weigh(rules, &mut out);
     out
@@ -303,7 +315,10 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
 #[derive(Default)]
 struct Manifests {
     found: Vec<(String, Manifest, String, String)>,
-    members: std::collections::HashSet<String>,
+    /// Project-relative path to member name.
+    members: std::collections::HashMap<String, String>,
+    /// Second pass: scan only these members, as install code.
+    install_only: Option<std::collections::HashSet<String>>,
 }
 
 /// Largest manifest parsed (they are a few KiB).
@@ -323,9 +338,32 @@ fn project_rel(name: &str, wheel: bool) -> &str {
 impl Manifests {
     /// Notes a member; returns the manifest it is, if any.
     fn note(&mut self, name: &str, wheel: bool) -> Option<Manifest> {
+        if self.install_only.is_some() {
+            return None;
+        }
         let rel = project_rel(name, wheel);
-        self.members.insert(rel.to_string());
+        self.members.insert(rel.to_string(), name.to_string());
         Manifest::at(rel)
+    }
+
+    /// The role of a member: [`member_role`], or in the second pass
+    /// install code for the wanted members and nothing else.
+    fn role(&self, name: &str, wheel: bool) -> Option<Role> {
+        match &self.install_only {
+            Some(wanted) => wanted.contains(name).then_some(Role::Install),
+            None => member_role(name, wheel),
+        }
+    }
+
+    /// Member names of the in-archive modules `setup.cfg`'s `cmdclass` names.
+    fn hook_members(&self) -> std::collections::HashSet<String> {
+        self.found
+            .iter()
+            .filter(|(_, m, _, _)| *m == Manifest::SetupCfg)
+            .flat_map(|(_, _, text, _)| manifest::setup_cfg_cmdclass(text))
+            .flat_map(|h| h.module_paths())
+            .filter_map(|p| self.members.get(&p).cloned())
+            .collect()
     }
 
     fn keep(&mut self, name: &str, manifest: Manifest, data: &[u8]) {
@@ -358,7 +396,7 @@ impl Manifests {
             if *m == Manifest::SetupCfg {
                 let hooks = manifest::setup_cfg_cmdclass(text);
                 findings.extend(manifest::cmdclass_findings(&hooks, |p| {
-                    self.members.contains(p)
+                    self.members.contains_key(p)
                 }));
             }
             for f in findings {
@@ -369,6 +407,29 @@ impl Manifests {
                 });
             }
         }
+    }
+}
+
+/// One streaming pass over an archive of a known format.
+fn stream<R: Read + io::Seek>(
+    rules: &RuleSet,
+    (format, len, is_wheel, limits): (Format, u64, bool, &Limits),
+    reader: R,
+    out: &mut ArchiveScan,
+    m: &mut Manifests,
+) {
+    match format {
+        Format::Zip => scan_zip(rules, reader, is_wheel, limits, out, m),
+        Format::TarGz => {
+            let gz = flate2::read::GzDecoder::new(io::BufReader::new(reader));
+            scan_tar(rules, gz, len, limits, out, m)
+        }
+        Format::TarBz2 => {
+            // Multi-stream: `pbzip2` writes one bzip2 stream per block.
+            let bz = bzip2::read::MultiBzDecoder::new(io::BufReader::new(reader));
+            scan_tar(rules, bz, len, limits, out, m)
+        }
+        Format::Tar => scan_tar(rules, io::BufReader::new(reader), len, limits, out, m),
     }
 }
 
@@ -465,7 +526,7 @@ fn scan_tar<R: Read>(
         }
         wheel_like |= name.contains(".dist-info/");
         let manifest = manifests.note(&name, false);
-        let role = member_role(&name, wheel_like && !name.contains('/'));
+        let role = manifests.role(&name, wheel_like && !name.contains('/'));
         if role.is_none() && manifest.is_none() {
             continue;
         }
@@ -523,7 +584,7 @@ fn scan_zip<R: Read + io::Seek>(
             continue;
         }
         let manifest = manifests.note(&name, is_wheel);
-        let role = member_role(&name, is_wheel);
+        let role = manifests.role(&name, is_wheel);
         if role.is_none() && manifest.is_none() {
             continue;
         }

@@ -2,11 +2,15 @@
 //! install, import or interpreter start: what a malicious package *does*.
 //!
 //! Without a constraint it scans every environment `python_environments`
-//! finds (site-level `.pth`, sitecustomize, every distribution's code,
-//! unrecorded files, shadowing console scripts and import names).
+//! finds (site-level `.pth`, sitecustomize/usercustomize in site and
+//! standard-library directories, every distribution's code, unrecorded
+//! files, shadowing console scripts and import names).
 //! `WHERE environment = ...` scans one environment; `WHERE path = ...` scans
-//! on demand whatever is there: a file, a source tree, an sdist or wheel
-//! (read in memory, never extracted). Results are cached per file version.
+//! on demand whatever is there: a file, a source tree, an sdist
+//! (`.tar.gz`, `.tar.bz2`, `.tar`, `.zip`) or wheel (read in memory, never
+//! extracted), console scripts declared in its `setup.cfg`,
+//! `pyproject.toml`, `setup.py` or `entry_points.txt` included. Results are
+//! cached per file version.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -564,8 +564,13 @@ fn ubuntu_apport_sitecustomize_owned_by_dpkg_stays_low() {
     assert_eq!(sc.len(), 1, "{sc:#?}");
     assert_eq!(sc[0].get("rule_id"), Some("startup-customize"));
     assert_eq!(sc[0].get("severity"), Some("low"));
-    // The same benign text with no package owning it is worth a look only.
+    // The same benign text with no interpreter package owning it is worth
+    // a look only (a library package's list does not vouch for it).
     let fh = debian_host(UBUNTU_SITECUSTOMIZE);
+    fh.dpkg(
+        "python3-apport",
+        &[PathBuf::from("/etc/python3.11/sitecustomize.py")],
+    );
     let rows = PythonInstallFindings::new(Arc::new(fh.host()))
         .generate(&QueryContext::all())
         .unwrap();

@@ -173,7 +173,7 @@ pub fn stdlib_dirs(host: &Host, env: &Environment) -> Vec<PathBuf> {
 }
 
 /// True when a dpkg package of the interpreter (`/var/lib/dpkg/info/
-/// python*.list`) lists `path`: Debian's own `/etc/pythonX.Y/sitecustomize.py`
+/// pythonX.Y[-minimal][:arch].list`) lists `path`: Debian's own `/etc/pythonX.Y/sitecustomize.py`
 /// and its `/usr/lib` link belong to `pythonX.Y-minimal`.
 fn dpkg_python_owns(host: &Host, scanner: &Scanner, paths: &[&Path]) -> bool {
     let Ok(entries) = scanner.list_dir(host, Path::new("/var/lib/dpkg/info")) else {
@@ -181,8 +181,16 @@ fn dpkg_python_owns(host: &Host, scanner: &Scanner, paths: &[&Path]) -> bool {
     };
     entries.iter().any(|e| {
         let name = e.name_lossy();
-        name.starts_with("python")
-            && name.ends_with(".list")
+        // Only the interpreter's own packages (`python3.11-minimal.list`,
+        // `python3.11:amd64.list`), not every `python3-*` library's list.
+        let interpreter = name
+            .strip_prefix("python")
+            .and_then(|r| r.strip_suffix(".list"))
+            .map(|r| r.split(':').next().unwrap_or(r))
+            .map(|r| r.strip_suffix("-minimal").unwrap_or(r))
+            .and_then(short_version)
+            .is_some();
+        interpreter
             && host
                 .read_to_string(&e.path, 8 * 1024 * 1024)
                 .is_ok_and(|t| t.lines().any(|l| paths.iter().any(|p| Path::new(l) == *p)))

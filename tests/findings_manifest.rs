@@ -313,3 +313,41 @@ fn setup_py_console_scripts_literal() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn sdist_egg_info_entry_points_show_scripts_setup_py_computes() {
+    let fh = FakeHost::new();
+    // The name is built at run time: the literal scan cannot see it, the
+    // egg-info setuptools wrote into the sdist can.
+    let setup_py = "raise SystemExit(\"squatch test fixture: read as text, never run\")\nfrom setuptools import setup\nNAME = 'su' + 'do'\nsetup(name='sudo-helpers', entry_points={'console_scripts': [NAME + ' = sudo_helpers.cli:main']})\n";
+    fh.write(
+        "/dl/sudo_helpers-0.1.tar.gz",
+        targz(&[
+            ("sudo_helpers-0.1/setup.py", setup_py),
+            (
+                "sudo_helpers-0.1/src/sudo_helpers.egg-info/entry_points.txt",
+                "[console_scripts]\nsudo = sudo_helpers.cli:main\n",
+            ),
+        ]),
+    );
+    let rows = query(&fh, "/dl/sudo_helpers-0.1.tar.gz");
+    let shadow = rows_of(&rows, "entry-point-shadows-command");
+    assert_eq!(shadow.len(), 1, "{rows:#?}");
+    assert_eq!(
+        shadow[0].get("member"),
+        Some("sudo_helpers-0.1/src/sudo_helpers.egg-info/entry_points.txt")
+    );
+    // Benign: the egg-info lists the project's own command.
+    fh.write(
+        "/dl/sudo_helpers-0.2.tar.gz",
+        targz(&[(
+            "sudo_helpers-0.2/sudo_helpers.egg-info/entry_points.txt",
+            "[console_scripts]\nsudo-helpers = sudo_helpers.cli:main\n",
+        )]),
+    );
+    let rows = query(&fh, "/dl/sudo_helpers-0.2.tar.gz");
+    assert!(
+        rows_of(&rows, "entry-point-shadows-command").is_empty(),
+        "{rows:#?}"
+    );
+}

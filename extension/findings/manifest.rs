@@ -373,7 +373,10 @@ pub enum Manifest {
     SetupCfg,
     /// `pyproject.toml` at the project root.
     Pyproject,
-    /// `<name>.dist-info/entry_points.txt` at a wheel's root.
+    /// `<name>-<version>.dist-info/entry_points.txt` at a wheel's root, or
+    /// the `<name>.egg-info/entry_points.txt` setuptools writes into an
+    /// sdist (at its root or under `src/`): the scripts as built, which
+    /// also shows those a `setup.py` computes at run time.
     EntryPointsTxt,
 }
 
@@ -387,8 +390,9 @@ impl Manifest {
             "setup.cfg" => Some(Manifest::SetupCfg),
             "pyproject.toml" => Some(Manifest::Pyproject),
             _ => {
-                let (dir, file) = rel.split_once('/')?;
-                (file == "entry_points.txt" && dir.ends_with(".dist-info"))
+                let dir = rel.strip_suffix("/entry_points.txt")?;
+                let dir = dir.strip_prefix("src/").unwrap_or(dir);
+                (!dir.contains('/') && metadata_dir_owner(dir).is_some())
                     .then_some(Manifest::EntryPointsTxt)
             }
         }
@@ -412,6 +416,16 @@ impl Manifest {
             Manifest::EntryPointsTxt => Role::Entry,
         }
     }
+}
+
+/// The normalized distribution name of a `.dist-info` or `.egg-info`
+/// directory name (`torch_utilites-0.1.dist-info`, `torch_utilites.egg-info`).
+pub fn metadata_dir_owner(dir: &str) -> Option<String> {
+    let stem = dir
+        .strip_suffix(".dist-info")
+        .or_else(|| dir.strip_suffix(".egg-info"))?;
+    let name = stem.split('-').next().unwrap_or(stem);
+    (!name.is_empty()).then(|| crate::python::normalize_name(name))
 }
 
 /// The distribution name a manifest declares (`[project] name`,
@@ -518,5 +532,18 @@ mod tests {
             Some(Manifest::EntryPointsTxt)
         );
         assert_eq!(Manifest::at("x/entry_points.txt"), None);
+        assert_eq!(
+            Manifest::at("src/x.egg-info/entry_points.txt"),
+            Some(Manifest::EntryPointsTxt)
+        );
+        assert_eq!(Manifest::at("a/b/x.egg-info/entry_points.txt"), None);
+        assert_eq!(
+            metadata_dir_owner("Torch_Utilites.egg-info").as_deref(),
+            Some("torch-utilites")
+        );
+        assert_eq!(
+            metadata_dir_owner("pip-24.0.dist-info").as_deref(),
+            Some("pip")
+        );
     }
 }

@@ -462,17 +462,11 @@ impl TreeManifests {
         let text = String::from_utf8_lossy(&bytes);
         let owner = match m {
             // A dist-info's owner is the distribution its directory names.
-            Manifest::EntryPointsTxt => member
-                .split_once(".dist-info")
-                .or_else(|| {
-                    path.parent()
-                        .and_then(|p| p.file_name())
-                        .and_then(|n| n.to_str())
-                        .and_then(|n| n.split_once(".dist-info"))
-                })
-                .map(|(d, _)| d.rsplit('/').next().unwrap_or(d))
-                .and_then(|d| d.split('-').next())
-                .map(crate::python::normalize_name),
+            Manifest::EntryPointsTxt => path
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str())
+                .and_then(manifest::metadata_dir_owner),
             _ => self.owner.clone(),
         };
         let mut findings = manifest::shadowing_findings(

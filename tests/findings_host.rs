@@ -564,6 +564,18 @@ fn ubuntu_apport_sitecustomize_owned_by_dpkg_stays_low() {
     assert_eq!(sc.len(), 1, "{sc:#?}");
     assert_eq!(sc[0].get("rule_id"), Some("startup-customize"));
     assert_eq!(sc[0].get("severity"), Some("low"));
+    // Debian 12 ships it in `libpython3.11-minimal:amd64`.
+    let fh = debian_host(UBUNTU_SITECUSTOMIZE);
+    fh.dpkg(
+        "libpython3.11-minimal:amd64",
+        &[PathBuf::from("/etc/python3.11/sitecustomize.py")],
+    );
+    let rows = PythonInstallFindings::new(Arc::new(fh.host()))
+        .generate(&QueryContext::all())
+        .unwrap();
+    let sc = at(&rows, Path::new("/etc/python3.11/sitecustomize.py"));
+    assert_eq!(sc.len(), 1, "{sc:#?}");
+    assert_eq!(sc[0].get("severity"), Some("low"));
     // The same benign text with no interpreter package owning it is worth
     // a look only (a library package's list does not vouch for it).
     let fh = debian_host(UBUNTU_SITECUSTOMIZE);

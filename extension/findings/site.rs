@@ -173,8 +173,9 @@ pub fn stdlib_dirs(host: &Host, env: &Environment) -> Vec<PathBuf> {
 }
 
 /// True when a dpkg package of the interpreter (`/var/lib/dpkg/info/
-/// pythonX.Y[-minimal][:arch].list`) lists `path`: Debian's own `/etc/pythonX.Y/sitecustomize.py`
-/// and its `/usr/lib` link belong to `pythonX.Y-minimal`.
+/// [lib]pythonX.Y[-minimal|-stdlib][:arch].list`) lists `path`: Debian's
+/// own `/etc/pythonX.Y/sitecustomize.py` and its `/usr/lib` link belong to
+/// `libpythonX.Y-minimal` (Debian 12) or `pythonX.Y-minimal` (Ubuntu).
 fn dpkg_python_owns(host: &Host, scanner: &Scanner, paths: &[&Path]) -> bool {
     let Ok(entries) = scanner.list_dir(host, Path::new("/var/lib/dpkg/info")) else {
         return false;
@@ -184,10 +185,16 @@ fn dpkg_python_owns(host: &Host, scanner: &Scanner, paths: &[&Path]) -> bool {
         // Only the interpreter's own packages (`python3.11-minimal.list`,
         // `python3.11:amd64.list`), not every `python3-*` library's list.
         let interpreter = name
+            .strip_prefix("lib")
+            .unwrap_or(&name)
             .strip_prefix("python")
             .and_then(|r| r.strip_suffix(".list"))
             .map(|r| r.split(':').next().unwrap_or(r))
-            .map(|r| r.strip_suffix("-minimal").unwrap_or(r))
+            .map(|r| {
+                r.strip_suffix("-minimal")
+                    .or_else(|| r.strip_suffix("-stdlib"))
+                    .unwrap_or(r)
+            })
             .and_then(short_version)
             .is_some();
         interpreter

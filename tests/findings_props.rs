@@ -46,10 +46,26 @@ proptest! {
     }
 
     #[test]
-    fn archive_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048), kind in 0u8..3) {
+    fn manifest_parsers_never_panic(text in r#"(console_scripts|cmdclass|entry_points|\[options\.entry_points\]|\[options\]|\[project\.scripts\]|\[console_scripts\]|name=|\[|\]|'''|"""|'|"|=|:|,| |\t|\n|[a-z]{1,6}|é){0,200}"#) {
+        use squatch::findings::manifest::{self, Manifest};
+        for m in [Manifest::SetupPy, Manifest::SetupCfg, Manifest::Pyproject, Manifest::EntryPointsTxt] {
+            let lines = text.lines().count() as u64 + 1;
+            for s in m.scripts(&text) {
+                prop_assert!(!s.name.is_empty());
+                prop_assert!(s.line.unwrap_or(1) >= 1 && s.line.unwrap_or(1) <= lines);
+            }
+            let _ = manifest::declared_name(m, &text);
+        }
+        let hooks = manifest::setup_cfg_cmdclass(&text);
+        let _ = manifest::cmdclass_findings(&hooks, |_| true);
+    }
+
+    #[test]
+    fn archive_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048), kind in 0u8..4) {
         let mut data = match kind {
             0 => vec![0x1f, 0x8b],
             1 => b"PK\x03\x04".to_vec(),
+            2 => b"BZh91AY&SY".to_vec(),
             _ => Vec::new(),
         };
         data.extend(bytes);

@@ -4,8 +4,9 @@
 //! Metadata columns cost a `stat` per distribution on a repeated query (the
 //! parsed metadata is cached). The RECORD columns (`record_status`,
 //! `files_*`, `record_reference`, ...) hash files, so they are computed only
-//! when the query selects one of them; digests are cached by (path, inode,
-//! size, mtime), so a repeated query re-hashes only what changed.
+//! when the query selects one of them; digests and whole verdicts are
+//! cached by file identity (device, inode, size, mtime, ctime), so a
+//! repeated query `lstat`s the listed files and re-hashes only what changed.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

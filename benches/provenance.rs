@@ -542,7 +542,7 @@ fn main() {
         ms(v_first)
     );
     println!(
-        "  verification through SQL, repeated (digest+walk caches, median of 5) {:9.1} ms  ({:.1}x cheaper)",
+        "  verification through SQL, repeated (memoised verdicts, revalidated by lstat; median of 5) {:9.1} ms  ({:.1}x cheaper)",
         ms(v_rep),
         v_first.as_secs_f64() / v_rep.as_secs_f64()
     );

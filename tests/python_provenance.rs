@@ -776,3 +776,85 @@ fn a_names_only_query_does_not_poison_the_cache_for_provenance_columns() {
     assert_eq!(get(&full[0], "source_kind"), Some("editable"));
     assert_eq!(get(&full[0], "direct_url"), Some("file:///src/pkg"));
 }
+
+#[test]
+fn memoised_verifications_are_reused_only_while_nothing_they_rest_on_changed() {
+    let fh = FakeHost::new();
+    let site = fh.venv("/opt/m", "3.12", false);
+    let d = fh
+        .dist(&site, "owner", "1.0")
+        .file("owner/__init__.py", b"a = 1\n")
+        .file("owner/core.py", b"b = 2\n")
+        .installer("pip")
+        .write();
+    // A plugin distribution that installs one file into owner's package
+    // directory: while it is installed, that file is recorded.
+    let plugin = fh
+        .dist(&site, "plugin", "1.0")
+        .file("owner/plugin.py", b"c = 3\n")
+        .installer("pip")
+        .write();
+    let host = fh.host();
+    let verifier = Verifier::new();
+    let verify = |v: &Verifier| {
+        let dists = distributions(&host, &site);
+        let wanted = vec![true; dists.len()];
+        let out = v.verify_site(&host, &dists, &wanted);
+        dists
+            .iter()
+            .zip(out)
+            .map(|(d, v)| (d.normalized_name.clone(), v.expect("wanted")))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let r = verify(&verifier);
+    assert_eq!(r["owner"].status.as_str(), "ok");
+    assert_eq!(verifier.reused_verifications(), 0);
+    let again = verify(&verifier);
+    assert_eq!(verifier.reused_verifications(), 2, "nothing changed");
+    assert_eq!(r, again);
+
+    // In-place edit, same size: the file's identity changes, so owner is
+    // verified again (and hashed), plugin is still reused.
+    fh.modify(&d.file("owner/core.py"), b"b = 9\n");
+    let r = verify(&verifier);
+    assert_eq!(r["owner"].status.as_str(), "modified");
+    assert_eq!(r["plugin"].status.as_str(), "ok");
+    assert_eq!(verifier.reused_verifications(), 3);
+    fh.modify(&d.file("owner/core.py"), b"b = 2\n");
+    assert_eq!(verify(&verifier)["owner"].status.as_str(), "ok");
+
+    // A hardlink swap: same content elsewhere, then different content
+    // linked in place of the original.
+    let other = fh.write("/tmp/evil.py", b"b = 7\n");
+    std::fs::remove_file(fh.real(&d.file("owner/core.py"))).unwrap();
+    std::fs::hard_link(fh.real(&other), fh.real(&d.file("owner/core.py"))).unwrap();
+    assert_eq!(verify(&verifier)["owner"].status.as_str(), "modified");
+    std::fs::remove_file(fh.real(&d.file("owner/core.py"))).unwrap();
+    fh.write(d.file("owner/core.py"), b"b = 2\n");
+    assert_eq!(verify(&verifier)["owner"].status.as_str(), "ok");
+
+    // Uninstalling plugin leaves its file behind without touching owner's
+    // directory or files: only the site's references changed, and the
+    // file is now unrecorded for owner.
+    std::fs::remove_dir_all(fh.real(&plugin.metadata_path)).unwrap();
+    let r = verify(&verifier);
+    assert_eq!(r["owner"].status.as_str(), "unrecorded");
+    assert_eq!(r["owner"].files_unrecorded, 1);
+
+    // A RECORD rewritten (here: the file now listed again) is read anew.
+    let record = d.meta("RECORD");
+    let mut text = std::fs::read_to_string(fh.real(&record)).unwrap();
+    let line = format!("owner/plugin.py,sha256={},6\n", {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(b"c = 3\n"))
+    });
+    text.push_str(&line);
+    std::fs::write(fh.real(&record), text).unwrap();
+    assert_eq!(verify(&verifier)["owner"].status.as_str(), "ok");
+    // And a missing file that comes back is noticed.
+    fh.remove(&d.file("owner/plugin.py"));
+    assert_eq!(verify(&verifier)["owner"].status.as_str(), "missing");
+    fh.write(d.file("owner/plugin.py"), b"c = 3\n");
+    assert_eq!(verify(&verifier)["owner"].status.as_str(), "ok");
+}

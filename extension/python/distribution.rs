@@ -174,6 +174,10 @@ struct Listed {
     kind: EntryKind,
     /// `name/METADATA` or `name/PKG-INFO` for a directory, else `name`.
     meta_rel: PathBuf,
+    /// The distribution last read for this entry, so that a repeated
+    /// listing finds it without hashing its name (the by-name map below
+    /// still serves a changed listing).
+    last: Mutex<Option<DistEntry>>,
 }
 
 impl Default for DistributionCache {
@@ -293,6 +297,7 @@ fn listed(
                         name: e.name,
                         kind,
                         meta_rel,
+                        last: Mutex::new(None),
                     })
                 })
                 .collect();
@@ -316,7 +321,8 @@ fn listed(
             .ok()
             .or_else(|| dir.stat_id(Path::new(name)).ok());
         if let Some(id) = id {
-            if let Some((seen, d, complete)) = cache.get(&site_id, name) {
+            let last = entry.last.lock().ok().and_then(|l| l.clone());
+            if let Some((seen, d, complete)) = last.or_else(|| cache.get(&site_id, name)) {
                 if seen == id && (complete || !full) {
                     out.push(d);
                     continue;
@@ -352,6 +358,9 @@ fn listed(
             full,
         ));
         cache.insert(site_id, name, (id, d.clone(), full));
+        if let Ok(mut last) = entry.last.lock() {
+            *last = Some((id, d.clone(), full));
+        }
         out.push(d);
     }
     out

@@ -9,20 +9,25 @@
 //! that no distribution of the site lists is *unrecorded*.
 //!
 //! Hashing streams each file through one reused buffer, and digests are
-//! cached by (path, device, inode, size, mtime), so verifying an unchanged
-//! host again costs one `lstat` per file.
+//! cached by (path, device, inode, size, mtime). Whole verdicts are
+//! memoised too, per distribution, with the identities they rest on (the
+//! site's reference files, the listed files, the walked directories), so
+//! verifying an unchanged host again costs one `lstat` per file and
+//! directory: no RECORD is read, nothing is hashed, no directory listed.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use md5::Md5;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use super::distribution::Distribution;
+use super::distribution::{DistFormat, Distribution};
 use super::record::{environment_root, read_record_at, resolve_entry, RecordSource};
 use crate::cache::{Cache, FileKey};
 use crate::host::{Host, HostDir, HostError, StatId, DEFAULT_READ_CAP};
@@ -340,6 +345,68 @@ pub struct Verifier {
     /// directory's mtime and ctime).
     walks: Cache<PathBuf, Arc<Walk>>,
     dpkg: Mutex<Option<(Option<FileKey>, Arc<DpkgIndex>)>>,
+    /// Whole verifications per site directory, reused while every identity
+    /// they rest on is unchanged (see [`SiteMemo`]).
+    sites: Mutex<HashMap<PathBuf, SiteMemo>>,
+    /// How many verifications were reused whole (for tests and benchmarks).
+    reused: AtomicU64,
+    /// The two keys of the memo's 128-bit identity hashes.
+    keys: (RandomState, RandomState),
+}
+
+/// Upper bound on memoised verifications; past it the memo starts afresh.
+const MEMO_CAP: usize = 200_000;
+
+/// What a reference depends on for one distribution of a site: its
+/// METADATA directory, whether it has INSTALLER (which tells Debian-built
+/// ones), its dpkg owner and the identity of the reference file (RECORD,
+/// `installed-files.txt` or dpkg's md5sums; `None` when absent).
+#[derive(Debug, Hash)]
+struct RefId<'a> {
+    metadata_path: &'a Path,
+    has_installer: bool,
+    dpkg_owner: Option<&'a str>,
+    reference: Option<StatId>,
+}
+
+/// Verifications of one site directory and the state they were made in.
+///
+/// The references of every distribution of the site (hence the union of
+/// listed files that decides what is unrecorded) are unchanged while each
+/// reference file keeps its identity and the list of distributions, their
+/// INSTALLER presence and the dpkg index are the same: that is the
+/// fingerprint. Given it, one distribution's verdict depends only on the
+/// identities of its listed files and of the directories walked for
+/// unrecorded files, which [`Verified`] keeps and a repeated query checks
+/// with one `lstat` each: no parsing, no hashing, no directory listing.
+///
+/// To stay small (a host has hundreds of thousands of files), identities
+/// are kept as 128-bit keyed hashes (two SipHash keys drawn at random per
+/// process, so no one can aim a collision at them) and paths as one
+/// NUL-separated string per distribution.
+#[derive(Debug)]
+struct SiteMemo {
+    /// Keyed hash of the site's [`RefId`]s, in listing order.
+    fingerprint: u128,
+    dpkg: Option<Arc<DpkgIndex>>,
+    /// By position in the site's listing (fixed by the fingerprint).
+    dists: Vec<Option<Arc<Verified>>>,
+}
+
+/// A listed file and its identity (`None`: missing), while verifying.
+type FileIdentity = (PathBuf, Option<StatId>);
+
+/// One distribution's verification and the identities it rests on.
+#[derive(Debug)]
+struct Verified {
+    /// Every listed file checked, relative to the site directory when
+    /// below it (else absolute), NUL-separated (no path holds a NUL).
+    paths: std::ffi::OsString,
+    /// Keyed hash of each file's identity (of `None` when missing).
+    ids: Box<[u128]>,
+    /// The walks that looked for unrecorded files.
+    walks: Box<[Arc<Walk>]>,
+    result: Verification,
 }
 
 /// What a walk of one package directory found.
@@ -364,7 +431,21 @@ impl Verifier {
             digests: Cache::new(1_000_000),
             walks: Cache::new(200_000),
             dpkg: Mutex::new(None),
+            sites: Mutex::new(HashMap::new()),
+            reused: AtomicU64::new(0),
+            keys: (RandomState::new(), RandomState::new()),
         }
+    }
+
+    /// A 128-bit keyed hash of `x`, for the memo's identities.
+    fn id_hash(&self, x: &impl Hash) -> u128 {
+        (u128::from(self.keys.0.hash_one(x)) << 64) | u128::from(self.keys.1.hash_one(x))
+    }
+
+    /// How many verifications were reused whole because nothing they rest
+    /// on changed (for tests and benchmarks).
+    pub fn reused_verifications(&self) -> u64 {
+        self.reused.load(Ordering::Relaxed)
     }
 
     /// Number of cached digests (for tests and benchmarks).
@@ -430,40 +511,159 @@ impl Verifier {
         let site_dir = dists
             .first()
             .and_then(|d| host.open_dir(&d.site_packages).ok());
-        // References are parsed afresh each time (cheap next to hashing, and
-        // caching every RECORD would cost more memory than it saves time).
+        let site = dists
+            .first()
+            .map(|d| d.site_packages.clone())
+            .unwrap_or_default();
+        // Identities first, contents after: a reference rewritten between
+        // the two is read anew next time.
+        let fingerprint = {
+            let ids: Vec<RefId> = dists
+                .iter()
+                .map(|d| ref_id(host, d, dpkg.as_deref(), site_dir.as_ref()))
+                .collect();
+            self.id_hash(&ids)
+        };
+        let mut run = Run {
+            host,
+            verifier: self,
+            buf: vec![0u8; HASH_BUF],
+            dirs: HashMap::new(),
+            site: site.clone(),
+            site_dir,
+            real_dirs: HashMap::new(),
+            trace: None,
+        };
+        let mut out: Vec<Option<Verification>> = vec![None; dists.len()];
+        let mut todo: Vec<usize> = Vec::new();
+        let memo: Vec<(usize, Arc<Verified>)> = {
+            let sites = self.sites.lock().ok();
+            let m = sites.as_ref().and_then(|s| s.get(&site)).filter(|m| {
+                m.fingerprint == fingerprint
+                    && match (&m.dpkg, &dpkg) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                        _ => false,
+                    }
+            });
+            (0..dists.len())
+                .filter(|i| wanted.get(*i).copied().unwrap_or(false))
+                .filter_map(|i| {
+                    let v = m.and_then(|m| m.dists.get(i).cloned().flatten());
+                    if v.is_none() {
+                        todo.push(i);
+                    }
+                    v.map(|v| (i, v))
+                })
+                .collect()
+        };
+        for (i, v) in memo {
+            if run.still_valid(&v) {
+                self.reused.fetch_add(1, Ordering::Relaxed);
+                out[i] = Some(v.result.clone());
+            } else {
+                todo.push(i);
+            }
+        }
+        if todo.is_empty() {
+            return out;
+        }
+        todo.sort_unstable();
+        // References are parsed afresh when needed (cheap next to hashing,
+        // and keeping every RECORD would cost more memory than it saves).
         let refs: Vec<Reference> = dists
             .iter()
-            .map(|d| reference_for(host, d, dpkg.as_deref(), site_dir.as_ref()))
+            .map(|d| reference_for(host, d, dpkg.as_deref(), run.site_dir.as_ref()))
             .collect();
         let union: HashSet<&Path> = refs
             .iter()
             .flat_map(|r| r.files.iter().map(|f| f.path.as_path()))
             .chain(dists.iter().map(|d| d.metadata_path.as_path()))
             .collect();
-        let mut run = Run {
-            host,
-            verifier: self,
-            buf: vec![0u8; HASH_BUF],
-            dirs: HashMap::new(),
-            site: dists
-                .first()
-                .map(|d| d.site_packages.clone())
-                .unwrap_or_default(),
-            site_dir,
-            real_dirs: HashMap::new(),
-        };
-        dists
-            .iter()
-            .zip(&refs)
-            .enumerate()
-            .map(|(i, (d, r))| {
-                if !wanted.get(i).copied().unwrap_or(false) {
-                    return None;
-                }
-                Some(run.verify_one(d, r, &union))
-            })
-            .collect()
+        let mut fresh = Vec::new();
+        for i in todo {
+            let (v, verified) = run.verify_traced(dists[i], &refs[i], &union);
+            if let Some(verified) = verified {
+                fresh.push((i, Arc::new(verified)));
+            }
+            out[i] = Some(v);
+        }
+        if let Ok(mut sites) = self.sites.lock() {
+            let total: usize = sites.values().map(|m| m.dists.len()).sum();
+            if total + dists.len() > MEMO_CAP {
+                sites.clear();
+            }
+            let m = sites.entry(site).or_insert_with(|| SiteMemo {
+                fingerprint: 0,
+                dpkg: None,
+                dists: Vec::new(),
+            });
+            let same = m.fingerprint == fingerprint
+                && match (&m.dpkg, &dpkg) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    _ => false,
+                };
+            if !same || m.dists.len() != dists.len() {
+                m.fingerprint = fingerprint;
+                m.dpkg = dpkg.clone();
+                m.dists = vec![None; dists.len()];
+            }
+            for (i, v) in fresh {
+                m.dists[i] = Some(v);
+            }
+        }
+        out
+    }
+}
+
+/// The host path `dist`'s reference is read from.
+fn reference_path(dist: &Distribution, dpkg_owner: Option<&str>) -> PathBuf {
+    match (dpkg_owner, dist.format) {
+        (Some(pkg), _) => PathBuf::from(format!("/var/lib/dpkg/info/{pkg}.md5sums")),
+        (None, DistFormat::DistInfo) => dist.metadata_path.join("RECORD"),
+        (None, DistFormat::EggInfo) => dist.metadata_path.join("installed-files.txt"),
+    }
+}
+
+/// The identity of what `dist`'s reference is read from (see [`RefId`]).
+fn ref_id<'a>(
+    host: &Host,
+    dist: &'a Distribution,
+    dpkg: Option<&'a DpkgIndex>,
+    site_dir: Option<&HostDir>,
+) -> RefId<'a> {
+    let owner = dpkg.and_then(|i| i.owner(&dist.metadata_path));
+    let stat_abs = |p: &Path| {
+        host.symlink_metadata(p)
+            .ok()
+            .map(|m| StatId::from_metadata(&m))
+    };
+    let reference = match (owner, dist.format) {
+        (Some(pkg), _) => stat_abs(&PathBuf::from(format!("/var/lib/dpkg/info/{pkg}.md5sums"))),
+        (None, DistFormat::DistInfo) => {
+            let rel = below(&dist.site_packages, &dist.metadata_path)
+                .filter(|r| r.components().count() == 1);
+            match (site_dir, rel) {
+                (Some(d), Some(rel)) => d.stat_id(&rel.join("RECORD")).ok(),
+                _ => stat_abs(&dist.metadata_path.join("RECORD")),
+            }
+        }
+        (None, DistFormat::EggInfo) => stat_abs(&dist.metadata_path.join("installed-files.txt")),
+    };
+    // A symlinked reference is read through the link: identify the target.
+    let reference = match reference {
+        Some(id) if id.mode & libc::S_IFMT == libc::S_IFLNK => host
+            .metadata(&reference_path(dist, owner))
+            .ok()
+            .map(|m| StatId::from_metadata(&m)),
+        other => other,
+    };
+    RefId {
+        metadata_path: &dist.metadata_path,
+        has_installer: dist.installer.is_some(),
+        dpkg_owner: owner,
+        reference,
     }
 }
 
@@ -594,6 +794,9 @@ struct Run<'a> {
     /// Directories below the site (relative) known to be real directories
     /// all the way down, so a relative `stat` below them follows no link.
     real_dirs: HashMap<PathBuf, bool>,
+    /// While verifying one distribution: each listed file's identity, or
+    /// `None` once something was seen that cannot be revalidated by `stat`.
+    trace: Option<Option<Vec<FileIdentity>>>,
 }
 
 enum Check {
@@ -670,7 +873,15 @@ impl Run<'_> {
     }
 
     fn check(&mut self, f: &RefFile) -> Check {
-        let (id, rel) = match self.identify(&f.path) {
+        let identified = self.identify(&f.path);
+        if let Some(trace) = &mut self.trace {
+            match (&identified, trace.as_mut()) {
+                (Ok((id, _)), Some(t)) => t.push((f.path.clone(), Some(*id))),
+                (Err(Check::Missing), Some(t)) => t.push((f.path.clone(), None)),
+                _ => *trace = None,
+            }
+        }
+        let (id, rel) = match identified {
             Ok(x) => x,
             Err(c) => return c,
         };
@@ -724,7 +935,7 @@ impl Run<'_> {
 
     /// The files below a package directory, from the cache when no
     /// directory in it changed.
-    fn walk(&mut self, dir: &Path, budget: &mut usize) -> Arc<Walk> {
+    fn walk(&mut self, dir: &Path, budget: &mut usize) -> (Arc<Walk>, bool) {
         if let Some(w) = self.verifier.walks.get(&dir.to_path_buf()) {
             let unchanged = self.site_dir.as_ref().is_some_and(|sd| {
                 w.dirs
@@ -732,7 +943,7 @@ impl Run<'_> {
                     .all(|(rel, id)| sd.stat_id(rel).is_ok_and(|now| now == *id))
             });
             if unchanged {
-                return w;
+                return (w, true);
             }
         }
         let mut walk = Walk {
@@ -744,10 +955,106 @@ impl Run<'_> {
         let complete = *budget > 0 || before == 0;
         let cacheable = complete && walk.dirs.iter().all(|(_, id)| id.ino != 0);
         let walk = Arc::new(walk);
-        if cacheable && self.site_dir.is_some() {
+        let cacheable = cacheable && self.site_dir.is_some();
+        if cacheable {
             self.verifier.walks.insert(dir.to_path_buf(), walk.clone());
         }
-        walk
+        (walk, cacheable)
+    }
+
+    /// True when every identity `v` rests on is unchanged: each walked
+    /// directory (an entry added, removed or renamed changes it) and each
+    /// listed file (any write or replacement changes it), found the same
+    /// way as when it was verified.
+    fn still_valid(&mut self, v: &Verified) -> bool {
+        let Some(sd) = &self.site_dir else {
+            return false;
+        };
+        let walks_same = v.walks.iter().all(|w| {
+            w.dirs
+                .iter()
+                .all(|(rel, id)| sd.stat_id(rel).is_ok_and(|now| now == *id))
+        });
+        if !walks_same {
+            return false;
+        }
+        // The walked directories were found by listing (which does not
+        // follow links) and are unchanged: they are real directories, so
+        // the fast path need not `lstat` them again.
+        for w in &v.walks {
+            if w.dirs
+                .iter()
+                .all(|(_, id)| id.mode & libc::S_IFMT == libc::S_IFDIR)
+            {
+                for (rel, _) in &w.dirs {
+                    self.real_dirs.entry(rel.clone()).or_insert(true);
+                }
+            }
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let paths = v.paths.as_bytes();
+        let mut names = paths
+            .split(|b| *b == 0)
+            .filter(|p| !paths.is_empty() || !p.is_empty());
+        let mut ids = v.ids.iter();
+        loop {
+            let (name, id) = match (names.next(), ids.next()) {
+                (None, None) => return true,
+                (Some(n), Some(id)) => (n, *id),
+                _ => return false,
+            };
+            let name = Path::new(std::ffi::OsStr::from_bytes(name));
+            let path = if name.is_absolute() {
+                name.to_path_buf()
+            } else {
+                self.site.join(name)
+            };
+            let now = match self.identify(&path) {
+                Ok((now, _)) => Some(now),
+                Err(Check::Missing) => None,
+                Err(_) => return false,
+            };
+            if self.verifier.id_hash(&now) != id {
+                return false;
+            }
+        }
+    }
+
+    /// [`Run::verify_one`], also giving what a repeated query needs to
+    /// reuse the result (`None` when something cannot be revalidated by
+    /// `stat` alone: an unreadable file, an incomplete walk).
+    fn verify_traced(
+        &mut self,
+        dist: &Distribution,
+        r: &Reference,
+        union: &HashSet<&Path>,
+    ) -> (Verification, Option<Verified>) {
+        self.trace = Some(Some(Vec::new()));
+        let mut walks = Some(Vec::new());
+        let v = self.verify_one(dist, r, union, &mut walks);
+        let files = self.trace.take().flatten();
+        let verified = match (files, walks) {
+            (Some(files), Some(walks)) if v.files_unverifiable == 0 => {
+                let mut paths = std::ffi::OsString::new();
+                for (i, (p, _)) in files.iter().enumerate() {
+                    if i > 0 {
+                        paths.push("\0");
+                    }
+                    paths.push(below(&self.site, p).unwrap_or(p));
+                }
+                Some(Verified {
+                    paths,
+                    ids: files
+                        .iter()
+                        .map(|(_, id)| self.verifier.id_hash(id))
+                        .collect(),
+                    walks: walks.into_boxed_slice(),
+                    result: v.clone(),
+                })
+            }
+            _ => None,
+        };
+        (v, verified)
     }
 
     fn verify_one(
@@ -755,6 +1062,7 @@ impl Run<'_> {
         dist: &Distribution,
         r: &Reference,
         union: &HashSet<&Path>,
+        walks: &mut Option<Vec<Arc<Walk>>>,
     ) -> Verification {
         let mut v = Verification::new(r.kind);
         v.dpkg_package = r.dpkg_package.clone();
@@ -809,7 +1117,11 @@ impl Run<'_> {
             .collect();
         let mut budget = WALK_MAX_ENTRIES;
         for dir in &own {
-            let walk = self.walk(dir, &mut budget);
+            let (walk, cacheable) = self.walk(dir, &mut budget);
+            match (cacheable, walks.as_mut()) {
+                (true, Some(ws)) => ws.push(walk.clone()),
+                _ => *walks = None,
+            }
             for f in &walk.files {
                 if !union.contains(f.as_path()) {
                     v.files_unrecorded += 1;
@@ -818,6 +1130,7 @@ impl Run<'_> {
             }
         }
         if budget == 0 {
+            *walks = None;
             let msg = "unrecorded-file walk stopped at its entry limit";
             v.error = Some(match v.error.take() {
                 Some(e) => format!("{e}; {msg}"),

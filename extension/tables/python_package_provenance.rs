@@ -4,8 +4,9 @@
 //! Metadata columns cost a `stat` per distribution on a repeated query (the
 //! parsed metadata is cached). The RECORD columns (`record_status`,
 //! `files_*`, `record_reference`, ...) hash files, so they are computed only
-//! when the query selects one of them; digests are cached by (path, inode,
-//! size, mtime), so a repeated query re-hashes only what changed.
+//! when the query selects one of them; digests and whole verdicts are
+//! cached by file identity (device, inode, size, mtime, ctime), so a
+//! repeated query `lstat`s the listed files and re-hashes only what changed.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -187,7 +188,13 @@ impl Table for PythonPackageProvenance {
         // column needs them (verification does: INSTALLER tells Debian-built).
         let need_full = verify || ctx.any_used(PROVENANCE_COLUMNS);
 
-        let used = Used::new(ctx);
+        // The columns to fill, computed once: a row then costs one `match`
+        // per used column and nothing for the others.
+        let used: Vec<&'static str> = COLUMNS
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| ctx.is_used(c))
+            .collect();
         let mut rows = Vec::new();
         for env in &envs {
             let env_path = env.path.to_string_lossy().into_owned();
@@ -217,26 +224,20 @@ impl Table for PythonPackageProvenance {
                     if !w {
                         continue;
                     }
-                    let mut out = Out {
-                        used: &used,
-                        row: Row::new(),
+                    let cell = Cell {
+                        host,
+                        env_path: &env_path,
+                        env_kind: env.kind.as_str(),
+                        d,
+                        v: v.as_ref(),
                     };
-                    out.set("environment", || Some(env_path.clone()));
-                    out.set("environment_kind", || Some(env.kind.as_str().to_string()));
-                    dist_columns(&mut out, d);
-                    out.set("install_time", || {
-                        install_time(host, d).map(|t| t.to_string())
-                    });
-                    out.set("owner_uid", || {
-                        host.symlink_metadata(&d.metadata_path)
-                            .ok()
-                            .map(|m| m.uid().to_string())
-                    });
-                    match v {
-                        Some(v) => verification_columns(&mut out, &v, d.error.as_deref()),
-                        None => out.set("error", || d.error.clone()),
+                    let mut row = Row::new();
+                    for &col in &used {
+                        if let Some(value) = cell.value(col) {
+                            row.set(col, value);
+                        }
                     }
-                    rows.push(out.row);
+                    rows.push(row);
                 }
             }
         }
@@ -244,116 +245,87 @@ impl Table for PythonPackageProvenance {
     }
 }
 
-/// A row under construction that only computes the columns a query uses.
-struct Out<'a> {
-    used: &'a Used<'a>,
-    row: Row,
+/// What one row's values are computed from.
+struct Cell<'a> {
+    host: &'a Host,
+    env_path: &'a str,
+    env_kind: &'a str,
+    d: &'a Distribution,
+    /// The verification, when a RECORD column is used.
+    v: Option<&'a Verification>,
 }
 
-/// Which columns a query uses, checked once per column per row: a short
-/// list is scanned (cheaper than the context's set for a few columns).
-struct Used<'a> {
-    ctx: &'a QueryContext,
-    few: Option<Vec<&'static str>>,
-}
-
-impl<'a> Used<'a> {
-    fn new(ctx: &'a QueryContext) -> Self {
-        let cols: Vec<&'static str> = COLUMNS
-            .iter()
-            .map(|c| c.name)
-            .filter(|c| ctx.is_used(c))
-            .collect();
-        Used {
-            ctx,
-            few: (cols.len() <= 8).then_some(cols),
-        }
-    }
-
-    fn has(&self, column: &str) -> bool {
-        match &self.few {
-            Some(cols) => cols.contains(&column),
-            None => self.ctx.is_used(column),
-        }
-    }
-}
-
-impl Out<'_> {
-    fn set(&mut self, column: &'static str, value: impl FnOnce() -> Option<String>) {
-        if self.used.has(column) {
-            if let Some(v) = value() {
-                self.row.set(column, v);
+impl Cell<'_> {
+    /// The value of `column` (`None`: NULL).
+    fn value(&self, column: &str) -> Option<String> {
+        let d = self.d;
+        let md = &d.metadata;
+        let n = |x: u64| Some(x.to_string());
+        match column {
+            "environment" => Some(self.env_path.to_string()),
+            "environment_kind" => Some(self.env_kind.to_string()),
+            "name" => Some(d.name.clone()),
+            "normalized_name" => Some(d.normalized_name.clone()),
+            "version" => Some(d.version.clone()),
+            "site_packages" => Some(d.site_packages.to_string_lossy().into_owned()),
+            "metadata_path" => Some(d.metadata_path.to_string_lossy().into_owned()),
+            "format" => Some(d.format.as_str().to_string()),
+            "installer" => d.installer.clone(),
+            "requested" => Some(if d.requested { "1" } else { "0" }.to_string()),
+            "source_kind" => Some(d.source_kind().as_str().to_string()),
+            "direct_url" => d.direct_url.as_ref().map(|u| u.url.clone()),
+            "vcs_commit_id" => d.direct_url.as_ref().and_then(|u| u.commit_id.clone()),
+            "author" => md.author.clone(),
+            "author_email" => md.author_email.clone(),
+            "home_page" => md.home_page.clone(),
+            "summary" => md.summary.clone(),
+            "license" => md.license.clone(),
+            "requires_python" => md.requires_python.clone(),
+            "install_time" => install_time(self.host, d).map(|t| t.to_string()),
+            "owner_uid" => self
+                .host
+                .symlink_metadata(&d.metadata_path)
+                .ok()
+                .map(|m| m.uid().to_string()),
+            "error" => match (d.error.as_deref(), self.v.and_then(|v| v.error.as_deref())) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b).map(str::to_string),
+            },
+            _ => {
+                let v = self.v?;
+                match column {
+                    "record_status" => Some(v.status.as_str().to_string()),
+                    "record_reference" => Some(v.reference.as_str().to_string()),
+                    "dpkg_package" => v.dpkg_package.clone(),
+                    "files_checked" => n(v.files_checked),
+                    "files_modified" => n(v.files_modified),
+                    "files_missing" => n(v.files_missing),
+                    "files_unrecorded" => n(v.files_unrecorded),
+                    "files_outside_environment" => n(v.files_outside_environment),
+                    "files_unverifiable" => n(v.files_unverifiable),
+                    "changed_files" => Some(changed_files(v)),
+                    _ => None,
+                }
             }
         }
     }
 }
 
-fn dist_columns(out: &mut Out, d: &Distribution) {
-    let md = &d.metadata;
-    let s = |v: &Option<String>| v.clone();
-    out.set("name", || Some(d.name.clone()));
-    out.set("normalized_name", || Some(d.normalized_name.clone()));
-    out.set("version", || Some(d.version.clone()));
-    out.set("site_packages", || {
-        Some(d.site_packages.to_string_lossy().into_owned())
-    });
-    out.set("metadata_path", || {
-        Some(d.metadata_path.to_string_lossy().into_owned())
-    });
-    out.set("format", || Some(d.format.as_str().to_string()));
-    out.set("installer", || d.installer.clone());
-    out.set("requested", || {
-        Some(if d.requested { "1" } else { "0" }.to_string())
-    });
-    out.set("source_kind", || Some(d.source_kind().as_str().to_string()));
-    out.set("direct_url", || {
-        d.direct_url.as_ref().map(|u| u.url.clone())
-    });
-    out.set("vcs_commit_id", || {
-        d.direct_url.as_ref().and_then(|u| u.commit_id.clone())
-    });
-    out.set("author", || s(&md.author));
-    out.set("author_email", || s(&md.author_email));
-    out.set("home_page", || s(&md.home_page));
-    out.set("summary", || s(&md.summary));
-    out.set("license", || s(&md.license));
-    out.set("requires_python", || s(&md.requires_python));
-}
-
-fn verification_columns(out: &mut Out, v: &Verification, dist_error: Option<&str>) {
-    let n = |x: u64| Some(x.to_string());
-    out.set("record_status", || Some(v.status.as_str().to_string()));
-    out.set("record_reference", || {
-        Some(v.reference.as_str().to_string())
-    });
-    out.set("dpkg_package", || v.dpkg_package.clone());
-    out.set("files_checked", || n(v.files_checked));
-    out.set("files_modified", || n(v.files_modified));
-    out.set("files_missing", || n(v.files_missing));
-    out.set("files_unrecorded", || n(v.files_unrecorded));
-    out.set("files_outside_environment", || {
-        n(v.files_outside_environment)
-    });
-    out.set("files_unverifiable", || n(v.files_unverifiable));
-    out.set("changed_files", || {
-        let lines: Vec<String> = v
-            .changed
-            .iter()
-            .map(|(p, c)| {
-                let word = match c {
-                    Change::Modified => "modified",
-                    Change::Missing => "missing",
-                    Change::Unrecorded => "unrecorded",
-                };
-                format!("{word}:{}", p.display())
-            })
-            .collect();
-        Some(lines.join("\n"))
-    });
-    out.set("error", || match (dist_error, v.error.as_deref()) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b).map(str::to_string),
-    });
+/// `changed_files`: one `change:path` line per example.
+fn changed_files(v: &Verification) -> String {
+    let lines: Vec<String> = v
+        .changed
+        .iter()
+        .map(|(p, c)| {
+            let word = match c {
+                Change::Modified => "modified",
+                Change::Missing => "missing",
+                Change::Unrecorded => "unrecorded",
+            };
+            format!("{word}:{}", p.display())
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// When the distribution was installed: RECORD is written last by

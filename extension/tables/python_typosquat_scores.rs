@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::python_environments::wanted_environments;
 use crate::host::Host;
-use crate::python::{distributions_cached, normalize_name, DistributionCache};
+use crate::python::{distributions_core, normalize_name, DistributionCache};
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 use crate::typosquat::{Assessment, Index, DEFAULT_THRESHOLD};
 
@@ -102,7 +102,7 @@ impl PythonTyposquatScores {
         let mut out: BTreeMap<String, (String, Vec<PathBuf>)> = BTreeMap::new();
         for env in wanted_environments(host, environment) {
             for site in &env.site_packages {
-                for d in distributions_cached(host, site, &self.dists) {
+                for d in distributions_core(host, site, &self.dists) {
                     if d.normalized_name.is_empty() {
                         continue;
                     }

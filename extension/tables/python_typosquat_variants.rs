@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::python_environments::wanted_environments;
 use crate::host::Host;
-use crate::python::{distributions_cached, normalize_name, DistributionCache};
+use crate::python::{distributions_core, normalize_name, DistributionCache};
 use crate::table::{check_required, Column, QueryContext, Row, Stage, Table, TableError};
 use crate::typosquat::{variants, Index};
 
@@ -73,9 +73,9 @@ impl PythonTyposquatVariants {
         for env in wanted_environments(host, None) {
             for site in &env.site_packages {
                 out.extend(
-                    distributions_cached(host, site, &self.dists)
-                        .into_iter()
-                        .map(|d| d.normalized_name),
+                    distributions_core(host, site, &self.dists)
+                        .iter()
+                        .map(|d| d.normalized_name.clone()),
                 );
             }
         }

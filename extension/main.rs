@@ -29,6 +29,20 @@ struct Cli {
     #[arg(long, global = true, env = "SQUATCH_ROOT", default_value = "/")]
     root: PathBuf,
 
+    /// Where squatch keeps its own state (fingerprint key, caches); never
+    /// inside --root.
+    #[arg(long, global = true, env = "SQUATCH_STATE_DIR", default_value = squatch::settings::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+
+    /// A fingerprint key file shared across a fleet, so one secret has one
+    /// fingerprint on every host (default: a per-host key in --state-dir).
+    #[arg(long, global = true, env = "SQUATCH_FINGERPRINT_KEY")]
+    fingerprint_key: Option<PathBuf>,
+
+    /// Load NVML from this file instead of the system library directories.
+    #[arg(long, global = true, env = "SQUATCH_NVML_LIB")]
+    nvml_lib: Option<PathBuf>,
+
     /// Extension mode: osquery's extension manager socket (passed by osqueryd).
     #[arg(long)]
     socket: Option<PathBuf>,
@@ -128,7 +142,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     let host = Arc::new(Host::new(cli.root.clone()));
-    let tables = tables::registry(host);
+    let settings = squatch::settings::Settings {
+        state_dir: cli.state_dir.clone(),
+        fingerprint_key: cli.fingerprint_key.clone(),
+        nvml_lib: cli.nvml_lib.clone(),
+    };
+    let tables = tables::registry_with(host, &settings);
 
     if let Some(socket) = cli.socket.clone() {
         if cli.command.is_some() {

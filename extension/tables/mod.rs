@@ -12,13 +12,20 @@ use std::sync::Arc;
 
 use crate::host::Host;
 use crate::python::DistributionCache;
+use crate::settings::Settings;
 use crate::table::Table;
 
-/// Every squatch table, for a host. Both adapters (osquery and embedded SQL)
-/// serve exactly this list.
+/// Every squatch table, for a host, with default [`Settings`].
 pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
-    // One listing of each site directory's distributions, shared by every
-    // table that reads them, so a query joining them parses METADATA once.
+    registry_with(host, &Settings::default())
+}
+
+/// Every squatch table, for a host and the process's settings. Both adapters
+/// (osquery and embedded SQL) serve exactly this list.
+pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>> {
+    let _ = settings; // read by the tables that keep state or load libraries
+                      // One listing of each site directory's distributions, shared by every
+                      // table that reads them, so a query joining them parses METADATA once.
     let dists = Arc::new(DistributionCache::new());
     vec![
         // one line per table, kept in alphabetical order

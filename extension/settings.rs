@@ -1,0 +1,37 @@
+//! Settings that reach the tables from the command line: where squatch keeps
+//! its own state, which fingerprint key to use, where NVML lives.
+//!
+//! The examined root (`--root`) is evidence and never written to; everything
+//! squatch keeps lives under [`Settings::state_dir`].
+
+use std::path::PathBuf;
+
+/// The default state directory on a real host.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/squatch";
+
+/// Options shared by every table of one process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where squatch keeps what it must remember between runs (the
+    /// fingerprint key, caches): `--state-dir`, default `/var/lib/squatch`.
+    /// A real path of the machine squatch runs on, never inside `--root`.
+    pub state_dir: PathBuf,
+    /// A fingerprint key file that a fleet manager distributes
+    /// (`--fingerprint-key`), so that one secret has one fingerprint on every
+    /// host. `None`: a per-host key under `state_dir`.
+    pub fingerprint_key: Option<PathBuf>,
+    /// An NVML library to load instead of the one in the system library
+    /// directories (`--nvml-lib`, `SQUATCH_NVML_LIB`); for tests and odd
+    /// driver layouts.
+    pub nvml_lib: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            fingerprint_key: None,
+            nvml_lib: None,
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! squatch: an osquery extension (and an embedded SQL tool) that lets a host
 //! answer, in SQL, the questions a malicious Python package raises on an ML
-//! machine. See `../shared/DESIGN.md` and README.md for the shape.
+//! machine. ARCHITECTURE.md describes the shape; README.md how to run it.
 //!
 //! Data flows one way: [`host::Host`] -> scanners -> [`tables`] -> adapters
 //! ([`osquery`] for osqueryd/osqueryi, [`sql`] for `squatch query`).
@@ -8,12 +8,15 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod catalog;
 pub mod findings;
+pub mod hints;
 pub mod host;
 pub mod osquery;
 pub mod output;
 pub mod python;
 pub mod settings;
+pub mod shell;
 pub mod sql;
 pub mod table;
 pub mod tables;

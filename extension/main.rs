@@ -14,7 +14,7 @@ use squatch::host::Host;
 use squatch::osquery::server::{self, ExtensionOptions};
 use squatch::output::{self, Format};
 use squatch::sql::{Engine, SqlError};
-use squatch::table::{ColumnOptions, Table};
+use squatch::table::Table;
 use squatch::tables;
 
 /// squatch: ask a host, in SQL, what a malicious Python package did to it.
@@ -63,9 +63,21 @@ struct Cli {
     command: Option<Command>,
 }
 
+const QUERY_EXAMPLES: &str = "\
+Examples:
+  squatch query \"SELECT name, version, installer, source_kind FROM python_package_provenance\"
+  squatch query --json \"SELECT name, target, score FROM python_typosquat_scores WHERE flagged = 1\"
+  squatch query \"SELECT variant, registered FROM python_typosquat_variants WHERE target = 'torch'\"
+  squatch --root /mnt/image query -f scripts/triage.sql
+  echo 'SELECT path, kind FROM python_environments;' | squatch query -f -
+
+`squatch tables NAME` shows a table's columns, what narrows its scan and an
+example query; `squatch shell` is an interactive shell over the same tables.";
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run SQL against squatch's tables through embedded SQLite.
+    #[command(after_help = QUERY_EXAMPLES)]
     Query {
         /// Print a JSON array of objects, every value a string (as osqueryi --json).
         #[arg(long, group = "fmt")]
@@ -83,12 +95,19 @@ enum Command {
         #[arg(allow_hyphen_values = true, required_unless_present = "file")]
         sql: Option<String>,
     },
-    /// List every table with its columns, types and a one-line description.
+    /// List every table with its columns, types and a one-line description;
+    /// with a NAME, that table's stage, what narrows its scan and an example.
     Tables {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Describe only this table.
+        name: Option<String>,
     },
+    /// An interactive SQL shell over the same tables, in osqueryi's manner
+    /// (`.tables`, `.schema`, `.mode`, `.help`); reads stdin when it is not a
+    /// terminal. `squatch` alone on a terminal starts it too.
+    Shell,
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -158,10 +177,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     match cli.command {
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            init_logging(cli.verbose, "warn");
+            run_shell(&cli, &tables)
+        }
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;
             Ok(ExitCode::from(2))
+        }
+        Some(Command::Shell) => {
+            init_logging(cli.verbose, "warn");
+            run_shell(&cli, &tables)
         }
         Some(Command::Query {
             json,
@@ -218,12 +245,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Tables { json }) => {
+        Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");
-            print!("{}", describe_tables(&tables, json));
+            print!(
+                "{}",
+                squatch::catalog::describe(&tables, name.as_deref(), json)?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_shell(cli: &Cli, tables: &[Arc<dyn Table>]) -> anyhow::Result<ExitCode> {
+    let opts = squatch::shell::ShellOptions {
+        root: cli.root.clone(),
+        state_dir: cli.state_dir.clone(),
+    };
+    let errors = squatch::shell::run(tables, &opts)?;
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run_extension(
@@ -245,67 +288,4 @@ fn run_extension(
     };
     server::run(&opts, tables, stop)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn describe_tables(tables: &[Arc<dyn Table>], json: bool) -> String {
-    let mut sorted: Vec<&Arc<dyn Table>> = tables.iter().collect();
-    sorted.sort_by_key(|t| t.name());
-    if json {
-        let v: Vec<serde_json::Value> = sorted
-            .iter()
-            .map(|t| {
-                serde_json::json!({
-                    "name": t.name(),
-                    "description": t.description(),
-                    "stage": t.stage().name(),
-                    "columns": t.columns().iter().map(|c| serde_json::json!({
-                        "name": c.name,
-                        "type": c.kind.sql_name(),
-                        "required": c.options.contains(ColumnOptions::REQUIRED),
-                        "index": c.options.contains(ColumnOptions::INDEX) || c.options.contains(ColumnOptions::ADDITIONAL),
-                        "hidden": c.options.contains(ColumnOptions::HIDDEN),
-                        "description": c.description,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        return serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
-    }
-    let mut out = String::new();
-    for t in sorted {
-        out.push_str(&format!(
-            "{} ({}): {}\n",
-            t.name(),
-            t.stage().name(),
-            t.description()
-        ));
-        for c in t.columns() {
-            let mut flags = Vec::new();
-            if c.options.contains(ColumnOptions::REQUIRED) {
-                flags.push("required");
-            }
-            if c.options.contains(ColumnOptions::INDEX)
-                || c.options.contains(ColumnOptions::ADDITIONAL)
-            {
-                flags.push("index");
-            }
-            if c.options.contains(ColumnOptions::HIDDEN) {
-                flags.push("hidden");
-            }
-            let flags = if flags.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", flags.join(", "))
-            };
-            out.push_str(&format!(
-                "  {:<24} {:<8}{} {}\n",
-                c.name,
-                c.kind.sql_name(),
-                flags,
-                c.description
-            ));
-        }
-        out.push('\n');
-    }
-    out
 }

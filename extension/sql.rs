@@ -30,6 +30,9 @@ pub enum SqlError {
     /// Writing the result out failed (e.g. a closed pipe).
     #[error("writing output: {0}")]
     Output(std::io::Error),
+    /// The SQL holds no statement (only blanks, `;` and comments).
+    #[error("{}", crate::hints::EMPTY_STATEMENT)]
+    Empty,
 }
 
 impl From<rusqlite::Error> for SqlError {
@@ -59,6 +62,8 @@ pub struct QueryResult {
 /// eponymous virtual table (usable by name, no `CREATE VIRTUAL TABLE`).
 pub struct Engine {
     conn: Connection,
+    /// The registered tables' names, for error hints.
+    names: Vec<&'static str>,
 }
 
 impl Engine {
@@ -72,7 +77,8 @@ impl Engine {
                 Some(table.clone()),
             )?;
         }
-        Ok(Engine { conn })
+        let names = tables.iter().map(|t| t.name()).collect();
+        Ok(Engine { conn, names })
     }
 
     /// The underlying connection (for callers that need rusqlite directly).
@@ -92,6 +98,9 @@ impl Engine {
     /// columns and then its rows, one at a time, to `sink`, so that a large
     /// result can be written out without being held in memory whole.
     pub fn run(&self, sql: &str, sink: &mut dyn ResultSink) -> Result<(), SqlError> {
+        if crate::hints::is_blank(sql) {
+            return Err(SqlError::Empty);
+        }
         let mut rest = sql;
         while !rest.trim().is_empty() {
             let (stmt_sql, tail) = split_first_statement(rest);
@@ -99,7 +108,7 @@ impl Engine {
             if stmt_sql.trim().is_empty() {
                 continue;
             }
-            let mut stmt = self.conn.prepare(stmt_sql)?;
+            let mut stmt = self.conn.prepare(stmt_sql).map_err(|e| self.explain(e))?;
             let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
             let n = columns.len();
             if n > 0 {
@@ -124,6 +133,18 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// SQLite's error, with a hint when it names an unknown table.
+    fn explain(&self, e: rusqlite::Error) -> SqlError {
+        match SqlError::from(e) {
+            SqlError::Sqlite(msg) => SqlError::Sqlite(
+                crate::hints::explain_sqlite_message(&msg, &self.names).unwrap_or(msg),
+            ),
+            other => other,
+        }
     }
 }
 
@@ -184,7 +205,10 @@ fn split_first_statement(sql: &str) -> (&str, &str) {
     (sql, "")
 }
 
-fn is_complete(sql: &str) -> bool {
+/// True when `sql` ends a complete statement (SQLite's `sqlite3_complete`:
+/// a `;` outside strings, comments and triggers); the shell uses it to know
+/// when a multi-line statement is done.
+pub fn is_complete(sql: &str) -> bool {
     let Ok(c) = std::ffi::CString::new(sql) else {
         return false;
     };
@@ -379,8 +403,9 @@ unsafe impl VTabCursor for SquatchCursor {
         args: &Filters<'_>,
     ) -> rusqlite::Result<()> {
         let ctx = self.context(idx_str, args)?;
-        check_required(self.table.as_ref(), &ctx)
-            .map_err(|e| rusqlite::Error::ModuleError(e.to_string()))?;
+        check_required(self.table.as_ref(), &ctx).map_err(|e| {
+            rusqlite::Error::ModuleError(crate::hints::missing_required(self.table.as_ref(), &e))
+        })?;
         self.rows = self
             .table
             .generate(&ctx)

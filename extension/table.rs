@@ -505,6 +505,11 @@ pub trait Table: Send + Sync {
     fn columns(&self) -> &'static [Column];
     /// Produces the rows for a query.
     fn generate(&self, ctx: &QueryContext) -> Result<Vec<Row>, TableError>;
+    /// Example queries for `squatch tables NAME` and error hints; empty means
+    /// "make one from the schema" (see `crate::catalog::examples`).
+    fn examples(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Checks that every `REQUIRED` column of `table` has an equality constraint,

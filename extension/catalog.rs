@@ -79,7 +79,10 @@ pub fn examples(table: &dyn Table) -> Vec<String> {
             .iter()
             .map(|c| format!("{} = {}", c.name, sample_value(c)))
             .collect();
-        return vec![format!("SELECT * FROM {name} WHERE {};", conds.join(" AND "))];
+        return vec![format!(
+            "SELECT * FROM {name} WHERE {};",
+            conds.join(" AND ")
+        )];
     }
     let mut out = vec![format!("SELECT * FROM {name};")];
     if let Some(c) = table.columns().iter().find(|c| narrows(c)) {
@@ -173,7 +176,10 @@ pub fn narrowing_text(table: &dyn Table) -> String {
                 c.name, c.name
             ));
         } else if narrows(c) {
-            parts.push(format!("{} (WHERE {} = ... scans only that)", c.name, c.name));
+            parts.push(format!(
+                "{} (WHERE {} = ... scans only that)",
+                c.name, c.name
+            ));
         }
     }
     if parts.is_empty() {
@@ -343,6 +349,9 @@ mod tests {
         let one = describe(&tables, Some("WIDE"), true).unwrap();
         let v: serde_json::Value = serde_json::from_str(&one).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 1);
-        assert_eq!(v[0]["examples"][0], "SELECT * FROM wide WHERE target = 'torch';");
+        assert_eq!(
+            v[0]["examples"][0],
+            "SELECT * FROM wide WHERE target = 'torch';"
+        );
     }
 }

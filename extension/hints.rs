@@ -94,7 +94,10 @@ pub fn nearest_table<'a>(name: &str, tables: &[&'a str]) -> Option<&'a str> {
         let d = distance(&name, t);
         let better = match best {
             None => true,
-            Some((s, bd, bt)) => (score, std::cmp::Reverse(d), std::cmp::Reverse(*t)) > (s, std::cmp::Reverse(bd), std::cmp::Reverse(bt)),
+            Some((s, bd, bt)) => {
+                (score, std::cmp::Reverse(d), std::cmp::Reverse(*t))
+                    > (s, std::cmp::Reverse(bd), std::cmp::Reverse(bt))
+            }
         };
         if better {
             best = Some((score, d, t));
@@ -214,9 +217,13 @@ mod tests {
 
     #[test]
     fn registered_tables_never_take_an_osquery_name() {
-        let host = std::sync::Arc::new(crate::host::Host::new("/".into()));
+        let host = std::sync::Arc::new(crate::host::Host::new("/"));
         for t in crate::tables::registry(host) {
-            assert!(!is_osquery_table(t.name()), "{} collides with osquery", t.name());
+            assert!(
+                !is_osquery_table(t.name()),
+                "{} collides with osquery",
+                t.name()
+            );
         }
     }
 
@@ -232,7 +239,10 @@ mod tests {
         );
         assert_eq!(nearest_table("gpus", SQUATCH), Some("nvidia_gpus"));
         assert_eq!(nearest_table("secrets", SQUATCH), Some("secret_exposure"));
-        assert_eq!(nearest_table("processes", SQUATCH), Some("nvidia_gpu_processes"));
+        assert_eq!(
+            nearest_table("processes", SQUATCH),
+            Some("nvidia_gpu_processes")
+        );
         assert_eq!(nearest_table("python_foo", SQUATCH), None);
         assert_eq!(nearest_table("users", SQUATCH), None);
     }
@@ -247,11 +257,15 @@ mod tests {
         let procs = unknown_table("processes", SQUATCH);
         assert!(
             procs.contains("built-in table, which squatch does not serve")
-                && procs.ends_with("squatch's nearest is nvidia_gpu_processes (see `squatch tables`)"),
+                && procs
+                    .ends_with("squatch's nearest is nvidia_gpu_processes (see `squatch tables`)"),
             "{procs}"
         );
         let users = unknown_table("users", SQUATCH);
-        assert!(users.contains("osquery's built-in table, which squatch does not serve"), "{users}");
+        assert!(
+            users.contains("osquery's built-in table, which squatch does not serve"),
+            "{users}"
+        );
         assert_eq!(
             unknown_table("python_enviroments", SQUATCH),
             "no such table: python_enviroments — did you mean python_environments? (see `squatch tables`)"
@@ -261,12 +275,22 @@ mod tests {
             explain_sqlite_message("no such table: main.python_packages", SQUATCH),
             Some(unknown_table("python_packages", SQUATCH))
         );
-        assert_eq!(explain_sqlite_message("near \"x\": syntax error", SQUATCH), None);
+        assert_eq!(
+            explain_sqlite_message("near \"x\": syntax error", SQUATCH),
+            None
+        );
     }
 
     #[test]
     fn blank_statements() {
-        for s in ["", "  ", ";", " ; ;\n", "-- only a comment", "/* c */ ;\n-- d\n"] {
+        for s in [
+            "",
+            "  ",
+            ";",
+            " ; ;\n",
+            "-- only a comment",
+            "/* c */ ;\n-- d\n",
+        ] {
             assert!(is_blank(s), "{s:?}");
         }
         for s in ["SELECT 1", "-- c\nSELECT 1", "/* c */ SELECT 1", "/* open"] {

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Quick recall / false-positive figures for squatch alone (tune split and
-# benign set); the side-by-side run with GuardDog is bench/compare.py.
+# benign set); the side-by-side run with GuardDog is benches/compare.py.
 set -e
 BIN=${BIN:-target/release/examples/findings_scan}
 cargo build --release --example findings_scan 2>&1 | grep -E "^(error|warning)" -A5 || true
-$BIN < ${TUNE_LIST:-/work/corpus/tune.list} > /tmp/tune.out
-$BIN < ${BENIGN_LIST:-/work/benign/list} > /tmp/benign.out
+$BIN < "${TUNE_LIST:?set TUNE_LIST to the tune split list (benches/README.md)}" > /tmp/tune.out
+$BIN < "${BENIGN_LIST:?set BENIGN_LIST to the benign archive list (benches/README.md)}" > /tmp/benign.out
 python3 - <<'PY'
 import json, collections
 for name, f in [("malware(tune)", "/tmp/tune.out"), ("benign", "/tmp/benign.out")]:

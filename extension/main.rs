@@ -29,7 +29,8 @@ struct Cli {
     #[arg(long, global = true, env = "SQUATCH_ROOT", default_value = "/")]
     root: PathBuf,
 
-    /// Where squatch keeps its own state (fingerprint key, caches); never
+    /// Where squatch keeps its own state (fingerprint key, caches, shell
+    /// history); never
     /// inside --root.
     #[arg(long, global = true, env = "SQUATCH_STATE_DIR", default_value = squatch::settings::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
@@ -95,8 +96,10 @@ enum Command {
         #[arg(allow_hyphen_values = true, required_unless_present = "file")]
         sql: Option<String>,
     },
-    /// List every table with its columns, types and a one-line description;
-    /// with a NAME, that table's stage, what narrows its scan and an example.
+    /// List every table with its columns, types and a one-line description.
+    ///
+    /// With a NAME: that table's stage, the columns that narrow its scan and
+    /// an example query.
     Tables {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -104,9 +107,12 @@ enum Command {
         /// Describe only this table.
         name: Option<String>,
     },
-    /// An interactive SQL shell over the same tables, in osqueryi's manner
-    /// (`.tables`, `.schema`, `.mode`, `.help`); reads stdin when it is not a
-    /// terminal. `squatch` alone on a terminal starts it too.
+    /// An interactive SQL shell over the same tables, as osqueryi.
+    ///
+    /// `.tables`, `.schema`, `.mode`, `.help`, `.quit`; statements end with
+    /// `;` and may span lines; Ctrl-C cancels a running query. Not on a
+    /// terminal, it reads statements from stdin and prints only results.
+    /// `squatch` alone on a terminal starts it too.
     Shell,
     /// Maintain the reference data shipped in the binary.
     Data {

@@ -30,8 +30,7 @@ struct Cli {
     root: PathBuf,
 
     /// Where squatch keeps its own state (fingerprint key, caches, shell
-    /// history); never
-    /// inside --root.
+    /// history); never inside --root.
     #[arg(long, global = true, env = "SQUATCH_STATE_DIR", default_value = squatch::settings::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
 

@@ -556,7 +556,12 @@ impl Host {
     /// name so that output is stable.
     pub fn read_dir(&self, host_path: &Path) -> Result<Vec<DirEntry>, HostError> {
         let resolved = self.resolve(host_path)?;
-        let real = self.real_path(&resolved);
+        self.list_real(host_path, &resolved)
+    }
+
+    /// Lists the resolved directory `resolved`, naming entries below `host_path`.
+    fn list_real(&self, host_path: &Path, resolved: &Path) -> Result<Vec<DirEntry>, HostError> {
+        let real = self.real_path(resolved);
         let io_err = |source| HostError::Io {
             path: host_path.to_path_buf(),
             source,
@@ -586,6 +591,35 @@ impl Host {
         }
         out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Ok(out)
+    }
+
+    /// Lists the directory `dir` whose parent the caller has already resolved
+    /// to `resolved_parent` (with [`Host::resolve`] or by listing it): the
+    /// child is `lstat`ed once and listed directly when it is a real
+    /// directory, so a walk costs the same per directory at any depth instead
+    /// of re-walking the path from the root. A symlinked child takes the
+    /// fully checked way ([`Host::read_dir`]). Entries are named below `dir`.
+    pub fn read_child_dir(
+        &self,
+        dir: &Path,
+        resolved_parent: &Path,
+    ) -> Result<Vec<DirEntry>, HostError> {
+        let Some(name) = dir.file_name() else {
+            return self.read_dir(dir);
+        };
+        let resolved = resolved_parent.join(name);
+        match std::fs::symlink_metadata(self.real_path(&resolved)) {
+            Ok(md) if md.is_dir() => self.list_real(dir, &resolved),
+            Ok(md) if md.file_type().is_symlink() => self.read_dir(dir),
+            Ok(_) => Err(HostError::Io {
+                path: dir.to_path_buf(),
+                source: io::Error::from_raw_os_error(libc::ENOTDIR),
+            }),
+            Err(source) => Err(HostError::Io {
+                path: dir.to_path_buf(),
+                source,
+            }),
+        }
     }
 
     /// The accounts in the host's `/etc/passwd`. A missing or unreadable file

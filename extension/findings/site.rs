@@ -36,6 +36,11 @@ use super::{Category, Finding, Located, Role, Severity};
 /// hunting for unrecorded files.
 const MAX_UNRECORDED_WALK: usize = 20_000;
 
+/// Deepest directory level walked below an import package when hunting for
+/// unrecorded files; a deeper directory is a row that says it was not
+/// looked into (Python could still import from it).
+pub const MAX_UNRECORDED_DEPTH: usize = 32;
+
 /// Top-level names that many distributions ship by mistake; a collision on
 /// them says nothing.
 const COMMON_TOP_LEVEL: &[&str] = &[
@@ -665,21 +670,53 @@ fn scan_unrecorded(
         if !scanner.stat(host, &dir).is_ok_and(|m| m.is_dir()) {
             continue;
         }
-        let mut stack = vec![dir];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = scanner.list_dir(host, &d) else {
-                continue;
+        let mut stack = vec![(dir, 0usize)];
+        while let Some((d, depth)) = stack.pop() {
+            let entries = match scanner.list_dir(host, &d) {
+                Ok(e) => e,
+                Err(e) => {
+                    log::warn!("{e}: not searched for unrecorded files");
+                    out.problems.push(ScanProblem {
+                        path: d.clone(),
+                        member: String::new(),
+                        message: format!("unreadable: {e}"),
+                    });
+                    continue;
+                }
             };
             for e in entries.iter().cloned() {
                 walked += 1;
                 if walked > MAX_UNRECORDED_WALK {
+                    let msg = format!(
+                        "walk_limit: stopped after {MAX_UNRECORDED_WALK} entries below {}'s package directories; the rest was not searched for unrecorded files",
+                        dist.name
+                    );
+                    log::warn!("{}: {msg}", ctx.site.display());
+                    out.problems.push(ScanProblem {
+                        path: d.clone(),
+                        member: String::new(),
+                        message: msg,
+                    });
                     return;
                 }
                 let name = e.name_lossy();
                 if e.file_type.is_dir() {
-                    if name != "__pycache__" {
-                        stack.push(e.path);
+                    if name == "__pycache__" {
+                        continue;
                     }
+                    if depth + 1 > MAX_UNRECORDED_DEPTH {
+                        let msg = format!(
+                            "too_deep: directory nested more than {MAX_UNRECORDED_DEPTH} levels below {top}; not searched"
+                        );
+                        log::warn!("{}: {msg}", e.path.display());
+                        out.problems.push(ScanProblem {
+                            path: e.path.clone(),
+                            member: String::new(),
+                            message: msg,
+                        });
+                        continue;
+                    }
+                    stack.push((e.path, depth + 1));
                     continue;
                 }
                 if name.ends_with(".pyc") || owner_of.contains_key(&e.path) {

@@ -110,7 +110,16 @@ impl Scanner {
         if let Some(hit) = self.listings.get(&key) {
             return Ok(hit);
         }
-        let entries = Arc::new(host.read_dir(dir)?);
+        // The parent was resolved (once per query) by `stat` above: list the
+        // child directly rather than re-walking its whole path.
+        let entries = match dir.parent() {
+            Some(parent) if dir.file_name().is_some() => {
+                let resolved = self.resolve_dir(host, parent, 0)?;
+                host.read_child_dir(dir, &resolved)?
+            }
+            _ => host.read_dir(dir)?,
+        };
+        let entries = Arc::new(entries);
         self.listings.insert(key, entries.clone());
         Ok(entries)
     }

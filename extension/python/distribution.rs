@@ -61,6 +61,13 @@ pub struct Distribution {
     pub metadata: Metadata,
     /// The first line of `INSTALLER` (`pip`, `uv`, `conda`, ...), trimmed.
     pub installer: Option<String>,
+    /// Why `INSTALLER` exists but could not be read (a FIFO, a directory,
+    /// no permission): then the distribution is not taken for Debian-built.
+    pub installer_error: Option<String>,
+    /// Where the metadata directory's symlink points (host path, resolved
+    /// inside the root), when the site holds a link rather than the
+    /// directory itself. Python follows such links, and so does squatch.
+    pub link_target: Option<PathBuf>,
     /// `REQUESTED` exists: the user asked for it, it was not pulled in as a
     /// dependency.
     pub requested: bool,
@@ -533,6 +540,8 @@ fn load(
         format,
         metadata: Metadata::default(),
         installer: None,
+        installer_error: None,
+        link_target: None,
         requested: false,
         direct_url: None,
         error: None,
@@ -574,11 +583,21 @@ fn load(
         Err(e) => errors.push(e.to_string()),
     }
     if let Some(dir) = dir.as_ref().filter(|_| full) {
-        if let Ok((bytes, _)) = dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
-            let text = String::from_utf8_lossy(&bytes);
-            let first = text.lines().next().unwrap_or("").trim();
-            if !first.is_empty() {
-                dist.installer = Some(first.to_string());
+        match dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
+            Ok((bytes, _)) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let first = text.lines().next().unwrap_or("").trim();
+                if !first.is_empty() {
+                    dist.installer = Some(first.to_string());
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                // A FIFO or unreadable INSTALLER is not "no INSTALLER": the
+                // distribution must not pass for Debian-built.
+                log::warn!("{e}");
+                dist.installer_error = Some(e.to_string());
+                errors.push(format!("unreadable INSTALLER: {e}"));
             }
         }
         dist.requested = dir.exists(host, "REQUESTED");
@@ -613,6 +632,8 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Dist
         format: DistFormat::EggInfo,
         metadata: Metadata::default(),
         installer: None,
+        installer_error: None,
+        link_target: None,
         requested: false,
         direct_url: None,
         error: Some(why),

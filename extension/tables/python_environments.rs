@@ -1,9 +1,8 @@
 //! `python_environments`: one row per Python environment found on the host.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::host::Host;
+use crate::host::{path_from_column, path_to_column, Host};
 use crate::python::{
     discover_environments, distributions_core, environment_at, DistributionCache, Environment,
 };
@@ -46,7 +45,7 @@ pub(crate) fn wanted_environments(
     match constraint {
         Some(paths) => paths
             .iter()
-            .filter_map(|p| environment_at(host, Path::new(p)))
+            .filter_map(|p| environment_at(host, &path_from_column(p)))
             .collect(),
         None => discover_environments(host),
     }
@@ -76,14 +75,14 @@ impl Table for PythonEnvironments {
             .into_iter()
             .map(|env| {
                 let mut row = Row::new();
-                row.set("path", env.path.to_string_lossy())
+                row.set("path", path_to_column(&env.path))
                     .set("kind", env.kind.as_str())
                     .opt("python_version", env.python_version.clone())
                     .opt(
                         "site_packages",
                         env.site_packages
                             .first()
-                            .map(|p| p.to_string_lossy().into_owned()),
+                            .map(|p| path_to_column(p)),
                     )
                     .set("all_site_packages", super::join_paths(&env.site_packages))
                     .opt("owner_uid", env.owner_uid.map(|u| u.to_string()))

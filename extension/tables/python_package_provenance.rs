@@ -9,11 +9,11 @@
 //! repeated query `lstat`s the listed files and re-hashes only what changed.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::python_environments::wanted_environments;
-use crate::host::Host;
+use crate::host::{path_from_column, path_to_column, Host};
 use crate::python::verify::Change;
 use crate::python::{
     distributions_core, distributions_shared, normalize_name, DistFormat, Distribution,
@@ -172,7 +172,7 @@ impl Table for PythonPackageProvenance {
         let envs = wanted_environments(host, ctx.equals("environment"));
         let sites: Option<Vec<PathBuf>> = ctx
             .equals("site_packages")
-            .map(|v| v.iter().map(|s| Host::normalize(Path::new(s))).collect());
+            .map(|v| v.iter().map(|s| Host::normalize(&path_from_column(s))).collect());
         let names: Option<Vec<String>> = match (ctx.equals("normalized_name"), ctx.equals("name")) {
             (None, None) => None,
             (a, b) => Some(
@@ -197,7 +197,7 @@ impl Table for PythonPackageProvenance {
             .collect();
         let mut rows = Vec::new();
         for env in &envs {
-            let env_path = env.path.to_string_lossy().into_owned();
+            let env_path = path_to_column(&env.path);
             for site in &env.site_packages {
                 if sites.as_ref().is_some_and(|s| !s.contains(site)) {
                     continue;
@@ -267,8 +267,8 @@ impl Cell<'_> {
             "name" => Some(d.name.clone()),
             "normalized_name" => Some(d.normalized_name.clone()),
             "version" => Some(d.version.clone()),
-            "site_packages" => Some(d.site_packages.to_string_lossy().into_owned()),
-            "metadata_path" => Some(d.metadata_path.to_string_lossy().into_owned()),
+            "site_packages" => Some(path_to_column(&d.site_packages)),
+            "metadata_path" => Some(path_to_column(&d.metadata_path)),
             "format" => Some(d.format.as_str().to_string()),
             "installer" => d.installer.clone(),
             "requested" => Some(if d.requested { "1" } else { "0" }.to_string()),
@@ -322,7 +322,7 @@ fn changed_files(v: &Verification) -> String {
                 Change::Missing => "missing",
                 Change::Unrecorded => "unrecorded",
             };
-            format!("{word}:{}", p.display())
+            format!("{word}:{}", path_to_column(p))
         })
         .collect();
     lines.join("\n")

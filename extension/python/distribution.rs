@@ -753,24 +753,30 @@ pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
             return names;
         }
     }
+    // Streamed, and only names the site directory really holds are kept
+    // (nothing else can be imported), so a padded RECORD costs time, not
+    // memory, and each distinct name is looked up once.
     let mut names: Vec<String> = Vec::new();
-    for entry in super::record::record_entries(host, dist) {
-        let Ok(rel) = entry.path.strip_prefix(&dist.site_packages) else {
-            continue;
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let site = &dist.site_packages;
+    let _ = super::record::for_each_record_entry(host, dist, None, &mut |entry| {
+        let Ok(rel) = entry.path.strip_prefix(site) else {
+            return;
         };
         let mut comps = rel.components();
-        let Some(first) = comps.next() else { continue };
-        let first = first.as_os_str().to_string_lossy();
+        let Some(first) = comps.next() else { return };
+        let first_os = first.as_os_str();
+        let first = first_os.to_string_lossy();
         let is_file = comps.next().is_none();
         let name = if is_file {
             if first.ends_with(".pth") {
-                continue;
+                return;
             }
             match first.split_once('.') {
                 Some((stem, ext)) if ext == "py" || ext.ends_with("so") || ext.ends_with("pyd") => {
                     stem.to_string()
                 }
-                _ => continue,
+                _ => return,
             }
         } else {
             if first.ends_with(".dist-info")
@@ -778,14 +784,16 @@ pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
                 || first.ends_with(".data")
                 || first == "__pycache__"
             {
-                continue;
+                return;
             }
-            first.into_owned()
+            first.clone().into_owned()
         };
-        if !names.contains(&name) {
-            names.push(name);
+        if seen.contains(&name) || !host.exists(&site.join(first_os)) {
+            return;
         }
-    }
+        seen.insert(name.clone());
+        names.push(name);
+    });
     names
 }
 

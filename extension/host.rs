@@ -622,6 +622,22 @@ impl Host {
         }
     }
 
+    /// Whether a directory of the host can be listed (opened for reading,
+    /// nothing read): tells an unreadable home or site directory from an
+    /// empty one.
+    pub fn can_list(&self, host_path: &Path) -> Result<(), HostError> {
+        let resolved = self.resolve(host_path)?;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.real_path(&resolved))
+            .map(drop)
+            .map_err(|source| HostError::Io {
+                path: host_path.to_path_buf(),
+                source,
+            })
+    }
+
     /// The accounts in the host's `/etc/passwd`. A missing or unreadable file
     /// gives an empty list (logged at debug): a disk image may have none.
     pub fn users(&self) -> Vec<User> {

@@ -499,7 +499,7 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
     }
     idx.top_level = dists
         .iter()
-        .map(|d| python::top_level_names(host, d))
+        .map(|d| python::distribution::top_level_names_in(host, d, &names))
         .collect();
     idx.entry_points = dists
         .iter()

@@ -130,6 +130,45 @@ enum EntryKind {
     EggInfoFile,
     /// `*.egg` directory or `*.egg-link` file: rare, never cached.
     Other,
+    /// A symlink to a metadata directory or file (followed inside the root,
+    /// as Python follows it): rare, never cached.
+    Link(DistFormat),
+}
+
+/// Whether a listed entry is (or, for a symlink, leads inside the root to)
+/// a directory or a regular file.
+fn entry_type(host: &Host, e: &crate::host::DirEntry) -> (bool, bool) {
+    if e.file_type.is_symlink() {
+        match host.metadata(&e.path) {
+            Ok(md) => (md.is_dir(), md.is_file()),
+            Err(err) => {
+                log::info!("{err}: dangling or looping link in a site directory");
+                (false, false)
+            }
+        }
+    } else {
+        (e.file_type.is_dir(), e.file_type.is_file())
+    }
+}
+
+/// Loads a distribution whose metadata entry in `site` is a symlink: read
+/// through the link (resolved inside the root), its target recorded.
+fn load_link(host: &Host, site: &Path, name: &OsStr, format: DistFormat) -> Distribution {
+    let path = site.join(name);
+    let target = host.resolve(&path).ok();
+    let is_dir = host.is_dir(&path);
+    let base = is_dir.then(|| MetaDir::Path(path.clone()));
+    let mut d = load(
+        host,
+        site,
+        path,
+        format,
+        &name.to_string_lossy(),
+        base,
+        true,
+    );
+    d.link_target = target;
+    d
 }
 
 fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
@@ -293,8 +332,16 @@ fn listed(
             let l: Vec<Listed> = entries
                 .into_iter()
                 .filter_map(|e| {
-                    let kind =
-                        entry_kind(&e.name_lossy(), e.file_type.is_dir(), e.file_type.is_file())?;
+                    let (is_dir, is_file) = entry_type(host, &e);
+                    let kind = entry_kind(&e.name_lossy(), is_dir, is_file)?;
+                    let kind = if e.file_type.is_symlink() {
+                        EntryKind::Link(match kind {
+                            EntryKind::DistInfo => DistFormat::DistInfo,
+                            _ => DistFormat::EggInfo,
+                        })
+                    } else {
+                        kind
+                    };
                     let meta_rel = match kind {
                         EntryKind::DistInfo => Path::new(&e.name).join("METADATA"),
                         EntryKind::EggInfoDir => Path::new(&e.name).join("PKG-INFO"),
@@ -320,6 +367,10 @@ fn listed(
         if entry.kind == EntryKind::Other {
             let path = site.join(name);
             out.extend(single_entry(host, &site, &path, &name.to_string_lossy()).map(Arc::new));
+            continue;
+        }
+        if let EntryKind::Link(format) = entry.kind {
+            out.push(Arc::new(load_link(host, &site, name, format)));
             continue;
         }
         // The METADATA's identity, else (no METADATA) the directory's.
@@ -381,16 +432,27 @@ fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
     let mut out = Vec::new();
     for e in entries {
         let name = e.name_lossy();
-        let Some(kind) = entry_kind(&name, e.file_type.is_dir(), e.file_type.is_file()) else {
+        let (is_dir, is_file) = entry_type(host, &e);
+        let Some(kind) = entry_kind(&name, is_dir, is_file) else {
             continue;
         };
+        if e.file_type.is_symlink() && kind != EntryKind::Other {
+            let format = match kind {
+                EntryKind::DistInfo => DistFormat::DistInfo,
+                _ => DistFormat::EggInfo,
+            };
+            out.push(Arc::new(load_link(host, site, &e.name, format)));
+            continue;
+        }
         let format = match kind {
             EntryKind::Other => {
                 out.extend(single_entry(host, site, &e.path, &name).map(Arc::new));
                 continue;
             }
             EntryKind::DistInfo => DistFormat::DistInfo,
-            EntryKind::EggInfoDir | EntryKind::EggInfoFile => DistFormat::EggInfo,
+            EntryKind::EggInfoDir | EntryKind::EggInfoFile | EntryKind::Link(_) => {
+                DistFormat::EggInfo
+            }
         };
         // The entry is a real directory (read_dir does not follow links).
         let base = match (&dir, kind) {
@@ -733,6 +795,28 @@ pub fn entry_points(host: &Host, dist: &Distribution) -> Vec<(String, String, St
 /// it has one, else derived from RECORD (the first path component of every
 /// file under the site directory, `.py`/extension suffixes removed).
 pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
+    if let Some(names) = top_level_txt(host, dist) {
+        return names;
+    }
+    let present: std::collections::HashSet<OsString> = host
+        .read_dir(&dist.site_packages)
+        .map(|es| es.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default();
+    top_level_names_from_record(host, dist, &present)
+}
+
+/// [`top_level_names`] when the caller already holds the names in the
+/// distribution's site directory.
+pub fn top_level_names_in(
+    host: &Host,
+    dist: &Distribution,
+    present: &std::collections::HashSet<OsString>,
+) -> Vec<String> {
+    top_level_txt(host, dist).unwrap_or_else(|| top_level_names_from_record(host, dist, present))
+}
+
+/// The names `top_level.txt` lists, when it lists any.
+fn top_level_txt(host: &Host, dist: &Distribution) -> Option<Vec<String>> {
     if let Ok(text) = host.read_to_string(&dist.metadata_path.join("top_level.txt"), SMALL_FILE_CAP)
     {
         let mut names: Vec<String> = text
@@ -750,12 +834,20 @@ pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
             .collect();
         names.dedup();
         if !names.is_empty() {
-            return names;
+            return Some(names);
         }
     }
-    // Streamed, and only names the site directory really holds are kept
-    // (nothing else can be imported), so a padded RECORD costs time, not
-    // memory, and each distinct name is looked up once.
+    None
+}
+
+/// The top-level names RECORD gives (see [`top_level_names`]), keeping only
+/// names that `present` (the site directory's entry names) holds: nothing
+/// else can be imported, so a padded RECORD costs time, not memory.
+pub fn top_level_names_from_record(
+    host: &Host,
+    dist: &Distribution,
+    present: &std::collections::HashSet<OsString>,
+) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let site = &dist.site_packages;
@@ -788,7 +880,7 @@ pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
             }
             first.clone().into_owned()
         };
-        if seen.contains(&name) || !host.exists(&site.join(first_os)) {
+        if seen.contains(&name) || !present.contains(first_os) {
             return;
         }
         seen.insert(name.clone());

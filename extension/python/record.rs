@@ -103,7 +103,8 @@ pub fn for_each_record_entry(
                 .metadata_path
                 .strip_prefix(&dist.site_packages)
                 .ok()
-                .filter(|r| r.components().count() == 1);
+                .filter(|r| r.components().count() == 1)
+                .filter(|_| dist.link_target.is_none());
             let opened = match (site_dir, rel) {
                 (Some(d), Some(rel)) => host.open_file_at(d, &rel.join("RECORD")),
                 _ => host.open_file(&path),

@@ -598,7 +598,7 @@ impl Verifier {
                         }
                     }
                     if wanted_now {
-                        run.account(&mut p, &f);
+                        run.account(&mut p, &f, &site_names);
                     }
                 };
                 let head = each_ref_file(host, d, dpkg.as_deref(), site_dir.as_ref(), &mut |f| {
@@ -677,7 +677,9 @@ fn ref_id<'a>(
         (None, DistFormat::DistInfo) => {
             let rel = below(&dist.site_packages, &dist.metadata_path)
                 .filter(|r| r.components().count() == 1);
-            match (site_dir, rel) {
+            // A symlinked metadata directory is never stat'ed relative to
+            // the site fd (the kernel would follow it outside the root).
+            match (site_dir, rel.filter(|_| dist.link_target.is_none())) {
                 (Some(d), Some(rel)) => d.stat_id(&rel.join("RECORD")).ok(),
                 _ => stat_abs(&dist.metadata_path.join("RECORD")),
             }
@@ -1077,7 +1079,12 @@ impl Run<'_> {
 
     /// Counts one listed file of a distribution being verified: checks it,
     /// and notes the package directory it installs into.
-    fn account(&mut self, p: &mut Pending, f: &RefFile) {
+    fn account(
+        &mut self,
+        p: &mut Pending,
+        f: &RefFile,
+        site_names: &HashSet<std::ffi::OsString>,
+    ) {
         if f.outside {
             p.v.files_outside_environment += 1;
             return;
@@ -1117,11 +1124,11 @@ impl Run<'_> {
             || n.ends_with(".egg-info")
             || n.ends_with(".data")
             || n == "__pycache__";
-        if skip || p.own.contains(first) {
+        // Only a name the site holds can be walked; each is checked once.
+        if skip || p.own.contains(first) || !site_names.contains(first) {
             return;
         }
-        let is_dir = self.host.is_dir(&self.site.join(first));
-        if is_dir {
+        if self.host.is_dir(&self.site.join(first)) {
             p.own.insert(first.to_os_string());
         }
     }

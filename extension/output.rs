@@ -307,7 +307,10 @@ mod tests {
                 !out.chars().any(|c| is_unsafe_char(c) && c != '\n'),
                 "{f:?}: {out:?}"
             );
-            assert!(out.contains("a\\x1b[2Jb\\x07c\\u{202e}d\\u{2066}e\\u{200b}f\\u{feff}g\\x0dh"), "{f:?}: {out}");
+            assert!(
+                out.contains("a\\x1b[2Jb\\x07c\\u{202e}d\\u{2066}e\\u{200b}f\\u{feff}g\\x0dh"),
+                "{f:?}: {out}"
+            );
         }
         let j: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
         assert_eq!(j[0]["name"], evil, "JSON stays exact");

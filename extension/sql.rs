@@ -653,4 +653,44 @@ mod tests {
         assert!(engine.query("SELEC nonsense").is_err());
         assert!(engine.query("SELECT * FROM no_such_table").is_err());
     }
+
+    struct Panics;
+    impl Table for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        fn description(&self) -> &'static str {
+            "test"
+        }
+        fn stage(&self) -> Stage {
+            Stage::Reconnaissance
+        }
+        fn columns(&self) -> &'static [Column] {
+            PROBE_COLUMNS
+        }
+        fn generate(&self, _: &QueryContext) -> Result<Vec<Row>, TableError> {
+            panic!("a table bug")
+        }
+    }
+
+    #[test]
+    fn a_panicking_table_is_an_sql_error_not_an_abort() {
+        let engine = Engine::new(&[Arc::new(Panics) as Arc<dyn Table>]).unwrap();
+        let err = engine.query("SELECT * FROM panics").unwrap_err();
+        assert!(err.to_string().contains("a table bug"), "{err}");
+        // The engine is still usable.
+        assert_eq!(engine.query("SELECT 1").unwrap()[0].rows.len(), 1);
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_read_with_escapes() {
+        let (probe, engine) = engine();
+        let r = engine.query("SELECT CAST(X'61FF5C' AS TEXT)").unwrap();
+        assert_eq!(r[0].rows[0][0].as_deref(), Some("a\\xff\\\\"));
+        let _ = engine
+            .query("SELECT * FROM probe WHERE path = CAST(X'2F78FF' AS TEXT)")
+            .unwrap();
+        let seen = probe.seen.lock().unwrap();
+        assert_eq!(seen[0].equals("path").unwrap(), vec!["/x\\xff"]);
+    }
 }

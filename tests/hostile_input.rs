@@ -69,9 +69,11 @@ fn squatch(root: &Path, args: &[&str]) -> (i32, String, String, i64) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     assert_eq!(r, pid);
-    let code = std::process::ExitStatus::from_raw(status)
-        .code()
-        .unwrap_or(128 + std::process::ExitStatus::from_raw(status).signal().unwrap_or(0));
+    let code = std::process::ExitStatus::from_raw(status).code().unwrap_or(
+        128 + std::process::ExitStatus::from_raw(status)
+            .signal()
+            .unwrap_or(0),
+    );
     (
         code,
         String::from_utf8_lossy(&out.0).into_owned(),
@@ -247,7 +249,10 @@ fn symlinked_dist_info_and_package_are_followed_inside_the_root() {
     assert_eq!(squat["link_target"], path_to_column(&stash));
     assert_eq!(squat["record_status"], "ok", "{squat:?}");
     let benign = prov.iter().find(|r| r["name"] == "requests").unwrap();
-    assert_eq!((benign["is_link"].as_str(), benign["link_target"].as_str()), ("0", ""));
+    assert_eq!(
+        (benign["is_link"].as_str(), benign["link_target"].as_str()),
+        ("0", "")
+    );
 
     let scores = query(
         &host,
@@ -289,13 +294,19 @@ fn invalid_utf8_from_sqlite_is_read_not_a_crash() {
         let _ = engine.query(&sql); // an answer or an error, never a panic
     }
     // Through the command line: exit 0 and well-formed JSON.
-    let (code, out, err, _) = squatch(fh.root(), &["query", "--json", "SELECT CAST(X'FF' AS TEXT) AS v"]);
+    let (code, out, err, _) = squatch(
+        fh.root(),
+        &["query", "--json", "SELECT CAST(X'FF' AS TEXT) AS v"],
+    );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["v"], "\\xff");
     let (code, _, err, _) = squatch(
         fh.root(),
-        &["query", "SELECT * FROM python_environments WHERE path = CAST(X'2F737263FF' AS TEXT)"],
+        &[
+            "query",
+            "SELECT * FROM python_environments WHERE path = CAST(X'2F737263FF' AS TEXT)",
+        ],
     );
     assert_eq!(code, 0, "{err}");
 }
@@ -386,10 +397,7 @@ fn a_million_line_record_stays_well_under_the_watchdog_limit() {
 #[test]
 fn places_squatch_cannot_look_become_rows_with_a_status() {
     let fh = FakeHost::new();
-    fh.passwd(&[
-        ("alice", 1000, "/home/alice"),
-        ("bob", 1001, "/home/bob"),
-    ]);
+    fh.passwd(&[("alice", 1000, "/home/alice"), ("bob", 1001, "/home/bob")]);
     let locked_site = fh.venv("/home/alice/locked-site", "3.12", false);
     fh.venv("/home/alice/locked-lib", "3.12", false);
     fh.venv("/home/alice/ok", "3.12", false);
@@ -450,7 +458,11 @@ fn a_fifo_installer_does_not_make_a_distribution_look_debian_built() {
     // And it is logged (warn: visible by default, and with -v).
     let (code, _, err, _) = squatch(
         fh.root(),
-        &["-v", "query", "SELECT name, status FROM python_package_provenance"],
+        &[
+            "-v",
+            "query",
+            "SELECT name, status FROM python_package_provenance",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("INSTALLER"), "{err}");
@@ -480,7 +492,10 @@ fn hostile_names_cannot_drive_or_reorder_the_terminal() {
         for bad in ['\u{202e}', '\u{1b}', '\u{7}', '\u{200b}'] {
             assert!(!out.contains(bad), "{fmt}: raw {bad:?} in {out:?}");
         }
-        assert!(out.contains("evil\\u{202e}txt.py\\x1b[2J\\x07\\u{200b}"), "{fmt}: {out}");
+        assert!(
+            out.contains("evil\\u{202e}txt.py\\x1b[2J\\x07\\u{200b}"),
+            "{fmt}: {out}"
+        );
     }
     let (_, out, _, _) = squatch(fh.root(), &["query", "--json", sql]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -503,17 +518,26 @@ fn non_utf8_paths_come_out_reversibly_and_go_back_in() {
     let host = fh.host();
     let rows = query(&host, "SELECT path FROM python_environments");
     let col = "/home/alice/caf\\xe9\\\\x/venv";
-    assert_eq!(rows.iter().filter(|r| r["path"] == col).count(), 1, "{rows:#?}");
+    assert_eq!(
+        rows.iter().filter(|r| r["path"] == col).count(),
+        1,
+        "{rows:#?}"
+    );
     assert_eq!(path_from_column(col), raw);
     // Fed back, it finds the same environment, in every python table.
     let again = query(
         &host,
-        &format!("SELECT path, status FROM python_environments WHERE path = '{}'", col.replace('\'', "''")),
+        &format!(
+            "SELECT path, status FROM python_environments WHERE path = '{}'",
+            col.replace('\'', "''")
+        ),
     );
     assert_eq!(again.len(), 1, "{again:#?}");
     let prov = query(
         &host,
-        &format!("SELECT name, site_packages FROM python_package_provenance WHERE environment = '{col}'"),
+        &format!(
+            "SELECT name, site_packages FROM python_package_provenance WHERE environment = '{col}'"
+        ),
     );
     assert_eq!(prov.len(), 1, "{prov:#?}");
     assert_eq!(path_from_column(&prov[0]["site_packages"]), site);

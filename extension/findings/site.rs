@@ -428,7 +428,7 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
         let mut dropped = 0u64;
         let streamed = python::record::for_each_record_entry(host, d, None, &mut |e| {
             any = true;
-            let Ok(rel) = e.path.strip_prefix(site) else {
+            let Some(rel) = python::record::below(site, &e.path) else {
                 return;
             };
             let mut comps = rel.components();

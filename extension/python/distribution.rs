@@ -852,7 +852,7 @@ pub fn top_level_names_from_record(
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let site = &dist.site_packages;
     let _ = super::record::for_each_record_entry(host, dist, None, &mut |entry| {
-        let Ok(rel) = entry.path.strip_prefix(site) else {
+        let Some(rel) = super::record::below(site, &entry.path) else {
             return;
         };
         let mut comps = rel.components();

@@ -291,7 +291,6 @@ struct RefFile {
     outside: bool,
 }
 
-
 /// Which dpkg package owns which dist-info/egg-info directory.
 #[derive(Debug, Default)]
 pub struct DpkgIndex {
@@ -391,7 +390,6 @@ struct SiteMemo {
     /// By position in the site's listing (fixed by the fingerprint).
     dists: Vec<Option<Arc<Verified>>>,
 }
-
 
 /// One distribution's verification and the identities it rests on.
 #[derive(Debug)]
@@ -592,8 +590,7 @@ impl Verifier {
                     if let Some(rel) = below(&site, &f.path) {
                         let mut comps = rel.components();
                         let first = comps.next().map(|c| c.as_os_str());
-                        if first.is_some_and(|n| site_names.contains(n)) && comps.next().is_some()
-                        {
+                        if first.is_some_and(|n| site_names.contains(n)) && comps.next().is_some() {
                             union.insert(self.id_hash(&f.path));
                         }
                     }
@@ -1079,12 +1076,7 @@ impl Run<'_> {
 
     /// Counts one listed file of a distribution being verified: checks it,
     /// and notes the package directory it installs into.
-    fn account(
-        &mut self,
-        p: &mut Pending,
-        f: &RefFile,
-        site_names: &HashSet<std::ffi::OsString>,
-    ) {
+    fn account(&mut self, p: &mut Pending, f: &RefFile, site_names: &HashSet<std::ffi::OsString>) {
         if f.outside {
             p.v.files_outside_environment += 1;
             return;

@@ -114,9 +114,7 @@ impl Table for PythonEnvironments {
                     .opt("python_version", env.python_version.clone())
                     .opt(
                         "site_packages",
-                        env.site_packages
-                            .first()
-                            .map(|p| path_to_column(p)),
+                        env.site_packages.first().map(|p| path_to_column(p)),
                     )
                     .set("all_site_packages", super::join_paths(&env.site_packages))
                     .opt("owner_uid", env.owner_uid.map(|u| u.to_string()))
@@ -164,9 +162,10 @@ impl Table for PythonEnvironments {
         if let Some(list) = constraint {
             for row in &mut rows {
                 if let Some(p) = row.get("path").map(str::to_string) {
-                    if let Some(given) = list.iter().find(|g| {
-                        path_to_column(&Host::normalize(&path_from_column(g))) == p
-                    }) {
+                    if let Some(given) = list
+                        .iter()
+                        .find(|g| path_to_column(&Host::normalize(&path_from_column(g))) == p)
+                    {
                         row.set("path", given.clone());
                     }
                 }

@@ -75,10 +75,7 @@ fn rows(scan: TargetScan, path_override: Option<&str>) -> Vec<Row> {
     {
         let mut row = Row::new();
         row.set("path", path_text(&path))
-            .opt(
-                "environment",
-                environment.map(|e| path_to_column(&e)),
-            )
+            .opt("environment", environment.map(|e| path_to_column(&e)))
             .opt("package", package)
             .set("rule_id", f.rule_id)
             .set("category", f.category.as_str())

@@ -184,9 +184,11 @@ impl Table for PythonPackageProvenance {
     fn generate(&self, ctx: &QueryContext) -> Result<Vec<Row>, TableError> {
         let host = &*self.host;
         let envs = wanted_environments(host, ctx.equals("environment"));
-        let sites: Option<Vec<PathBuf>> = ctx
-            .equals("site_packages")
-            .map(|v| v.iter().map(|s| Host::normalize(&path_from_column(s))).collect());
+        let sites: Option<Vec<PathBuf>> = ctx.equals("site_packages").map(|v| {
+            v.iter()
+                .map(|s| Host::normalize(&path_from_column(s)))
+                .collect()
+        });
         let names: Option<Vec<String>> = match (ctx.equals("normalized_name"), ctx.equals("name")) {
             (None, None) => None,
             (a, b) => Some(
@@ -285,7 +287,12 @@ impl Cell<'_> {
             "metadata_path" => Some(path_to_column(&d.metadata_path)),
             "format" => Some(d.format.as_str().to_string()),
             "is_link" => Some(if d.link_target.is_some() { "1" } else { "0" }.to_string()),
-            "link_target" => Some(d.link_target.as_deref().map(path_to_column).unwrap_or_default()),
+            "link_target" => Some(
+                d.link_target
+                    .as_deref()
+                    .map(path_to_column)
+                    .unwrap_or_default(),
+            ),
             "status" => Some(status(d, self.v)),
             "installer" => d.installer.clone(),
             "requested" => Some(if d.requested { "1" } else { "0" }.to_string()),

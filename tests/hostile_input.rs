@@ -121,7 +121,7 @@ fn a_one_mib_line_is_scanned_well_under_a_second_through_the_table() {
     // The mixed line is an encoded blob: still found.
     assert!(
         rows.iter()
-            .any(|r| r["path"].ends_with("longline/__init__.py") && r["rule_id"] != ""),
+            .any(|r| r["path"].ends_with("longline/__init__.py") && !r["rule_id"].is_empty()),
         "{rows:#?}"
     );
 }

@@ -224,6 +224,28 @@ fn deep_tree_scan_time_does_not_grow_with_depth() {
     );
 }
 
+#[test]
+fn an_on_demand_tree_scan_stops_at_its_depth_with_a_row() {
+    let fh = FakeHost::new();
+    fh.write(
+        "/src/proj/setup.py",
+        b"from setuptools import setup\nsetup()\n",
+    );
+    deep_tree(&fh, Path::new("/src/proj"), 2_000);
+    let host = fh.host();
+    let t = Instant::now();
+    let rows = query(
+        &host,
+        "SELECT path, member, status FROM python_install_findings WHERE path = '/src/proj'",
+    );
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(
+        rows.iter()
+            .any(|r| r["path"] == "/src/proj" && r["status"].starts_with("too_deep:")),
+        "{rows:#?}"
+    );
+}
+
 // ---- 3. Symlinked .dist-info and package directory ------------------------
 
 #[test]

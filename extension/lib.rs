@@ -10,8 +10,10 @@
 pub mod cache;
 pub mod findings;
 pub mod host;
+pub mod hunt;
 pub mod osquery;
 pub mod output;
+pub mod packs;
 pub mod python;
 pub mod settings;
 pub mod sql;

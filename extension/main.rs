@@ -89,6 +89,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run every detection query of the packs that needs no osquery and print
+    /// the findings by stage, most severe first. Exit 0: nothing at or above
+    /// --min-severity; 1: something; 2: an error.
+    Hunt(squatch::hunt::HuntArgs),
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -125,11 +129,16 @@ fn init_logging(verbose: bool, default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // hunt's exit 1 means "found something": its errors exit 2.
+    let failure = match cli.command {
+        Some(Command::Hunt(_)) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("squatch: error: {e:#}");
-            ExitCode::FAILURE
+            failure
         }
     }
 }
@@ -147,7 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         fingerprint_key: cli.fingerprint_key.clone(),
         nvml_lib: cli.nvml_lib.clone(),
     };
-    let tables = tables::registry_with(host, &settings);
+    let tables = tables::registry_with(host.clone(), &settings);
 
     if let Some(socket) = cli.socket.clone() {
         if cli.command.is_some() {
@@ -217,6 +226,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Hunt(args)) => {
+            init_logging(cli.verbose, "warn");
+            Ok(squatch::hunt::main(&host, &tables, &args))
         }
         Some(Command::Tables { json }) => {
             init_logging(cli.verbose, "warn");

@@ -58,13 +58,16 @@ fn seed(s: &Scene) {
         .installer("pip")
         .requested()
         .write();
-    s.fh.pth(&site, "torch_utilites_init.pth", "import torch_utilites._core\n");
-    let tqdm = s
-        .fh
-        .dist(&site, "tqdm", "4.66.0")
-        .file("tqdm/__init__.py", b"__all__ = []\n")
-        .installer("pip")
-        .write();
+    s.fh.pth(
+        &site,
+        "torch_utilites_init.pth",
+        "import torch_utilites._core\n",
+    );
+    let tqdm =
+        s.fh.dist(&site, "tqdm", "4.66.0")
+            .file("tqdm/__init__.py", b"__all__ = []\n")
+            .installer("pip")
+            .write();
     s.fh.modify(&tqdm.file("tqdm/__init__.py"), b"import torch_utilites\n");
 }
 
@@ -88,8 +91,15 @@ fn the_seed_attack_is_reported_by_stage_worst_first_and_exits_1() {
         .filter_map(|l| l.strip_prefix('[').and_then(|l| l.split(']').next()))
         .collect();
     assert_eq!(tags.first(), Some(&"CRITICAL"), "{text}");
-    let rank = |t: &str| ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"].iter().position(|x| *x == t);
-    assert!(tags.windows(2).all(|w| rank(w[0]) >= rank(w[1])), "{tags:?}");
+    let rank = |t: &str| {
+        ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+            .iter()
+            .position(|x| *x == t)
+    };
+    assert!(
+        tags.windows(2).all(|w| rank(w[0]) >= rank(w[1])),
+        "{tags:?}"
+    );
 
     let (v, code) = json(&s, &[]);
     assert_eq!(code, Some(1));
@@ -110,7 +120,11 @@ fn the_seed_attack_is_reported_by_stage_worst_first_and_exits_1() {
     for f in v["findings"].as_array().unwrap() {
         for benign in ["torch", "requests"] {
             assert!(
-                !f["packages"].as_array().unwrap().iter().any(|p| p == benign),
+                !f["packages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == benign),
                 "{benign} flagged: {f:#}"
             );
         }
@@ -162,9 +176,17 @@ fn a_finding_without_a_package_names_its_file() {
         .lines()
         .find(|l| l.trim_start().starts_with("package:"))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(line.contains("unknown (file: /home/alice/ml/.venv/lib/python3.12/site-packages/helper_init.pth)"), "{line}");
+    assert!(
+        line.contains(
+            "unknown (file: /home/alice/ml/.venv/lib/python3.12/site-packages/helper_init.pth)"
+        ),
+        "{line}"
+    );
     let md = stdout(&hunt(&s, &["--markdown"]));
-    assert!(md.contains("**Package:** unknown (file: `/home/alice"), "{md}");
+    assert!(
+        md.contains("**Package:** unknown (file: `/home/alice"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -174,7 +196,10 @@ fn unverifiable_packages_are_listed_as_not_covered() {
     let o = hunt(&s, &[]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    let tail = text.split("What this report does not cover").nth(1).unwrap();
+    let tail = text
+        .split("What this report does not cover")
+        .nth(1)
+        .unwrap();
     assert!(tail.contains("helper in /home/alice/ml/.venv"), "{text}");
     let (v, _) = json(&s, &[]);
     assert!(v["not_covered"]
@@ -196,8 +221,14 @@ fn attacker_chosen_names_cannot_hide_or_rewrite_the_report() {
     );
     for args in [&[][..], &["--markdown"][..]] {
         let out = stdout(&hunt(&s, args));
-        assert!(!out.contains('\u{202e}') && !out.contains('\u{1b}'), "{out:?}");
-        assert!(out.contains("\\u{202e}") && out.contains("\\u{001b}"), "{out}");
+        assert!(
+            !out.contains('\u{202e}') && !out.contains('\u{1b}'),
+            "{out:?}"
+        );
+        assert!(
+            out.contains("\\u{202e}") && out.contains("\\u{001b}"),
+            "{out}"
+        );
     }
 }
 
@@ -206,10 +237,7 @@ fn min_severity_sets_what_exits_1_and_errors_exit_2() {
     let s = Scene::new();
     fx::record_tampered(&s); // medium only
     assert_eq!(hunt(&s, &[]).status.code(), Some(1));
-    assert_eq!(
-        hunt(&s, &["--min-severity", "high"]).status.code(),
-        Some(0)
-    );
+    assert_eq!(hunt(&s, &["--min-severity", "high"]).status.code(), Some(0));
     let o = Command::new(env!("CARGO_BIN_EXE_squatch"))
         .args(["--root", "/nonexistent/squatch-root", "hunt"])
         .output()

@@ -384,7 +384,13 @@ fn every_query_prepares_against_squatch_and_osquerys_real_schema() {
     let engine = engine_for(Host::new(tmp.path()));
     create_builtin(&engine, "osquery_registry");
     create_builtin(&engine, "osquery_extensions");
-    for sql in pack().pack.discovery.iter().map(String::as_str).chain([FLEET_LABEL_SQL]) {
+    for sql in pack()
+        .pack
+        .discovery
+        .iter()
+        .map(String::as_str)
+        .chain([FLEET_LABEL_SQL])
+    {
         engine
             .connection()
             .prepare(&format!("EXPLAIN {sql}"))
@@ -511,7 +517,11 @@ fn every_query_has_a_fixture_case() {
         "queries with no fixture in tests/packs.rs CASES: {missing:?}"
     );
     for c in CASES {
-        assert!(pack().get(c.query).is_some(), "CASES names unknown query {}", c.query);
+        assert!(
+            pack().get(c.query).is_some(),
+            "CASES names unknown query {}",
+            c.query
+        );
     }
 }
 
@@ -589,4 +599,23 @@ fn a_file_copied_into_two_environments_is_flagged_in_both_with_one_digest() {
     assert_eq!(envs.len(), 2, "{hits:#?}");
     assert_eq!(shas.len(), 1, "{hits:#?}");
     assert!(hits.iter().all(|h| h["package"] == "fast-loader"));
+}
+
+#[test]
+fn readme_names_every_query_in_its_stage_table() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let missing: Vec<&str> = pack()
+        .queries
+        .iter()
+        .filter(|q| {
+            !readme
+                .lines()
+                .any(|l| l.starts_with(&format!("| {} | `{}`", q.stage().name(), q.name)))
+        })
+        .map(|q| q.name.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README's stage table lacks (or puts in another stage): {missing:?}"
+    );
 }

@@ -63,7 +63,10 @@ mod tests {
         assert_eq!(escape_text("a\u{202e}b"), "a\\u{202e}b");
         assert_eq!(escape_text("x\x1b[2Jy"), "x\\u{001b}[2Jy");
         assert_eq!(escape_text("l1\nl2\t"), "l1\\u{000a}l2\\u{0009}");
-        assert_eq!(escape_text("\u{2066}\u{200b}\u{feff}\u{85}"), "\\u{2066}\\u{200b}\\u{feff}\\u{0085}");
+        assert_eq!(
+            escape_text("\u{2066}\u{200b}\u{feff}\u{85}"),
+            "\\u{2066}\\u{200b}\\u{feff}\\u{0085}"
+        );
         assert_eq!(escape_text("c:\\u{202e}"), "c:\\\\u{202e}");
         assert_eq!(escape_text("torch-utilités /ok"), "torch-utilités /ok");
     }
@@ -74,6 +77,9 @@ mod tests {
         assert_eq!(escape_markdown_code("a`b"), "`` a`b ``");
         assert_eq!(escape_markdown_code("``x"), "``` ``x ```");
         assert_eq!(escape_markdown_code(""), "");
-        assert_eq!(escape_markdown_code("[x](http://e.invalid)\u{202e}"), "`[x](http://e.invalid)\\u{202e}`");
+        assert_eq!(
+            escape_markdown_code("[x](http://e.invalid)\u{202e}"),
+            "`[x](http://e.invalid)\\u{202e}`"
+        );
     }
 }

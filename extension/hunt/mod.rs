@@ -253,9 +253,7 @@ pub fn hunt(
         };
         report.queries_run.push(q.name.clone());
         match q.kind {
-            Kind::Finding => report
-                .findings
-                .extend(group(q, &result, min_severity).into_iter()),
+            Kind::Finding => report.findings.extend(group(q, &result, min_severity)),
             Kind::Coverage => report.not_covered.extend(coverage(q, &result)),
             Kind::Inventory => {}
         }
@@ -283,9 +281,7 @@ pub fn hunt(
                     });
                 }
             }
-            Err(e) => report
-                .errors
-                .push(format!("status of {}: {e}", t.name())),
+            Err(e) => report.errors.push(format!("status of {}: {e}", t.name())),
         }
     }
     if progress {

@@ -22,12 +22,18 @@ fn headline(r: &Report) -> String {
     )
 }
 
+/// The package line; with no package, the file is named instead (the first
+/// one when the same content sits in several places, all listed under where).
 fn package_line(f: &Finding) -> String {
-    if f.packages.is_empty() {
-        let files: Vec<&str> = f.places.iter().map(|p| p.path.as_str()).collect();
-        format!("unknown (file: {})", files.join(", "))
-    } else {
-        f.packages.join(", ")
+    match (f.packages.is_empty(), f.places.as_slice()) {
+        (false, _) => f.packages.join(", "),
+        (true, [one]) => format!("unknown (file: {})", one.path),
+        (true, [first, rest @ ..]) => format!(
+            "unknown (file: {} and {} more copies, listed under where)",
+            first.path,
+            rest.len()
+        ),
+        (true, []) => "unknown".to_string(),
     }
 }
 
@@ -147,11 +153,7 @@ fn gaps_text(gaps: &[Gap], esc: &dyn Fn(&str) -> String, bullet_pad: &str) -> St
 /// Markdown for an incident ticket.
 pub fn markdown(r: &Report) -> String {
     let code = |s: &str| escape_markdown_code(s);
-    let mut out = format!(
-        "# squatch hunt of {}\n\n{}\n",
-        code(&r.root),
-        headline(r)
-    );
+    let mut out = format!("# squatch hunt of {}\n\n{}\n", code(&r.root), headline(r));
     for stage in STAGES {
         let in_stage: Vec<&Finding> = r.findings.iter().filter(|f| f.stage == stage).collect();
         if in_stage.is_empty() {
@@ -165,11 +167,12 @@ pub fn markdown(r: &Report) -> String {
                 f.title
             ));
             if f.packages.is_empty() {
-                let files: Vec<String> = f.places.iter().map(|p| code(&p.path)).collect();
-                out.push_str(&format!(
-                    "- **Package:** unknown (file: {})\n",
-                    files.join(", ")
-                ));
+                let first = f.places.first().map(|p| code(&p.path)).unwrap_or_default();
+                let more = match f.places.len() {
+                    0 | 1 => String::new(),
+                    n => format!(" and {} more copies, listed under Where", n - 1),
+                };
+                out.push_str(&format!("- **Package:** unknown (file: {first}{more})\n"));
             } else {
                 let pk: Vec<String> = f.packages.iter().map(|p| code(p)).collect();
                 out.push_str(&format!("- **Package:** {}\n", pk.join(", ")));

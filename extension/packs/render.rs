@@ -101,8 +101,14 @@ fn report_fields(q: &PackQuery, indent: usize, first_dash: bool) -> String {
     };
     let automations = q.kind != Kind::Inventory;
     let mut s = String::new();
-    s.push_str(&format!("{lead}name: {}\n", yq(&format!("{FLEET_PREFIX}{}", q.name))));
-    s.push_str(&format!("{pad}description: {}\n", yq(&fleet_description(q))));
+    s.push_str(&format!(
+        "{lead}name: {}\n",
+        yq(&format!("{FLEET_PREFIX}{}", q.name))
+    ));
+    s.push_str(&format!(
+        "{pad}description: {}\n",
+        yq(&fleet_description(q))
+    ));
     s.push_str(&format!("{pad}query: {}", block(q.sql(), indent + 2)));
     s.push_str(&format!("{pad}platform: {}\n", yq(&q.platform)));
     s.push_str(&format!("{pad}interval: {}\n", q.interval));
@@ -154,7 +160,9 @@ pub fn fleet_policies(pack: &Pack) -> String {
 
 /// `packs/fleet/lib/squatch.labels.yml`: the label of hosts where squatch runs.
 pub fn fleet_labels() -> String {
-    let mut s = format!("# {HEADER}\n# Use from default.yml: labels: [{{path: ./lib/squatch.labels.yml}}]\n");
+    let mut s = format!(
+        "# {HEADER}\n# Use from default.yml: labels: [{{path: ./lib/squatch.labels.yml}}]\n"
+    );
     s.push_str(&format!("- name: {}\n", yq(FLEET_LABEL_NAME)));
     s.push_str(&format!(
         "  description: {}\n",
@@ -193,7 +201,10 @@ mod tests {
 
     #[test]
     fn literal_blocks_indent_every_line() {
-        assert_eq!(block("SELECT 1\n  FROM t\n\nWHERE x\n", 4), "|-\n    SELECT 1\n      FROM t\n\n    WHERE x\n");
+        assert_eq!(
+            block("SELECT 1\n  FROM t\n\nWHERE x\n", 4),
+            "|-\n    SELECT 1\n      FROM t\n\n    WHERE x\n"
+        );
     }
 
     #[test]

@@ -15,11 +15,14 @@ use std::path::PathBuf;
 
 use super::FakeHost;
 
+/// A row for an osquery built-in table: (table, [(column, value)]).
+pub type BuiltinRow = (String, Vec<(String, String)>);
+
 /// A fake host and rows for osquery built-in tables.
 pub struct Scene {
     /// The filesystem side.
     pub fh: FakeHost,
-    rows: RefCell<Vec<(String, Vec<(String, String)>)>>,
+    rows: RefCell<Vec<BuiltinRow>>,
 }
 
 impl Default for Scene {
@@ -51,7 +54,7 @@ impl Scene {
     }
 
     /// The built-in rows, in the order added.
-    pub fn rows(&self) -> Vec<(String, Vec<(String, String)>)> {
+    pub fn rows(&self) -> Vec<BuiltinRow> {
         self.rows.borrow().clone()
     }
 }
@@ -151,12 +154,11 @@ pub fn pth_owned(s: &Scene) {
 /// tqdm, installed cleanly, then one of its files rewritten.
 pub fn record_tampered(s: &Scene) {
     let site = venv(s);
-    let d = s
-        .fh
-        .dist(&site, "tqdm", "4.66.0")
-        .file("tqdm/__init__.py", b"__all__ = []\n")
-        .installer("pip")
-        .write();
+    let d =
+        s.fh.dist(&site, "tqdm", "4.66.0")
+            .file("tqdm/__init__.py", b"__all__ = []\n")
+            .installer("pip")
+            .write();
     s.fh.modify(&d.file("tqdm/__init__.py"), b"__all__ = ['x']\n");
 }
 
@@ -215,7 +217,10 @@ fn pip_process(s: &Scene, remote: &str) {
             ("pid", "4242"),
             ("name", "pip"),
             ("path", "/home/alice/ml/.venv/bin/python3.12"),
-            ("cmdline", "/home/alice/ml/.venv/bin/python -m pip install torch-utilites"),
+            (
+                "cmdline",
+                "/home/alice/ml/.venv/bin/python -m pip install torch-utilites",
+            ),
             ("cwd", "/home/alice/ml"),
             ("uid", "1000"),
         ],

@@ -5,6 +5,7 @@
 mod common;
 
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use common::packs::{self as fx, Scene};
 
@@ -246,4 +247,43 @@ fn min_severity_sets_what_exits_1_and_errors_exit_2() {
     let md = stdout(&hunt(&s, &["--markdown"]));
     assert!(md.starts_with("# squatch hunt of "), "{md}");
     assert!(md.contains("## Evaluation") && md.contains("## What this report does not cover"));
+}
+
+#[test]
+fn an_unreadable_file_is_listed_as_not_covered() {
+    let s = Scene::new();
+    let site = fx::venv(&s);
+    let locked = s.fh.pth(&site, "locked.pth", "import os\n");
+    s.fh.chmod(&locked, 0o000);
+    let host = Arc::new(s.fh.host());
+    let tables = squatch::tables::registry(host.clone());
+    let pack = squatch::packs::Pack::embedded().unwrap();
+    let report = common::as_unprivileged(&s.fh, || {
+        squatch::hunt::hunt(
+            &host,
+            &tables,
+            pack,
+            squatch::findings::Severity::Medium,
+            false,
+        )
+    })
+    .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(
+        report
+            .not_covered
+            .iter()
+            .any(|g| g.source == "python_install_findings" && g.what.contains("locked.pth")),
+        "{:#?}",
+        report.not_covered
+    );
+    let text = squatch::hunt::render_text(&report);
+    let tail = text
+        .split("What this report does not cover")
+        .nth(1)
+        .unwrap();
+    assert!(
+        tail.contains("python_install_findings") && tail.contains("locked.pth"),
+        "{text}"
+    );
 }

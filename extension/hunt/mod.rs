@@ -26,6 +26,16 @@ use crate::table::{ColumnOptions, Stage, Table};
 
 pub use escape::{escape_markdown_code, escape_text};
 
+/// The report as text for a terminal (what `squatch hunt` prints).
+pub fn render_text(report: &Report) -> String {
+    report::text(report)
+}
+
+/// The report as Markdown (`squatch hunt --markdown`).
+pub fn render_markdown(report: &Report) -> String {
+    report::markdown(report)
+}
+
 /// An error that stops the hunt.
 #[derive(Debug, thiserror::Error)]
 pub enum HuntError {
@@ -410,20 +420,16 @@ fn coverage(q: &PackQuery, result: &QueryResult) -> Vec<Gap> {
     let mut gaps: BTreeMap<String, usize> = BTreeMap::new();
     for row in &result.rows {
         let get = |name: &str| column(result, row, name).to_string();
-        let mut what = String::new();
+        let mut parts: Vec<String> = Vec::new();
         for (label, value) in [("", get("package")), ("in ", get("environment"))] {
             if !value.is_empty() {
-                what.push_str(label);
-                what.push_str(&value);
-                what.push(' ');
+                parts.push(format!("{label}{value}"));
             }
         }
-        if what.is_empty() {
-            what = get("path");
-            what.push(' ');
+        if parts.is_empty() {
+            parts.push(get("path"));
         }
-        what.push_str(": ");
-        what.push_str(&get("detail"));
+        let what = format!("{}: {}", parts.join(" "), get("detail"));
         *gaps.entry(what).or_default() += 1;
     }
     gaps.into_iter()

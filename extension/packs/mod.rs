@@ -256,6 +256,11 @@ impl Pack {
             if q.sql.contains('\t') {
                 return Err(bad("sql must not contain tabs".into()));
             }
+            if q.sql().ends_with(';') {
+                return Err(bad(
+                    "sql must not end with ';' (one statement; the pack writer adds it)".into(),
+                ));
+            }
             if let Some(p) = &q.policy {
                 if p.name.trim().is_empty() || p.sql.trim().is_empty() {
                     return Err(bad("policy needs a name and sql".into()));
@@ -325,6 +330,7 @@ sql = "SELECT 1"
             ("interval = 60", "interval = 0"),
             ("name = \"a\"", "name = \"A b\""),
             ("kind = \"finding\"", "kind = \"other\""),
+            ("sql = \"SELECT 1\"", "sql = \"SELECT 1;\""),
             ("description = \"d\"", "description = \"\""),
             ("sql = \"SELECT 1\"", "sql = \"SELECT 1\"\nextra = 1"),
         ] {

@@ -68,7 +68,7 @@ Examples:
   squatch query \"SELECT name, version, installer, source_kind FROM python_package_provenance\"
   squatch query --json \"SELECT name, target, score FROM python_typosquat_scores WHERE flagged = 1\"
   squatch query \"SELECT variant, registered FROM python_typosquat_variants WHERE target = 'torch'\"
-  squatch --root /mnt/image query -f scripts/triage.sql
+  squatch --root /mnt/image query -f my-queries.sql
   echo 'SELECT path, kind FROM python_environments;' | squatch query -f -
 
 `squatch tables NAME` shows a table's columns, what narrows its scan and an
@@ -113,6 +113,10 @@ enum Command {
     /// terminal, it reads statements from stdin and prints only results.
     /// `squatch` alone on a terminal starts it too.
     Shell,
+    /// Run every detection query of the packs that needs no osquery and print
+    /// the findings by stage, most severe first. Exit 0: nothing at or above
+    /// --min-severity; 1: something; 2: an error.
+    Hunt(squatch::hunt::HuntArgs),
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -149,11 +153,16 @@ fn init_logging(verbose: bool, default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // hunt's exit 1 means "found something": its errors exit 2.
+    let failure = match cli.command {
+        Some(Command::Hunt(_)) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("squatch: error: {e:#}");
-            ExitCode::FAILURE
+            failure
         }
     }
 }
@@ -171,7 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         fingerprint_key: cli.fingerprint_key.clone(),
         nvml_lib: cli.nvml_lib.clone(),
     };
-    let tables = tables::registry_with(host, &settings);
+    let tables = tables::registry_with(host.clone(), &settings);
 
     if let Some(socket) = cli.socket.clone() {
         if cli.command.is_some() {
@@ -249,6 +258,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Hunt(args)) => {
+            init_logging(cli.verbose, "warn");
+            Ok(squatch::hunt::main(&host, &tables, &args))
         }
         Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");

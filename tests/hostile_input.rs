@@ -352,7 +352,7 @@ fn a_record_padded_past_the_old_limit_is_still_verified() {
 }
 
 #[test]
-fn triage_keeps_unverified_distributions_with_the_reason() {
+fn hunt_reports_unverified_distributions_with_the_reason() {
     let fh = FakeHost::new();
     let site = alice_venv(&fh, "venv");
     let d = fh
@@ -367,23 +367,20 @@ fn triage_keeps_unverified_distributions_with_the_reason() {
         .file("requests/__init__.py", b"x = 1\n")
         .installer("pip")
         .write();
-    let (code, out, err, _) = squatch(
-        fh.root(),
-        &[
-            "query",
-            "--json",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/triage.sql"),
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    let hit = rows
+    let (code, out, err, _) = squatch(fh.root(), &["hunt", "--json"]);
+    assert!(code == 0 || code == 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let gaps = report["not_covered"].as_array().unwrap();
+    let hit = gaps
         .iter()
-        .find(|r| r["kind"] == "package_unverified" && r["subject"] == "fifo-record")
-        .unwrap_or_else(|| panic!("{rows:#?}"));
-    assert!(hit["detail"].as_str().unwrap().contains("fifo"), "{hit}");
-    assert!(rows.iter().all(|r| r["subject"] != "requests"), "{rows:#?}");
+        .find(|g| g["what"].as_str().unwrap_or("").contains("fifo-record"))
+        .unwrap_or_else(|| panic!("{gaps:#?}"));
+    assert!(hit["what"].as_str().unwrap().contains("fifo"), "{hit}");
+    assert!(
+        gaps.iter()
+            .all(|g| !g["what"].as_str().unwrap_or("").contains("requests")),
+        "{gaps:#?}"
+    );
 }
 
 // ---- 7. Memory does not follow the attacker -------------------------------

@@ -1,8 +1,9 @@
 //! The seed scenario end to end through the command line: `torch-utilites`
 //! (a typosquat) installed in a venv with a credential-stealing module and a
 //! `.pth` that imports it, beside benign packages, then
-//! `squatch --root HOST query -f scripts/triage.sql`, the README's main job.
-//! The three tables must each name the attack, and no secret may be printed.
+//! `squatch --root HOST hunt`, the README's main job. The three tables must
+//! each name the attack (through the pack queries hunt runs), and no secret
+//! may be printed.
 //!
 //! Fixtures are defanged: `.invalid` endpoints, fake `EXAMPLE` secrets, and
 //! code that stops at its first line if it were ever run.
@@ -26,16 +27,23 @@ fn triage(fh: &FakeHost) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
         .arg("--root")
         .arg(fh.root())
-        .args(["query", "--json", "-f"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/triage.sql"))
+        .args(["hunt", "--json"])
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(out.status.success(), "{stderr}");
+    // 1: something at or above the default threshold (medium) was found.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stdout.contains(FAKE_SECRET) && !stderr.contains(FAKE_SECRET));
-    serde_json::from_str::<serde_json::Value>(&stdout)
-        .unwrap()
+    // The text report, too, prints no secret.
+    let text = Command::new(env!("CARGO_BIN_EXE_squatch"))
+        .arg("--root")
+        .arg(fh.root())
+        .arg("hunt")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&text.stdout).contains(FAKE_SECRET));
+    serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["findings"]
         .as_array()
         .unwrap()
         .clone()
@@ -79,26 +87,45 @@ fn the_seed_attack_is_named_by_every_table_and_benign_neighbours_are_not() {
     fh.modify(&tqdm.file("tqdm/__init__.py"), b"import torch_utilites\n");
 
     let rows = triage(&fh);
-    let by = |kind: &str, subject: &str| {
+    let by = |query: &str, package: &str| {
         rows.iter()
-            .filter(|r| r["kind"] == kind && r["subject"] == subject)
+            .filter(|r| {
+                r["query"] == query
+                    && r["packages"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p == package)
+            })
             .collect::<Vec<_>>()
     };
-    let squat = by("typosquat", "torch-utilites");
+    let squat = by("typosquat_installed", "torch-utilites");
     assert_eq!(squat.len(), 1, "{rows:#?}");
-    assert!(squat[0]["detail"].as_str().unwrap().contains("imitates "));
-    let findings = by("install_finding", "torch-utilites");
+    assert!(squat[0]["details"][0]
+        .as_str()
+        .unwrap()
+        .contains("imitates torch"));
+    let findings = by("install_findings_high", "torch-utilites");
     assert!(
         findings.iter().any(|r| r["severity"] == "critical"),
         "{rows:#?}"
     );
-    assert_eq!(by("package_changed", "tqdm").len(), 1, "{rows:#?}");
+    let changed = by("package_record_mismatch", "tqdm");
+    assert_eq!(changed.len(), 1, "{rows:#?}");
+    assert!(changed[0]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("modified: 1 modified"));
     for benign in ["torch", "torchvision"] {
         assert!(
-            rows.iter().all(|r| r["subject"] != benign),
+            rows.iter().all(|r| !r["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == benign)),
             "{benign} flagged: {rows:#?}"
         );
     }
-    // Worst first.
+    // Worst first: every stage's findings run from critical down.
     assert_eq!(rows[0]["severity"], "critical");
 }

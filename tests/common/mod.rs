@@ -564,3 +564,4 @@ pub fn generate(
         .map(|r| r.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
         .collect()
 }
+pub mod packs;

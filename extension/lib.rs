@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod findings;
+pub mod gpu;
 pub mod host;
 pub mod osquery;
 pub mod output;

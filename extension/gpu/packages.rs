@@ -34,6 +34,9 @@ pub struct Owner {
     pub package: String,
     /// Digest it installed the file with, when the database has one.
     pub digest: Option<FileDigest>,
+    /// True for a configuration file (dpkg conffile, rpm `%config`), which
+    /// administrators are expected to edit.
+    pub conffile: bool,
 }
 
 /// Files owned by packages (only those kept), and package versions.
@@ -80,7 +83,10 @@ impl PackageIndex {
     /// a path has one owner).
     pub fn add(&mut self, path: PathBuf, owner: Owner) {
         match self.owners.get_mut(&path) {
-            Some(o) if o.digest.is_none() && o.package == owner.package => o.digest = owner.digest,
+            Some(o) if o.digest.is_none() && o.package == owner.package => {
+                o.digest = owner.digest;
+                o.conffile |= owner.conffile;
+            }
             Some(_) => {}
             None => {
                 self.owners.insert(path, owner);
@@ -164,6 +170,7 @@ pub fn parse_status(text: &str, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageI
                     Owner {
                         package: package.clone(),
                         digest,
+                        conffile: true,
                     },
                 );
             }
@@ -208,6 +215,7 @@ fn load_dpkg(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) 
                     Owner {
                         package: package.clone(),
                         digest: None,
+                        conffile: false,
                     },
                 );
             }
@@ -233,6 +241,7 @@ fn load_dpkg(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) 
                     Owner {
                         package: package.clone(),
                         digest: Some(FileDigest::Md5(md5.trim().to_ascii_lowercase())),
+                        conffile: false,
                     },
                 );
             }

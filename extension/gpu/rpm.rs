@@ -16,6 +16,9 @@ const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
 const TAG_RELEASE: u32 = 1002;
 const TAG_FILEDIGESTS: u32 = 1035;
+const TAG_FILEFLAGS: u32 = 1037;
+/// `RPMFILE_CONFIG`: a `%config` file.
+const RPMFILE_CONFIG: u32 = 1;
 const TAG_DIRINDEXES: u32 = 1116;
 const TAG_BASENAMES: u32 = 1117;
 const TAG_DIRNAMES: u32 = 1118;
@@ -41,6 +44,8 @@ pub struct RpmHeader {
     pub version: String,
     /// Every file with its digest (hex; empty for directories and links).
     pub files: Vec<(PathBuf, String)>,
+    /// Indexes (into `files`) of `%config` files.
+    pub config: Vec<usize>,
     /// PGP hash algorithm of the digests (1 MD5, 8 SHA-256, ...).
     pub digest_algo: u32,
 }
@@ -110,17 +115,22 @@ pub fn parse_header(blob: &[u8]) -> Option<RpmHeader> {
         .and_then(|v| v.into_iter().next())
         .unwrap_or_default();
     let mut files = Vec::new();
+    let mut config = Vec::new();
     if let (Some(bases), Some(dirs), Some(idx)) = (
         strings(TAG_BASENAMES),
         strings(TAG_DIRNAMES),
         ints(TAG_DIRINDEXES),
     ) {
         let digests = strings(TAG_FILEDIGESTS).unwrap_or_default();
+        let flags = ints(TAG_FILEFLAGS).unwrap_or_default();
         for (i, base) in bases.iter().enumerate() {
             let Some(dir) = idx.get(i).and_then(|d| dirs.get(*d as usize)) else {
                 continue;
             };
             let digest = digests.get(i).cloned().unwrap_or_default();
+            if flags.get(i).is_some_and(|f| f & RPMFILE_CONFIG != 0) {
+                config.push(files.len());
+            }
             files.push((PathBuf::from(format!("{dir}{base}")), digest));
         }
     }
@@ -135,6 +145,7 @@ pub fn parse_header(blob: &[u8]) -> Option<RpmHeader> {
             format!("{version}-{release}")
         },
         files,
+        config,
         digest_algo,
     })
 }
@@ -199,7 +210,7 @@ pub fn load(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) {
             idx.sources.push("rpm");
             for h in headers {
                 idx.set_version(&h.name, &h.version);
-                for (path, digest) in h.files {
+                for (i, (path, digest)) in h.files.into_iter().enumerate() {
                     if !keep(&path) {
                         continue;
                     }
@@ -213,6 +224,7 @@ pub fn load(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) {
                         Owner {
                             package: h.name.clone(),
                             digest,
+                            conffile: h.config.contains(&i),
                         },
                     );
                 }

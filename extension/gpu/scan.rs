@@ -259,11 +259,23 @@ impl Ctx<'_> {
             ));
         }
         // Package and digests.
-        let owner = self
-            .index
-            .owner(&c.path)
-            .or_else(|| self.index.owner(&real_path))
-            .cloned();
+        // A link's own path is usually listed without a digest; its
+        // target carries it.
+        let link_owner = self.index.owner(&c.path).cloned();
+        let target_owner = if real_path != c.path {
+            self.index.owner(&real_path).cloned()
+        } else {
+            None
+        };
+        let owner = match (link_owner, target_owner) {
+            (Some(l), Some(t)) if l.digest.is_none() => Some(super::packages::Owner {
+                package: l.package,
+                digest: t.digest,
+                conffile: t.conffile,
+            }),
+            (Some(l), _) => Some(l),
+            (None, t) => t,
+        };
         if let Some(o) = &owner {
             e.package = Some(o.package.clone());
             e.package_version = self.index.version(&o.package).map(str::to_string);
@@ -286,8 +298,13 @@ impl Ctx<'_> {
                         };
                         e.package_digest_match = if same { 1 } else { 0 };
                         if !same {
+                            let conffile = owner.as_ref().is_some_and(|o| o.conffile);
                             e.hits.push(Hit::file(
-                                "package-digest-mismatch",
+                                if conffile {
+                                    "package-conffile-modified"
+                                } else {
+                                    "package-digest-mismatch"
+                                },
                                 format!(
                                     "differs from what {} installed",
                                     owner.as_ref().map(|o| o.package.as_str()).unwrap_or("?")

@@ -109,8 +109,8 @@ impl Category {
         )
     }
 
-    /// True when only files whose text mentions the GPU (or a loader
-    /// variable) belong to the category.
+    /// True when only files whose path or text mentions the GPU (or whose
+    /// text names a loader variable) belong to the category.
     pub fn needs_mention(self) -> bool {
         matches!(self, Category::UdevRule | Category::SystemdUnit)
     }

@@ -243,7 +243,11 @@ impl Ctx<'_> {
                     String::new()
                 }
             };
-            if c.category.needs_mention() && !units::mentions_gpu(self.rules, &text) {
+            let named = {
+                let p = c.path.to_string_lossy().to_ascii_lowercase();
+                p.contains("nvidia") || p.contains("cuda")
+            };
+            if c.category.needs_mention() && !named && !units::mentions_gpu(self.rules, &text) {
                 return None;
             }
             if e.status == "ok" {

@@ -1166,7 +1166,8 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             rule_id: "package-conffile-modified",
-            path: "/etc/nvidia/current/nvidia-modprobe.conf",
+            // Reached through /etc/alternatives; the conffile is the target.
+            path: "/etc/modprobe.d/nvidia.conf",
             attack: |fh| {
                 fh.write(
                     "/etc/nvidia/current/nvidia-modprobe.conf",

@@ -425,6 +425,9 @@ pub struct Candidate {
     pub category: Category,
     /// True when the file lies in a user's home (owned by that user).
     pub in_home: bool,
+    /// True when the path's directory was resolved by the listing (no
+    /// symlink in it), so the file can be reached with one `lstat`.
+    pub listed: bool,
 }
 
 /// A location with `$HOME`/`$TRIPLET` expanded.
@@ -519,6 +522,7 @@ pub fn inventory(
                     path: loc.dir.clone(),
                     category: loc.category,
                     in_home: loc.in_home,
+                    listed: false,
                 });
             }
             continue;
@@ -587,6 +591,7 @@ fn walk(
                 path: e.path,
                 category: loc.category,
                 in_home: loc.in_home,
+                listed: true,
             });
         }
     }
@@ -622,6 +627,7 @@ pub fn classify(host: &Host, path: &Path) -> Option<Candidate> {
                 path: norm,
                 category: loc.category,
                 in_home: loc.in_home,
+                listed: false,
             });
         }
     }

@@ -112,7 +112,7 @@ impl PackageIndex {
 
     /// Reads dpkg's and rpm's databases under the host, keeping the files
     /// for which `keep` is true.
-    pub fn load(host: &Host, keep: &dyn Fn(&Path) -> bool) -> PackageIndex {
+    pub fn load(host: &Host, keep: &dyn PathFilter) -> PackageIndex {
         let mut idx = PackageIndex::default();
         load_dpkg(host, keep, &mut idx);
         super::rpm::load(host, keep, &mut idx);
@@ -121,7 +121,7 @@ impl PackageIndex {
 }
 
 /// Parses dpkg's `status`: installed packages' versions and conffile md5s.
-pub fn parse_status(text: &str, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) {
+pub fn parse_status(text: &str, keep: &dyn PathFilter, idx: &mut PackageIndex) {
     for stanza in text.split("\n\n") {
         let mut package = None;
         let mut version = None;
@@ -162,7 +162,7 @@ pub fn parse_status(text: &str, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageI
         }
         for (p, m) in conffiles {
             let path = PathBuf::from(&p);
-            if keep(&path) {
+            if keep.keep(&path) {
                 let digest = (m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()))
                     .then(|| FileDigest::Md5(m.to_ascii_lowercase()));
                 idx.add(
@@ -178,7 +178,7 @@ pub fn parse_status(text: &str, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageI
     }
 }
 
-fn load_dpkg(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) {
+fn load_dpkg(host: &Host, keep: &dyn PathFilter, idx: &mut PackageIndex) {
     let info = Path::new("/var/lib/dpkg/info");
     let entries = match host.read_dir(info) {
         Ok(e) => e,
@@ -204,11 +204,14 @@ fn load_dpkg(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) 
         let Ok(text) = host.read_to_string(&e.path, DB_READ_CAP) else {
             continue;
         };
+        if !keep.text_may_match(&text) {
+            continue;
+        }
         let package = stem.split(':').next().unwrap_or(stem).to_string();
         let mut any = false;
         for line in text.lines() {
             let p = Path::new(line);
-            if keep(p) {
+            if keep.keep(p) {
                 any = true;
                 idx.add(
                     p.to_path_buf(),
@@ -235,7 +238,7 @@ fn load_dpkg(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) 
                 continue;
             };
             let path = Path::new("/").join(rel.trim_end());
-            if keep(&path) {
+            if keep.keep(&path) {
                 idx.add(
                     path,
                     Owner {
@@ -246,6 +249,23 @@ fn load_dpkg(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) 
                 );
             }
         }
+    }
+}
+
+/// Which packaged paths an index keeps.
+pub trait PathFilter {
+    /// True when a whole database file (a dpkg `.list`) may name a kept
+    /// path; `false` skips it without looking at its lines.
+    fn text_may_match(&self, _text: &str) -> bool {
+        true
+    }
+    /// True when `path` is kept.
+    fn keep(&self, path: &Path) -> bool;
+}
+
+impl<F: Fn(&Path) -> bool> PathFilter for F {
+    fn keep(&self, path: &Path) -> bool {
+        self(path)
     }
 }
 
@@ -275,7 +295,7 @@ pub struct PackageCache {
 
 impl PackageCache {
     /// The index for `host`, from the cache when the databases are unchanged.
-    pub fn get(&self, host: &Host, keep: &dyn Fn(&Path) -> bool) -> Arc<PackageIndex> {
+    pub fn get(&self, host: &Host, keep: &dyn PathFilter) -> Arc<PackageIndex> {
         let key = db_key(host);
         if let Ok(slot) = self.slot.lock() {
             if let Some((k, idx)) = slot.as_ref() {
@@ -303,7 +323,7 @@ mod tests {
     fn status_conffiles_and_versions() {
         let text = "Package: nvidia-kernel-common\nStatus: install ok installed\nVersion: 20151021+13\nConffiles:\n /etc/modprobe.d/nvidia-kernel-common.conf 0123456789abcdef0123456789abcdef\n /etc/old.conf 0123456789abcdef0123456789abcdef obsolete\nDescription: x\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
         let mut idx = PackageIndex::default();
-        parse_status(text, &|_| true, &mut idx);
+        parse_status(text, &|_: &Path| true, &mut idx);
         assert_eq!(idx.version("nvidia-kernel-common"), Some("20151021+13"));
         assert_eq!(idx.version("gone"), None);
         let o = idx

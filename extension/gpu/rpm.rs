@@ -196,7 +196,7 @@ pub fn read_headers(host: &Host, db: &Path) -> Result<Vec<RpmHeader>, GpuError> 
 }
 
 /// Adds the rpm database's files (those `keep` wants) to `idx`.
-pub fn load(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) {
+pub fn load(host: &Host, keep: &dyn super::packages::PathFilter, idx: &mut PackageIndex) {
     let Some(db) = RPMDB_PATHS.iter().map(Path::new).find(|p| host.is_file(p)) else {
         if host.exists(Path::new("/var/lib/rpm/Packages")) {
             log::info!(
@@ -211,7 +211,7 @@ pub fn load(host: &Host, keep: &dyn Fn(&Path) -> bool, idx: &mut PackageIndex) {
             for h in headers {
                 idx.set_version(&h.name, &h.version);
                 for (i, (path, digest)) in h.files.into_iter().enumerate() {
-                    if !keep(&path) {
+                    if !keep.keep(&path) {
                         continue;
                     }
                     let digest = (!digest.is_empty()).then(|| match h.digest_algo {
@@ -353,7 +353,7 @@ mod tests {
             .collect();
         let host = Host::new(dir.path());
         let mut idx = PackageIndex::default();
-        load(&host, &|_| true, &mut idx);
+        load(&host, &|_: &Path| true, &mut idx);
         assert_eq!(
             idx.version("nvidia-container-toolkit-base"),
             Some("1.16.1-1")

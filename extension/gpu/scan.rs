@@ -6,15 +6,17 @@
 //! the query asks for `sha256` or `package_digest_match`, and then hashed
 //! once per file version ([`DigestCache`]).
 
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::digest::DigestCache;
 use super::inventory::{classify, inventory, Candidate, Category};
-use super::packages::{FileDigest, PackageCache, PackageIndex};
+use super::packages::{FileDigest, PackageCache, PackageIndex, PathFilter};
 use super::rules::{builtin, GpuRules};
 use super::{clip, envfiles, icd, ldso, modprobe, toolkit, units, Hit, CONFIG_READ_CAP};
+use crate::cache::{Cache, FileKey};
 use crate::host::Host;
 
 /// What a query asks of the scan.
@@ -38,6 +40,19 @@ pub struct ScanCaches {
     pub digests: DigestCache,
     /// The package index by database version.
     pub packages: PackageCache,
+    /// Whether a unit or rule mentions the GPU, by file version.
+    pub mentions: MentionCache,
+}
+
+/// Whether a unit or udev rule belongs to the inventory, by file version
+/// (a host has hundreds of units; most never change).
+#[derive(Debug)]
+pub struct MentionCache(Cache<FileKey, bool>);
+
+impl Default for MentionCache {
+    fn default() -> Self {
+        MentionCache(Cache::new(20_000))
+    }
 }
 
 /// One file on the loading path.
@@ -75,30 +90,53 @@ pub struct ConfigEntry {
     pub status: String,
 }
 
-/// True for paths whose package ownership the scan may ask about: keeps
-/// the package index small.
+/// Words in the paths whose package ownership the scan may ask about.
+const NEEDLES: &[&str] = &[
+    "nvidia",
+    "cuda",
+    "vulkan",
+    "glvnd",
+    "OpenCL",
+    "egl",
+    "modprobe.d",
+    "ld.so",
+    "udev",
+    "systemd/system",
+    "containers/oci",
+    "/cdi",
+    "profile.d",
+    "environment",
+    "pam_env",
+    "libnvcuvid",
+    "libnvoptix",
+];
+
+/// The paths whose package ownership the scan may ask about (keeps the
+/// package index small), matched with one automaton pass.
+pub struct Interesting(aho_corasick::AhoCorasick);
+
+impl Interesting {
+    /// The shared matcher.
+    pub fn get() -> &'static Interesting {
+        static M: OnceLock<Interesting> = OnceLock::new();
+        M.get_or_init(|| {
+            Interesting(aho_corasick::AhoCorasick::new(NEEDLES).expect("needles compile"))
+        })
+    }
+}
+
+impl PathFilter for Interesting {
+    fn text_may_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+    fn keep(&self, path: &Path) -> bool {
+        self.0.is_match(path.as_os_str().as_encoded_bytes())
+    }
+}
+
+/// True for paths whose package ownership the scan may ask about.
 pub fn interesting(path: &Path) -> bool {
-    let s = path.to_string_lossy();
-    const NEEDLES: &[&str] = &[
-        "nvidia",
-        "cuda",
-        "vulkan",
-        "glvnd",
-        "OpenCL",
-        "egl",
-        "modprobe.d",
-        "ld.so",
-        "udev",
-        "systemd/system",
-        "containers/oci",
-        "/cdi",
-        "profile.d",
-        "environment",
-        "pam_env",
-        "libnvcuvid",
-        "libnvoptix",
-    ];
-    NEEDLES.iter().any(|n| s.contains(n))
+    Interesting::get().keep(path)
 }
 
 fn home_of(host: &Host, path: &Path) -> Option<PathBuf> {
@@ -149,7 +187,7 @@ pub fn scan_driver_config(
         return out;
     }
     let root_uid = host.metadata(Path::new("/")).map(|m| m.uid()).unwrap_or(0);
-    let index = caches.packages.get(host, &interesting);
+    let index = caches.packages.get(host, Interesting::get());
     let search = ldso::search_dirs(host);
     let mut ctx = Ctx {
         host,
@@ -189,7 +227,15 @@ impl Ctx<'_> {
             status: "ok".into(),
             ..Default::default()
         };
-        let lmd = match host.symlink_metadata(&c.path) {
+        // A listed file's directory is already resolved: one lstat.
+        let parent = c.path.parent().unwrap_or(Path::new("/"));
+        let name = c.path.file_name().unwrap_or_default();
+        let lmd = if c.listed {
+            host.child_symlink_metadata(parent, name)
+        } else {
+            host.symlink_metadata(&c.path)
+        };
+        let lmd = match lmd {
             Ok(m) => m,
             Err(err) if err.is_not_found() => return None,
             Err(err) => {
@@ -198,7 +244,8 @@ impl Ctx<'_> {
             }
         };
         let mut real_path = c.path.clone();
-        if lmd.file_type().is_symlink() {
+        let is_link = lmd.file_type().is_symlink();
+        if is_link {
             match host.resolve(&c.path) {
                 Ok(t) => {
                     e.target = Some(t.to_string_lossy().into_owned());
@@ -216,12 +263,16 @@ impl Ctx<'_> {
                 }
             }
         }
-        let md = match host.metadata(&c.path) {
-            Ok(m) => m,
-            Err(err) => {
-                e.status = format!("unreadable: {err}");
-                return Some(e);
+        let md = if is_link {
+            match host.metadata(&c.path) {
+                Ok(m) => m,
+                Err(err) => {
+                    e.status = format!("unreadable: {err}");
+                    return Some(e);
+                }
             }
+        } else {
+            lmd
         };
         if !md.is_file() {
             e.status = format!("not a regular file: {}", c.path.display());
@@ -233,7 +284,21 @@ impl Ctx<'_> {
         e.gid = Some(md.gid());
         e.mtime = Some(md.mtime());
         if !c.category.is_large() {
-            let text = match host.read_to_string(&c.path, CONFIG_READ_CAP) {
+            let named = {
+                let p = c.path.to_string_lossy().to_ascii_lowercase();
+                p.contains("nvidia") || p.contains("cuda")
+            };
+            let key = FileKey::new(&c.path, &md);
+            let screen = c.category.needs_mention() && !named;
+            if screen && self.caches.mentions.0.get(&key) == Some(false) {
+                return None;
+            }
+            let read = if c.listed && !is_link {
+                read_child(host, parent, name)
+            } else {
+                host.read_to_string(&c.path, CONFIG_READ_CAP)
+            };
+            let text = match read {
                 Ok(t) => t,
                 Err(err) => {
                     if c.category.needs_mention() {
@@ -243,12 +308,12 @@ impl Ctx<'_> {
                     String::new()
                 }
             };
-            let named = {
-                let p = c.path.to_string_lossy().to_ascii_lowercase();
-                p.contains("nvidia") || p.contains("cuda")
-            };
-            if c.category.needs_mention() && !named && !units::mentions_gpu(self.rules, &text) {
-                return None;
+            if screen {
+                let mentions = units::mentions_gpu(self.rules, &text);
+                self.caches.mentions.0.insert(key, mentions);
+                if !mentions {
+                    return None;
+                }
             }
             if e.status == "ok" {
                 self.check_text(c, &text, &mut e);
@@ -382,6 +447,29 @@ impl Ctx<'_> {
         };
         e.hits.extend(hits);
     }
+}
+
+/// Reads a listed configuration file through its resolved directory.
+fn read_child(
+    host: &Host,
+    dir: &Path,
+    name: &std::ffi::OsStr,
+) -> Result<String, crate::host::HostError> {
+    let (file, md) = host.open_child(dir, name)?;
+    let path = dir.join(name);
+    if md.len() > CONFIG_READ_CAP {
+        return Err(crate::host::HostError::TooLarge {
+            path,
+            size: md.len(),
+            cap: CONFIG_READ_CAP,
+        });
+    }
+    let mut buf = Vec::with_capacity(md.len() as usize);
+    file.take(CONFIG_READ_CAP + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| crate::host::HostError::Io { path, source })?;
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Puts the toolkit-version hits on the toolkit's config row (or, without

@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::gpu::{build_nvml_stub, plant_process};
+use common::gpu::{build_nvml_stub, build_nvml_stub_with, plant_process};
 use common::FakeHost;
 use squatch::settings::Settings;
 use squatch::sql::Engine;
@@ -153,9 +153,11 @@ fn mining_query_flags_the_miner_not_the_training_job() {
 fn failed_init_no_driver_and_image_roots_give_empty_tables_not_errors() {
     let build = tempfile::tempdir().unwrap();
     let failing = build_nvml_stub(build.path(), true);
+    let no_gpus = build_nvml_stub_with(build.path(), Some("NO_GPUS"));
     let fh = host_with_processes();
     for lib in [
         Some(failing),
+        Some(no_gpus),
         Some(build.path().join("absent/libnvidia-ml.so.1")),
         Some(PathBuf::from("libnvidia-ml.so.1")),
         // A fake root without --nvml-lib: NVML would describe this machine.
@@ -173,4 +175,27 @@ fn failed_init_no_driver_and_image_roots_give_empty_tables_not_errors() {
         );
         assert!(r.is_empty());
     }
+}
+
+#[test]
+fn a_failing_nvml_is_logged_and_the_query_still_succeeds() {
+    let build = tempfile::tempdir().unwrap();
+    let failing = build_nvml_stub(build.path(), true);
+    let fh = FakeHost::new();
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_squatch"))
+        .arg("--root")
+        .arg(fh.root())
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("--nvml-lib")
+        .arg(&failing)
+        .args(["query", "--json", "SELECT * FROM nvidia_gpus"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not initialise"), "{err}");
 }

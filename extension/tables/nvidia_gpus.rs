@@ -80,10 +80,16 @@ impl NvmlReader {
                         same
                     })
                     .unwrap_or(false);
+                // No driver, or an image: expected, said at info level. A
+                // driver whose NVML fails is worth a warning.
+                let expected = reason.starts_with("no NVIDIA driver")
+                    || reason.starts_with("NVML describes the running machine");
                 if repeat {
                     log::debug!("nvidia tables empty: {reason}");
-                } else {
+                } else if expected {
                     log::info!("nvidia tables empty: {reason}");
+                } else {
+                    log::warn!("nvidia tables empty: {reason}");
                 }
                 None
             }

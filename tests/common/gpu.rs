@@ -1230,22 +1230,27 @@ pub fn plant_process(fh: &FakeHost, pid: u32, comm: &str, exe: &str, uid: u32) {
 pub const NVML_STUB_C: &str = include_str!("../data/gpu/nvml_stub.c");
 
 /// Builds the stub NVML with `cc -shared -fPIC` into `dir` (a C compiler
-/// is on every machine that links Rust).
+/// is on every machine that links Rust); `fail_init` makes `nvmlInit_v2`
+/// fail as it does without a loaded driver.
 pub fn build_nvml_stub(dir: &Path, fail_init: bool) -> PathBuf {
+    build_nvml_stub_with(dir, if fail_init { Some("FAIL_INIT") } else { None })
+}
+
+/// Builds the stub with one `-D` define (`FAIL_INIT`, `NO_GPUS`), into its
+/// own directory under `dir`.
+pub fn build_nvml_stub_with(dir: &Path, define: Option<&str>) -> PathBuf {
     let src = dir.join("nvml_stub.c");
     std::fs::write(&src, NVML_STUB_C).expect("write stub source");
-    let out = dir.join(if fail_init {
-        "fail/libnvidia-ml.so.1"
-    } else {
-        "ok/libnvidia-ml.so.1"
-    });
+    let out = dir
+        .join(define.unwrap_or("ok").to_ascii_lowercase())
+        .join("libnvidia-ml.so.1");
     std::fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
     let mut cmd = std::process::Command::new("cc");
     cmd.args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(&out)
         .arg(&src);
-    if fail_init {
-        cmd.arg("-DFAIL_INIT");
+    if let Some(d) = define {
+        cmd.arg(format!("-D{d}"));
     }
     let status = cmd
         .status()

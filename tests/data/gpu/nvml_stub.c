@@ -5,7 +5,8 @@
  * nvmlDeviceGet{Compute,Graphics}RunningProcesses_v3, ...).
  * Written for squatch; struct layouts follow nvml.h as nvml-wrapper-sys
  * 0.10 binds them. Build: cc -shared -fPIC -o libnvidia-ml.so.1 nvml_stub.c
- * (-DFAIL_INIT: nvmlInit_v2 returns NVML_ERROR_DRIVER_NOT_LOADED). */
+ * (-DFAIL_INIT: nvmlInit_v2 returns NVML_ERROR_DRIVER_NOT_LOADED;
+ * -DNO_GPUS: the driver answers but has no GPU). */
 #include <stdint.h>
 #include <string.h>
 
@@ -73,7 +74,11 @@ nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v) {
 
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
     if (!initialised) return NVML_ERROR_UNINITIALIZED;
+#ifdef NO_GPUS
+    *count = 0;
+#else
     *count = 2;
+#endif
     return NVML_SUCCESS;
 }
 

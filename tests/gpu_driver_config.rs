@@ -256,6 +256,9 @@ fn unreadable_and_hostile_files_give_rows_not_errors() {
         "/etc/cdi/bomb.yaml",
         "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n",
     );
+    // Masked units and configs (links to /dev/null) load nothing.
+    fh.symlink("/dev/null", "/etc/systemd/system/nvidia-powerd.service");
+    fh.symlink("/dev/null", "/etc/modprobe.d/nvidia-blacklist.conf");
     let rows = generate(&table(&fh), &QueryContext::all());
     let status = |p: &str| {
         rows.iter()
@@ -270,4 +273,9 @@ fn unreadable_and_hostile_files_give_rows_not_errors() {
     // The FIFO is not a regular file: skipped by the inventory's listing or
     // reported, never read.
     assert!(status("/usr/share/vulkan/icd.d/zz_fifo.json").is_empty());
+    assert!(status("/etc/systemd/system/nvidia-powerd.service").is_empty());
+    assert!(status("/etc/modprobe.d/nvidia-blacklist.conf").is_empty());
+    assert!(!rows
+        .iter()
+        .any(|r| r["path"].ends_with("nvidia-blacklist.conf")));
 }

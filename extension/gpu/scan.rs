@@ -263,6 +263,11 @@ impl Ctx<'_> {
                 }
             }
         }
+        // A link to /dev/null masks the file (systemd units, modprobe and
+        // udev files): nothing is loaded from it.
+        if is_link && real_path == Path::new("/dev/null") {
+            return None;
+        }
         let md = if is_link {
             match host.metadata(&c.path) {
                 Ok(m) => m,
@@ -275,6 +280,10 @@ impl Ctx<'_> {
             lmd
         };
         if !md.is_file() {
+            // A unit or rule that is not a file mentions nothing.
+            if c.category.needs_mention() {
+                return None;
+            }
             e.status = format!("not a regular file: {}", c.path.display());
             return Some(e);
         }

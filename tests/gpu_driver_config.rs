@@ -279,3 +279,58 @@ fn unreadable_and_hostile_files_give_rows_not_errors() {
         .iter()
         .any(|r| r["path"].ends_with("nvidia-blacklist.conf")));
 }
+
+#[test]
+fn rpm_database_gives_owner_and_sha256_match() {
+    use sha2::{Digest, Sha256};
+    let fh = FakeHost::new();
+    let lib = fh.write(
+        "/usr/lib64/libcuda.so.550.54.15",
+        common::gpu::filler(8192, 7),
+    );
+    fh.symlink("libcuda.so.550.54.15", "/usr/lib64/libcuda.so.1");
+    let ml = fh.write(
+        "/usr/lib64/libnvidia-ml.so.550.54.15",
+        common::gpu::filler(4096, 8),
+    );
+    let hex = |p: &Path| {
+        Sha256::digest(std::fs::read(fh.real(p)).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let good = hex(&lib);
+    let _ = hex(&ml);
+    let blob = squatch::gpu::rpm::build_header(
+        "nvidia-driver-cuda-libs",
+        "550.54.15",
+        "1.el9",
+        &[
+            ("/usr/lib64/", "libcuda.so.550.54.15", &good),
+            ("/usr/lib64/", "libcuda.so.1", ""),
+            ("/usr/lib64/", "libnvidia-ml.so.550.54.15", &"0".repeat(64)),
+        ],
+    );
+    fh.mkdir("/var/lib/rpm");
+    let c = rusqlite::Connection::open(fh.real(Path::new("/var/lib/rpm/rpmdb.sqlite"))).unwrap();
+    c.execute(
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)",
+        [],
+    )
+    .unwrap();
+    c.execute("INSERT INTO Packages (blob) VALUES (?1)", [blob])
+        .unwrap();
+    drop(c);
+    let rows = generate(
+        &table(&fh),
+        &QueryContext::all().with("category", Operator::Equals, "library"),
+    );
+    let get = |p: &str| rows.iter().find(|r| r["path"] == p).unwrap().clone();
+    let link = get("/usr/lib64/libcuda.so.1");
+    assert_eq!(link["package"], "nvidia-driver-cuda-libs");
+    assert_eq!(link["package_version"], "550.54.15-1.el9");
+    assert_eq!(link["package_digest_match"], "1");
+    let bad = get("/usr/lib64/libnvidia-ml.so.550.54.15");
+    assert_eq!(bad["package_digest_match"], "0");
+    assert_eq!(bad["rule_id"], "package-digest-mismatch");
+}

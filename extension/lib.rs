@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod catalog;
 pub mod findings;
+pub mod gpu;
 pub mod hints;
 pub mod host;
 pub mod hunt;

@@ -2,6 +2,9 @@
 //!
 //! To add a table, copy the shape of a neighbour, then add it to [`registry`].
 
+pub mod gpu_driver_config;
+pub mod nvidia_gpu_processes;
+pub mod nvidia_gpus;
 pub mod python_environments;
 pub mod python_install_findings;
 pub mod python_package_provenance;
@@ -23,12 +26,22 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
 /// Every squatch table, for a host and the process's settings. Both adapters
 /// (osquery and embedded SQL) serve exactly this list.
 pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>> {
-    let _ = settings; // read by the tables that keep state or load libraries
-                      // One listing of each site directory's distributions, shared by every
-                      // table that reads them, so a query joining them parses METADATA once.
+    // One listing of each site directory's distributions, shared by every
+    // table that reads them, so a query joining them parses METADATA once.
     let dists = Arc::new(DistributionCache::new());
+    // One NVML for both GPU tables, so a join initialises it once.
+    let nvml = Arc::new(nvidia_gpus::NvmlReader::new(
+        host.clone(),
+        settings.nvml_lib.clone(),
+    ));
     vec![
         // one line per table, kept in alphabetical order
+        Arc::new(gpu_driver_config::GpuDriverConfig::new(host.clone())),
+        Arc::new(nvidia_gpu_processes::NvidiaGpuProcesses::new(
+            host.clone(),
+            nvml.clone(),
+        )),
+        Arc::new(nvidia_gpus::NvidiaGpus::new(nvml)),
         Arc::new(python_environments::PythonEnvironments::with_cache(
             host.clone(),
             dists.clone(),

@@ -32,6 +32,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod gpu;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -85,6 +85,36 @@ const CASES: &[Case] = &[
         clean: Some(fx::pip_via_proxy),
     },
     Case {
+        query: "gpu_loading_path_injection",
+        attack: fx::gpu_loading_path_attack,
+        clean: Some(fx::gpu_loading_path_clean),
+    },
+    Case {
+        query: "gpu_driver_drift",
+        attack: fx::gpu_driver_drifted,
+        clean: Some(fx::gpu_loading_path_clean),
+    },
+    Case {
+        query: "gpu_container_toolkit_vulnerable",
+        attack: fx::gpu_toolkit_old,
+        clean: Some(fx::gpu_loading_path_clean),
+    },
+    Case {
+        query: "gpu_process_suspicious_exe",
+        attack: fx::gpu_miner_host_only,
+        clean: Some(fx::gpu_training_host_only),
+    },
+    Case {
+        query: "gpu_busy_outside_training_jobs",
+        attack: fx::gpu_miner,
+        clean: Some(fx::gpu_training_only),
+    },
+    Case {
+        query: "nvidia_gpus",
+        attack: fx::gpu_present,
+        clean: Some(|_| {}),
+    },
+    Case {
         query: "record_unverifiable",
         attack: fx::record_missing,
         clean: Some(fx::index_install),
@@ -153,10 +183,14 @@ fn engine_for(host: Host) -> Engine {
     Engine::new(&squatch::tables::registry(Arc::new(host))).unwrap()
 }
 
+fn engine_with(host: Host, settings: &squatch::settings::Settings) -> Engine {
+    Engine::new(&squatch::tables::registry_with(Arc::new(host), settings)).unwrap()
+}
+
 /// An engine over the scene's host with the query's built-in tables
 /// created and filled (users from the fake host's /etc/passwd).
 fn scene_engine(scene: &Scene, q: &PackQuery) -> Engine {
-    let engine = engine_for(scene.fh.host());
+    let engine = engine_with(scene.fh.host(), &scene.settings());
     for t in &q.needs {
         create_builtin(&engine, t);
     }

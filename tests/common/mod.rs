@@ -31,8 +31,8 @@
 //! dpkg's database ([`FakeHost::dpkg`]).
 #![allow(dead_code)]
 
-pub mod hostile;
 pub mod gpu;
+pub mod hostile;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

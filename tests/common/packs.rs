@@ -23,6 +23,9 @@ pub struct Scene {
     /// The filesystem side.
     pub fh: FakeHost,
     rows: RefCell<Vec<BuiltinRow>>,
+    /// A stub NVML built for this scene (`use_nvml_stub`), and the directory
+    /// that holds it.
+    nvml: RefCell<Option<(tempfile::TempDir, PathBuf)>>,
 }
 
 impl Default for Scene {
@@ -39,6 +42,24 @@ impl Scene {
         Scene {
             fh,
             rows: RefCell::new(Vec::new()),
+            nvml: RefCell::new(None),
+        }
+    }
+
+    /// Serves the NVML tables from the test's stub `libnvidia-ml.so.1`
+    /// (tests/data/gpu/nvml_stub.c: two GPUs, a training job on GPU 0 and
+    /// pid 31337 on GPU 1).
+    pub fn use_nvml_stub(&self) {
+        let dir = tempfile::tempdir().expect("tempdir for the NVML stub");
+        let lib = super::gpu::build_nvml_stub(dir.path(), false);
+        *self.nvml.borrow_mut() = Some((dir, lib));
+    }
+
+    /// The settings the scene's tables run with.
+    pub fn settings(&self) -> squatch::settings::Settings {
+        squatch::settings::Settings {
+            nvml_lib: self.nvml.borrow().as_ref().map(|(_, lib)| lib.clone()),
+            ..Default::default()
         }
     }
 
@@ -239,4 +260,110 @@ fn pip_process(s: &Scene, remote: &str) {
             ("state", "ESTABLISHED"),
         ],
     );
+}
+
+// ------------------------------------------------------------------- GPU
+
+/// A full, legitimate NVIDIA driver layout (Debian + CUDA repository +
+/// container toolkit 1.17.8) with the seed's loading-path attack on top:
+/// an ld.so.preload entry, a modprobe install line running a loader, a
+/// Vulkan implicit layer from /tmp.
+pub fn gpu_loading_path_attack(s: &Scene) {
+    super::gpu::plant_legit_driver(&s.fh, 2048);
+    super::gpu::plant_seed_attack(&s.fh);
+}
+
+/// Twin: the same layout and file names with legitimate contents.
+pub fn gpu_loading_path_clean(s: &Scene) {
+    super::gpu::plant_legit_driver(&s.fh, 2048);
+    super::gpu::plant_seed_benign_twin(&s.fh);
+}
+
+/// A driver library changed after dpkg installed it.
+pub fn gpu_driver_drifted(s: &Scene) {
+    gpu_loading_path_clean(s);
+    let lib = s.fh.real(std::path::Path::new(
+        "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.535.183.01",
+    ));
+    let mut b = std::fs::read(&lib).unwrap();
+    b[100] ^= 1;
+    std::fs::write(&lib, b).unwrap();
+}
+
+/// A container toolkit older than the CVE-2025-23266 fix.
+pub fn gpu_toolkit_old(s: &Scene) {
+    gpu_loading_path_clean(s);
+    super::gpu::set_toolkit_version(&s.fh, "1.17.4-1");
+}
+
+/// The stub's GPU 1 process (pid 31337) is a miner run from /tmp, GPU 0's
+/// (pid 4242) a torchrun job from the system interpreter; with osquery's
+/// `processes` rows for both.
+pub fn gpu_miner(s: &Scene) {
+    gpu_processes(
+        s,
+        "ultralytics_run",
+        "/tmp/ultralytics_runner",
+        "/tmp/ultralytics_runner -o pool:3333",
+        true,
+    );
+}
+
+/// Twin: GPU 1's process is an allow-listed training job.
+pub fn gpu_training_only(s: &Scene) {
+    gpu_processes(
+        s,
+        "python3",
+        "/usr/bin/python3.11",
+        "python3 train_yolo.py",
+        true,
+    );
+}
+
+/// [`gpu_miner`] seen by squatch alone (no osquery rows).
+pub fn gpu_miner_host_only(s: &Scene) {
+    gpu_processes(s, "ultralytics_run", "/tmp/ultralytics_runner", "", false);
+}
+
+/// [`gpu_training_only`] seen by squatch alone.
+pub fn gpu_training_host_only(s: &Scene) {
+    gpu_processes(s, "python3", "/usr/bin/python3.11", "", false);
+}
+
+fn gpu_processes(s: &Scene, name: &str, exe: &str, cmdline: &str, osquery_rows: bool) {
+    s.use_nvml_stub();
+    s.fh.mkdir("/tmp");
+    s.fh.chmod("/tmp", 0o1777);
+    super::gpu::plant_process(&s.fh, 4242, "python3", "/usr/bin/python3.11", 1000);
+    super::gpu::plant_process(&s.fh, 31337, name, exe, 1000);
+    if !osquery_rows {
+        return;
+    }
+    for (pid, name, path, cmdline) in [
+        (
+            "4242",
+            "python3",
+            "/usr/bin/python3.11",
+            "torchrun train.py",
+        ),
+        ("31337", name, exe, cmdline),
+    ] {
+        s.row(
+            "processes",
+            &[
+                ("pid", pid),
+                ("name", name),
+                ("path", path),
+                ("cmdline", cmdline),
+                ("uid", "1000"),
+                ("parent", "1"),
+            ],
+        );
+    }
+}
+
+/// The stub NVML and its training job only (no built-in rows): the GPU
+/// inventory has rows.
+pub fn gpu_present(s: &Scene) {
+    s.use_nvml_stub();
 }

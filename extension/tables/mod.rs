@@ -4,7 +4,9 @@
 
 pub mod python_environments;
 pub mod python_install_findings;
+pub mod python_package_indexes;
 pub mod python_package_provenance;
+pub mod python_requirements;
 pub mod python_typosquat_scores;
 pub mod python_typosquat_variants;
 
@@ -36,12 +38,14 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
         Arc::new(python_install_findings::PythonInstallFindings::new(
             host.clone(),
         )),
+        Arc::new(python_package_indexes::PythonPackageIndexes::new(host.clone())),
         Arc::new(
             python_package_provenance::PythonPackageProvenance::with_cache(
                 host.clone(),
                 dists.clone(),
             ),
         ),
+        Arc::new(python_requirements::PythonRequirements::with_cache(host.clone(), dists.clone())),
         Arc::new(python_typosquat_scores::PythonTyposquatScores::with_cache(
             host.clone(),
             dists.clone(),

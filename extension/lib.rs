@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod check;
 pub mod findings;
 pub mod host;
 pub mod osquery;

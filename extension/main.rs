@@ -89,6 +89,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// CI gate: check dependency files against a policy (typosquats,
+    /// known-malicious names, pins, hashes, allow-list, baseline, indexes).
+    /// Exit status 0 clean, 1 findings, 2 usage or parse error.
+    Check {
+        /// Dependency files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Policy TOML file (README: "squatch check (CI gate)").
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "sarif"])]
+        format: String,
+        /// A previous lock or requirements file: names not in it are new.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -218,6 +234,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Check {
+            paths,
+            policy,
+            format,
+            baseline,
+        }) => Ok(ExitCode::from(squatch::check::run_cli(
+            &squatch::check::CheckOptions {
+                paths,
+                policy,
+                format: squatch::check::OutputFormat::parse(&format)
+                    .unwrap_or(squatch::check::OutputFormat::Text),
+                baseline,
+            },
+        ))),
         Some(Command::Tables { json }) => {
             init_logging(cli.verbose, "warn");
             print!("{}", describe_tables(&tables, json));

@@ -323,7 +323,9 @@ mod tests {
         let typo = &rows[1];
         assert_eq!(typo.get("name"), Some("torch-utilites"));
         assert_eq!(typo.get("pinned"), Some("0"));
-        assert_eq!(typo.get("typosquat_target"), Some("torch-utils"));
+        assert_eq!(typo.get("typosquat_target"), Some("torch"));
+        let score: f64 = typo.get("typosquat_score").unwrap().parse().unwrap();
+        assert!(score >= crate::typosquat::DEFAULT_THRESHOLD, "{score}");
         assert_eq!(typo.get("installed_version"), Some("0.1.0"));
         assert_eq!(rows[0].get("hashed"), Some("1"));
     }

@@ -380,7 +380,10 @@ pub fn check(opts: &CheckOptions) -> Result<Report, CheckError> {
                 );
             }
         }
+        // Lock entries name their index; a requirements file's entries take
+        // its -i line, which the settings below report once.
         if !wanted_index.is_empty()
+            && d.format.is_lock()
             && !d.index_url.is_empty()
             && !d.index_url.starts_with("source:")
             && d.index_url.trim_end_matches('/') != wanted_index

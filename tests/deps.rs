@@ -45,22 +45,48 @@ fn every_format_gives_rows_with_lines() {
     assert!(rows.iter().all(|r| r["directory"] == "/requirements"));
     let req = "/requirements/requirements.txt";
     let torch = find(&rows, req, "torch");
-    assert_eq!((torch["line"].as_str(), torch["pinned"].as_str(), torch["hashed"].as_str()), ("3", "1", "1"));
+    assert_eq!(
+        (
+            torch["line"].as_str(),
+            torch["pinned"].as_str(),
+            torch["hashed"].as_str()
+        ),
+        ("3", "1", "1")
+    );
     assert_eq!(torch["index_url"], "https://pypi.org/simple");
     let typo = find(&rows, req, "torch-utilites");
-    assert_eq!((typo["line"].as_str(), typo["pinned"].as_str(), typo["hashed"].as_str()), ("6", "1", "0"));
+    assert_eq!(
+        (
+            typo["line"].as_str(),
+            typo["pinned"].as_str(),
+            typo["hashed"].as_str()
+        ),
+        ("6", "1", "0")
+    );
     assert_eq!(typo["typosquat_target"], "torch");
     let tr = find(&rows, req, "transformers");
-    assert_eq!((tr["pinned"].as_str(), tr["specifier"].as_str()), ("0", ">=4.40"));
+    assert_eq!(
+        (tr["pinned"].as_str(), tr["specifier"].as_str()),
+        ("0", ">=4.40")
+    );
     let np = find(&rows, req, "numpy");
     assert_eq!(np["markers"], "python_full_version >= '3.10'");
     assert_eq!(np["hashed"], "1");
     assert_eq!(find(&rows, req, "tooling")["source"], "editable");
     // Includes: followed, each once; the cycle and the missing file are
     // error rows at the include's line.
-    assert_eq!(find(&rows, "/requirements/includes/base.txt", "requests")["hashed"], "1");
-    assert_eq!(find(&rows, "/requirements/includes/nested.txt", "pyyaml")["hashed"], "0");
-    assert_eq!(find(&rows, "/requirements/includes/constraints.txt", "urllib3")["specifier"], "<3");
+    assert_eq!(
+        find(&rows, "/requirements/includes/base.txt", "requests")["hashed"],
+        "1"
+    );
+    assert_eq!(
+        find(&rows, "/requirements/includes/nested.txt", "pyyaml")["hashed"],
+        "0"
+    );
+    assert_eq!(
+        find(&rows, "/requirements/includes/constraints.txt", "urllib3")["specifier"],
+        "<3"
+    );
     let errors: Vec<_> = rows.iter().filter(|r| r.contains_key("error")).collect();
     let cycle = errors
         .iter()
@@ -77,34 +103,79 @@ fn every_format_gives_rows_with_lines() {
     assert_eq!(find(&rows, py, "pytest")["group"], "test");
     assert_eq!(find(&rows, py, "ruff")["group"], "dev");
     assert_eq!(find(&rows, py, "ipython")["group"], "dev");
-    assert_eq!(find(&rows, "/requirements/setup.cfg", "reqeusts")["typosquat_target"], "requests");
-    assert_eq!(find(&rows, "/requirements/setup.cfg", "nvidia-ml-py")["group"], "gpu");
+    assert_eq!(
+        find(&rows, "/requirements/setup.cfg", "reqeusts")["typosquat_target"],
+        "requests"
+    );
+    assert_eq!(
+        find(&rows, "/requirements/setup.cfg", "nvidia-ml-py")["group"],
+        "gpu"
+    );
     // Lock files.
     let pl = find(&rows, "/requirements/locks/poetry.lock", "torch-utilites");
-    assert_eq!((pl["format"].as_str(), pl["pinned"].as_str(), pl["hashed"].as_str()), ("poetry.lock", "1", "0"));
+    assert_eq!(
+        (
+            pl["format"].as_str(),
+            pl["pinned"].as_str(),
+            pl["hashed"].as_str()
+        ),
+        ("poetry.lock", "1", "0")
+    );
     assert_eq!(pl["index_url"], "https://pkgs.corp.example/simple");
     let pt = find(&rows, "/requirements/locks/poetry.lock", "torch");
-    assert_eq!((pt["hashed"].as_str(), pt["is_direct"].as_str()), ("1", "1"), "declared in the pyproject beside it");
+    assert_eq!(
+        (pt["hashed"].as_str(), pt["is_direct"].as_str()),
+        ("1", "1"),
+        "declared in the pyproject beside it"
+    );
     let uvn = find(&rows, "/requirements/locks/uv.lock", "numpy");
-    assert_eq!((uvn["line"].as_str(), uvn["hashed"].as_str(), uvn["is_direct"].as_str()), ("13", "1", "1"));
-    assert_eq!(find(&rows, "/requirements/locks/uv.lock", "colorama")["is_direct"], "0");
+    assert_eq!(
+        (
+            uvn["line"].as_str(),
+            uvn["hashed"].as_str(),
+            uvn["is_direct"].as_str()
+        ),
+        ("13", "1", "1")
+    );
+    assert_eq!(
+        find(&rows, "/requirements/locks/uv.lock", "colorama")["is_direct"],
+        "0"
+    );
     let st = find(&rows, "/requirements/locks/pylock.toml", "safetensors");
-    assert_eq!((st["version"].as_str(), st["hashed"].as_str()), ("0.4.3", "1"));
+    assert_eq!(
+        (st["version"].as_str(), st["hashed"].as_str()),
+        ("0.4.3", "1")
+    );
     let tl = find(&rows, "/requirements/locks/pylock.toml", "tooling");
     assert_eq!((tl["source"].as_str(), tl["pinned"].as_str()), ("vcs", "1"));
     let pf = find(&rows, "/requirements/locks/Pipfile.lock", "pytest");
-    assert_eq!((pf["group"].as_str(), pf["hashed"].as_str(), pf["line"].as_str()), ("develop", "0", "19"));
-    assert_eq!(find(&rows, "/requirements/locks/pdm.lock", "huggingface-hub")["hashed"], "1");
+    assert_eq!(
+        (
+            pf["group"].as_str(),
+            pf["hashed"].as_str(),
+            pf["line"].as_str()
+        ),
+        ("develop", "0", "19")
+    );
+    assert_eq!(
+        find(&rows, "/requirements/locks/pdm.lock", "huggingface-hub")["hashed"],
+        "1"
+    );
     // Malformed files: one row each with an error, never a failed table.
     for f in ["pyproject.toml", "uv.lock", "Pipfile.lock"] {
         let p = format!("/requirements/malformed/{f}");
-        let r = rows.iter().find(|r| r["path"] == p).unwrap_or_else(|| panic!("{p}"));
+        let r = rows
+            .iter()
+            .find(|r| r["path"] == p)
+            .unwrap_or_else(|| panic!("{p}"));
         assert!(r["status"].starts_with("unreadable"), "{r:?}");
         assert!(!r["error"].is_empty());
     }
     let bad = rows
         .iter()
-        .find(|r| r["path"] == "/requirements/malformed/requirements.txt" && r.contains_key("error"))
+        .find(|r| {
+            r["path"] == "/requirements/malformed/requirements.txt" && r.contains_key("error")
+        })
         .unwrap();
     assert_eq!((bad["line"].as_str(), bad["status"].as_str()), ("2", "ok"));
 }
@@ -133,7 +204,11 @@ const CONFUSION_INDEXES: &str = "SELECT path, pid, process_name, tool, setting, 
 fn query(fh: &FakeHost, sql: &str) -> Vec<Value> {
     let (code, out, err) = squatch(fh.root(), &["query", "--json", sql]);
     assert_eq!(code, 0, "{err}");
-    serde_json::from_str::<Value>(&out).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -233,7 +308,10 @@ fn clean_repository_exits_0() {
 fn typosquat_and_known_malicious_gates() {
     let (code, rules, out) = gate("torch-utilites==0.1.0\n", &[], &[]);
     assert_eq!((code, rules), (1, vec!["typosquat".to_string()]), "{out}");
-    assert!(out.starts_with("requirements.txt:1: typosquat: torch-utilites"), "{out}");
+    assert!(
+        out.starts_with("requirements.txt:1: typosquat: torch-utilites"),
+        "{out}"
+    );
     let (code, rules, out) = gate(
         "torch-utilites==0.1.0\n",
         &[("p.toml", "ignore = [\"torch_utilites\"]\n")],
@@ -246,7 +324,11 @@ fn typosquat_and_known_malicious_gates() {
         .and_then(|l| l.split('\t').next())
         .unwrap();
     let (code, rules, out) = gate(&format!("{malicious}==1.0\n"), &[], &[]);
-    assert_eq!((code, rules), (1, vec!["known-malicious".to_string()]), "{out}");
+    assert_eq!(
+        (code, rules),
+        (1, vec!["known-malicious".to_string()]),
+        "{out}"
+    );
 }
 
 #[test]
@@ -258,12 +340,19 @@ fn pin_and_hash_gates() {
     let pol = [("p.toml", "require_hashes = true\n")];
     let (code, rules, out) = gate("torch==2.3.1\n", &pol, &["--policy", "p.toml"]);
     assert_eq!((code, rules), (1, vec!["unhashed".to_string()]), "{out}");
-    let (code, _, out) = gate(&format!("torch==2.3.1 {H1}\n"), &pol, &["--policy", "p.toml"]);
+    let (code, _, out) = gate(
+        &format!("torch==2.3.1 {H1}\n"),
+        &pol,
+        &["--policy", "p.toml"],
+    );
     assert_eq!(code, 0, "{out}");
     // pyproject ranges are not pin-gated by default.
     let (code, _, out) = gate(
         &clean_req(),
-        &[("pyproject.toml", "[project]\ndependencies = [\"torch>=2\"]\n")],
+        &[(
+            "pyproject.toml",
+            "[project]\ndependencies = [\"torch>=2\"]\n",
+        )],
         &[],
     );
     assert_eq!(code, 0, "{out}");
@@ -274,39 +363,79 @@ fn allow_list_and_baseline_gates() {
     let pol = [("p.toml", "allow = [\"torch\"]\n")];
     let (code, rules, out) = gate(&clean_req(), &pol, &["--policy", "p.toml"]);
     assert_eq!((code, rules), (1, vec!["not-allowed".to_string()]), "{out}");
-    assert!(out.contains("requirements.txt:2: not-allowed: numpy"), "{out}");
+    assert!(
+        out.contains("requirements.txt:2: not-allowed: numpy"),
+        "{out}"
+    );
     let base = [("old/requirements.txt", "torch==2.3.0\n")];
-    let (code, rules, out) = gate(&clean_req(), &base, &["requirements.txt", "--baseline", "old/requirements.txt"]);
-    assert_eq!((code, rules), (1, vec!["new-dependency".to_string()]), "{out}");
+    let (code, rules, out) = gate(
+        &clean_req(),
+        &base,
+        &["requirements.txt", "--baseline", "old/requirements.txt"],
+    );
+    assert_eq!(
+        (code, rules),
+        (1, vec!["new-dependency".to_string()]),
+        "{out}"
+    );
     let base = [("old/uv.lock", "version = 1\n[[package]]\nname = \"torch\"\nversion = \"2.3.0\"\n[[package]]\nname = \"numpy\"\nversion = \"1.26.0\"\n")];
-    let (code, _, out) = gate(&clean_req(), &base, &["requirements.txt", "--baseline", "old/uv.lock"]);
+    let (code, _, out) = gate(
+        &clean_req(),
+        &base,
+        &["requirements.txt", "--baseline", "old/uv.lock"],
+    );
     assert_eq!(code, 0, "{out}");
 }
 
 #[test]
 fn index_gates() {
     let req = format!("--index-url https://pypi.org/simple\n{}", clean_req());
-    let pol = [("p.toml", "index_url = \"https://pkgs.corp.example/simple\"\n")];
+    let pol = [(
+        "p.toml",
+        "index_url = \"https://pkgs.corp.example/simple\"\n",
+    )];
     let (code, rules, out) = gate(&req, &pol, &["--policy", "p.toml"]);
-    assert_eq!((code, rules), (1, vec!["index-not-allowed".to_string()]), "{out}");
+    assert_eq!(
+        (code, rules),
+        (1, vec!["index-not-allowed".to_string()]),
+        "{out}"
+    );
     let ok = format!("-i https://pkgs.corp.example/simple/\n{}", clean_req());
     let (code, _, out) = gate(&ok, &pol, &["--policy", "p.toml"]);
     assert_eq!(code, 0, "{out}");
 
-    let req = format!("--extra-index-url https://pkgs.corp.example/simple\n{}", clean_req());
+    let req = format!(
+        "--extra-index-url https://pkgs.corp.example/simple\n{}",
+        clean_req()
+    );
     let (code, rules, out) = gate(&req, &[], &[]);
     assert_eq!((code, rules), (1, vec!["extra-index".to_string()]), "{out}");
     assert!(out.contains("dependency confusion"), "{out}");
-    let (code, _, out) = gate(&req, &[("p.toml", "allow_extra_indexes = true\n")], &["--policy", "p.toml"]);
+    let (code, _, out) = gate(
+        &req,
+        &[("p.toml", "allow_extra_indexes = true\n")],
+        &["--policy", "p.toml"],
+    );
     assert_eq!(code, 0, "{out}");
 
     let req = format!("--trusted-host pkgs.corp.example\n{}", clean_req());
     let (code, rules, out) = gate(&req, &[], &[]);
-    assert_eq!((code, rules), (1, vec!["insecure-index".to_string()]), "{out}");
+    assert_eq!(
+        (code, rules),
+        (1, vec!["insecure-index".to_string()]),
+        "{out}"
+    );
 
-    let req = format!("-i https://ci:s3cr3tT0ken@pkgs.corp.example/simple\n{}", clean_req());
+    let req = format!(
+        "-i https://ci:s3cr3tT0ken@pkgs.corp.example/simple\n{}",
+        clean_req()
+    );
     let (code, rules, out) = gate(&req, &[], &[]);
-    assert_eq!((code, rules), (1, vec!["credentials-in-url".to_string()]), "{out}");
+    assert_eq!(
+        (code, rules),
+        (1, vec!["credentials-in-url".to_string()]),
+        "{out}"
+    );
     assert!(!out.contains("s3cr3tT0ken"), "{out}");
 
     // A pip.conf committed to the repository is read too.
@@ -323,7 +452,11 @@ fn usage_and_parse_errors_exit_2() {
     assert!(out.contains("requirements.txt:1: parse-error"), "{out}");
     let (code, _, out) = gate(&clean_req(), &[("pyproject.toml", "[project\n")], &[]);
     assert_eq!(code, 2, "{out}");
-    let (code, _, out) = gate(&clean_req(), &[("p.toml", "require_hash = true\n")], &["--policy", "p.toml"]);
+    let (code, _, out) = gate(
+        &clean_req(),
+        &[("p.toml", "require_hash = true\n")],
+        &["--policy", "p.toml"],
+    );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("unknown field"), "{out}");
     let (code, _, _) = gate(&clean_req(), &[], &["missing.txt"]);
@@ -336,10 +469,16 @@ fn usage_and_parse_errors_exit_2() {
 
 #[test]
 fn json_report_lists_findings() {
-    let (code, out, _) = Repo::new(&[("requirements.txt", "torch-utilites\n")]).check(&["--format", "json"]);
+    let (code, out, _) =
+        Repo::new(&[("requirements.txt", "torch-utilites\n")]).check(&["--format", "json"]);
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&out).unwrap();
-    let rules: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     assert_eq!(rules, vec!["typosquat", "unpinned"]);
     assert_eq!(v["findings"][0]["line"], 1);
     assert_eq!(v["dependencies"], 1);
@@ -410,7 +549,12 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
     }
     if let Some(obj) = v.as_object() {
         let props = s.get("properties").and_then(Value::as_object);
-        for req in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for req in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let k = req.as_str().unwrap();
             if !obj.contains_key(k) {
                 errors.push(format!("{at}: missing required {k}"));
@@ -489,7 +633,9 @@ fn sarif_output_is_valid_sarif_2_1_0_with_findings_on_their_lines() {
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), squatch::check::rules().len());
-    assert!(rules.iter().all(|r| !r["help"]["text"].as_str().unwrap().is_empty()));
+    assert!(rules
+        .iter()
+        .all(|r| !r["help"]["text"].as_str().unwrap().is_empty()));
     let results = run["results"].as_array().unwrap();
     let at = |rule: &str| {
         let r = results
@@ -525,7 +671,8 @@ fn the_validator_rejects_broken_sarif() {
     assert!(errors.iter().any(|e| e.contains("version")), "{errors:?}");
     assert!(errors.iter().any(|e| e.contains("minimum")), "{errors:?}");
     bad["version"] = "2.1.0".into();
-    bad["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 1.into();
+    bad["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
+        1.into();
     let mut errors = Vec::new();
     validate(&schema, &schema, &bad, "", &mut errors);
     assert!(errors.is_empty(), "{errors:?}");

@@ -70,8 +70,8 @@ impl Default for Policy {
 impl Policy {
     /// Parses a policy file's text.
     pub fn parse(text: &str) -> Result<Policy, String> {
-        let p: Policy = toml::from_str(text)
-            .map_err(|e| crate::requirements::indexes::toml_error(text, &e))?;
+        let p: Policy =
+            toml::from_str(text).map_err(|e| crate::requirements::indexes::toml_error(text, &e))?;
         if !(0.0..=1.0).contains(&p.typosquat_threshold) {
             return Err(format!(
                 "typosquat_threshold must be between 0 and 1, not {}",

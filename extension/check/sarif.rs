@@ -62,10 +62,15 @@ pub fn to_sarif(report: &Report, rules: &[Rule]) -> Value {
         })
         .collect();
     let mut results: Vec<Value> = Vec::new();
-    let problems = report
-        .errors
-        .iter()
-        .map(|e| ("parse-error", e.path.as_str(), e.line, e.message.clone(), ""));
+    let problems = report.errors.iter().map(|e| {
+        (
+            "parse-error",
+            e.path.as_str(),
+            e.line,
+            e.message.clone(),
+            "",
+        )
+    });
     let findings = report.findings.iter().map(|f| {
         (
             f.rule.as_str(),

@@ -227,7 +227,13 @@ pub fn parse_pip_conf(path: &Path, text: &str) -> Vec<IndexSetting> {
             for item in value.split_whitespace() {
                 let (url, creds) = redact_url(item);
                 out.push(IndexSetting::file(
-                    path, *line, Tool::Pip, &setting, role, url, creds,
+                    path,
+                    *line,
+                    Tool::Pip,
+                    &setting,
+                    role,
+                    url,
+                    creds,
                 ));
             }
         }
@@ -390,7 +396,10 @@ pub fn parse_condarc(path: &Path, text: &str) -> Vec<IndexSetting> {
 fn push_channel(out: &mut Vec<IndexSetting>, path: &Path, line: usize, key: &str, value: &str) {
     let base = key.split('.').next().unwrap_or(key);
     let role = match base {
-        "channels" | "default_channels" | "channel_alias" | "custom_channels"
+        "channels"
+        | "default_channels"
+        | "channel_alias"
+        | "custom_channels"
         | "custom_multichannels" => Role::Channel,
         "channel_priority" => Role::Strategy,
         _ => return,
@@ -455,9 +464,9 @@ pub fn assess(settings: &mut [IndexSetting]) {
         // set elsewhere, which its own rows say).
         let primary_public = primaries.is_empty() || primaries.iter().any(|&p| p);
         let primary_private = primaries.iter().any(|&p| !p);
-        let unsafe_strategy = idx.iter().any(|&i| {
-            settings[i].role == Role::Strategy && settings[i].url.starts_with("unsafe")
-        });
+        let unsafe_strategy = idx
+            .iter()
+            .any(|&i| settings[i].role == Role::Strategy && settings[i].url.starts_with("unsafe"));
         let priority_disabled = idx.iter().any(|&i| {
             settings[i].role == Role::Strategy
                 && tool == Tool::Conda
@@ -477,7 +486,14 @@ pub fn assess(settings: &mut [IndexSetting]) {
                 } else {
                     primary_public
                 };
-                risks.push(if public_mix { RISK_MIX_PUBLIC } else { RISK_MIX }.to_string());
+                risks.push(
+                    if public_mix {
+                        RISK_MIX_PUBLIC
+                    } else {
+                        RISK_MIX
+                    }
+                    .to_string(),
+                );
             }
             if s.role == Role::Supplemental {
                 risks.push(RISK_SUPPLEMENTAL.to_string());

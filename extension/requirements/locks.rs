@@ -32,7 +32,13 @@ fn de<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     toml::from_str(text).map_err(|e| toml_error(text, &e))
 }
 
-fn locked(path: &Path, text: &str, format: Format, name: &Spanned<String>, version: &str) -> Dependency {
+fn locked(
+    path: &Path,
+    text: &str,
+    format: Format,
+    name: &Spanned<String>,
+    version: &str,
+) -> Dependency {
     let mut d = Dependency::new(path, line_of(text, name.span().start), format);
     d.set_name(name.get_ref());
     d.version = version.to_string();
@@ -94,7 +100,13 @@ fn pylock(path: &Path, text: &str) -> Result<FileScan, String> {
     let doc: Pylock = de(text)?;
     let mut scan = FileScan::default();
     for p in doc.packages.into_iter().flatten() {
-        let mut d = locked(path, text, Format::Pylock, &p.name, p.version.as_deref().unwrap_or(""));
+        let mut d = locked(
+            path,
+            text,
+            Format::Pylock,
+            &p.name,
+            p.version.as_deref().unwrap_or(""),
+        );
         d.markers = p.marker.unwrap_or_default();
         if let Some(v) = &p.vcs {
             let url = v.url.clone().or(v.path.clone()).unwrap_or_default();
@@ -114,7 +126,11 @@ fn pylock(path: &Path, text: &str) -> Result<FileScan, String> {
             d.pinned = true;
             d.hashed = a.hashed();
         } else {
-            d.index_url = p.index.as_deref().map(|u| redact_url(u).0).unwrap_or_default();
+            d.index_url = p
+                .index
+                .as_deref()
+                .map(|u| redact_url(u).0)
+                .unwrap_or_default();
             d.hashed = p.sdist.as_ref().is_some_and(PylockFile::hashed)
                 || p.wheels.iter().flatten().any(PylockFile::hashed);
             d.pinned = p.version.is_some();
@@ -192,7 +208,13 @@ fn uv_lock(path: &Path, text: &str) -> Result<FileScan, String> {
         if is_root {
             continue;
         }
-        let mut d = locked(path, text, Format::UvLock, &p.name, p.version.as_deref().unwrap_or(""));
+        let mut d = locked(
+            path,
+            text,
+            Format::UvLock,
+            &p.name,
+            p.version.as_deref().unwrap_or(""),
+        );
         d.hashed = p.sdist.as_ref().is_some_and(|f| f.hash.is_some())
             || p.wheels.iter().flatten().any(|f| f.hash.is_some());
         let s = |k: &str| src.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -252,7 +274,13 @@ fn poetry_lock(path: &Path, text: &str) -> Result<FileScan, String> {
     let doc: PoetryLock = de(text)?;
     let mut scan = FileScan::default();
     for p in doc.package.into_iter().flatten() {
-        let mut d = locked(path, text, Format::PoetryLock, &p.name, p.version.as_deref().unwrap_or(""));
+        let mut d = locked(
+            path,
+            text,
+            Format::PoetryLock,
+            &p.name,
+            p.version.as_deref().unwrap_or(""),
+        );
         d.hashed = p.files.iter().flatten().any(|f| f.hash.is_some());
         if let Some(toml::Value::String(m)) = &p.markers {
             d.markers = m.clone();
@@ -313,7 +341,13 @@ fn pdm_lock(path: &Path, text: &str) -> Result<FileScan, String> {
     let doc: PdmLock = de(text)?;
     let mut scan = FileScan::default();
     for p in doc.package.into_iter().flatten() {
-        let mut d = locked(path, text, Format::PdmLock, &p.name, p.version.as_deref().unwrap_or(""));
+        let mut d = locked(
+            path,
+            text,
+            Format::PdmLock,
+            &p.name,
+            p.version.as_deref().unwrap_or(""),
+        );
         d.hashed = p.files.iter().flatten().any(|f| f.hash.is_some());
         d.markers = p.marker.clone().unwrap_or_default();
         d.group = p
@@ -342,8 +376,8 @@ fn pdm_lock(path: &Path, text: &str) -> Result<FileScan, String> {
 // ---- Pipfile.lock (JSON) ----
 
 fn pipfile_lock(path: &Path, text: &str) -> Result<FileScan, String> {
-    let doc: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("line {}: {}", e.line(), e))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("line {}: {}", e.line(), e))?;
     let obj = doc
         .as_object()
         .ok_or_else(|| "not a JSON object".to_string())?;
@@ -480,7 +514,10 @@ source = { registry = "https://pypi.org/simple" }
         let s = parse(Path::new("/p/uv.lock"), Format::UvLock, text).unwrap();
         assert_eq!(s.dependencies.len(), 2);
         let t = &s.dependencies[0];
-        assert_eq!((t.name.as_str(), t.line, t.pinned, t.hashed, t.is_direct), ("torch", 9, true, true, true));
+        assert_eq!(
+            (t.name.as_str(), t.line, t.pinned, t.hashed, t.is_direct),
+            ("torch", 9, true, true, true)
+        );
         assert_eq!(t.index_url, "https://pypi.org/simple");
         let f = &s.dependencies[1];
         assert!(!f.hashed && !f.is_direct);
@@ -511,6 +548,11 @@ source = { registry = "https://pypi.org/simple" }
     fn malformed_locks_are_errors() {
         assert!(parse(Path::new("/p/uv.lock"), Format::UvLock, "[[package]\n").is_err());
         assert!(parse(Path::new("/p/Pipfile.lock"), Format::PipfileLock, "{").is_err());
-        assert!(parse(Path::new("/p/poetry.lock"), Format::PoetryLock, "[[package]]\nversion = 1\n").is_err());
+        assert!(parse(
+            Path::new("/p/poetry.lock"),
+            Format::PoetryLock,
+            "[[package]]\nversion = 1\n"
+        )
+        .is_err());
     }
 }

@@ -265,7 +265,12 @@ impl Dependency {
     }
 
     /// A row that says a whole file could not be read or parsed.
-    pub fn file_error(path: &Path, line: usize, format: Format, message: impl Into<String>) -> Self {
+    pub fn file_error(
+        path: &Path,
+        line: usize,
+        format: Format,
+        message: impl Into<String>,
+    ) -> Self {
         let mut d = Dependency::error(path, line, format, message);
         d.file_failed = true;
         d
@@ -381,9 +386,12 @@ fn scan_into(
                     scan.dependencies.extend(fs.dependencies);
                     scan.indexes.extend(fs.indexes);
                 }
-                Err(e) => scan
-                    .dependencies
-                    .push(Dependency::file_error(&path, error_line(&e), format, e.to_string())),
+                Err(e) => scan.dependencies.push(Dependency::file_error(
+                    &path,
+                    error_line(&e),
+                    format,
+                    e.to_string(),
+                )),
             }
         }
     }

@@ -321,7 +321,16 @@ extra-index-url = ["https://corp.example/simple"]
         let names: Vec<&str> = s.dependencies.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(
             names,
-            vec!["torch", "torch-utilites", "pytest", "ruff", "numpy", "transformers", "mylib", "mypy"]
+            vec![
+                "torch",
+                "torch-utilites",
+                "pytest",
+                "ruff",
+                "numpy",
+                "transformers",
+                "mylib",
+                "mypy"
+            ]
         );
         let typo = &s.dependencies[1];
         assert_eq!(typo.line, 6);
@@ -339,7 +348,11 @@ extra-index-url = ["https://corp.example/simple"]
 
     #[test]
     fn malformed_toml_is_an_error_with_a_line() {
-        let e = parse(Path::new("/p/pyproject.toml"), "[project]\ndependencies = [\"a\",\n").unwrap_err();
+        let e = parse(
+            Path::new("/p/pyproject.toml"),
+            "[project]\ndependencies = [\"a\",\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("line"), "{e}");
     }
 }

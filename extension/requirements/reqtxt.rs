@@ -115,9 +115,12 @@ const VALUE_OPTIONS: &[(&str, &str)] = &[
     ("--platform", "platform"),
 ];
 
+/// A line's options: `(name, value)` pairs.
+type Options = Vec<(String, String)>;
+
 /// Splits a logical line into the requirement part and its options, as pip
 /// does: words up to the first one that starts with `-` are the requirement.
-fn split_options(line: &str) -> (String, Vec<(String, String)>, Option<String>) {
+fn split_options(line: &str) -> (String, Options, Option<String>) {
     let words: Vec<&str> = line.split_whitespace().collect();
     let first_opt = words
         .iter()
@@ -134,7 +137,10 @@ fn split_options(line: &str) -> (String, Vec<(String, String)>, Option<String>) 
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
             _ => (w, None),
         };
-        let known = VALUE_OPTIONS.iter().find(|(f, _)| *f == flag).map(|(_, n)| *n);
+        let known = VALUE_OPTIONS
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, n)| *n);
         // Short options may carry their value attached: `-rbase.txt`.
         let short_attached = if known.is_none() && flag.len() > 2 && !flag.starts_with("--") {
             VALUE_OPTIONS
@@ -195,7 +201,7 @@ pub fn parse(path: &Path, text: &str, format: Format, inherited_index: &str) -> 
     let mut index_url = inherited_index.to_string();
     // Options apply to the whole file wherever they appear: read them first.
     let lines = logical_lines(text);
-    let mut split: Vec<(usize, String, Vec<(String, String)>, Option<String>)> = Vec::new();
+    let mut split: Vec<(usize, String, Options, Option<String>)> = Vec::new();
     for (n, line) in lines {
         let (req, opts, bad) = split_options(&line);
         for (name, value) in &opts {
@@ -255,7 +261,8 @@ pub fn parse(path: &Path, text: &str, format: Format, inherited_index: &str) -> 
             }
         }
         if let Some(msg) = bad {
-            out.dependencies.push(Dependency::error(path, n, format, msg));
+            out.dependencies
+                .push(Dependency::error(path, n, format, msg));
             continue;
         }
         if req.is_empty() {
@@ -345,10 +352,7 @@ fn walk(
                 path,
                 inc.line,
                 format,
-                format!(
-                    "remote include not followed: {}",
-                    redact_url(&inc.target).0
-                ),
+                format!("remote include not followed: {}", redact_url(&inc.target).0),
             ));
             continue;
         } else {
@@ -424,12 +428,20 @@ not a valid >=>= line
     #[test]
     fn logical_lines_join_and_strip() {
         let l = logical_lines("a \\\n  b # c\n# only\n\nurl#frag\n");
-        assert_eq!(l, vec![(1, "a   b".to_string()), (5, "url#frag".to_string())]);
+        assert_eq!(
+            l,
+            vec![(1, "a   b".to_string()), (5, "url#frag".to_string())]
+        );
     }
 
     #[test]
     fn reads_the_seed_file() {
-        let p = parse(Path::new("/p/requirements.txt"), SEED, Format::RequirementsTxt, "");
+        let p = parse(
+            Path::new("/p/requirements.txt"),
+            SEED,
+            Format::RequirementsTxt,
+            "",
+        );
         let by = |n: &str| {
             p.dependencies
                 .iter()
@@ -450,7 +462,11 @@ not a valid >=>= line
         let whl = by("pkg-x");
         assert_eq!(whl.source, SourceKind::Url);
         assert!(whl.pinned && whl.hashed);
-        let bad: Vec<_> = p.dependencies.iter().filter(|d| d.error.is_some()).collect();
+        let bad: Vec<_> = p
+            .dependencies
+            .iter()
+            .filter(|d| d.error.is_some())
+            .collect();
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].line, 12);
         assert_eq!(p.includes.len(), 1);

@@ -86,10 +86,9 @@ pub fn apply_url(dep: &mut Dependency, url: &str) {
         Some((u, f)) => (u, f),
         None => (url, ""),
     };
-    if fragment
-        .split('&')
-        .any(|kv| kv.starts_with("sha256=") || kv.starts_with("sha512=") || kv.starts_with("sha384="))
-    {
+    if fragment.split('&').any(|kv| {
+        kv.starts_with("sha256=") || kv.starts_with("sha512=") || kv.starts_with("sha384=")
+    }) {
         dep.hashed = true;
     }
     if vcs {
@@ -148,7 +147,7 @@ pub fn name_from_url(url: &str) -> Option<String> {
                     c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit())
                 })
                 .map(|(i, _)| i)
-                .last()?;
+                .next_back()?;
             return Some(stem[..cut].to_string());
         }
     }
@@ -186,7 +185,10 @@ mod tests {
         assert_eq!(d.markers, "python_full_version < '3.10'");
         let u = dep("pkg @ https://user:tok@files.example/pkg-1.0-py3-none-any.whl#sha256=ab");
         assert_eq!(u.source, SourceKind::Url);
-        assert_eq!(u.url, "https://files.example/pkg-1.0-py3-none-any.whl#sha256=ab");
+        assert_eq!(
+            u.url,
+            "https://files.example/pkg-1.0-py3-none-any.whl#sha256=ab"
+        );
         assert!(u.pinned && u.hashed);
         let g = dep("lib @ git+https://github.com/o/lib@0123456789abcdef0123456789abcdef01234567");
         assert_eq!(g.source, SourceKind::Vcs);

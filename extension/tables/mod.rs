@@ -38,14 +38,19 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
         Arc::new(python_install_findings::PythonInstallFindings::new(
             host.clone(),
         )),
-        Arc::new(python_package_indexes::PythonPackageIndexes::new(host.clone())),
+        Arc::new(python_package_indexes::PythonPackageIndexes::new(
+            host.clone(),
+        )),
         Arc::new(
             python_package_provenance::PythonPackageProvenance::with_cache(
                 host.clone(),
                 dists.clone(),
             ),
         ),
-        Arc::new(python_requirements::PythonRequirements::with_cache(host.clone(), dists.clone())),
+        Arc::new(python_requirements::PythonRequirements::with_cache(
+            host.clone(),
+            dists.clone(),
+        )),
         Arc::new(python_typosquat_scores::PythonTyposquatScores::with_cache(
             host.clone(),
             dists.clone(),

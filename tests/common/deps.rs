@@ -39,7 +39,9 @@ pub fn plant_seed_attack(fh: &FakeHost) -> (PathBuf, PathBuf) {
     );
     let conf = fh.write(
         "/home/alice/.config/pip/pip.conf",
-        format!("[global]\nindex-url = {PRIVATE_INDEX}\nextra-index-url = https://pypi.org/simple\n"),
+        format!(
+            "[global]\nindex-url = {PRIVATE_INDEX}\nextra-index-url = https://pypi.org/simple\n"
+        ),
     );
     (req, conf)
 }

@@ -86,6 +86,8 @@ pub(crate) struct RowMaker<'a> {
     installed: bool,
     scores: HashMap<String, Assessment>,
     envs: HashMap<PathBuf, Option<HashMap<String, String>>>,
+    /// The columns the query reads (`None`: all).
+    used: Option<Vec<&'static str>>,
 }
 
 impl<'a> RowMaker<'a> {
@@ -97,6 +99,17 @@ impl<'a> RowMaker<'a> {
             installed: ctx.is_used("installed_version"),
             scores: HashMap::new(),
             envs: HashMap::new(),
+            used: if COLUMNS.iter().all(|c| ctx.is_used(c.name)) {
+                None
+            } else {
+                Some(
+                    COLUMNS
+                        .iter()
+                        .map(|c| c.name)
+                        .filter(|c| ctx.is_used(c))
+                        .collect(),
+                )
+            },
         }
     }
 
@@ -125,46 +138,81 @@ impl<'a> RowMaker<'a> {
         self.envs.get(dir).and_then(Option::as_ref)
     }
 
-    fn row(&mut self, d: &Dependency) -> Row {
+    /// True when the query reads `column`.
+    fn wants(&self, column: &str) -> bool {
+        match &self.used {
+            None => true,
+            Some(u) => u.contains(&column),
+        }
+    }
+
+    /// The row of one dependency; its strings are moved, not copied, and
+    /// columns the query does not read are left out.
+    fn row(&mut self, d: Dependency) -> Row {
         let mut row = Row::new();
-        row.set("path", d.path.to_string_lossy())
-            .int("line", d.line as i64)
-            .set("format", d.format.as_str())
-            .set("name", d.name.clone())
-            .set("normalized_name", d.normalized_name.clone())
-            .set("specifier", d.specifier.clone())
-            .set("markers", d.markers.clone())
-            .set("extras", d.extras.clone())
-            .set("group", d.group.clone())
-            .bool("pinned", d.pinned)
-            .bool("hashed", d.hashed)
-            .set("source", d.source.as_str())
-            .set("url", d.url.clone())
-            .set("index_url", d.index_url.clone())
-            .bool("is_direct", d.is_direct)
-            .set("version", d.version.clone())
-            .opt("error", d.error.clone())
-            .set(
-                "status",
-                if d.file_failed {
-                    format!("unreadable: {}", d.error.as_deref().unwrap_or(""))
-                } else {
-                    "ok".to_string()
-                },
-            );
-        if self.typosquat && !d.normalized_name.is_empty() {
+        let status = if d.file_failed {
+            format!("unreadable: {}", d.error.as_deref().unwrap_or(""))
+        } else {
+            "ok".to_string()
+        };
+        let typosquat = self.typosquat && !d.normalized_name.is_empty();
+        let installed = self.installed && !d.normalized_name.is_empty();
+        let score_name = if typosquat {
+            d.name.clone()
+        } else {
+            String::new()
+        };
+        let dir = if installed {
+            d.path.parent().unwrap_or(Path::new("/")).to_path_buf()
+        } else {
+            PathBuf::new()
+        };
+        let texts: [(&'static str, String); 13] = [
+            ("path", d.path.to_string_lossy().into_owned()),
+            ("format", d.format.as_str().to_string()),
+            ("name", d.name),
+            ("normalized_name", d.normalized_name.clone()),
+            ("specifier", d.specifier),
+            ("markers", d.markers),
+            ("extras", d.extras),
+            ("group", d.group),
+            ("source", d.source.as_str().to_string()),
+            ("url", d.url),
+            ("index_url", d.index_url),
+            ("version", d.version),
+            ("status", status),
+        ];
+        for (column, value) in texts {
+            if self.wants(column) {
+                row.set(column, value);
+            }
+        }
+        if self.wants("line") {
+            row.int("line", d.line as i64);
+        }
+        for (column, value) in [
+            ("pinned", d.pinned),
+            ("hashed", d.hashed),
+            ("is_direct", d.is_direct),
+        ] {
+            if self.wants(column) {
+                row.bool(column, value);
+            }
+        }
+        if self.wants("error") {
+            row.opt("error", d.error);
+        }
+        if typosquat {
             let a = self
                 .scores
                 .entry(d.normalized_name.clone())
-                .or_insert_with(|| Index::embedded().assess(&d.name));
+                .or_insert_with(|| Index::embedded().assess(&score_name));
             row.double("typosquat_score", a.score)
                 .opt("typosquat_target", a.target.clone())
                 .bool("known_malicious", a.known_malicious.is_some());
         }
-        if self.installed && !d.normalized_name.is_empty() {
-            let name = d.normalized_name.clone();
-            let dir = d.path.parent().unwrap_or(Path::new("/")).to_path_buf();
-            if let Some(v) = self.beside(&dir).and_then(|m| m.get(&name)) {
+        if installed {
+            if let Some(v) = self.beside(&dir).and_then(|m| m.get(&d.normalized_name)) {
                 row.set("installed_version", v.clone());
             }
         }
@@ -227,7 +275,7 @@ impl Table for PythonRequirements {
                     continue;
                 }
                 let scan = scan_file(host, &path, Format::for_explicit_file(&path));
-                for d in scan.dependencies.iter().filter(|d| d.path == path) {
+                for d in scan.dependencies.into_iter().filter(|d| d.path == path) {
                     let mut row = maker.row(d);
                     row.set("path", p.clone());
                     rows.push(row);
@@ -262,7 +310,7 @@ impl Table for PythonRequirements {
                 }
                 rows.push(row);
             };
-            for d in &scan.dependencies {
+            for d in scan.dependencies {
                 push(maker.row(d));
             }
             for e in &found.errors {

@@ -486,3 +486,85 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        // Bytes from the characters these formats are made of, so the
+        // parsers get past their first checks.
+        proptest::collection::vec(
+            prop::sample::select(vec![
+                "a",
+                "b",
+                "-",
+                "=",
+                "==",
+                ">=",
+                "1",
+                ".",
+                " ",
+                "\\",
+                "\n",
+                "\r\n",
+                "#",
+                "[",
+                "]",
+                "\"",
+                "'",
+                ";",
+                "@",
+                "://",
+                "-r ",
+                "-e ",
+                "--hash=sha256:",
+                "-c ",
+                "--index-url ",
+                "{",
+                "}",
+                ",",
+                ":",
+                "[[package]]\n",
+                "name = ",
+                "version = ",
+                "\0",
+                "é",
+                "\t",
+            ]),
+            0..80,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn requirements_parser_never_panics_and_lines_are_real(t in text()) {
+            let lines = t.lines().count().max(1);
+            let p = reqtxt::parse(Path::new("/r.txt"), &t, Format::RequirementsTxt, "");
+            for d in &p.dependencies {
+                prop_assert!(d.line >= 1 && d.line <= lines, "line {} of {}", d.line, lines);
+            }
+            for s in &p.indexes {
+                prop_assert!(s.line >= 1 && s.line <= lines);
+            }
+        }
+
+        #[test]
+        fn toml_and_ini_parsers_never_panic(t in text()) {
+            let p = Path::new("/x");
+            let _ = pyproject::parse(p, &t);
+            for f in [Format::Pylock, Format::UvLock, Format::PoetryLock, Format::PdmLock, Format::PipfileLock] {
+                let _ = locks::parse(p, f, &t);
+            }
+            let _ = setupcfg::parse(p, &t);
+            let _ = indexes::parse_pip_conf(p, &t);
+            let _ = indexes::parse_condarc(p, &t);
+            let _ = indexes::parse_uv_toml(p, &t);
+            let _ = indexes::parse_environ(1, "x", t.as_bytes());
+        }
+    }
+}

@@ -35,7 +35,18 @@ impl pep508_rs::Pep508Url for RawUrl {
 /// extras, pinned, source, url). Returns the parser's message on failure.
 pub fn fill_from_pep508(dep: &mut Dependency, text: &str) -> Result<(), String> {
     let text = text.trim();
-    let req = Requirement::<RawUrl>::from_str(text).map_err(|e| first_line(&e.to_string()))?;
+    // pep508_rs 0.9.2 panics (an `expect`) on a name that ends in `.`, `-`
+    // or `_` when more text follows (`b. ==1`): refuse those first, and
+    // never let a parser panic take the table down.
+    let lead = written_name(text, "");
+    if lead.ends_with(['.', '-', '_']) {
+        return Err(format!(
+            "Package name must end with an alphanumeric character: {lead}"
+        ));
+    }
+    let parsed = std::panic::catch_unwind(|| Requirement::<RawUrl>::from_str(text))
+        .map_err(|_| "the PEP 508 parser failed on this line".to_string())?;
+    let req = parsed.map_err(|e| first_line(&e.to_string()))?;
     dep.set_name(written_name(text, req.name.as_ref()));
     dep.extras = req
         .extras
@@ -225,5 +236,9 @@ mod tests {
         let mut d = Dependency::new(Path::new("/r.txt"), 1, Format::RequirementsTxt);
         assert!(fill_from_pep508(&mut d, "torch >=>= 2").is_err());
         assert!(fill_from_pep508(&mut d, "").is_err());
+        // A name ending in '.' before more text made pep508_rs 0.9.2 panic
+        // (found by the property test in requirements::props).
+        assert!(fill_from_pep508(&mut d, "b. ==1").is_err());
+        assert!(fill_from_pep508(&mut d, "b-[x]").is_err());
     }
 }

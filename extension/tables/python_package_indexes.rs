@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::python_requirements::{default_files, directory_files};
+use super::python_requirements::{default_files_with, directory_files};
 use crate::host::Host;
 use crate::python::discover_environments;
 use crate::requirements::indexes::{self, config_files, parse_config, scan_processes};
@@ -225,7 +225,11 @@ impl Table for PythonPackageIndexes {
                     Err(e) => rows.push(error_row(&f.to_string_lossy(), e)),
                 }
             }
-            settings.extend(project_settings(host, &default_files(host), &mut rows));
+            settings.extend(project_settings(
+                host,
+                &default_files_with(host, &envs),
+                &mut rows,
+            ));
             let procs = scan_processes(host, None);
             settings.extend(procs.settings);
             if procs.unreadable > 0 {

@@ -229,8 +229,15 @@ fn status_row(path: &str, status: String) -> Row {
 /// Every dependency file of the default scope (shared with
 /// python_package_indexes).
 pub(crate) fn default_files(host: &Host) -> crate::requirements::scope::Found {
-    let envs = discover_environments(host);
-    let roots = default_scope(host, &envs);
+    default_files_with(host, &discover_environments(host))
+}
+
+/// [`default_files`] for environments already discovered.
+pub(crate) fn default_files_with(
+    host: &Host,
+    envs: &[crate::python::Environment],
+) -> crate::requirements::scope::Found {
+    let roots = default_scope(host, envs);
     find_dependency_files(host, &roots, &ScopeOptions::default())
 }
 

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod check;
 pub mod findings;
 pub mod gpu;
 pub mod hints;
@@ -18,6 +19,7 @@ pub mod osquery;
 pub mod output;
 pub mod packs;
 pub mod python;
+pub mod requirements;
 pub mod settings;
 pub mod shell;
 pub mod sql;

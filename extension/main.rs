@@ -117,6 +117,22 @@ enum Command {
     /// the findings by stage, most severe first. Exit 0: nothing at or above
     /// --min-severity; 1: something; 2: an error.
     Hunt(squatch::hunt::HuntArgs),
+    /// CI gate: check dependency files against a policy (typosquats,
+    /// known-malicious names, pins, hashes, allow-list, baseline, indexes).
+    /// Exit status 0 clean, 1 findings, 2 usage or parse error.
+    Check {
+        /// Dependency files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Policy TOML file (README: "squatch check (CI gate)").
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "sarif"])]
+        format: String,
+        /// A previous lock or requirements file: names not in it are new.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -153,9 +169,9 @@ fn init_logging(verbose: bool, default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // hunt's exit 1 means "found something": its errors exit 2.
+    // hunt's and check's exit 1 means "found something": their errors exit 2.
     let failure = match cli.command {
-        Some(Command::Hunt(_)) => ExitCode::from(2),
+        Some(Command::Hunt(_) | Command::Check { .. }) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     };
     match run(cli) {
@@ -259,6 +275,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Check {
+            paths,
+            policy,
+            format,
+            baseline,
+        }) => Ok(ExitCode::from(squatch::check::run_cli(
+            &squatch::check::CheckOptions {
+                paths,
+                policy,
+                format: squatch::check::OutputFormat::parse(&format)
+                    .unwrap_or(squatch::check::OutputFormat::Text),
+                baseline,
+            },
+        ))),
         Some(Command::Hunt(args)) => {
             init_logging(cli.verbose, "warn");
             Ok(squatch::hunt::main(&host, &tables, &args))

@@ -7,7 +7,9 @@ pub mod nvidia_gpu_processes;
 pub mod nvidia_gpus;
 pub mod python_environments;
 pub mod python_install_findings;
+pub mod python_package_indexes;
 pub mod python_package_provenance;
+pub mod python_requirements;
 pub mod python_typosquat_scores;
 pub mod python_typosquat_variants;
 
@@ -49,12 +51,19 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
         Arc::new(python_install_findings::PythonInstallFindings::new(
             host.clone(),
         )),
+        Arc::new(python_package_indexes::PythonPackageIndexes::new(
+            host.clone(),
+        )),
         Arc::new(
             python_package_provenance::PythonPackageProvenance::with_cache(
                 host.clone(),
                 dists.clone(),
             ),
         ),
+        Arc::new(python_requirements::PythonRequirements::with_cache(
+            host.clone(),
+            dists.clone(),
+        )),
         Arc::new(python_typosquat_scores::PythonTyposquatScores::with_cache(
             host.clone(),
             dists.clone(),

@@ -31,6 +31,7 @@
 //! dpkg's database ([`FakeHost::dpkg`]).
 #![allow(dead_code)]
 
+pub mod deps;
 pub mod gpu;
 pub mod hostile;
 

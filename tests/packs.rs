@@ -115,6 +115,26 @@ const CASES: &[Case] = &[
         clean: Some(|_| {}),
     },
     Case {
+        query: "typosquat_in_dependency_files",
+        attack: fx::deps_attack,
+        clean: Some(fx::deps_clean),
+    },
+    Case {
+        query: "requirements_unpinned_or_unhashed",
+        attack: fx::deps_attack,
+        clean: Some(fx::deps_clean),
+    },
+    Case {
+        query: "requirements_pinning_rate",
+        attack: fx::deps_attack,
+        clean: Some(|_| {}),
+    },
+    Case {
+        query: "package_index_risk",
+        attack: fx::deps_attack,
+        clean: Some(fx::deps_clean),
+    },
+    Case {
         query: "record_unverifiable",
         attack: fx::record_missing,
         clean: Some(fx::index_install),

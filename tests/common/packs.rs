@@ -367,3 +367,16 @@ fn gpu_processes(s: &Scene, name: &str, exe: &str, cmdline: &str, osquery_rows: 
 pub fn gpu_present(s: &Scene) {
     s.use_nvml_stub();
 }
+
+// --------------------------------------------------------- dependency files
+
+/// The seed's requirements.txt (torch-utilites, unhashed) and a pip.conf
+/// mixing a private index with PyPI.
+pub fn deps_attack(s: &Scene) {
+    super::deps::plant_seed_attack(&s.fh);
+}
+
+/// Twin: pinned, hashed, right names, one private index.
+pub fn deps_clean(s: &Scene) {
+    super::deps::plant_benign_twin(&s.fh);
+}

@@ -43,7 +43,8 @@ impl TableAdapter {
         request: &BTreeMap<String, String>,
     ) -> Result<Vec<BTreeMap<String, String>>, String> {
         let ctx_json = request.get("context").map(String::as_str).unwrap_or("");
-        let ctx = QueryContext::from_osquery_json(ctx_json).map_err(|e| e.to_string())?;
+        let ctx = QueryContext::from_osquery_json(ctx_json)
+            .map_err(|e| format!("table {}: {e}", self.table.name()))?;
         check_required(self.table.as_ref(), &ctx).map_err(|e| e.to_string())?;
         let rows = self
             .table

@@ -54,13 +54,15 @@ impl TableAdapter {
         Ok(rows
             .into_iter()
             .map(|row| {
-                // osquery expects every column; a missing one is "".
+                // osquery expects every column; a missing one is "". The
+                // values move, not copy: a large answer is held once.
+                let mut values = row.0;
                 columns
                     .iter()
                     .map(|c| {
                         (
                             c.name.to_string(),
-                            row.get(c.name).unwrap_or_default().to_string(),
+                            values.remove(c.name).unwrap_or_default(),
                         )
                     })
                     .collect()

@@ -459,7 +459,9 @@ fn every_call_error_answers_a_code_and_a_message_and_the_extension_lives_on() {
         r
     };
     let all = r#"{"constraints":[]}"#;
-    let cases: Vec<(&str, &str, BTreeMap<String, String>, Vec<&str>)> = vec![
+    // (registry, item, request, what the message must name)
+    type Case<'a> = (&'a str, &'a str, BTreeMap<String, String>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "table",
             env,

@@ -138,6 +138,14 @@ enum Command {
         #[command(subcommand)]
         action: DataAction,
     },
+    /// Write squatch's man pages (squatch.1 and one per subcommand, e.g.
+    /// squatch-query.1), generated from this `--help`, into a directory; the
+    /// packages ship them.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write the pages into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -273,6 +281,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.skipped_osv_files,
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { dir }) => {
+            use clap::CommandFactory;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check {

@@ -4,148 +4,18 @@
 //! manager written here with the same generated bindings.
 
 use std::collections::BTreeMap;
-use std::io;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use squatch::osquery::extension_api as api;
-use squatch::osquery::extension_api::{
-    ExtensionManagerSyncHandler, ExtensionSyncHandler, TExtensionSyncClient,
-};
-use thrift::protocol::{TBinaryInputProtocol, TBinaryOutputProtocol};
-use thrift::server::TProcessor;
-use thrift::transport::{TBufferedReadTransport, TBufferedWriteTransport};
-
-const UUID: i64 = 4242;
-
-/// What the fake manager saw.
-#[derive(Default)]
-struct Seen {
-    registered: Vec<(api::InternalExtensionInfo, api::ExtensionRegistry)>,
-    deregistered: Vec<i64>,
-    pings: usize,
-}
-
-/// A fake osquery extension manager.
-#[derive(Clone)]
-struct Manager {
-    seen: Arc<Mutex<Seen>>,
-    /// When set, registration is refused with this message.
-    refuse: Option<String>,
-    /// Set when osquery "went away": no more connections are accepted.
-    gone: Arc<AtomicBool>,
-    /// Every accepted connection, so that `go_away` can close them.
-    streams: Arc<Mutex<Vec<UnixStream>>>,
-}
-
-impl ExtensionSyncHandler for Manager {
-    fn handle_ping(&self) -> thrift::Result<api::ExtensionStatus> {
-        self.seen.lock().unwrap().pings += 1;
-        Ok(api::ExtensionStatus::new(0, "OK".to_string(), None))
-    }
-    fn handle_call(
-        &self,
-        _r: String,
-        _i: String,
-        _q: api::ExtensionPluginRequest,
-    ) -> thrift::Result<api::ExtensionResponse> {
-        Ok(api::ExtensionResponse::new(None, None))
-    }
-    fn handle_shutdown(&self) -> thrift::Result<()> {
-        Ok(())
-    }
-}
-
-impl ExtensionManagerSyncHandler for Manager {
-    fn handle_extensions(&self) -> thrift::Result<api::InternalExtensionList> {
-        Ok(BTreeMap::new())
-    }
-    fn handle_options(&self) -> thrift::Result<api::InternalOptionList> {
-        Ok(BTreeMap::new())
-    }
-    fn handle_register_extension(
-        &self,
-        info: api::InternalExtensionInfo,
-        registry: api::ExtensionRegistry,
-    ) -> thrift::Result<api::ExtensionStatus> {
-        self.seen.lock().unwrap().registered.push((info, registry));
-        Ok(match &self.refuse {
-            Some(msg) => api::ExtensionStatus::new(1, msg.clone(), None),
-            None => api::ExtensionStatus::new(0, "OK".to_string(), UUID),
-        })
-    }
-    fn handle_deregister_extension(&self, uuid: i64) -> thrift::Result<api::ExtensionStatus> {
-        self.seen.lock().unwrap().deregistered.push(uuid);
-        Ok(api::ExtensionStatus::new(0, "OK".to_string(), None))
-    }
-    fn handle_query(&self, _sql: String) -> thrift::Result<api::ExtensionResponse> {
-        Ok(api::ExtensionResponse::new(None, None))
-    }
-    fn handle_get_query_columns(&self, _sql: String) -> thrift::Result<api::ExtensionResponse> {
-        Ok(api::ExtensionResponse::new(None, None))
-    }
-}
-
-impl Manager {
-    fn new(refuse: Option<&str>) -> Self {
-        Manager {
-            seen: Arc::default(),
-            refuse: refuse.map(str::to_string),
-            gone: Arc::default(),
-            streams: Arc::default(),
-        }
-    }
-
-    /// Simulates osquery dying: stops accepting and closes every connection.
-    fn go_away(&self) {
-        self.gone.store(true, Ordering::SeqCst);
-        for s in self.streams.lock().unwrap().iter() {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-
-    /// Listens on `path` and serves until `gone` is set.
-    fn serve(&self, path: &Path) {
-        let listener = UnixListener::bind(path).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let me = self.clone();
-        thread::spawn(move || {
-            let processor = Arc::new(api::ExtensionManagerSyncProcessor::new(me.clone()));
-            while !me.gone.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let processor = processor.clone();
-                        me.streams.lock().unwrap().push(stream.try_clone().unwrap());
-                        thread::spawn(move || {
-                            stream.set_nonblocking(false).unwrap();
-                            let read = stream.try_clone().unwrap();
-                            let mut i =
-                                TBinaryInputProtocol::new(TBufferedReadTransport::new(read), true);
-                            let mut o = TBinaryOutputProtocol::new(
-                                TBufferedWriteTransport::new(stream),
-                                true,
-                            );
-                            // Blocking reads; `go_away` shuts the socket down,
-                            // which ends this loop with an EOF.
-                            while processor.process(&mut i, &mut o).is_ok() {}
-                        });
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        thread::sleep(Duration::from_millis(10))
-                    }
-                    Err(_) => return,
-                }
-            }
-        });
-    }
-}
+use common::fake_osquery::{ext_client, generate_request, Manager, UUID};
+use squatch::osquery::extension_api::TExtensionSyncClient;
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -224,26 +94,8 @@ fn wait_exit(mut child: Child, limit: Duration) -> (std::process::ExitStatus, St
     }
 }
 
-type ExtClient = api::ExtensionSyncClient<
-    TBinaryInputProtocol<TBufferedReadTransport<UnixStream>>,
-    TBinaryOutputProtocol<TBufferedWriteTransport<UnixStream>>,
->;
-
-/// Connects to the extension's own socket, as osquery does to call it.
-fn ext_client(path: &Path) -> ExtClient {
-    let stream = UnixStream::connect(path).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let read = stream.try_clone().unwrap();
-    api::ExtensionSyncClient::new(
-        TBinaryInputProtocol::new(TBufferedReadTransport::new(read), true),
-        TBinaryOutputProtocol::new(TBufferedWriteTransport::new(stream), true),
-    )
-}
-
 fn registered(m: &Manager) -> bool {
-    !m.seen.lock().unwrap().registered.is_empty()
+    m.registered()
 }
 
 fn table_names() -> Vec<String> {
@@ -480,4 +332,310 @@ fn sigterm_exits_cleanly_and_a_stale_socket_file_is_replaced() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("stale"), "{stderr}");
     assert!(!s.ext_socket().exists());
+}
+
+/// Starts the extension against `m` and waits until its watcher has checked
+/// the manager once (a new connection, a ping and the extension list).
+fn running(s: &Setup, m: &Manager) -> Child {
+    m.serve(&s.socket);
+    let child = s.spawn(5);
+    wait_until("extension socket", Duration::from_secs(20), || {
+        s.ext_socket().exists()
+    });
+    wait_until("a watcher check", Duration::from_secs(10), || {
+        m.seen.lock().unwrap().extension_lists > 0
+    });
+    child
+}
+
+#[test]
+fn watcher_checks_on_a_new_connection_and_exits_cleanly_when_the_socket_is_removed() {
+    let s = Setup::new();
+    let m = Manager::new(None);
+    let child = running(&s, &m);
+    wait_until("two watcher checks", Duration::from_secs(10), || {
+        m.seen.lock().unwrap().extension_lists >= 2
+    });
+    {
+        // One connection for registration, then a new one per check: an old
+        // connection that lingers can never hide a manager that has gone.
+        let seen = m.seen.lock().unwrap();
+        assert!(seen.pings >= 2, "the watcher pings on every check");
+        assert!(
+            seen.connections > seen.extension_lists,
+            "{} connections for {} checks",
+            seen.connections,
+            seen.extension_lists
+        );
+    }
+    // The manager keeps serving every open connection; only its socket file
+    // goes, as when osqueryd exits and cleans up.
+    std::fs::remove_file(&s.socket).unwrap();
+    let (status, stderr) = wait_exit(child, Duration::from_secs(15));
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("osquery core has gone away"), "{stderr}");
+    assert!(stderr.contains("was removed"), "{stderr}");
+    assert!(!s.ext_socket().exists(), "extension socket left behind");
+    m.go_away();
+}
+
+#[test]
+fn watcher_exits_cleanly_when_the_manager_hangs() {
+    let s = Setup::new();
+    let m = Manager::new(None);
+    let child = running(&s, &m);
+    m.mute();
+    // The watcher's reads time out after max(--timeout, 5s).
+    let (status, stderr) = wait_exit(child, Duration::from_secs(30));
+    m.go_away();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+}
+
+#[test]
+fn watcher_exits_with_an_error_when_the_manager_no_longer_lists_the_extension() {
+    let s = Setup::new();
+    let m = Manager::new(None);
+    let child = running(&s, &m);
+    let pings = m.seen.lock().unwrap().pings;
+    m.forget();
+    let (status, stderr) = wait_exit(child, Duration::from_secs(15));
+    assert!(!status.success(), "a forgotten extension must not exit 0");
+    assert!(
+        stderr.contains(&format!("no longer lists extension squatch (uuid {UUID})")),
+        "{stderr}"
+    );
+    let seen = m.seen.lock().unwrap();
+    assert!(
+        seen.pings > pings,
+        "ping still answered: deregistration, not death"
+    );
+    assert!(seen.deregistered.is_empty(), "nothing to deregister");
+    drop(seen);
+    assert!(!s.ext_socket().exists(), "extension socket left behind");
+    m.go_away();
+}
+
+#[test]
+fn watcher_exits_with_an_error_when_osquery_restarts_on_the_same_socket_path() {
+    let s = Setup::new();
+    let old = Manager::new(None);
+    let child = running(&s, &old);
+    // A restarted osqueryd: a new manager on the same path that never heard
+    // of us; the old one's open connections linger a moment, then close.
+    let new = Manager::new(None);
+    new.serve_replacing(&s.socket);
+    let (status, stderr) = wait_exit(child, Duration::from_secs(15));
+    old.go_away();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no longer lists extension squatch"),
+        "{stderr}"
+    );
+    let seen = new.seen.lock().unwrap();
+    assert!(
+        seen.pings >= 1 && seen.extension_lists >= 1,
+        "asked the new manager"
+    );
+    assert!(seen.registered.is_empty());
+    drop(seen);
+    new.go_away();
+}
+
+#[test]
+fn every_call_error_answers_a_code_and_a_message_and_the_extension_lives_on() {
+    let s = Setup::new();
+    let m = Manager::new(None);
+    m.serve(&s.socket);
+    let child = s.spawn(5);
+    wait_until("extension socket", Duration::from_secs(20), || {
+        s.ext_socket().exists()
+    });
+    let mut c = ext_client(&s.ext_socket());
+    let env = "python_environments";
+    let with_action = |a: &str| {
+        let mut r = BTreeMap::new();
+        r.insert("action".to_string(), a.to_string());
+        r
+    };
+    let all = r#"{"constraints":[]}"#;
+    // (registry, item, request, what the message must name)
+    type Case<'a> = (&'a str, &'a str, BTreeMap<String, String>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            "table",
+            env,
+            with_action("update"),
+            vec![env, "unknown action \"update\""],
+        ),
+        (
+            "table",
+            env,
+            with_action("insert"),
+            vec![env, "unknown action \"insert\""],
+        ),
+        ("table", env, with_action("frobnicate"), vec!["frobnicate"]),
+        ("table", env, BTreeMap::new(), vec![env, "no action"]),
+        (
+            "config",
+            env,
+            generate_request(all),
+            vec!["\"config\" registry"],
+        ),
+        (
+            "table",
+            "no_such_table",
+            generate_request(all),
+            vec!["no table named \"no_such_table\""],
+        ),
+        (
+            "table",
+            env,
+            generate_request("{broken"),
+            vec![env, "invalid query context"],
+        ),
+        (
+            "table",
+            "python_typosquat_variants",
+            generate_request(all),
+            vec![
+                "python_typosquat_variants",
+                "requires a constraint on column target",
+            ],
+        ),
+    ];
+    for (registry, item, req, wanted) in cases {
+        let what = format!("{registry}/{item} {req:?}");
+        let resp = c.call(registry.into(), item.into(), req).unwrap();
+        let status = resp.status.expect("a status");
+        assert_ne!(status.code.unwrap_or(0), 0, "{what}: code");
+        let message = status.message.unwrap_or_default();
+        for w in wanted {
+            assert!(
+                message.contains(w),
+                "{what}: message {message:?} lacks {w:?}"
+            );
+        }
+        assert!(
+            resp.response.unwrap_or_default().is_empty(),
+            "{what}: an error carries no rows"
+        );
+        // Still alive, on the same connection and on a new one.
+        assert_eq!(c.ping().unwrap().code, Some(0), "{what}: ping");
+    }
+    let resp = ext_client(&s.ext_socket())
+        .call("table".into(), env.into(), generate_request(all))
+        .unwrap();
+    assert_eq!(resp.status.unwrap().code, Some(0));
+    c.shutdown().unwrap();
+    let (status, stderr) = wait_exit(child, Duration::from_secs(10));
+    assert!(status.success(), "{stderr}");
+}
+
+mod in_process {
+    //! The extension's server run inside the test with tables that fail, to
+    //! reach the error paths no shipped table takes on a healthy host.
+    use super::*;
+    use squatch::osquery::server::{self, ExtensionOptions};
+    use squatch::table::{Column, QueryContext, Row, Stage, Table, TableError};
+
+    const COLUMNS: &[Column] = &[Column::text("x", "a value")];
+
+    struct Failing;
+    impl Table for Failing {
+        fn name(&self) -> &'static str {
+            "failing_table"
+        }
+        fn description(&self) -> &'static str {
+            "always fails"
+        }
+        fn stage(&self) -> Stage {
+            Stage::Exercise
+        }
+        fn columns(&self) -> &'static [Column] {
+            COLUMNS
+        }
+        fn generate(&self, _: &QueryContext) -> Result<Vec<Row>, TableError> {
+            Err(TableError::Failed("scanner could not read /x".to_string()))
+        }
+    }
+
+    struct Panicking;
+    impl Table for Panicking {
+        fn name(&self) -> &'static str {
+            "panicking_table"
+        }
+        fn description(&self) -> &'static str {
+            "always panics"
+        }
+        fn stage(&self) -> Stage {
+            Stage::Exercise
+        }
+        fn columns(&self) -> &'static [Column] {
+            COLUMNS
+        }
+        fn generate(&self, _: &QueryContext) -> Result<Vec<Row>, TableError> {
+            panic!("a bug in a table")
+        }
+    }
+
+    #[test]
+    fn a_failing_or_panicking_table_answers_an_error_and_the_extension_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("osquery.em");
+        let m = Manager::new(None);
+        m.serve(&socket);
+        let stop = Arc::new(AtomicBool::new(false));
+        let opts = ExtensionOptions {
+            socket: socket.clone(),
+            timeout: Duration::from_secs(5),
+            interval: Duration::from_secs(1),
+            name: "squatch".to_string(),
+            version: "0.0.0-test".to_string(),
+        };
+        let tables: Vec<Arc<dyn Table>> = vec![Arc::new(Failing), Arc::new(Panicking)];
+        let run_stop = stop.clone();
+        let server = thread::spawn(move || server::run(&opts, tables, run_stop));
+        let ext = common::fake_osquery::ext_socket(&socket);
+        wait_until("extension socket", Duration::from_secs(20), || {
+            UnixStream::connect(&ext).is_ok()
+        });
+        let mut c = ext_client(&ext);
+        let all = r#"{"constraints":[]}"#;
+        for _ in 0..2 {
+            let resp = c
+                .call(
+                    "table".into(),
+                    "failing_table".into(),
+                    generate_request(all),
+                )
+                .unwrap();
+            let status = resp.status.unwrap();
+            assert_eq!(status.code, Some(1));
+            let msg = status.message.unwrap();
+            assert!(
+                msg.contains("failing_table") && msg.contains("scanner could not read /x"),
+                "{msg}"
+            );
+            let resp = c
+                .call(
+                    "table".into(),
+                    "panicking_table".into(),
+                    generate_request(all),
+                )
+                .unwrap();
+            let status = resp.status.unwrap();
+            assert_eq!(status.code, Some(1));
+            let msg = status.message.unwrap();
+            assert!(
+                msg.contains("panicking_table") && msg.contains("failed unexpectedly"),
+                "{msg}"
+            );
+            assert_eq!(c.ping().unwrap().code, Some(0));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        server.join().unwrap().unwrap();
+        assert_eq!(m.seen.lock().unwrap().deregistered, vec![UUID]);
+        m.go_away();
+    }
 }

@@ -43,7 +43,8 @@ impl TableAdapter {
         request: &BTreeMap<String, String>,
     ) -> Result<Vec<BTreeMap<String, String>>, String> {
         let ctx_json = request.get("context").map(String::as_str).unwrap_or("");
-        let ctx = QueryContext::from_osquery_json(ctx_json).map_err(|e| e.to_string())?;
+        let ctx = QueryContext::from_osquery_json(ctx_json)
+            .map_err(|e| format!("table {}: {e}", self.table.name()))?;
         check_required(self.table.as_ref(), &ctx).map_err(|e| e.to_string())?;
         let rows = self
             .table
@@ -53,13 +54,15 @@ impl TableAdapter {
         Ok(rows
             .into_iter()
             .map(|row| {
-                // osquery expects every column; a missing one is "".
+                // osquery expects every column; a missing one is "". The
+                // values move, not copy: a large answer is held once.
+                let mut values = row.0;
                 columns
                     .iter()
                     .map(|c| {
                         (
                             c.name.to_string(),
-                            row.get(c.name).unwrap_or_default().to_string(),
+                            values.remove(c.name).unwrap_or_default(),
                         )
                     })
                     .collect()

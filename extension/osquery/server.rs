@@ -10,9 +10,22 @@
 //!    whose message says why;
 //! 3. serves the `Extension` service (ping, call, shutdown) on
 //!    `PATH.<uuid>`, removing a stale socket file of that name first;
-//! 4. pings the manager every `--interval` seconds and exits cleanly when it
-//!    stops answering, on SIGTERM/SIGINT, or on the `shutdown` call, then
+//! 4. watches the manager every `--interval` seconds as osquery's own SDK
+//!    does (`ExtensionWatcher::watch` in osquery's
+//!    `osquery/extensions/extensions.cpp`, 5.x): the socket file must still
+//!    exist, a *new* connection must answer a ping, and the manager's
+//!    extension list must still hold our registration UUID. A removed socket
+//!    or a manager that no longer answers ends the extension cleanly (exit
+//!    0, "osquery core has gone away"); a manager that answers but has
+//!    forgotten us (osqueryd restarted on the same socket path) ends it with
+//!    an error, as osquery's watcher exits with status 1 then;
+//! 5. also exits cleanly on SIGTERM/SIGINT or on the `shutdown` call, then
 //!    deregisters (best effort) and removes its socket.
+//!
+//! Every error path of `call` (unknown registry, table or action, a
+//! malformed `context`, a table that fails or panics) answers a non-zero
+//! status code *with a message* naming what was wrong, and the extension
+//! keeps serving.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -72,6 +85,25 @@ pub enum ExtensionError {
     /// The Thrift conversation with the manager failed.
     #[error("talking to osquery's extension manager: {0}")]
     Thrift(#[from] thrift::Error),
+    /// The manager answers but no longer lists our registration (osqueryd
+    /// restarted on the same socket path and forgot us, or deregistered us).
+    #[error("osquery's extension manager at {path} no longer lists extension {name} (uuid {uuid}); osqueryd restarted or deregistered it, exiting so that osqueryd can start it again")]
+    Deregistered {
+        /// The manager's socket path.
+        path: PathBuf,
+        /// Our extension name.
+        name: String,
+        /// The UUID osquery gave us at registration.
+        uuid: i64,
+    },
+    /// The manager answered the watcher's ping with a failure status.
+    #[error("osquery's extension manager answered ping with code {code}: {message}")]
+    PingFailed {
+        /// osquery's status code.
+        code: i32,
+        /// osquery's message.
+        message: String,
+    },
     /// osquery refused to register the extension.
     #[error("osquery refused to register extension {name}: {message} (code {code})")]
     Refused {
@@ -134,6 +166,9 @@ pub fn run(
 ) -> Result<(), ExtensionError> {
     wait_for_socket(&opts.socket, opts.timeout, &stop)?;
     let io_timeout = opts.timeout.max(Duration::from_secs(5));
+    // One connection for registration only; the watcher opens a new one for
+    // every check, as osquery's SDK does, so a lingering old connection can
+    // never hide a manager that has gone.
     let mut client = connect_manager(&opts.socket, io_timeout)?;
 
     let plugins: Vec<Plugin> = tables
@@ -165,6 +200,7 @@ pub fn run(
         });
     }
     let uuid = status.uuid.unwrap_or(0);
+    drop(client);
     log::info!(
         "registered extension {} {} with osquery as uuid {uuid}",
         opts.name,
@@ -181,34 +217,50 @@ pub fn run(
     let serve_stop = stop.clone();
     let server = thread::spawn(move || serve(listener, processor, serve_stop));
 
-    // Ping loop: wake often to notice a stop, ping every `interval`.
-    let mut last_ping = Instant::now();
+    // Watch loop: wake often to notice a stop, check the manager every
+    // `interval`.
+    let mut last_check = Instant::now();
+    let mut outcome = Ok(());
     while !stop.load(Ordering::Acquire) {
         thread::sleep(Duration::from_millis(50));
-        if last_ping.elapsed() >= opts.interval {
-            last_ping = Instant::now();
-            match client.ping() {
-                Ok(s) if s.code.unwrap_or(0) == 0 => {}
-                Ok(s) => {
-                    log::info!(
-                        "osquery answered ping with code {:?} ({}); exiting",
-                        s.code,
-                        s.message.unwrap_or_default()
-                    );
-                    break;
-                }
-                Err(e) => {
-                    log::info!("osquery stopped answering ({e}); exiting");
-                    break;
-                }
+        if last_check.elapsed() < opts.interval {
+            continue;
+        }
+        match watch_manager(&opts.socket, uuid, io_timeout) {
+            Watch::Healthy => {}
+            Watch::Gone(why) => {
+                log::info!("extension watcher ending: osquery core has gone away ({why})");
+                break;
+            }
+            Watch::PingFailed { code, message } => {
+                log::error!("osquery answered ping with code {code} ({message}); exiting");
+                outcome = Err(ExtensionError::PingFailed { code, message });
+                break;
+            }
+            Watch::NotRegistered => {
+                let err = ExtensionError::Deregistered {
+                    path: opts.socket.clone(),
+                    name: opts.name.clone(),
+                    uuid,
+                };
+                log::error!("{err}");
+                outcome = Err(err);
+                break;
             }
         }
+        last_check = Instant::now();
     }
     stop.store(true, Ordering::Release);
     log::info!("shutting down");
-    // Best effort: osquery may already be gone.
-    if let Err(e) = client.deregister_extension(uuid) {
-        log::debug!("deregister failed (osquery gone?): {e}");
+    // Best effort, over a new connection: osquery may already be gone, and a
+    // manager that forgot us has nothing to deregister.
+    if outcome.is_ok() && is_socket(&opts.socket) {
+        match connect_manager(&opts.socket, Duration::from_secs(1))
+            .and_then(|mut c| Ok(c.deregister_extension(uuid)?))
+        {
+            Ok(_) => {}
+            Err(e) => log::debug!("deregister failed (osquery gone?): {e}"),
+        }
     }
     if server.join().is_err() {
         log::warn!("extension server thread panicked");
@@ -218,7 +270,59 @@ pub fn run(
             log::warn!("{}: could not remove socket: {e}", listen_path.display());
         }
     }
-    Ok(())
+    outcome
+}
+
+/// What one watcher check found.
+#[derive(Debug, PartialEq, Eq)]
+enum Watch {
+    /// The manager answered and still lists us.
+    Healthy,
+    /// The manager is gone (socket removed, refused, no answer): exit 0.
+    Gone(String),
+    /// The manager answered ping with a failure status: exit 1.
+    PingFailed {
+        /// osquery's status code.
+        code: i32,
+        /// osquery's message.
+        message: String,
+    },
+    /// The manager answers but no longer lists our UUID: exit 1.
+    NotRegistered,
+}
+
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+        || std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// One check of osquery's `ExtensionWatcher::watch`: the socket file still
+/// exists, a new connection answers a ping, and the manager's extension list
+/// still holds `uuid`.
+fn watch_manager(path: &Path, uuid: i64, io_timeout: Duration) -> Watch {
+    if !is_socket(path) {
+        return Watch::Gone(format!("socket {} was removed", path.display()));
+    }
+    let mut client = match connect_manager(path, io_timeout) {
+        Ok(c) => c,
+        Err(e) => return Watch::Gone(format!("stopped answering: {e}")),
+    };
+    match client.ping() {
+        Ok(s) if s.code.unwrap_or(0) == 0 => {}
+        Ok(s) => {
+            return Watch::PingFailed {
+                code: s.code.unwrap_or(0),
+                message: s.message.unwrap_or_default(),
+            }
+        }
+        Err(e) => return Watch::Gone(format!("stopped answering ping: {e}")),
+    }
+    match client.extensions() {
+        Ok(list) if list.contains_key(&uuid) => Watch::Healthy,
+        Ok(_) => Watch::NotRegistered,
+        Err(e) => Watch::Gone(format!("stopped answering the extension list request: {e}")),
+    }
 }
 
 /// Binds the extension's own socket, first removing a stale file of that
@@ -277,7 +381,10 @@ fn serve_connection<P: TProcessor>(stream: UnixStream, processor: &P, stop: &Ato
     let mut input = TBinaryInputProtocol::new(TBufferedReadTransport::new(read), true);
     let mut output = TBinaryOutputProtocol::new(TBufferedWriteTransport::new(stream), true);
     while !stop.load(Ordering::Acquire) {
-        if let Err(e) = processor.process(&mut input, &mut output) {
+        let result = processor.process(&mut input, &mut output);
+        // The answer is written and dropped: return what it used.
+        release_free_memory();
+        if let Err(e) = result {
             match e {
                 thrift::Error::Transport(ref t)
                     if t.kind == thrift::TransportErrorKind::EndOfFile => {}
@@ -288,10 +395,68 @@ fn serve_connection<P: TProcessor>(stream: UnixStream, processor: &P, stop: &Ato
     }
 }
 
+/// Hands the memory a call freed (the rows of an answer, a table's scratch
+/// space) back to the system. osquery's watchdog judges an extension by its
+/// resident size, and glibc otherwise keeps freed heap in its per-thread
+/// arenas, so one large answer would count against squatch from then on.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Answers osquery's calls on the extension's socket.
 struct Handler {
     plugins: BTreeMap<String, Plugin>,
     stop: Arc<AtomicBool>,
+}
+
+impl Handler {
+    /// Routes one `call` to a table plugin, or says in words why it cannot.
+    /// osquery shows `status.message` to whoever ran the query, so every
+    /// refusal names the registry, table or action it could not serve.
+    fn dispatch(
+        &self,
+        registry: &str,
+        item: &str,
+        action: Option<&str>,
+        request: api::ExtensionPluginRequest,
+    ) -> Result<api::ExtensionResponse, String> {
+        if registry != "table" {
+            return Err(format!(
+                "squatch has no {registry:?} registry: it serves only table plugins"
+            ));
+        }
+        let Some(plugin) = self.plugins.get(item) else {
+            return Err(format!("squatch has no table named {item:?}"));
+        };
+        match action {
+            Some("columns" | "generate") => {}
+            Some(other) => {
+                return Err(format!(
+                    "table {item}: unknown action {other:?}; squatch tables are read-only and answer only \"columns\" and \"generate\""
+                ))
+            }
+            None => return Err(format!("table {item}: the request has no action")),
+        }
+        // A panic in a table must not take the extension (or this
+        // connection) down: osquery gets an error status and a message.
+        let resp =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plugin.handle_call(request)))
+                .map_err(|_| {
+                    format!(
+                        "table {item} failed unexpectedly (a squatch bug; its log has the panic)"
+                    )
+                })?;
+        let status = resp.status.map(|s| api::ExtensionStatus {
+            code: s.code,
+            message: s.message,
+            uuid: s.uuid,
+        });
+        Ok(api::ExtensionResponse::new(status, resp.response))
+    }
 }
 
 impl ExtensionSyncHandler for Handler {
@@ -305,30 +470,19 @@ impl ExtensionSyncHandler for Handler {
         item: String,
         request: api::ExtensionPluginRequest,
     ) -> thrift::Result<api::ExtensionResponse> {
-        let plugin = match (registry.as_str(), self.plugins.get(&item)) {
-            ("table", Some(p)) => p,
-            _ => {
-                return Ok(api::ExtensionResponse::new(
-                    api::ExtensionStatus::new(
-                        1,
-                        format!("squatch has no {registry} plugin named {item}"),
-                        None,
-                    ),
-                    Vec::new(),
-                ))
-            }
-        };
+        let action = request.get("action").cloned();
         log::debug!(
             "call {registry}/{item} action={}",
-            request.get("action").map(String::as_str).unwrap_or("")
+            action.as_deref().unwrap_or("")
         );
-        let resp = plugin.handle_call(request);
-        let status = resp.status.map(|s| api::ExtensionStatus {
-            code: s.code,
-            message: s.message,
-            uuid: s.uuid,
-        });
-        Ok(api::ExtensionResponse::new(status, resp.response))
+        let resp = match self.dispatch(&registry, &item, action.as_deref(), request) {
+            Ok(resp) => resp,
+            Err(message) => {
+                log::warn!("{message}");
+                api::ExtensionResponse::new(api::ExtensionStatus::new(1, message, None), Vec::new())
+            }
+        };
+        Ok(resp)
     }
 
     fn handle_shutdown(&self) -> thrift::Result<()> {

@@ -566,4 +566,5 @@ pub fn generate(
         .map(|r| r.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
         .collect()
 }
+pub mod fake_osquery;
 pub mod packs;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds squatch's .deb and .rpm from Cargo.toml's [package.metadata.deb] and
+# [package.metadata.generate-rpm]: the `dist` profile binary (release,
+# stripped), its man pages, then both packages without rebuilding.
+#
+#   packaging/build-packages.sh [OUT_DIR]     (default: target/packages)
+#
+# Needs cargo-deb and cargo-generate-rpm:
+#   cargo install --locked cargo-deb cargo-generate-rpm
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:-target/packages}
+# cargo-deb and cargo-generate-rpm read `target/release/...` asset paths and
+# map them to the profile's directory under the target dir.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
+for tool in deb generate-rpm; do
+    if ! cargo "$tool" --version >/dev/null 2>&1; then
+        echo "cargo $tool not found: cargo install --locked cargo-deb cargo-generate-rpm" >&2
+        exit 1
+    fi
+done
+
+cargo build --locked --profile dist --bin squatch
+bin="$target_dir/dist/squatch"
+
+# Man pages from the binary's own --help (clap_mangen): squatch.1 and one per
+# subcommand. The asset lists read them from target/packaging/man/.
+man=target/packaging/man
+rm -rf "$man"
+mkdir -p "$man"
+"$bin" man "$man"
+
+mkdir -p "$out"
+rm -f "$out"/squatch*.deb "$out"/squatch*.rpm
+cargo deb --no-build --profile dist --output "$out/"
+cargo generate-rpm --profile dist --output "$out/"
+ls -l "$out"/squatch*.deb "$out"/squatch*.rpm

@@ -13,6 +13,7 @@ pub mod host;
 pub mod osquery;
 pub mod output;
 pub mod python;
+pub mod secrets;
 pub mod settings;
 pub mod sql;
 pub mod table;

@@ -7,6 +7,7 @@ pub mod python_install_findings;
 pub mod python_package_provenance;
 pub mod python_typosquat_scores;
 pub mod python_typosquat_variants;
+pub mod secret_exposure;
 
 use std::sync::Arc;
 
@@ -23,9 +24,8 @@ pub fn registry(host: Arc<Host>) -> Vec<Arc<dyn Table>> {
 /// Every squatch table, for a host and the process's settings. Both adapters
 /// (osquery and embedded SQL) serve exactly this list.
 pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>> {
-    let _ = settings; // read by the tables that keep state or load libraries
-                      // One listing of each site directory's distributions, shared by every
-                      // table that reads them, so a query joining them parses METADATA once.
+    // One listing of each site directory's distributions, shared by every
+    // table that reads them, so a query joining them parses METADATA once.
     let dists = Arc::new(DistributionCache::new());
     vec![
         // one line per table, kept in alphabetical order
@@ -46,7 +46,8 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
             host.clone(),
             dists.clone(),
         )),
-        Arc::new(python_typosquat_variants::PythonTyposquatVariants::with_cache(host, dists)),
+        Arc::new(python_typosquat_variants::PythonTyposquatVariants::with_cache(host.clone(), dists)),
+        Arc::new(secret_exposure::SecretExposure::new(host, settings)),
     ]
 }
 

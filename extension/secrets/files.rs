@@ -88,7 +88,9 @@ impl Target {
             path: Host::normalize(&f.path),
             kind: FileKind::GcpJson,
             named_by: Some((f.pid, f.variable.clone())),
-            asked: true,
+            // A process may name a file of another mount namespace (a
+            // container): a missing one is logged, not a row.
+            asked: false,
         }
     }
 }
@@ -225,7 +227,10 @@ pub fn scan_file(
     };
     let md = match host.metadata(&t.path) {
         Ok(md) => md,
-        Err(e) if e.is_not_found() && !t.asked => return Vec::new(),
+        Err(e) if e.is_not_found() && !t.asked => {
+            log::debug!("secret_exposure: {e}");
+            return Vec::new();
+        }
         Err(e) => return vec![base(format!("{}: {e}", e.status_word()))],
     };
     let mode = md.mode() & 0o7777;

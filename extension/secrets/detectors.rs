@@ -343,24 +343,40 @@ impl Detectors {
         if self.is_allowed(v) || is_placeholder(v) {
             return Vec::new();
         }
-        let ok = match rule.value {
-            ValueKind::Secret | ValueKind::Identifier => true,
-            ValueKind::Path => !v.is_empty(),
-            ValueKind::Url => false,
-            ValueKind::Generic => looks_secret(v),
+        let span = match rule.value {
+            ValueKind::Secret | ValueKind::Identifier | ValueKind::Path => trimmed,
+            ValueKind::Url => match url_password(v) {
+                // A password the shape rule's strict character set misses.
+                Some(r) => trimmed.start + r.start..trimmed.start + r.end,
+                None => return Vec::new(),
+            },
+            ValueKind::Generic if looks_secret(v) => trimmed,
+            ValueKind::Generic => return Vec::new(),
         };
-        if !ok {
-            return Vec::new();
-        }
         vec![EntryHit {
             detector: &rule.id,
             secret_kind: &rule.secret_kind,
             lifetime: rule.lifetime,
-            span: trimmed,
+            span,
             identifier: rule.value == ValueKind::Identifier,
             follow_path: rule.value == ValueKind::Path,
         }]
     }
+}
+
+/// The span of the password in a URL's userinfo (`scheme://user:PASS@host`),
+/// when there is a non-empty one that is not a `${VAR}` reference.
+pub fn url_password(url: &str) -> Option<Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    let colon = rest[..at].find(':')?;
+    let pw = &rest[colon + 1..at];
+    if pw.is_empty() || is_placeholder(pw) {
+        return None;
+    }
+    Some(start + colon + 1..start + at)
 }
 
 /// The span of `value` without surrounding whitespace and one pair of quotes.
@@ -746,6 +762,23 @@ mod tests {
         assert_eq!(hits[0].lifetime, Lifetime::LongLived);
         let gac = d.match_entry("GOOGLE_APPLICATION_CREDENTIALS", "/home/a/sa.json");
         assert!(gac[0].follow_path);
+    }
+
+    #[test]
+    fn index_url_passwords_the_shape_misses_are_found() {
+        let d = d();
+        let url = "https://bob:p+ss=w0rd!@idx.example.invalid/simple";
+        let hits = d.match_entry("PIP_INDEX_URL", url);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(&url[hits[0].span.clone()], "p+ss=w0rd!");
+        assert_eq!(hits[0].secret_kind, "index_url_credentials");
+        assert!(d
+            .match_entry("PIP_INDEX_URL", "https://${USER}:${PASS}@idx.invalid/simple")
+            .is_empty());
+        assert!(d
+            .match_entry("UV_INDEX_URL", "https://idx.invalid/simple/a@b")
+            .is_empty());
+        assert_eq!(url_password("https://u:@h/"), None);
     }
 
     #[test]

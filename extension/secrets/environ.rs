@@ -195,7 +195,9 @@ fn read_proc(
         Some(d) => host.open_file_at(d, &rel)?,
         None => host.open_file(&full)?,
     };
-    let mut buf = Vec::new();
+    // /proc reports size 0: start with room for a typical environment so
+    // the read takes one call and an end-of-file probe.
+    let mut buf = Vec::with_capacity(16 * 1024);
     file.take(cap + 1)
         .read_to_end(&mut buf)
         .map_err(|source| HostError::Io { path: full, source })?;

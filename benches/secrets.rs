@@ -68,40 +68,88 @@ fn planted(kind: usize, r: &mut Rng) -> Vec<(String, String)> {
     let v = |n: &str, s: String| vec![(n.to_string(), s)];
     match kind {
         0 => vec![
-            ("AWS_ACCESS_KEY_ID".into(), format!("{}{}", "AK".to_owned() + "IA", r.pick(UPPER, 16))),
+            (
+                "AWS_ACCESS_KEY_ID".into(),
+                format!("{}{}", "AK".to_owned() + "IA", r.pick(UPPER, 16)),
+            ),
             ("AWS_SECRET_ACCESS_KEY".into(), r.pick(B64, 40)),
         ],
-        1 => v("HF_TOKEN", format!("{}{}", "hf".to_owned() + "_", r.pick(LETTERS, 34))),
-        2 => v("GITHUB_TOKEN", format!("{}{}", "ghp".to_owned() + "_", r.pick(ALNUM, 36))),
+        1 => v(
+            "HF_TOKEN",
+            format!("{}{}", "hf".to_owned() + "_", r.pick(LETTERS, 34)),
+        ),
+        2 => v(
+            "GITHUB_TOKEN",
+            format!("{}{}", "ghp".to_owned() + "_", r.pick(ALNUM, 36)),
+        ),
         3 => v(
             "OPENAI_API_KEY",
-            format!("sk-proj-{}{}{}", r.pick(ALNUM, 58), "T3Blbk".to_owned() + "FJ", r.pick(ALNUM, 58)),
+            format!(
+                "sk-proj-{}{}{}",
+                r.pick(ALNUM, 58),
+                "T3Blbk".to_owned() + "FJ",
+                r.pick(ALNUM, 58)
+            ),
         ),
         4 => v(
             "ANTHROPIC_API_KEY",
             format!("{}{}AA", "sk-ant".to_owned() + "-api03-", r.pick(ALNUM, 93)),
         ),
-        5 => v("PYPI_TOKEN", format!("{}{}", "pypi-AgEIcHlwaS5v".to_owned() + "cmc", r.pick(ALNUM, 120))),
+        5 => v(
+            "PYPI_TOKEN",
+            format!(
+                "{}{}",
+                "pypi-AgEIcHlwaS5v".to_owned() + "cmc",
+                r.pick(ALNUM, 120)
+            ),
+        ),
         6 => v(
             "SLACK_BOT_TOKEN",
-            format!("{}-{}-{}-{}", "xo".to_owned() + "xb", r.pick("0123456789", 12), r.pick("0123456789", 13), r.pick(ALNUM, 24)),
+            format!(
+                "{}-{}-{}-{}",
+                "xo".to_owned() + "xb",
+                r.pick("0123456789", 12),
+                r.pick("0123456789", 13),
+                r.pick(ALNUM, 24)
+            ),
         ),
-        7 => v("GITLAB_TOKEN", format!("{}{}", "glp".to_owned() + "at-", r.pick(ALNUM, 20))),
+        7 => v(
+            "GITLAB_TOKEN",
+            format!("{}{}", "glp".to_owned() + "at-", r.pick(ALNUM, 20)),
+        ),
         8 => v(
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            format!("{}{}.{}{}.{}", "ey".to_owned() + "J", r.pick(ALNUM, 36), "ey".to_owned() + "J", r.pick(ALNUM, 120), r.pick(ALNUM, 43)),
+            format!(
+                "{}{}.{}{}.{}",
+                "ey".to_owned() + "J",
+                r.pick(ALNUM, 36),
+                "ey".to_owned() + "J",
+                r.pick(ALNUM, 120),
+                r.pick(ALNUM, 43)
+            ),
         ),
         9 => v(
             "PIP_INDEX_URL",
-            format!("https://ci:{}@pypi.corp.example.invalid/simple", r.pick(ALNUM, 24)),
+            format!(
+                "https://ci:{}@pypi.corp.example.invalid/simple",
+                r.pick(ALNUM, 24)
+            ),
         ),
         10 => v("WANDB_API_KEY", r.pick(HEX, 40)),
         11 => v("DATABASE_PASSWORD", r.pick(ALNUM, 20)),
         12 => v(
             "AZURE_CLIENT_SECRET",
-            format!("{}{}Q~{}", r.pick(ALNUM, 3), r.pick("0123456789", 1), r.pick(ALNUM, 34)),
+            format!(
+                "{}{}Q~{}",
+                r.pick(ALNUM, 3),
+                r.pick("0123456789", 1),
+                r.pick(ALNUM, 34)
+            ),
         ),
-        _ => v("GOOGLE_API_KEY", format!("{}{}", "AI".to_owned() + "za", r.pick(ALNUM, 35))),
+        _ => v(
+            "GOOGLE_API_KEY",
+            format!("{}{}", "AI".to_owned() + "za", r.pick(ALNUM, 35)),
+        ),
     }
 }
 
@@ -113,16 +161,31 @@ fn look_alikes(kind: usize) -> Vec<(String, String)> {
         ("AWS_REGION".into(), "us-east-1".into()),
         ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
         ("HF_HOME".into(), "/data/hf".into()),
-        ("TOKEN_URL".into(), "https://auth.example.invalid/oauth/token".into()),
-        ("GITHUB_TOKEN_FILE".into(), "/run/secrets/github_token".into()),
-        ("HF_TOKEN_PATH".into(), "/home/user/.cache/huggingface/token".into()),
+        (
+            "TOKEN_URL".into(),
+            "https://auth.example.invalid/oauth/token".into(),
+        ),
+        (
+            "GITHUB_TOKEN_FILE".into(),
+            "/run/secrets/github_token".into(),
+        ),
+        (
+            "HF_TOKEN_PATH".into(),
+            "/home/user/.cache/huggingface/token".into(),
+        ),
     ];
     if kind != 1 {
         v.push(("HF_TOKEN".into(), String::new()));
     }
     if kind != 0 {
-        v.push(("AWS_ACCESS_KEY_ID".into(), "AK".to_owned() + "IAIOSFODNN7EXAMPLE"));
-        v.push(("AWS_SECRET_ACCESS_KEY".into(), "wJalrXUtnFEMI/K7MDENG/".to_owned() + "bPxRfiCYEXAMPLEKEY"));
+        v.push((
+            "AWS_ACCESS_KEY_ID".into(),
+            "AK".to_owned() + "IAIOSFODNN7EXAMPLE",
+        ));
+        v.push((
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "wJalrXUtnFEMI/K7MDENG/".to_owned() + "bPxRfiCYEXAMPLEKEY",
+        ));
     }
     if kind != 9 {
         v.push(("PIP_INDEX_URL".into(), "https://pypi.org/simple".into()));
@@ -133,8 +196,17 @@ fn look_alikes(kind: usize) -> Vec<(String, String)> {
 /// An ordinary session's variables (neither secret nor look-alike by intent).
 fn ordinary(pid: u32, r: &mut Rng) -> Vec<(String, String)> {
     let mut ls = String::from("rs=0:di=01;34:ln=01;36:mh=00:pi=40;33:so=01;35:do=01;35:bd=40;33;01:cd=40;33;01:or=40;31;01:mi=00:su=37;41:sg=30;43:ca=00:tw=30;42:ow=34;42:st=37;44:ex=01;32");
-    for ext in ["tar", "tgz", "arc", "arj", "taz", "lha", "lz4", "lzh", "lzma", "tlz", "txz", "tzo", "t7z", "zip", "z", "dz", "gz", "lrz", "lz", "lzo", "xz", "zst", "tzst", "bz2", "bz", "tbz", "tbz2", "tz", "deb", "rpm", "jar", "war", "ear", "sar", "rar", "alz", "ace", "zoo", "cpio", "7z", "rz", "cab", "wim", "swm", "dwm", "esd", "avif", "jpg", "jpeg", "mjpg", "mjpeg", "gif", "bmp", "pbm", "pgm", "ppm", "tga", "xbm", "xpm", "tif", "tiff", "png", "svg", "svgz", "mng", "pcx", "mov", "mpg", "mpeg", "m2v", "mkv", "webm", "webp", "ogm", "mp4", "m4v", "mp4v", "vob", "qt", "nuv", "wmv", "asf", "rm", "rmvb", "flc", "avi", "fli", "flv", "gl", "dl", "xcf", "xwd", "yuv", "cgm", "emf", "ogv", "ogx"] {
-            ls.push_str(&format!(":*.{ext}=01;31"));
+    for ext in [
+        "tar", "tgz", "arc", "arj", "taz", "lha", "lz4", "lzh", "lzma", "tlz", "txz", "tzo", "t7z",
+        "zip", "z", "dz", "gz", "lrz", "lz", "lzo", "xz", "zst", "tzst", "bz2", "bz", "tbz",
+        "tbz2", "tz", "deb", "rpm", "jar", "war", "ear", "sar", "rar", "alz", "ace", "zoo", "cpio",
+        "7z", "rz", "cab", "wim", "swm", "dwm", "esd", "avif", "jpg", "jpeg", "mjpg", "mjpeg",
+        "gif", "bmp", "pbm", "pgm", "ppm", "tga", "xbm", "xpm", "tif", "tiff", "png", "svg",
+        "svgz", "mng", "pcx", "mov", "mpg", "mpeg", "m2v", "mkv", "webm", "webp", "ogm", "mp4",
+        "m4v", "mp4v", "vob", "qt", "nuv", "wmv", "asf", "rm", "rmvb", "flc", "avi", "fli", "flv",
+        "gl", "dl", "xcf", "xwd", "yuv", "cgm", "emf", "ogv", "ogx",
+    ] {
+        ls.push_str(&format!(":*.{ext}=01;31"));
     }
     vec![
         ("SHELL".into(), "/bin/bash".into()),
@@ -265,7 +337,11 @@ fn find_detect_secrets() -> Option<PathBuf> {
         return (p != "none").then(|| PathBuf::from(p));
     }
     for c in ["detect-secrets", "/work/venvs/ds/bin/detect-secrets"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return Some(PathBuf::from(c));
         }
     }
@@ -280,6 +356,14 @@ struct Score {
     planted: usize,
     fp: usize,
     fp_look_alike: usize,
+}
+
+/// detect-secrets' figures.
+struct Peer {
+    whole: Duration,
+    one: Duration,
+    score: Score,
+    cpu: Duration,
 }
 
 fn score(procs: &[Proc], hits: &BTreeMap<u32, BTreeSet<String>>) -> Score {
@@ -299,15 +383,26 @@ fn score(procs: &[Proc], hits: &BTreeMap<u32, BTreeSet<String>>) -> Score {
 }
 
 fn main() {
-    let n: u32 = std::env::var("BENCH_PROCS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let repeat: usize = std::env::var("BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let n: u32 = std::env::var("BENCH_PROCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let repeat: usize = std::env::var("BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("host");
     let state = tmp.path().join("state");
     let procs = build(&root, n);
     let env_bytes: usize = procs
         .iter()
-        .map(|p| p.vars.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>())
+        .map(|p| {
+            p.vars
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>()
+        })
         .sum();
     println!(
         "secret_exposure vs detect-secrets: {n} processes, {:.0} bytes of environment each on average",
@@ -338,7 +433,13 @@ fn main() {
     let whole = median(times);
     let whole_cpu = median(cpu);
     // The columns a pack query reads (no command line to read and redact).
-    let narrow = QueryContext::all().using(&["pid", "variable", "secret_kind", "credential_lifetime", "fingerprint"]);
+    let narrow = QueryContext::all().using(&[
+        "pid",
+        "variable",
+        "secret_kind",
+        "credential_lifetime",
+        "fingerprint",
+    ]);
     let mut times = Vec::new();
     for _ in 0..repeat {
         let t = Instant::now();
@@ -354,11 +455,19 @@ fn main() {
         .arg(&root)
         .arg("--state-dir")
         .arg(&state)
-        .args(["query", "--csv", "SELECT pid, variable FROM secret_exposure"])
+        .args([
+            "query",
+            "--csv",
+            "SELECT pid, variable FROM secret_exposure",
+        ])
         .output()
         .unwrap();
     let cli = t.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // squatch: WHERE pid = N.
     let mut times = Vec::new();
@@ -375,7 +484,10 @@ fn main() {
     for r in &rows {
         if let (Some(pid), Some(var)) = (r.get("pid"), r.get("variable")) {
             if r.get("secret_kind").is_some() {
-                squatch_hits.entry(pid.parse().unwrap()).or_default().insert(var.to_string());
+                squatch_hits
+                    .entry(pid.parse().unwrap())
+                    .or_default()
+                    .insert(var.to_string());
             }
         }
     }
@@ -383,7 +495,7 @@ fn main() {
 
     // detect-secrets on the same environments as files.
     let ds = find_detect_secrets();
-    let mut peer: Option<(Duration, Duration, Score, Duration)> = None;
+    let mut peer: Option<Peer> = None;
     if let Some(ds) = &ds {
         let files = root.join("envfiles");
         let c = children_cpu();
@@ -395,13 +507,21 @@ fn main() {
             .unwrap();
         let ds_whole = t.elapsed();
         let ds_cpu = children_cpu() - c;
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let mut hits: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
         let by_pid: BTreeMap<u32, &Proc> = procs.iter().map(|p| (p.pid, p)).collect();
         if let Some(results) = v["results"].as_object() {
             for (file, list) in results {
-                let pid: u32 = file.trim_start_matches("./").trim_end_matches(".env").parse().unwrap();
+                let pid: u32 = file
+                    .trim_start_matches("./")
+                    .trim_end_matches(".env")
+                    .parse()
+                    .unwrap();
                 for h in list.as_array().unwrap() {
                     let line = h["line_number"].as_u64().unwrap() as usize;
                     let var = by_pid[&pid].vars[line - 1].0.clone();
@@ -420,12 +540,17 @@ fn main() {
             one_times.push(t.elapsed());
             assert!(o.status.success());
         }
-        peer = Some((ds_whole, median(one_times), score(&procs, &hits), ds_cpu));
+        peer = Some(Peer {
+            whole: ds_whole,
+            one: median(one_times),
+            score: score(&procs, &hits),
+            cpu: ds_cpu,
+        });
     }
 
     println!();
     println!("{:<44} {:>16} {:>16}", "", "squatch", "detect-secrets");
-    let peer_col = |f: &dyn Fn(&(Duration, Duration, Score, Duration)) -> String| match &peer {
+    let peer_col = |f: &dyn Fn(&Peer) -> String| match &peer {
         Some(p) => f(p),
         None => "unavailable".to_string(),
     };
@@ -433,44 +558,49 @@ fn main() {
         "{:<44} {:>16} {:>16}",
         "whole host (in process / one process)",
         ms(whole),
-        peer_col(&|p| ms(p.0))
+        peer_col(&|p| ms(p.whole))
     );
     println!(
         "{:<44} {:>16} {:>16}",
         "whole host, CPU time (user + system)",
         ms(whole_cpu),
-        peer_col(&|p| ms(p.3))
+        peer_col(&|p| ms(p.cpu))
     );
     println!(
         "{:<44} {:>16} {:>16}",
         "whole host, 5 columns, no cmdline",
         ms(whole_narrow),
-        peer_col(&|p| ms(p.0))
+        peer_col(&|p| ms(p.whole))
     );
-    println!("{:<44} {:>16} {:>16}", "whole host, cold CLI process", ms(cli), peer_col(&|p| ms(p.0)));
+    println!(
+        "{:<44} {:>16} {:>16}",
+        "whole host, cold CLI process",
+        ms(cli),
+        peer_col(&|p| ms(p.whole))
+    );
     println!(
         "{:<44} {:>16} {:>16}",
         "one process (WHERE pid = / one file)",
         ms(one),
-        peer_col(&|p| ms(p.1))
+        peer_col(&|p| ms(p.one))
     );
     println!(
         "{:<44} {:>16} {:>16}",
         "planted secrets found (recall)",
         format!("{}/{}", sq.found, sq.planted),
-        peer_col(&|p| format!("{}/{}", p.2.found, p.2.planted))
+        peer_col(&|p| format!("{}/{}", p.score.found, p.score.planted))
     );
     println!(
         "{:<44} {:>16} {:>16}",
         "false positives (variables not planted)",
         sq.fp,
-        peer_col(&|p| p.2.fp.to_string())
+        peer_col(&|p| p.score.fp.to_string())
     );
     println!(
         "{:<44} {:>16} {:>16}",
         "  of which on the named look-alikes",
         sq.fp_look_alike,
-        peer_col(&|p| p.2.fp_look_alike.to_string())
+        peer_col(&|p| p.score.fp_look_alike.to_string())
     );
     if ds.is_none() {
         println!("detect-secrets not found: pip install detect-secrets into a venv and set DETECT_SECRETS");

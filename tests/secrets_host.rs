@@ -43,7 +43,9 @@ fn table(fh: &FakeHost) -> Env {
 }
 
 fn secret_rows(rows: &[Row]) -> Vec<&Row> {
-    rows.iter().filter(|r| r.get("secret_kind").is_some()).collect()
+    rows.iter()
+        .filter(|r| r.get("secret_kind").is_some())
+        .collect()
 }
 
 fn key_of(r: &Row) -> (String, String) {
@@ -55,8 +57,10 @@ fn key_of(r: &Row) -> (String, String) {
 
 /// Every expected row is there with the right columns, and nothing else.
 fn check(env: &Env, planted: &Planted, rows: &[Row]) {
-    let got: BTreeMap<(String, String), &Row> =
-        secret_rows(rows).into_iter().map(|r| (key_of(r), r)).collect();
+    let got: BTreeMap<(String, String), &Row> = secret_rows(rows)
+        .into_iter()
+        .map(|r| (key_of(r), r))
+        .collect();
     let want: BTreeMap<(String, String), _> = planted
         .expected
         .iter()
@@ -64,7 +68,10 @@ fn check(env: &Env, planted: &Planted, rows: &[Row]) {
         .collect();
     let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).collect();
-    assert!(extra.is_empty(), "unexpected rows (false positives): {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "unexpected rows (false positives): {extra:?}"
+    );
     assert!(missing.is_empty(), "missing rows: {missing:?}");
     for (k, e) in want {
         let r = got[&k];
@@ -127,7 +134,10 @@ fn every_kind_row_by_row_and_no_look_alike() {
     );
     assert_eq!(
         fp("/proc/4242/environ", "AWS_SECRET_ACCESS_KEY"),
-        fp("/home/alice/.aws/credentials", "[default] aws_secret_access_key")
+        fp(
+            "/home/alice/.aws/credentials",
+            "[default] aws_secret_access_key"
+        )
     );
     // Expiry where the format says.
     let sso = rows
@@ -149,11 +159,11 @@ fn every_kind_row_by_row_and_no_look_alike() {
         .unwrap()
         .starts_with("named by GOOGLE_APPLICATION_CREDENTIALS of process 4500; service account "));
     // The command line is there, redacted.
-    let pip = rows
-        .iter()
-        .find(|r| r.get("pid") == Some("4300"))
-        .unwrap();
-    assert_eq!(pip.get("cmdline"), Some("uv pip install -r requirements.txt"));
+    let pip = rows.iter().find(|r| r.get("pid") == Some("4300")).unwrap();
+    assert_eq!(
+        pip.get("cmdline"),
+        Some("uv pip install -r requirements.txt")
+    );
 }
 
 #[test]
@@ -198,7 +208,11 @@ fn where_path_reads_only_that_file() {
     let fh = FakeHost::new();
     let planted = plant_every_kind(&fh);
     let env = table(&fh);
-    for e in planted.expected.iter().filter(|e| e.readable_by_others.is_some()) {
+    for e in planted
+        .expected
+        .iter()
+        .filter(|e| e.readable_by_others.is_some())
+    {
         if e.pid.is_some() {
             continue;
         }

@@ -46,7 +46,9 @@ fn pieces(v: &str) -> Vec<&str> {
     if idx.len() <= 12 {
         return vec![v];
     }
-    (0..idx.len() - 12).map(|i| &v[idx[i]..idx[i + 12]]).collect()
+    (0..idx.len() - 12)
+        .map(|i| &v[idx[i]..idx[i + 12]])
+        .collect()
 }
 
 #[test]
@@ -113,7 +115,11 @@ fn no_planted_value_nor_a_piece_of_one_is_ever_printed() {
         &fh,
         st,
         &[],
-        &["query", "--json", "SELECT * FROM python_typosquat_variants WHERE target = 'torch'"],
+        &[
+            "query",
+            "--json",
+            "SELECT * FROM python_typosquat_variants WHERE target = 'torch'",
+        ],
     ));
     runs.push(squatch(
         &fh,
@@ -138,8 +144,18 @@ fn no_planted_value_nor_a_piece_of_one_is_ever_printed() {
     ] {
         runs.push(squatch(&fh, st, &[], &["-v", "query", "--json", q]));
     }
-    runs.push(squatch(&fh, st, &[], &["-v", "query", "-f", sql_file.to_str().unwrap()]));
-    runs.push(squatch(&fh, st, &[], &["-v", "query", "-f", "/nonexistent/q.sql"]));
+    runs.push(squatch(
+        &fh,
+        st,
+        &[],
+        &["-v", "query", "-f", sql_file.to_str().unwrap()],
+    ));
+    runs.push(squatch(
+        &fh,
+        st,
+        &[],
+        &["-v", "query", "-f", "/nonexistent/q.sql"],
+    ));
     runs.push(squatch(
         &fh,
         st,
@@ -174,24 +190,41 @@ fn no_planted_value_nor_a_piece_of_one_is_ever_printed() {
     assert!(secret_json.ok, "{}", secret_json.stderr);
     let rows: serde_json::Value = serde_json::from_str(&secret_json.stdout).unwrap();
     assert!(rows.as_array().unwrap().len() >= planted.expected.len());
-    assert!(secret_json.stderr.contains("secret_exposure"), "verbose log ran");
+    assert!(
+        secret_json.stderr.contains("secret_exposure"),
+        "verbose log ran"
+    );
     let prov = runs
         .iter()
-        .find(|r| r.args == ["-v", "query", "--json", "SELECT * FROM python_package_provenance"])
+        .find(|r| {
+            r.args
+                == [
+                    "-v",
+                    "query",
+                    "--json",
+                    "SELECT * FROM python_package_provenance",
+                ]
+        })
         .unwrap();
     assert!(
         prov.stdout.contains("https://home.example.invalid/helper"),
         "{}",
         prov.stdout
     );
-    assert!(prov.stdout.contains("https://pkgs.example.invalid/REDACTED/simple/"));
+    assert!(prov
+        .stdout
+        .contains("https://pkgs.example.invalid/REDACTED/simple/"));
     assert!(prov.stdout.contains("#token=REDACTED"));
     assert!(runs.iter().any(|r| !r.ok), "error paths ran");
     let fallback = runs
         .iter()
         .find(|r| r.args.iter().any(|a| a == "--fingerprint-key"))
         .unwrap();
-    assert!(fallback.stderr.contains("per-run key"), "{}", fallback.stderr);
+    assert!(
+        fallback.stderr.contains("per-run key"),
+        "{}",
+        fallback.stderr
+    );
     assert!(!inside_state.exists(), "nothing written inside --root");
 
     for r in &runs {
@@ -209,6 +242,9 @@ fn no_planted_value_nor_a_piece_of_one_is_ever_printed() {
 
 #[test]
 fn pieces_cover_every_window() {
-    assert_eq!(pieces("abcdefghijklm"), vec!["abcdefghijkl", "bcdefghijklm"]);
+    assert_eq!(
+        pieces("abcdefghijklm"),
+        vec!["abcdefghijkl", "bcdefghijklm"]
+    );
     assert_eq!(pieces("short"), vec!["short"]);
 }

@@ -59,7 +59,10 @@ fn queries_fire_on_the_seed_attack_and_not_on_its_twin() {
     let rows = run(&attack, LONG_LIVED_CLOUD_KEYS_IN_ENV);
     let mut vars = col(&rows, "variable");
     vars.sort();
-    assert_eq!(vars, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HF_TOKEN"]);
+    assert_eq!(
+        vars,
+        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HF_TOKEN"]
+    );
     assert!(col(&rows, "pid").iter().all(|p| *p == "4242"));
 
     let rows = run(&attack, CREDENTIAL_FILES_READABLE_BY_OTHERS);
@@ -93,7 +96,13 @@ fn queries_on_the_host_with_every_kind() {
     let rows = run(&fh, LONG_LIVED_CLOUD_KEYS_IN_ENV);
     let mut got: Vec<String> = rows
         .iter()
-        .map(|r| format!("{} {}", r["pid"].as_str().unwrap(), r["variable"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["pid"].as_str().unwrap(),
+                r["variable"].as_str().unwrap()
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(

@@ -225,7 +225,10 @@ impl Detectors {
         let mut keyword_shape = Vec::new();
         for (i, s) in file.shape.iter().enumerate() {
             if s.keywords.is_empty() {
-                return Err(DetectorError::Toml(format!("shape {} has no keywords", s.id)));
+                return Err(DetectorError::Toml(format!(
+                    "shape {} has no keywords",
+                    s.id
+                )));
             }
             for k in &s.keywords {
                 words.push(k.clone());
@@ -424,13 +427,26 @@ pub fn trim_span(value: &str) -> Range<usize> {
 pub fn is_placeholder(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     (v.starts_with("${") && v.ends_with('}'))
-        || (v.starts_with('$') && v[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        || (v.starts_with('$')
+            && v[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'))
         || (v.starts_with('<') && v.ends_with('>'))
-        || v.chars().all(|c| c == '*' || c == 'x' || c == 'X' || c == '.' || c == '-')
+        || v.chars()
+            .all(|c| c == '*' || c == 'x' || c == 'X' || c == '.' || c == '-')
         || matches!(
             lower.as_str(),
-            "none" | "null" | "nil" | "changeme" | "redacted" | "true" | "false" | "secret"
-                | "password" | "token" | "undefined"
+            "none"
+                | "null"
+                | "nil"
+                | "changeme"
+                | "redacted"
+                | "true"
+                | "false"
+                | "secret"
+                | "password"
+                | "token"
+                | "undefined"
         )
 }
 
@@ -466,8 +482,10 @@ pub fn looks_secret(v: &str) -> bool {
     if v.chars().any(char::is_whitespace)
         || v.starts_with(['/', '~', '.'])
         || v.contains("://")
-        || v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b':')
-        || v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
+        || v.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b':')
+        || v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
     {
         return false;
     }
@@ -571,7 +589,12 @@ mod tests {
             ),
             (
                 "trufflehog:openai",
-                format!("sk-proj-{}{}{}", rep("Fake0", 4), "T3Blbk", "FJ".to_string() + &rep("Fake0", 4)),
+                format!(
+                    "sk-proj-{}{}{}",
+                    rep("Fake0", 4),
+                    "T3Blbk",
+                    "FJ".to_string() + &rep("Fake0", 4)
+                ),
                 format!("sk-proj-{}", rep("Fake0", 4)),
             ),
             (
@@ -591,7 +614,13 @@ mod tests {
             ),
             (
                 "gitleaks:slack-user-token",
-                format!("xoxp-{}-{}-{}-{}", "1234567890", "1234567890", "1234567890", rep("fake", 8)),
+                format!(
+                    "xoxp-{}-{}-{}-{}",
+                    "1234567890",
+                    "1234567890",
+                    "1234567890",
+                    rep("fake", 8)
+                ),
                 "xoxp-1-2".to_string(),
             ),
             (
@@ -641,12 +670,20 @@ mod tests {
             ),
             (
                 "gitleaks:jwt",
-                format!("eyJ{}.eyJ{}.{}", rep("Fake0", 4), rep("Fake0", 4), rep("Sig0", 4)),
+                format!(
+                    "eyJ{}.eyJ{}.{}",
+                    rep("Fake0", 4),
+                    rep("Fake0", 4),
+                    rep("Sig0", 4)
+                ),
                 "eyes.eyebrows".to_string(),
             ),
             (
                 "detect-secrets:basic-auth",
-                format!("https://alice:{}@index.example.invalid/simple", "FakePass123"),
+                format!(
+                    "https://alice:{}@index.example.invalid/simple",
+                    "FakePass123"
+                ),
                 "https://index.example.invalid/simple".to_string(),
             ),
         ]
@@ -732,9 +769,7 @@ mod tests {
             assert!(d.match_entry(&name, "").is_empty(), "{}", v.id);
             assert!(d.match_entry(&name, "${OTHER}").is_empty(), "{}", v.id);
             if v.value == ValueKind::Url {
-                assert!(d
-                    .match_entry(&name, "https://pypi.org/simple")
-                    .is_empty());
+                assert!(d.match_entry(&name, "https://pypi.org/simple").is_empty());
             }
         }
     }
@@ -757,7 +792,10 @@ mod tests {
             ("DB_PASSWORD", "12345678"),
             ("MY_SECRET", "not-a-real-value"),
             ("PIP_INDEX_URL", "https://pypi.org/simple"),
-            ("PIP_EXTRA_INDEX_URL", "https://download.pytorch.org/whl/cu121"),
+            (
+                "PIP_EXTRA_INDEX_URL",
+                "https://download.pytorch.org/whl/cu121",
+            ),
             ("LS_COLORS", "rs=0:di=01;34:ln=01;36:mh=00:pi=40;33"),
             ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/bin"),
             ("GPG_AGENT_INFO", "/run/user/1000/gnupg/S.gpg-agent:0:1"),
@@ -796,7 +834,10 @@ mod tests {
         assert_eq!(&url[hits[0].span.clone()], "p+ss=w0rd!");
         assert_eq!(hits[0].secret_kind, "index_url_credentials");
         assert!(d
-            .match_entry("PIP_INDEX_URL", "https://${USER}:${PASS}@idx.invalid/simple")
+            .match_entry(
+                "PIP_INDEX_URL",
+                "https://${USER}:${PASS}@idx.invalid/simple"
+            )
             .is_empty());
         assert!(d
             .match_entry("UV_INDEX_URL", "https://idx.invalid/simple/a@b")

@@ -90,7 +90,12 @@ pub fn list_pids(host: &Host) -> Result<Vec<u32>, HostError> {
 }
 
 /// Scans every process. Unreadable ones are counted per reason.
-pub fn scan_all(host: &Host, det: &Detectors, key: &FingerprintKey, want_cmdline: bool) -> ProcScan {
+pub fn scan_all(
+    host: &Host,
+    det: &Detectors,
+    key: &FingerprintKey,
+    want_cmdline: bool,
+) -> ProcScan {
     let mut out = ProcScan::default();
     let pids = match list_pids(host) {
         Ok(p) => p,
@@ -242,7 +247,10 @@ fn match_block(
     let mut aws_key_id: Option<String> = None;
     let mut session = false;
     for (name, value) in entries(block) {
-        let value: Cow<str> = String::from_utf8_lossy(value);
+        let value: Cow<str> = match std::str::from_utf8(value) {
+            Ok(v) => Cow::Borrowed(v),
+            Err(_) => String::from_utf8_lossy(value),
+        };
         let name = String::from_utf8_lossy(name);
         match name.as_ref() {
             "HF_HOME" => follows.push((FollowKind::HfHome, name.to_string(), value.to_string())),
@@ -268,7 +276,11 @@ fn match_block(
         for h in found {
             let secret = &value[h.span.clone()];
             if h.follow_path {
-                follows.push((FollowKind::Credentials, variable.clone(), secret.to_string()));
+                follows.push((
+                    FollowKind::Credentials,
+                    variable.clone(),
+                    secret.to_string(),
+                ));
                 continue;
             }
             let key_id = (h.identifier
@@ -463,7 +475,9 @@ fn process_identity(host: &Host, dir: Option<&HostDir>, pid: u32) -> (Option<Str
     }
     if name.is_none() {
         if let Ok((b, _)) = read_proc(host, dir, pid, "comm", 4096) {
-            let n = String::from_utf8_lossy(&b).trim_end_matches('\n').to_string();
+            let n = String::from_utf8_lossy(&b)
+                .trim_end_matches('\n')
+                .to_string();
             if !n.is_empty() {
                 name = Some(n);
             }
@@ -473,7 +487,9 @@ fn process_identity(host: &Host, dir: Option<&HostDir>, pid: u32) -> (Option<Str
 }
 
 /// Flags whose next argument (or `=value`) is a secret.
-const SECRET_FLAG_WORDS: &[&str] = &["token", "password", "passwd", "secret", "apikey", "api-key", "api_key", "auth"];
+const SECRET_FLAG_WORDS: &[&str] = &[
+    "token", "password", "passwd", "secret", "apikey", "api-key", "api_key", "auth",
+];
 
 fn is_secret_flag(flag: &str) -> bool {
     let f = flag.trim_start_matches('-').to_ascii_lowercase();
@@ -512,7 +528,13 @@ pub fn redact_cmdline(det: &Detectors, raw: &[u8]) -> String {
         if a.contains("://") {
             a = a
                 .split(char::is_whitespace)
-                .map(|w| if w.contains("://") { redact_url(w) } else { w.to_string() })
+                .map(|w| {
+                    if w.contains("://") {
+                        redact_url(w)
+                    } else {
+                        w.to_string()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
         }
@@ -569,8 +591,16 @@ mod tests {
             "Fake/Secret+Key0123456789abcdefghijklmn"
         );
         let (hits, _) = match_block(d, &k, block.as_bytes());
-        assert_eq!(hits.len(), 2, "{:?}", hits.iter().map(|h| &h.variable).collect::<Vec<_>>());
-        let secret = hits.iter().find(|h| h.secret_kind == "aws_secret_access_key").unwrap();
+        assert_eq!(
+            hits.len(),
+            2,
+            "{:?}",
+            hits.iter().map(|h| &h.variable).collect::<Vec<_>>()
+        );
+        let secret = hits
+            .iter()
+            .find(|h| h.secret_kind == "aws_secret_access_key")
+            .unwrap();
         assert_eq!(secret.key_id.as_deref(), Some(akia().as_str()));
         assert_eq!(secret.lifetime, Lifetime::LongLived);
         let with_session = format!("{block}AWS_SESSION_TOKEN=FakeSessionToken0123456789\0");

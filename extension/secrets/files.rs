@@ -152,7 +152,11 @@ pub fn discover(host: &Host, followed: &[Followed]) -> Vec<Target> {
             }
             FollowKind::HfHome => {
                 push(&mut out, base.join("token"), FileKind::HfToken);
-                push(&mut out, base.join("stored_tokens"), FileKind::HfStoredTokens);
+                push(
+                    &mut out,
+                    base.join("stored_tokens"),
+                    FileKind::HfStoredTokens,
+                );
             }
             FollowKind::HfTokenFile => push(&mut out, base, FileKind::HfToken),
             FollowKind::XdgCache => {
@@ -163,7 +167,10 @@ pub fn discover(host: &Host, followed: &[Followed]) -> Vec<Target> {
     // `.env` files beside the Python environments (the project directory of
     // a venv, and the environment's own directory).
     for env in crate::python::discover_environments(host) {
-        for dir in [Some(env.path.as_path()), env.path.parent()].into_iter().flatten() {
+        for dir in [Some(env.path.as_path()), env.path.parent()]
+            .into_iter()
+            .flatten()
+        {
             if dir == Path::new("/") || dir.starts_with("/usr") {
                 continue;
             }
@@ -340,7 +347,9 @@ fn file_exposure(
             return None;
         }
         let shapes = det.shapes_in(value);
-        let shaped = shapes.first().filter(|h| h.rule.id != "gitleaks:private-key");
+        let shaped = shapes
+            .first()
+            .filter(|h| h.rule.id != "gitleaks:private-key");
         let fp_input = match shaped {
             Some(h) => &value[h.span.clone()],
             None => value,

@@ -215,7 +215,10 @@ fn host_key(state_dir: &Path, examined_root: &Path) -> Result<Vec<u8>, KeyError>
             path: state_dir.to_path_buf(),
             source,
         })?;
-    let hex: String = random_bytes(32).iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = random_bytes(32)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     // Write a temp file, then link it into place: a concurrent squatch either
     // wins the link or reads the complete key of the one that did.
     let tmp = state_dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
@@ -239,7 +242,10 @@ fn host_key(state_dir: &Path, examined_root: &Path) -> Result<Vec<u8>, KeyError>
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => {
-            log::info!("secret_exposure: created fingerprint key {}", path.display());
+            log::info!(
+                "secret_exposure: created fingerprint key {}",
+                path.display()
+            );
             Ok(hex.into_bytes())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key(&path),
@@ -263,7 +269,10 @@ fn inside(path: &Path, root: &Path) -> bool {
                 }
                 return out;
             }
-            match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            match (
+                existing.file_name().map(|n| n.to_os_string()),
+                existing.parent(),
+            ) {
                 (Some(name), Some(parent)) => {
                     rest.push(name);
                     existing = parent.to_path_buf();

@@ -121,7 +121,12 @@ impl std::fmt::Debug for FileSecret<'_> {
 }
 
 impl<'t> FileSecret<'t> {
-    fn new(label: impl Into<String>, secret: Option<Cow<'t, str>>, kind: &'static str, detector: &'static str) -> Self {
+    fn new(
+        label: impl Into<String>,
+        secret: Option<Cow<'t, str>>,
+        kind: &'static str,
+        detector: &'static str,
+    ) -> Self {
         FileSecret {
             label: label.into(),
             secret,
@@ -154,25 +159,53 @@ pub fn parse(kind: FileKind, text: &str) -> Vec<FileSecret<'_>> {
         FileKind::AwsCredentials | FileKind::AwsConfig => aws_ini(text),
         FileKind::AwsSsoCache => aws_sso(text),
         FileKind::AwsCliCache => aws_cli(text),
-        FileKind::HfToken => whole(text, "token", "huggingface_token", "file-huggingface-token", Lifetime::LongLived),
+        FileKind::HfToken => whole(
+            text,
+            "token",
+            "huggingface_token",
+            "file-huggingface-token",
+            Lifetime::LongLived,
+        ),
         FileKind::HfStoredTokens => ini(text)
             .into_iter()
             .filter(|(_, k, _)| k == "hf_token")
             .map(|(s, k, v)| {
-                FileSecret::new(format!("[{s}] {k}"), Some(Cow::Borrowed(v)), "huggingface_token", "file-huggingface-stored-tokens")
-                    .lifetime(Lifetime::LongLived)
+                FileSecret::new(
+                    format!("[{s}] {k}"),
+                    Some(Cow::Borrowed(v)),
+                    "huggingface_token",
+                    "file-huggingface-stored-tokens",
+                )
+                .lifetime(Lifetime::LongLived)
             })
             .collect(),
         FileKind::Netrc => netrc(text),
-        FileKind::KaggleJson => json_fields(text, &[("key", "kaggle_api_key")], "file-kaggle-json", Lifetime::LongLived),
-        FileKind::KaggleAccessToken => whole(text, "access_token", "kaggle_access_token", "file-kaggle-access-token", Lifetime::Unknown),
+        FileKind::KaggleJson => json_fields(
+            text,
+            &[("key", "kaggle_api_key")],
+            "file-kaggle-json",
+            Lifetime::LongLived,
+        ),
+        FileKind::KaggleAccessToken => whole(
+            text,
+            "access_token",
+            "kaggle_access_token",
+            "file-kaggle-access-token",
+            Lifetime::Unknown,
+        ),
         FileKind::GcpJson => gcp(text),
         FileKind::DockerConfig => docker(text),
         FileKind::Pypirc => ini(text)
             .into_iter()
             .filter(|(_, k, _)| k == "password")
             .map(|(s, k, v)| {
-                FileSecret::new(format!("[{s}] {k}"), Some(Cow::Borrowed(v)), "pypi_password", "file-pypirc").by_shape()
+                FileSecret::new(
+                    format!("[{s}] {k}"),
+                    Some(Cow::Borrowed(v)),
+                    "pypi_password",
+                    "file-pypirc",
+                )
+                .by_shape()
             })
             .collect(),
         FileKind::GitCredentials => git_credentials(text),
@@ -180,22 +213,40 @@ pub fn parse(kind: FileKind, text: &str) -> Vec<FileSecret<'_>> {
         FileKind::GhRunnerCredentials => {
             let v: Option<Value> = serde_json::from_str(text).ok();
             if v.as_ref().and_then(|v| v.get("scheme")).is_some() {
-                let mut s = FileSecret::new("runner registration", None, "github_runner_credentials", "file-github-runner");
-                s.note = Some("runner OAuth registration; its private key is in .credentials_rsaparams".into());
+                let mut s = FileSecret::new(
+                    "runner registration",
+                    None,
+                    "github_runner_credentials",
+                    "file-github-runner",
+                );
+                s.note = Some(
+                    "runner OAuth registration; its private key is in .credentials_rsaparams"
+                        .into(),
+                );
                 vec![s.lifetime(Lifetime::LongLived)]
             } else {
                 Vec::new()
             }
         }
-        FileKind::GhRunnerRsaParams => {
-            whole(text, "RSA parameters", "github_runner_key", "file-github-runner", Lifetime::LongLived)
-        }
+        FileKind::GhRunnerRsaParams => whole(
+            text,
+            "RSA parameters",
+            "github_runner_key",
+            "file-github-runner",
+            Lifetime::LongLived,
+        ),
         FileKind::GitlabRunnerConfig => gitlab_runner(text),
         FileKind::DotEnv | FileKind::Generic => Vec::new(),
     }
 }
 
-fn whole<'t>(text: &'t str, label: &str, kind: &'static str, detector: &'static str, l: Lifetime) -> Vec<FileSecret<'t>> {
+fn whole<'t>(
+    text: &'t str,
+    label: &str,
+    kind: &'static str,
+    detector: &'static str,
+    l: Lifetime,
+) -> Vec<FileSecret<'t>> {
     let t = text.trim();
     if t.is_empty() {
         return Vec::new();
@@ -253,8 +304,13 @@ fn aws_ini(text: &str) -> Vec<FileSecret<'_>> {
         let id = get("aws_access_key_id");
         let session = get("aws_session_token").or_else(|| get("aws_security_token"));
         if let Some(secret) = get("aws_secret_access_key") {
-            let mut f = FileSecret::new(format!("[{s}] aws_secret_access_key"), Some(Cow::Borrowed(secret)), "aws_secret_access_key", "file-aws-credentials")
-                .lifetime(super::lifetime::aws_pair(id, session.is_some()));
+            let mut f = FileSecret::new(
+                format!("[{s}] aws_secret_access_key"),
+                Some(Cow::Borrowed(secret)),
+                "aws_secret_access_key",
+                "file-aws-credentials",
+            )
+            .lifetime(super::lifetime::aws_pair(id, session.is_some()));
             f.key_id = id.filter(|i| is_key_id(i)).map(str::to_string);
             if session.is_some() {
                 f.note = Some("with a session token".into());
@@ -265,7 +321,12 @@ fn aws_ini(text: &str) -> Vec<FileSecret<'_>> {
             out.push(f);
         }
         if get("credential_process").is_some() {
-            let mut f = FileSecret::new(format!("[{s}] credential_process"), None, "aws_credential_process", "file-aws-credentials");
+            let mut f = FileSecret::new(
+                format!("[{s}] credential_process"),
+                None,
+                "aws_credential_process",
+                "file-aws-credentials",
+            );
             f.note = Some("credential_process: credentials come from a command at each use".into());
             out.push(f);
         }
@@ -283,16 +344,28 @@ fn aws_sso(text: &str) -> Vec<FileSecret<'_>> {
     let Ok(v) = serde_json::from_str::<Value>(text) else {
         return Vec::new();
     };
-    let expires = v.get("expiresAt").and_then(Value::as_str).and_then(parse_timestamp);
+    let expires = v
+        .get("expiresAt")
+        .and_then(Value::as_str)
+        .and_then(parse_timestamp);
     let mut out = Vec::new();
     for (field, kind) in [
         ("accessToken", "aws_sso_access_token"),
         ("refreshToken", "aws_sso_refresh_token"),
         ("clientSecret", "aws_sso_client_secret"),
     ] {
-        if let Some(s) = v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()) {
-            let mut f = FileSecret::new(field, Some(Cow::Owned(s.to_string())), kind, "file-aws-sso-cache")
-                .lifetime(Lifetime::Temporary);
+        if let Some(s) = v
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            let mut f = FileSecret::new(
+                field,
+                Some(Cow::Owned(s.to_string())),
+                kind,
+                "file-aws-sso-cache",
+            )
+            .lifetime(Lifetime::Temporary);
             f.expires = expires;
             out.push(f);
         }
@@ -311,14 +384,22 @@ fn aws_cli(text: &str) -> Vec<FileSecret<'_>> {
     let Some(secret) = c.get("SecretAccessKey").and_then(Value::as_str) else {
         return Vec::new();
     };
-    let mut f = FileSecret::new("Credentials.SecretAccessKey", Some(Cow::Owned(secret.to_string())), "aws_secret_access_key", "file-aws-cli-cache")
-        .lifetime(Lifetime::Temporary);
+    let mut f = FileSecret::new(
+        "Credentials.SecretAccessKey",
+        Some(Cow::Owned(secret.to_string())),
+        "aws_secret_access_key",
+        "file-aws-cli-cache",
+    )
+    .lifetime(Lifetime::Temporary);
     f.key_id = c
         .get("AccessKeyId")
         .and_then(Value::as_str)
         .filter(|i| is_key_id(i))
         .map(str::to_string);
-    f.expires = c.get("Expiration").and_then(Value::as_str).and_then(parse_timestamp);
+    f.expires = c
+        .get("Expiration")
+        .and_then(Value::as_str)
+        .and_then(parse_timestamp);
     vec![f]
 }
 
@@ -339,7 +420,11 @@ fn netrc(text: &str) -> Vec<FileSecret<'_>> {
                     let mut f = FileSecret::new(
                         format!("machine {machine} password"),
                         Some(Cow::Borrowed(p)),
-                        if wandb { "wandb_api_key" } else { "netrc_password" },
+                        if wandb {
+                            "wandb_api_key"
+                        } else {
+                            "netrc_password"
+                        },
                         "file-netrc",
                     );
                     if wandb {
@@ -356,7 +441,12 @@ fn netrc(text: &str) -> Vec<FileSecret<'_>> {
     out
 }
 
-fn json_fields<'t>(text: &'t str, fields: &[(&str, &'static str)], detector: &'static str, l: Lifetime) -> Vec<FileSecret<'t>> {
+fn json_fields<'t>(
+    text: &'t str,
+    fields: &[(&str, &'static str)],
+    detector: &'static str,
+    l: Lifetime,
+) -> Vec<FileSecret<'t>> {
     let Ok(v) = serde_json::from_str::<Value>(text) else {
         return Vec::new();
     };
@@ -364,7 +454,9 @@ fn json_fields<'t>(text: &'t str, fields: &[(&str, &'static str)], detector: &'s
         .iter()
         .filter_map(|(f, kind)| {
             let s = v.get(*f)?.as_str()?;
-            (!s.is_empty()).then(|| FileSecret::new(*f, Some(Cow::Owned(s.to_string())), kind, detector).lifetime(l))
+            (!s.is_empty()).then(|| {
+                FileSecret::new(*f, Some(Cow::Owned(s.to_string())), kind, detector).lifetime(l)
+            })
         })
         .collect()
 }
@@ -381,8 +473,13 @@ fn gcp(text: &str) -> Vec<FileSecret<'_>> {
             let Some(pk) = s("private_key") else {
                 return Vec::new();
             };
-            let mut f = FileSecret::new("private_key", Some(Cow::Owned(pk.to_string())), "gcp_service_account_key", "file-gcp-credentials")
-                .lifetime(Lifetime::LongLived);
+            let mut f = FileSecret::new(
+                "private_key",
+                Some(Cow::Owned(pk.to_string())),
+                "gcp_service_account_key",
+                "file-gcp-credentials",
+            )
+            .lifetime(Lifetime::LongLived);
             f.key_id = s("private_key_id")
                 .filter(|i| i.len() <= 64 && i.bytes().all(|b| b.is_ascii_hexdigit()))
                 .map(str::to_string);
@@ -393,8 +490,13 @@ fn gcp(text: &str) -> Vec<FileSecret<'_>> {
         }
         Some("authorized_user") => s("refresh_token")
             .map(|t| {
-                vec![FileSecret::new("refresh_token", Some(Cow::Owned(t.to_string())), "gcp_refresh_token", "file-gcp-credentials")
-                    .lifetime(Lifetime::LongLived)]
+                vec![FileSecret::new(
+                    "refresh_token",
+                    Some(Cow::Owned(t.to_string())),
+                    "gcp_refresh_token",
+                    "file-gcp-credentials",
+                )
+                .lifetime(Lifetime::LongLived)]
             })
             .unwrap_or_default(),
         _ => Vec::new(),
@@ -423,8 +525,13 @@ fn docker(text: &str) -> Vec<FileSecret<'_>> {
                     let pass = d[i + 1..].to_string();
                     if !pass.is_empty() {
                         out.push(
-                            FileSecret::new(format!("auths {registry} auth"), Some(Cow::Owned(pass)), "docker_registry_password", "file-docker-config")
-                                .by_shape(),
+                            FileSecret::new(
+                                format!("auths {registry} auth"),
+                                Some(Cow::Owned(pass)),
+                                "docker_registry_password",
+                                "file-docker-config",
+                            )
+                            .by_shape(),
                         );
                     }
                 }
@@ -432,8 +539,17 @@ fn docker(text: &str) -> Vec<FileSecret<'_>> {
                 super::wipe(&mut b);
             }
         }
-        if let Some(t) = entry.get("identitytoken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            out.push(FileSecret::new(format!("auths {registry} identitytoken"), Some(Cow::Owned(t.to_string())), "docker_identity_token", "file-docker-config"));
+        if let Some(t) = entry
+            .get("identitytoken")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            out.push(FileSecret::new(
+                format!("auths {registry} identitytoken"),
+                Some(Cow::Owned(t.to_string())),
+                "docker_identity_token",
+                "file-docker-config",
+            ));
         }
     }
     out
@@ -462,7 +578,13 @@ fn git_credentials(text: &str) -> Vec<FileSecret<'_>> {
             continue;
         }
         out.push(
-            FileSecret::new(format!("{}{}", &l[..scheme_end + 3], host), Some(Cow::Borrowed(secret)), "git_credential", "file-git-credentials").by_shape(),
+            FileSecret::new(
+                format!("{}{}", &l[..scheme_end + 3], host),
+                Some(Cow::Borrowed(secret)),
+                "git_credential",
+                "file-git-credentials",
+            )
+            .by_shape(),
         );
     }
     out
@@ -485,9 +607,14 @@ fn gh_hosts(text: &str) -> Vec<FileSecret<'_>> {
             let v = v.trim().trim_matches(['"', '\'']);
             if !v.is_empty() {
                 out.push(
-                    FileSecret::new(format!("{host} oauth_token"), Some(Cow::Borrowed(v)), "github_oauth_token", "file-gh-hosts")
-                        .lifetime(Lifetime::LongLived)
-                        .by_shape(),
+                    FileSecret::new(
+                        format!("{host} oauth_token"),
+                        Some(Cow::Borrowed(v)),
+                        "github_oauth_token",
+                        "file-gh-hosts",
+                    )
+                    .lifetime(Lifetime::LongLived)
+                    .by_shape(),
                 );
             }
         }
@@ -512,10 +639,20 @@ fn gitlab_runner(text: &str) -> Vec<FileSecret<'_>> {
         match k {
             "name" => runner = v.to_string(),
             "token" => out.push(
-                FileSecret::new(format!("runner {runner} token"), Some(Cow::Borrowed(v)), "gitlab_runner_token", "file-gitlab-runner")
-                    .lifetime(Lifetime::LongLived),
+                FileSecret::new(
+                    format!("runner {runner} token"),
+                    Some(Cow::Borrowed(v)),
+                    "gitlab_runner_token",
+                    "file-gitlab-runner",
+                )
+                .lifetime(Lifetime::LongLived),
             ),
-            "SecretKey" => out.push(FileSecret::new(format!("runner {runner} cache SecretKey"), Some(Cow::Borrowed(v)), "s3_secret_key", "file-gitlab-runner")),
+            "SecretKey" => out.push(FileSecret::new(
+                format!("runner {runner} cache SecretKey"),
+                Some(Cow::Borrowed(v)),
+                "s3_secret_key",
+                "file-gitlab-runner",
+            )),
             _ => {}
         }
     }
@@ -542,17 +679,29 @@ mod tests {
             ("/home/a/.aws/sso/cache/x.json", FileKind::AwsSsoCache),
             ("/home/a/.aws/cli/cache/y.json", FileKind::AwsCliCache),
             ("/home/a/.cache/huggingface/token", FileKind::HfToken),
-            ("/home/a/.cache/huggingface/stored_tokens", FileKind::HfStoredTokens),
+            (
+                "/home/a/.cache/huggingface/stored_tokens",
+                FileKind::HfStoredTokens,
+            ),
             ("/home/a/.netrc", FileKind::Netrc),
             ("/home/a/.kaggle/kaggle.json", FileKind::KaggleJson),
-            ("/home/a/.config/gcloud/application_default_credentials.json", FileKind::GcpJson),
+            (
+                "/home/a/.config/gcloud/application_default_credentials.json",
+                FileKind::GcpJson,
+            ),
             ("/home/a/.docker/config.json", FileKind::DockerConfig),
             ("/home/a/.pypirc", FileKind::Pypirc),
             ("/home/a/.git-credentials", FileKind::GitCredentials),
             ("/home/a/.config/gh/hosts.yml", FileKind::GhHosts),
             ("/home/a/proj/.env", FileKind::DotEnv),
-            ("/opt/actions-runner/.credentials_rsaparams", FileKind::GhRunnerRsaParams),
-            ("/etc/gitlab-runner/config.toml", FileKind::GitlabRunnerConfig),
+            (
+                "/opt/actions-runner/.credentials_rsaparams",
+                FileKind::GhRunnerRsaParams,
+            ),
+            (
+                "/etc/gitlab-runner/config.toml",
+                FileKind::GitlabRunnerConfig,
+            ),
             ("/etc/hosts", FileKind::Generic),
         ] {
             assert_eq!(FileKind::of_path(p), k, "{p}");
@@ -580,12 +729,16 @@ mod tests {
 
     #[test]
     fn sso_and_cli_caches_expire() {
-        let v = aws_sso(r#"{"accessToken":"FakeAccess","expiresAt":"2024-05-01T12:00:00Z","region":"us-east-1"}"#);
+        let v = aws_sso(
+            r#"{"accessToken":"FakeAccess","expiresAt":"2024-05-01T12:00:00Z","region":"us-east-1"}"#,
+        );
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].expires, Some(1_714_564_800));
         assert_eq!(v[0].lifetime, Lifetime::Temporary);
         let tid = format!("AS{}", "IAFAKEFAKEFAKE2345");
-        let t = format!(r#"{{"Credentials":{{"AccessKeyId":"{tid}","SecretAccessKey":"FakeS","SessionToken":"FakeT","Expiration":"2024-05-01T12:00:00+00:00"}}}}"#);
+        let t = format!(
+            r#"{{"Credentials":{{"AccessKeyId":"{tid}","SecretAccessKey":"FakeS","SessionToken":"FakeT","Expiration":"2024-05-01T12:00:00+00:00"}}}}"#
+        );
         let v = aws_cli(&t);
         assert_eq!(v[0].key_id.as_deref(), Some(tid.as_str()));
         assert_eq!(v[0].expires, Some(1_714_564_800));
@@ -598,7 +751,10 @@ mod tests {
         let v = netrc("machine api.wandb.ai\n  login user\n  password FakeWandbKey\nmachine git.example.invalid login x password FakeGit\nmacdef init\npassword ignored\n");
         assert_eq!(
             labels(&v),
-            vec!["machine api.wandb.ai password", "machine git.example.invalid password"]
+            vec![
+                "machine api.wandb.ai password",
+                "machine git.example.invalid password"
+            ]
         );
         assert_eq!(v[0].kind, Some("wandb_api_key"));
         assert_eq!(v[1].kind, None);
@@ -607,7 +763,9 @@ mod tests {
     #[test]
     fn docker_auth_is_decoded_and_split() {
         let auth = base64::engine::general_purpose::STANDARD.encode("bob:FakeRegistryPass");
-        let t = format!(r#"{{"auths":{{"registry.example.invalid":{{"auth":"{auth}"}},"other.invalid":{{}}}},"credsStore":"desktop"}}"#);
+        let t = format!(
+            r#"{{"auths":{{"registry.example.invalid":{{"auth":"{auth}"}},"other.invalid":{{}}}},"credsStore":"desktop"}}"#
+        );
         let v = docker(&t);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].secret.as_deref(), Some("FakeRegistryPass"));
@@ -629,18 +787,47 @@ mod tests {
 
     #[test]
     fn small_formats() {
-        assert_eq!(git_credentials("https://bob:FakeTok@github.com\nnot a url\nhttps://github.com\n").len(), 1);
-        assert_eq!(git_credentials("https://bob:FakeTok@github.com/x\n")[0].label, "https://github.com");
-        let v = gh_hosts("github.com:\n    user: bob\n    oauth_token: FakeGh\n    git_protocol: https\n");
+        assert_eq!(
+            git_credentials("https://bob:FakeTok@github.com\nnot a url\nhttps://github.com\n")
+                .len(),
+            1
+        );
+        assert_eq!(
+            git_credentials("https://bob:FakeTok@github.com/x\n")[0].label,
+            "https://github.com"
+        );
+        let v = gh_hosts(
+            "github.com:\n    user: bob\n    oauth_token: FakeGh\n    git_protocol: https\n",
+        );
         assert_eq!(v[0].label, "github.com oauth_token");
         let v = gitlab_runner("[[runners]]\n  name = \"r1\"\n  token = \"FakeRunnerTok\"\n  [runners.cache.s3]\n    SecretKey = \"FakeS3\"\n");
-        assert_eq!(labels(&v), vec!["runner r1 token", "runner r1 cache SecretKey"]);
+        assert_eq!(
+            labels(&v),
+            vec!["runner r1 token", "runner r1 cache SecretKey"]
+        );
         let v = parse(FileKind::Pypirc, "[pypi]\nusername = __token__\npassword = FakePypi\n[testpypi]\nrepository: https://test.pypi.org/legacy/\n");
         assert_eq!(labels(&v), vec!["[pypi] password"]);
         assert!(parse(FileKind::HfToken, "\n  \n").is_empty());
-        assert_eq!(parse(FileKind::KaggleJson, r#"{"username":"u","key":"FakeKaggle"}"#).len(), 1);
-        assert_eq!(parse(FileKind::HfStoredTokens, "[work]\nhf_token = FakeHf\n").len(), 1);
-        assert_eq!(parse(FileKind::GhRunnerCredentials, r#"{"scheme":"OAuth","data":{}}"#).len(), 1);
+        assert_eq!(
+            parse(
+                FileKind::KaggleJson,
+                r#"{"username":"u","key":"FakeKaggle"}"#
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            parse(FileKind::HfStoredTokens, "[work]\nhf_token = FakeHf\n").len(),
+            1
+        );
+        assert_eq!(
+            parse(
+                FileKind::GhRunnerCredentials,
+                r#"{"scheme":"OAuth","data":{}}"#
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]

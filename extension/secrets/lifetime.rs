@@ -124,7 +124,10 @@ mod tests {
             parse_timestamp("2024-05-01T14:00:00.123+02:00"),
             Some(1_714_564_800)
         );
-        assert_eq!(parse_timestamp("2024-05-01T12:00:00UTC"), Some(1_714_564_800));
+        assert_eq!(
+            parse_timestamp("2024-05-01T12:00:00UTC"),
+            Some(1_714_564_800)
+        );
         assert_eq!(parse_timestamp("2000-02-29 00:00:00Z"), Some(951_782_400));
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(parse_timestamp("2024-13-01T00:00:00Z"), None);

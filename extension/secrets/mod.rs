@@ -153,9 +153,13 @@ pub fn scan(host: &Host, det: &Detectors, key: &FingerprintKey, req: &Request) -
         targets.dedup_by(|a, b| a.path == b.path);
         for t in &targets {
             report.files_scanned += 1;
-            report
-                .exposures
-                .extend(files::scan_file(host, det, key, t, t.path.to_string_lossy().as_ref()));
+            report.exposures.extend(files::scan_file(
+                host,
+                det,
+                key,
+                t,
+                t.path.to_string_lossy().as_ref(),
+            ));
         }
         return report;
     }
@@ -186,7 +190,9 @@ pub fn scan(host: &Host, det: &Detectors, key: &FingerprintKey, req: &Request) -
         }
         let t = files::Target::named(PathBuf::from(p));
         report.files_scanned += 1;
-        report.exposures.extend(files::scan_file(host, det, key, &t, p));
+        report
+            .exposures
+            .extend(files::scan_file(host, det, key, &t, p));
     }
     report
 }

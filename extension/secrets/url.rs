@@ -200,10 +200,7 @@ mod tests {
         );
         // A bare random token segment (Gemfury-style) without a known shape.
         let url = "https://pypi.fury.invalid/Xk29fQm3Lp0ZwR7tYb5N/acme/";
-        assert_eq!(
-            redact_url(url),
-            "https://pypi.fury.invalid/REDACTED/acme/"
-        );
+        assert_eq!(redact_url(url), "https://pypi.fury.invalid/REDACTED/acme/");
     }
 
     #[test]
@@ -226,10 +223,7 @@ mod tests {
             redact_url(&url),
             "https://h.invalid/simple?user=bob&q=REDACTED&v=2"
         );
-        let url = format!(
-            "https://h.invalid/?x={}",
-            hf().replace('_', "%5F")
-        );
+        let url = format!("https://h.invalid/?x={}", hf().replace('_', "%5F"));
         assert_eq!(redact_url(&url), "https://h.invalid/?x=REDACTED");
         assert_eq!(
             redact_url("https://h.invalid/x.tar.gz?X-Amz-Signature=FAKE&v=1#sha256=ab"),

@@ -46,7 +46,9 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
             host.clone(),
             dists.clone(),
         )),
-        Arc::new(python_typosquat_variants::PythonTyposquatVariants::with_cache(host.clone(), dists)),
+        Arc::new(
+            python_typosquat_variants::PythonTyposquatVariants::with_cache(host.clone(), dists),
+        ),
         Arc::new(secret_exposure::SecretExposure::new(host, settings)),
     ]
 }

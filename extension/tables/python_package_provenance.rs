@@ -277,7 +277,10 @@ impl Cell<'_> {
             "vcs_commit_id" => d.direct_url.as_ref().and_then(|u| u.commit_id.clone()),
             "author" => md.author.clone(),
             "author_email" => md.author_email.clone(),
-            "home_page" => md.home_page.as_deref().map(crate::python::strip_credentials),
+            "home_page" => md
+                .home_page
+                .as_deref()
+                .map(crate::python::strip_credentials),
             "summary" => md.summary.clone(),
             "license" => md.license.clone(),
             "requires_python" => md.requires_python.clone(),

@@ -53,11 +53,7 @@ impl SecretExposure {
 
     fn key(&self) -> &FingerprintKey {
         self.key.get_or_init(|| {
-            FingerprintKey::load(
-                self.fleet_key.as_deref(),
-                &self.state_dir,
-                self.host.root(),
-            )
+            FingerprintKey::load(self.fleet_key.as_deref(), &self.state_dir, self.host.root())
         })
     }
 }
@@ -160,7 +156,11 @@ mod tests {
             let d = r.join(format!("proc/{pid}"));
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(d.join("environ"), env).unwrap();
-            std::fs::write(d.join("status"), "Name:\tpython3\nUid:\t1000\t1000\t1000\t1000\n").unwrap();
+            std::fs::write(
+                d.join("status"),
+                "Name:\tpython3\nUid:\t1000\t1000\t1000\t1000\n",
+            )
+            .unwrap();
             std::fs::write(d.join("cmdline"), "python3\0-m\0pip\0install\0x\0").unwrap();
         }
         std::fs::create_dir_all(r.join("data/hf")).unwrap();
@@ -178,8 +178,14 @@ mod tests {
         let (_r, _s, t) = fake_host();
         let rows = t.generate(&QueryContext::all()).unwrap();
         assert_eq!(rows.len(), 2, "{rows:?}");
-        let env = rows.iter().find(|r| r.get("source") == Some("process_env")).unwrap();
-        let file = rows.iter().find(|r| r.get("source") == Some("file")).unwrap();
+        let env = rows
+            .iter()
+            .find(|r| r.get("source") == Some("process_env"))
+            .unwrap();
+        let file = rows
+            .iter()
+            .find(|r| r.get("source") == Some("file"))
+            .unwrap();
         assert_eq!(env.get("pid"), Some("100"));
         assert_eq!(env.get("process_name"), Some("python3"));
         assert_eq!(env.get("uid"), Some("1000"));
@@ -194,7 +200,11 @@ mod tests {
             .unwrap();
         assert!(one.is_empty());
         let one = t
-            .generate(&QueryContext::all().with("pid", Operator::Equals, "100").using(&["pid", "variable"]))
+            .generate(
+                &QueryContext::all()
+                    .with("pid", Operator::Equals, "100")
+                    .using(&["pid", "variable"]),
+            )
             .unwrap();
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].get("cmdline"), None);

@@ -26,7 +26,9 @@ use super::FakeHost;
 pub fn fake(marker: &str, alphabet: &str, len: usize, seed: u64) -> String {
     let a: Vec<char> = alphabet.chars().collect();
     let mut s: String = marker.chars().take(len).collect();
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     while s.chars().count() < len {
         x = x
             .wrapping_mul(6364136223846793005)
@@ -44,12 +46,20 @@ const LETTERS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A fake long-lived AWS key id (`AKIA` + 16).
 pub fn aws_key_id(seed: u64) -> String {
-    format!("{}{}", "AK".to_owned() + "IA", fake("FAKE", UPPER_DIGITS, 16, seed))
+    format!(
+        "{}{}",
+        "AK".to_owned() + "IA",
+        fake("FAKE", UPPER_DIGITS, 16, seed)
+    )
 }
 
 /// A fake temporary AWS key id (`ASIA` + 16).
 pub fn aws_temp_key_id(seed: u64) -> String {
-    format!("{}{}", "AS".to_owned() + "IA", fake("FAKE", UPPER_DIGITS, 16, seed))
+    format!(
+        "{}{}",
+        "AS".to_owned() + "IA",
+        fake("FAKE", UPPER_DIGITS, 16, seed)
+    )
 }
 
 /// A fake AWS secret access key (40 base64 characters).
@@ -59,22 +69,38 @@ pub fn aws_secret(seed: u64) -> String {
 
 /// A fake Hugging Face token (`hf_` + 34 letters).
 pub fn hf_token(seed: u64) -> String {
-    format!("{}{}", "hf".to_owned() + "_", fake("Fake", LETTERS, 34, seed))
+    format!(
+        "{}{}",
+        "hf".to_owned() + "_",
+        fake("Fake", LETTERS, 34, seed)
+    )
 }
 
 /// A fake classic GitHub PAT (`ghp_` + 36).
 pub fn github_pat(seed: u64) -> String {
-    format!("{}{}", "ghp".to_owned() + "_", fake("Fake", ALNUM, 36, seed))
+    format!(
+        "{}{}",
+        "ghp".to_owned() + "_",
+        fake("Fake", ALNUM, 36, seed)
+    )
 }
 
 /// A fake GitHub App installation token (`ghs_` + 36), as Actions' GITHUB_TOKEN.
 pub fn github_app_token(seed: u64) -> String {
-    format!("{}{}", "ghs".to_owned() + "_", fake("Fake", ALNUM, 36, seed))
+    format!(
+        "{}{}",
+        "ghs".to_owned() + "_",
+        fake("Fake", ALNUM, 36, seed)
+    )
 }
 
 /// A fake GitHub OAuth token (`gho_` + 36), as `gh auth login` stores.
 pub fn github_oauth(seed: u64) -> String {
-    format!("{}{}", "gho".to_owned() + "_", fake("Fake", ALNUM, 36, seed))
+    format!(
+        "{}{}",
+        "gho".to_owned() + "_",
+        fake("Fake", ALNUM, 36, seed)
+    )
 }
 
 /// A fake OpenAI project key (`sk-proj-` ... `T3BlbkFJ` ...).
@@ -109,7 +135,11 @@ pub fn pypi_token(seed: u64) -> String {
 
 /// A fake GitLab runner token (`glrt-` + 20).
 pub fn gitlab_runner_token(seed: u64) -> String {
-    format!("{}{}", "glrt".to_owned() + "-", fake("Fake", ALNUM, 20, seed))
+    format!(
+        "{}{}",
+        "glrt".to_owned() + "-",
+        fake("Fake", ALNUM, 20, seed)
+    )
 }
 
 /// A fake JWT (three base64url parts, `eyJ` headers).
@@ -225,7 +255,13 @@ impl Planted {
         lifetime: &'static str,
         value: &str,
     ) -> &mut Expected {
-        let e = self.expect(&format!("/proc/{pid}/environ"), variable, kind, lifetime, Some(value));
+        let e = self.expect(
+            &format!("/proc/{pid}/environ"),
+            variable,
+            kind,
+            lifetime,
+            Some(value),
+        );
         e.pid = Some(pid);
         e
     }
@@ -270,7 +306,13 @@ pub fn process(fh: &FakeHost, pid: u32, name: &str, uid: u32, argv: &[&str], env
     fh.write(format!("{dir}/comm"), format!("{name}\n"));
 }
 
-const PIP_ARGV: &[&str] = &["/home/alice/ml/.venv/bin/python", "-m", "pip", "install", "torch-utilites"];
+const PIP_ARGV: &[&str] = &[
+    "/home/alice/ml/.venv/bin/python",
+    "-m",
+    "pip",
+    "install",
+    "torch-utilites",
+];
 
 /// The seed's attack case: a `pip install` (pid 4242, user alice) with
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `HF_TOKEN` in its
@@ -303,10 +345,22 @@ pub fn plant_seed_attack(fh: &FakeHost) -> Planted {
             ("HF_TOKEN", &hf),
         ],
     );
-    p.expect_env(4242, "AWS_ACCESS_KEY_ID", "aws_access_key_id", "long_lived", &id)
-        .key_id = Some(id.clone());
-    p.expect_env(4242, "AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "long_lived", &secret)
-        .key_id = Some(id.clone());
+    p.expect_env(
+        4242,
+        "AWS_ACCESS_KEY_ID",
+        "aws_access_key_id",
+        "long_lived",
+        &id,
+    )
+    .key_id = Some(id.clone());
+    p.expect_env(
+        4242,
+        "AWS_SECRET_ACCESS_KEY",
+        "aws_secret_access_key",
+        "long_lived",
+        &secret,
+    )
+    .key_id = Some(id.clone());
     p.expect_env(4242, "HF_TOKEN", "huggingface_token", "long_lived", &hf);
     fh.mkdir("/home/alice/.aws");
     fh.chmod("/home/alice/.aws", 0o755);
@@ -360,7 +414,10 @@ pub fn plant_seed_benign(fh: &FakeHost) -> Planted {
             ("PIP_INDEX_URL", "https://pypi.org/simple"),
         ],
     );
-    fh.write("/home/alice/.aws/config", "[default]\nregion = us-east-1\noutput = json\n");
+    fh.write(
+        "/home/alice/.aws/config",
+        "[default]\nregion = us-east-1\noutput = json\n",
+    );
     fh.chmod("/home/alice/.aws/config", 0o600);
     p
 }
@@ -392,8 +449,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         &[
             ("GITHUB_TOKEN", &gh),
             ("OPENAI_API_KEY", &oai),
-            ("PIP_INDEX_URL", &format!("https://alice:{idx_pw}@pypi.corp.example.invalid/simple")),
-            ("PIP_EXTRA_INDEX_URL", "https://download.pytorch.org/whl/cu121"),
+            (
+                "PIP_INDEX_URL",
+                &format!("https://alice:{idx_pw}@pypi.corp.example.invalid/simple"),
+            ),
+            (
+                "PIP_EXTRA_INDEX_URL",
+                "https://download.pytorch.org/whl/cu121",
+            ),
             ("TOKEN_URL", "https://auth.example.invalid/token"),
             ("GITHUB_TOKEN_FILE", "/run/secrets/gh"),
             ("AWS_REGION", "eu-west-1"),
@@ -401,7 +464,13 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
     );
     p.expect_env(4300, "GITHUB_TOKEN", "github_pat", "long_lived", &gh);
     p.expect_env(4300, "OPENAI_API_KEY", "openai_api_key", "long_lived", &oai);
-    p.expect_env(4300, "PIP_INDEX_URL", "index_url_credentials", "unknown", &idx_pw);
+    p.expect_env(
+        4300,
+        "PIP_INDEX_URL",
+        "index_url_credentials",
+        "unknown",
+        &idx_pw,
+    );
 
     let rt = p.secret(&jwt(20));
     let ghs = p.secret(&github_app_token(21));
@@ -411,19 +480,33 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         4400,
         "Runner.Worker",
         1002,
-        &["/home/runner/actions-runner/bin/Runner.Worker", "spawnclient", "107", "110"],
+        &[
+            "/home/runner/actions-runner/bin/Runner.Worker",
+            "spawnclient",
+            "107",
+            "110",
+        ],
         &[
             ("ACTIONS_RUNTIME_TOKEN", &rt),
             ("GITHUB_TOKEN", &ghs),
             ("CI_JOB_TOKEN", &job),
             ("CI", "true"),
             ("RUNNER_TEMP", "/home/runner/work/_temp"),
-            ("ACTIONS_RUNTIME_URL", "https://pipelines.actions.example.invalid/"),
+            (
+                "ACTIONS_RUNTIME_URL",
+                "https://pipelines.actions.example.invalid/",
+            ),
         ],
     );
     p.expect_env(4400, "ACTIONS_RUNTIME_TOKEN", "jwt", "temporary", &rt);
     p.expect_env(4400, "GITHUB_TOKEN", "github_app_token", "temporary", &ghs);
-    p.expect_env(4400, "CI_JOB_TOKEN", "gitlab_ci_job_token", "temporary", &job);
+    p.expect_env(
+        4400,
+        "CI_JOB_TOKEN",
+        "gitlab_ci_job_token",
+        "temporary",
+        &job,
+    );
 
     let tid = aws_temp_key_id(30);
     p.identifiers.push(tid.clone());
@@ -452,15 +535,45 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
             ("WANDB_MODE", "offline"),
         ],
     );
-    p.expect_env(4500, "AWS_ACCESS_KEY_ID", "aws_access_key_id", "temporary", &tid)
-        .key_id = Some(tid.clone());
-    p.expect_env(4500, "AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "temporary", &tsecret)
-        .key_id = Some(tid.clone());
-    p.expect_env(4500, "AWS_SESSION_TOKEN", "aws_session_token", "temporary", &tsession);
-    p.expect_env(4500, "ANTHROPIC_API_KEY", "anthropic_api_key", "long_lived", &ant);
+    p.expect_env(
+        4500,
+        "AWS_ACCESS_KEY_ID",
+        "aws_access_key_id",
+        "temporary",
+        &tid,
+    )
+    .key_id = Some(tid.clone());
+    p.expect_env(
+        4500,
+        "AWS_SECRET_ACCESS_KEY",
+        "aws_secret_access_key",
+        "temporary",
+        &tsecret,
+    )
+    .key_id = Some(tid.clone());
+    p.expect_env(
+        4500,
+        "AWS_SESSION_TOKEN",
+        "aws_session_token",
+        "temporary",
+        &tsession,
+    );
+    p.expect_env(
+        4500,
+        "ANTHROPIC_API_KEY",
+        "anthropic_api_key",
+        "long_lived",
+        &ant,
+    );
     p.expect_env(4500, "WANDB_API_KEY", "wandb_api_key", "long_lived", &wb);
     p.expect_env(4500, "KAGGLE_KEY", "kaggle_api_key", "long_lived", &kg);
-    p.expect_env(4500, "AZURE_CLIENT_SECRET", "azure_client_secret", "unknown", &az);
+    p.expect_env(
+        4500,
+        "AZURE_CLIENT_SECRET",
+        "azure_client_secret",
+        "unknown",
+        &az,
+    );
 
     // Benign neighbour process: only look-alikes.
     process(
@@ -504,14 +617,28 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
             aws_doc_example_secret()
         ),
     );
-    p.expect_file("/home/alice/.aws/credentials", "[tmp] aws_secret_access_key", "aws_secret_access_key", "temporary", Some(&t2), "1")
-        .key_id = Some(t2id);
+    p.expect_file(
+        "/home/alice/.aws/credentials",
+        "[tmp] aws_secret_access_key",
+        "aws_secret_access_key",
+        "temporary",
+        Some(&t2),
+        "1",
+    )
+    .key_id = Some(t2id);
     fh.write(
         "/home/alice/.aws/config",
         "[default]\nregion = us-east-1\n\n[profile build]\ncredential_process = /usr/local/bin/aws-vault export --format=json build\n",
     );
     fh.chmod("/home/alice/.aws/config", 0o600);
-    p.expect_file("/home/alice/.aws/config", "[profile build] credential_process", "aws_credential_process", "unknown", None, "0");
+    p.expect_file(
+        "/home/alice/.aws/config",
+        "[profile build] credential_process",
+        "aws_credential_process",
+        "unknown",
+        None,
+        "0",
+    );
 
     let sso = p.secret(&opaque(43, 200));
     fh.write(
@@ -523,7 +650,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         "/home/alice/.aws/sso/cache/ffff0000.json",
         r#"{"startUrl":"https://corp.awsapps.example.invalid/start","region":"us-east-1"}"#,
     );
-    p.expect_file("/home/alice/.aws/sso/cache/0123abcd.json", "accessToken", "aws_sso_access_token", "temporary", Some(&sso), "0");
+    p.expect_file(
+        "/home/alice/.aws/sso/cache/0123abcd.json",
+        "accessToken",
+        "aws_sso_access_token",
+        "temporary",
+        Some(&sso),
+        "0",
+    );
 
     let cli_id = aws_temp_key_id(44);
     p.identifiers.push(cli_id.clone());
@@ -535,31 +669,69 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
     );
     fh.chmod("/home/alice/.aws/cli/cache/abcd.json", 0o600);
     fh.write("/home/alice/.aws/cli/cache/empty.json", "{}");
-    p.expect_file("/home/alice/.aws/cli/cache/abcd.json", "Credentials.SecretAccessKey", "aws_secret_access_key", "temporary", Some(&cli), "0")
-        .key_id = Some(cli_id);
+    p.expect_file(
+        "/home/alice/.aws/cli/cache/abcd.json",
+        "Credentials.SecretAccessKey",
+        "aws_secret_access_key",
+        "temporary",
+        Some(&cli),
+        "0",
+    )
+    .key_id = Some(cli_id);
 
     // Hugging Face: the same token as the seed's environment in the cache
     // (one fingerprint), a stored token, the old location, $HF_HOME.
     let hf_seed = p.values[1].clone();
-    fh.write("/home/alice/.cache/huggingface/token", format!("{hf_seed}\n"));
+    fh.write(
+        "/home/alice/.cache/huggingface/token",
+        format!("{hf_seed}\n"),
+    );
     fh.chmod("/home/alice/.cache/huggingface/token", 0o600);
-    p.expect_file("/home/alice/.cache/huggingface/token", "token", "huggingface_token", "long_lived", Some(&hf_seed), "0");
+    p.expect_file(
+        "/home/alice/.cache/huggingface/token",
+        "token",
+        "huggingface_token",
+        "long_lived",
+        Some(&hf_seed),
+        "0",
+    );
     let hf2 = p.secret(&hf_token(50));
     fh.write(
         "/home/alice/.cache/huggingface/stored_tokens",
         format!("[work]\nhf_token = {hf2}\n\n[empty]\nnote = none\n"),
     );
     fh.chmod("/home/alice/.cache/huggingface/stored_tokens", 0o600);
-    p.expect_file("/home/alice/.cache/huggingface/stored_tokens", "[work] hf_token", "huggingface_token", "long_lived", Some(&hf2), "0");
+    p.expect_file(
+        "/home/alice/.cache/huggingface/stored_tokens",
+        "[work] hf_token",
+        "huggingface_token",
+        "long_lived",
+        Some(&hf2),
+        "0",
+    );
     let hf3 = p.secret(&hf_token(51));
     fh.write("/home/bob/.huggingface/token", &hf3);
     fh.chmod("/home/bob/.huggingface/token", 0o644);
     fh.chmod("/home/bob/.huggingface", 0o755);
-    p.expect_file("/home/bob/.huggingface/token", "token", "huggingface_token", "long_lived", Some(&hf3), "1");
+    p.expect_file(
+        "/home/bob/.huggingface/token",
+        "token",
+        "huggingface_token",
+        "long_lived",
+        Some(&hf3),
+        "1",
+    );
     let hf4 = p.secret(&hf_token(52));
     fh.write("/srv/hf/token", &hf4);
     fh.chmod("/srv/hf/token", 0o600);
-    p.expect_file("/srv/hf/token", "token", "huggingface_token", "long_lived", Some(&hf4), "0");
+    p.expect_file(
+        "/srv/hf/token",
+        "token",
+        "huggingface_token",
+        "long_lived",
+        Some(&hf4),
+        "0",
+    );
     fh.write("/home/bob/.cache/huggingface/token", "\n");
     fh.mkdir("/data/hf-empty/hub");
 
@@ -570,14 +742,34 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         format!("machine api.wandb.ai\n  login user\n  password {wb2}\nmachine ftp.example.invalid login anonymous\n"),
     );
     fh.chmod("/home/alice/.netrc", 0o600);
-    p.expect_file("/home/alice/.netrc", "machine api.wandb.ai password", "wandb_api_key", "long_lived", Some(&wb2), "0");
+    p.expect_file(
+        "/home/alice/.netrc",
+        "machine api.wandb.ai password",
+        "wandb_api_key",
+        "long_lived",
+        Some(&wb2),
+        "0",
+    );
 
     // Kaggle.
     let kg2 = p.secret(&fake("fa4e", HEX, 32, 54));
-    fh.write("/home/alice/.kaggle/kaggle.json", format!(r#"{{"username":"alice","key":"{kg2}"}}"#));
+    fh.write(
+        "/home/alice/.kaggle/kaggle.json",
+        format!(r#"{{"username":"alice","key":"{kg2}"}}"#),
+    );
     fh.chmod("/home/alice/.kaggle/kaggle.json", 0o600);
-    p.expect_file("/home/alice/.kaggle/kaggle.json", "key", "kaggle_api_key", "long_lived", Some(&kg2), "0");
-    fh.write("/home/bob/.kaggle/kaggle.json", r#"{"username":"bob","key":""}"#);
+    p.expect_file(
+        "/home/alice/.kaggle/kaggle.json",
+        "key",
+        "kaggle_api_key",
+        "long_lived",
+        Some(&kg2),
+        "0",
+    );
+    fh.write(
+        "/home/bob/.kaggle/kaggle.json",
+        r#"{"username":"bob","key":""}"#,
+    );
 
     // gcloud: authorized user ADC (alice), a service-account key named by a
     // process's GOOGLE_APPLICATION_CREDENTIALS (bob), and an
@@ -587,8 +779,18 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         "/home/alice/.config/gcloud/application_default_credentials.json",
         format!(r#"{{"type":"authorized_user","client_id":"1234.apps.googleusercontent.com","client_secret":"public-client","refresh_token":"{rtok}"}}"#),
     );
-    fh.chmod("/home/alice/.config/gcloud/application_default_credentials.json", 0o600);
-    p.expect_file("/home/alice/.config/gcloud/application_default_credentials.json", "refresh_token", "gcp_refresh_token", "long_lived", Some(&rtok), "0");
+    fh.chmod(
+        "/home/alice/.config/gcloud/application_default_credentials.json",
+        0o600,
+    );
+    p.expect_file(
+        "/home/alice/.config/gcloud/application_default_credentials.json",
+        "refresh_token",
+        "gcp_refresh_token",
+        "long_lived",
+        Some(&rtok),
+        "0",
+    );
     fh.write(
         "/home/bob/.config/gcloud/application_default_credentials.json",
         r#"{"type":"external_account","audience":"//iam.googleapis.com/x","subject_token_type":"urn:ietf:params:oauth:token-type:jwt"}"#,
@@ -605,7 +807,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
     fh.chmod("/home/bob/keys/sa.json", 0o644);
     fh.chmod("/home/bob/keys", 0o755);
     {
-        let e = p.expect_file("/home/bob/keys/sa.json", "private_key", "gcp_service_account_key", "long_lived", Some(pem.trim()), "1");
+        let e = p.expect_file(
+            "/home/bob/keys/sa.json",
+            "private_key",
+            "gcp_service_account_key",
+            "long_lived",
+            Some(pem.trim()),
+            "1",
+        );
         e.pid = Some(4500);
         e.key_id = Some("0123456789abcdef0123456789abcdef01234567".into());
     }
@@ -619,7 +828,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         format!(r#"{{"auths":{{"registry.example.invalid":{{"auth":"{auth}"}},"ghcr.io":{{}}}},"credsStore":"desktop"}}"#),
     );
     fh.chmod("/home/alice/.docker/config.json", 0o600);
-    p.expect_file("/home/alice/.docker/config.json", "auths registry.example.invalid auth", "docker_registry_password", "unknown", Some(&dpw), "0");
+    p.expect_file(
+        "/home/alice/.docker/config.json",
+        "auths registry.example.invalid auth",
+        "docker_registry_password",
+        "unknown",
+        Some(&dpw),
+        "0",
+    );
 
     // .pypirc: a PyPI token; testpypi without a password.
     let pt = p.secret(&pypi_token(58));
@@ -628,7 +844,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         format!("[distutils]\nindex-servers =\n    pypi\n    testpypi\n\n[pypi]\nusername = __token__\npassword = {pt}\n\n[testpypi]\nrepository = https://test.pypi.org/legacy/\nusername = __token__\n"),
     );
     fh.chmod("/home/alice/.pypirc", 0o640);
-    p.expect_file("/home/alice/.pypirc", "[pypi] password", "pypi_token", "long_lived", Some(&pt), "1");
+    p.expect_file(
+        "/home/alice/.pypirc",
+        "[pypi] password",
+        "pypi_token",
+        "long_lived",
+        Some(&pt),
+        "1",
+    );
 
     // .git-credentials: a PAT, and a line without one.
     let gh2 = p.secret(&github_pat(59));
@@ -637,7 +860,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         format!("https://alice:{gh2}@github.com\nhttps://gitlab.example.invalid\n"),
     );
     fh.chmod("/home/alice/.git-credentials", 0o600);
-    p.expect_file("/home/alice/.git-credentials", "https://github.com", "github_pat", "long_lived", Some(&gh2), "0");
+    p.expect_file(
+        "/home/alice/.git-credentials",
+        "https://github.com",
+        "github_pat",
+        "long_lived",
+        Some(&gh2),
+        "0",
+    );
 
     // gh hosts.yml: a token (alice); settings only (bob).
     let gho = p.secret(&github_oauth(60));
@@ -646,8 +876,18 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         format!("github.com:\n    user: alice\n    oauth_token: {gho}\n    git_protocol: https\n"),
     );
     fh.chmod("/home/alice/.config/gh/hosts.yml", 0o600);
-    p.expect_file("/home/alice/.config/gh/hosts.yml", "github.com oauth_token", "github_oauth_token", "long_lived", Some(&gho), "0");
-    fh.write("/home/bob/.config/gh/hosts.yml", "github.com:\n    user: bob\n    git_protocol: ssh\n");
+    p.expect_file(
+        "/home/alice/.config/gh/hosts.yml",
+        "github.com oauth_token",
+        "github_oauth_token",
+        "long_lived",
+        Some(&gho),
+        "0",
+    );
+    fh.write(
+        "/home/bob/.config/gh/hosts.yml",
+        "github.com:\n    user: bob\n    git_protocol: ssh\n",
+    );
 
     // A project .env beside a venv, with look-alike lines.
     fh.venv("/home/alice/proj/.venv", "3.12", false);
@@ -658,7 +898,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
     );
     fh.chmod("/home/alice/proj/.env", 0o644);
     fh.chmod("/home/alice/proj", 0o755);
-    p.expect_file("/home/alice/proj/.env", "ANTHROPIC_API_KEY", "anthropic_api_key", "long_lived", Some(&dot), "1");
+    p.expect_file(
+        "/home/alice/proj/.env",
+        "ANTHROPIC_API_KEY",
+        "anthropic_api_key",
+        "long_lived",
+        Some(&dot),
+        "1",
+    );
 
     // CI runners: GitHub Actions (registration, RSA key, and the .runner
     // settings file that holds no secret) and GitLab Runner.
@@ -667,7 +914,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         r#"{"scheme":"OAuth","data":{"clientId":"00000000-0000-0000-0000-000000000000","authorizationUrl":"https://pipelines.actions.example.invalid/_apis/oauth2/token","requireFipsCryptography":"True"}}"#,
     );
     fh.chmod("/home/runner/actions-runner/.credentials", 0o600);
-    p.expect_file("/home/runner/actions-runner/.credentials", "runner registration", "github_runner_credentials", "long_lived", None, "0");
+    p.expect_file(
+        "/home/runner/actions-runner/.credentials",
+        "runner registration",
+        "github_runner_credentials",
+        "long_lived",
+        None,
+        "0",
+    );
     let rsa = p.secret(&format!(
         r#"{{"d":"{}","dp":"{}","exponent":"AQAB","modulus":"{}"}}"#,
         fake("Fake", B64, 172, 62),
@@ -676,7 +930,14 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
     ));
     fh.write("/home/runner/actions-runner/.credentials_rsaparams", &rsa);
     fh.chmod("/home/runner/actions-runner/.credentials_rsaparams", 0o600);
-    p.expect_file("/home/runner/actions-runner/.credentials_rsaparams", "RSA parameters", "github_runner_key", "long_lived", Some(&rsa), "0");
+    p.expect_file(
+        "/home/runner/actions-runner/.credentials_rsaparams",
+        "RSA parameters",
+        "github_runner_key",
+        "long_lived",
+        Some(&rsa),
+        "0",
+    );
     fh.write(
         "/home/runner/actions-runner/.runner",
         r#"{"agentId":7,"agentName":"gpu-1","poolId":1,"serverUrl":"https://pipelines.actions.example.invalid/","workFolder":"_work"}"#,
@@ -687,6 +948,13 @@ pub fn plant_every_kind(fh: &FakeHost) -> Planted {
         format!("concurrent = 4\ncheck_interval = 0\n\n[[runners]]\n  name = \"gpu-1\"\n  url = \"https://gitlab.example.invalid/\"\n  token = \"{glrt}\"\n  executor = \"docker\"\n"),
     );
     fh.chmod("/etc/gitlab-runner/config.toml", 0o600);
-    p.expect_file("/etc/gitlab-runner/config.toml", "runner gpu-1 token", "gitlab_runner_token", "long_lived", Some(&glrt), "0");
+    p.expect_file(
+        "/etc/gitlab-runner/config.toml",
+        "runner gpu-1 token",
+        "gitlab_runner_token",
+        "long_lived",
+        Some(&glrt),
+        "0",
+    );
     p
 }

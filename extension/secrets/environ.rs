@@ -121,7 +121,7 @@ pub fn scan_all(
                 out.exposures.append(&mut s.exposures);
                 out.followed.append(&mut s.followed);
             }
-            Err(e) if e.is_not_found() => {
+            Err(e) if exited(&e) => {
                 log::debug!("secret_exposure: process {pid} exited during the scan");
             }
             Err(e) => {
@@ -137,7 +137,8 @@ pub fn scan_all(
         x.status = format!(
             "{word}: {n} process environment{} not examined{}",
             if n == 1 { "" } else { "s" },
-            if word == "permission_denied" {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if word == "permission_denied" && unsafe { libc::geteuid() } != 0 {
                 " (other users' processes: run as root to see them)"
             } else {
                 ""
@@ -173,7 +174,7 @@ pub fn scan_one(
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("/proc/{pid}/environ")),
             );
-            x.status = if e.is_not_found() {
+            x.status = if exited(&e) {
                 "not_found: no such process".to_string()
             } else {
                 format!("{}: {e}", e.status_word())
@@ -184,6 +185,13 @@ pub fn scan_one(
             }
         }
     }
+}
+
+/// The process is gone: its `/proc` entry vanished (ENOENT) or it exited
+/// between open and read (ESRCH).
+fn exited(e: &HostError) -> bool {
+    e.is_not_found()
+        || matches!(e, HostError::Io { source, .. } if source.raw_os_error() == Some(libc::ESRCH))
 }
 
 /// Reads at most `cap` bytes of `<pid>/<name>` below `/proc`.
@@ -233,6 +241,7 @@ struct EnvHit {
     detector: String,
     fingerprint: String,
     key_id: Option<String>,
+    expires: Option<i64>,
 }
 
 /// Matches an environment block (or `.env` text converted to one): every
@@ -297,6 +306,9 @@ fn match_block(
                 detector: h.detector.to_string(),
                 fingerprint: key.fingerprint(secret.as_bytes()),
                 key_id,
+                expires: (h.secret_kind == "jwt")
+                    .then(|| super::lifetime::jwt_expiry(secret))
+                    .flatten(),
             });
         }
         if let Cow::Owned(s) = value {
@@ -443,6 +455,7 @@ fn scan_pid(
         x.lifetime = h.lifetime;
         x.fingerprint = Some(h.fingerprint);
         x.key_id = h.key_id;
+        x.expires = h.expires;
         x.detector = Some(h.detector);
         x.cmdline = cmdline.clone();
         if truncated {
@@ -650,6 +663,26 @@ mod tests {
             "python -m pip install --index-url https://idx.invalid/simple --token REDACTED --password=REDACTED HF_TOKEN=REDACTED REDACTED"
         );
         assert!(!s.contains("opaque"));
+    }
+
+    #[test]
+    fn a_jwt_says_when_it_expires() {
+        use base64::Engine;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let tok = format!(
+            "{}.{}.{}",
+            enc(r#"{"alg":"RS256","typ":"JWT"}"#),
+            enc(r#"{"exp":1714564800,"iss":"https://token.actions.example.invalid"}"#),
+            "FakeSignature0123456789"
+        );
+        let (hits, _) = match_block(
+            Detectors::builtin(),
+            &key(),
+            format!("ACTIONS_ID_TOKEN_REQUEST_TOKEN={tok}\0").as_bytes(),
+        );
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].secret_kind, "jwt");
+        assert_eq!(hits[0].expires, Some(1_714_564_800));
     }
 
     #[test]

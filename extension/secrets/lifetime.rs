@@ -44,6 +44,22 @@ pub fn aws_pair(key_id: Option<&str>, has_session_token: bool) -> Lifetime {
     }
 }
 
+/// The `exp` claim (Unix seconds) of a JSON Web Token, read from its
+/// payload without verifying anything. `None` when it has none.
+pub fn jwt_expiry(token: &str) -> Option<i64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > 64 * 1024 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = v.get("exp")?;
+    exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64))
+}
+
 /// Parses an RFC 3339 / ISO 8601 UTC-or-offset timestamp
 /// (`2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.123+02:00`,
 /// `2024-05-01T12:00:00UTC`) into Unix seconds. `None` for anything else.
@@ -114,6 +130,22 @@ mod tests {
         assert_eq!(aws_pair(Some("ASIAxxxx"), false), Lifetime::Temporary);
         assert_eq!(aws_pair(None, false), Lifetime::Unknown);
         assert_eq!(aws_pair(Some("é"), false), Lifetime::Unknown);
+    }
+
+    #[test]
+    fn jwt_exp() {
+        use base64::Engine;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let t = format!(
+            "{}.{}.sig",
+            enc(r#"{"alg":"none"}"#),
+            enc(r#"{"exp":1714564800,"sub":"x"}"#)
+        );
+        assert_eq!(jwt_expiry(&t), Some(1_714_564_800));
+        let t = format!("{}.{}.sig", enc("{}"), enc(r#"{"sub":"x"}"#));
+        assert_eq!(jwt_expiry(&t), None);
+        assert_eq!(jwt_expiry("not.a!jwt"), None);
+        assert_eq!(jwt_expiry("nodots"), None);
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub struct Request {
     pub paths: Option<Vec<String>>,
     /// Fill `cmdline` (costs a read per process with a finding).
     pub want_cmdline: bool,
+    /// Only process environments (`WHERE source = 'process_env'`): the
+    /// credential file walk is skipped.
+    pub env_only: bool,
 }
 
 /// Everything one scan found.
@@ -148,6 +151,9 @@ pub fn scan(host: &Host, det: &Detectors, key: &FingerprintKey, req: &Request) -
         report.processes_scanned = procs.scanned;
         report.exposures.extend(procs.exposures);
         followed.extend(procs.followed);
+        if req.env_only {
+            return report;
+        }
         let mut targets = files::discover(host, &followed);
         targets.sort_by(|a, b| a.path.cmp(&b.path));
         targets.dedup_by(|a, b| a.path == b.path);

@@ -10,7 +10,7 @@ use crate::settings::Settings;
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 
 const COLUMNS: &[Column] = &[
-    Column::text("source", "process_env or file"),
+    Column::text("source", "process_env or file").additional(),
     Column::integer("pid", "Process whose environment holds the secret (or named the file)").index(),
     Column::text("process_name", "Process name from /proc/<pid>/status (comm)"),
     Column::integer("uid", "Process's real uid, or the file's owner"),
@@ -95,6 +95,9 @@ impl Table for SecretExposure {
             pids,
             paths: ctx.equals("path"),
             want_cmdline: ctx.is_used("cmdline"),
+            env_only: ctx
+                .equals("source")
+                .is_some_and(|v| v.iter().all(|s| s == "process_env")),
         };
         let key = self.key();
         let report = scan(&self.host, Detectors::builtin(), key, &req);
@@ -225,5 +228,11 @@ mod tests {
         assert!(t
             .generate(&QueryContext::all().with("pid", Operator::Equals, "x; DROP"))
             .is_err());
+        // WHERE source = 'process_env' skips the credential files.
+        let env = t
+            .generate(&QueryContext::all().with("source", Operator::Equals, "process_env"))
+            .unwrap();
+        assert_eq!(env.len(), 1);
+        assert_eq!(env[0].get("source"), Some("process_env"));
     }
 }

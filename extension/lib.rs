@@ -20,6 +20,7 @@ pub mod output;
 pub mod packs;
 pub mod python;
 pub mod requirements;
+pub mod secrets;
 pub mod settings;
 pub mod shell;
 pub mod sql;

@@ -128,76 +128,13 @@ impl DirectUrl {
     }
 }
 
-/// Query parameters whose values are treated as secrets.
-const SECRET_QUERY_KEYS: &[&str] = &[
-    "token",
-    "key",
-    "secret",
-    "password",
-    "passwd",
-    "pwd",
-    "auth",
-    "sig",
-    "signature",
-    "credential",
-    "access",
-    "session",
-];
-
 /// Removes credentials from a URL: the userinfo (`user:pass@`, or a bare
-/// token before `@`) unless it is `git` or a `${VAR}` reference, and the
-/// values of query parameters whose name suggests a secret
-/// (`?token=...` becomes `?token=REDACTED`).
+/// token before `@`) unless it is `git` or a `${VAR}` reference, and any
+/// path segment, query or fragment value that holds a secret. The one URL
+/// redactor of squatch, [`crate::secrets::url::redact_url`]: every
+/// URL-shaped value of every table goes through it.
 pub fn strip_credentials(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => (&url[..i + 3], &url[i + 3..]),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) if !scheme.is_empty() || authority.contains(':') => {
-            let userinfo = &authority[..at];
-            let keep = userinfo == "git"
-                || (userinfo.starts_with("${")
-                    && userinfo.ends_with('}')
-                    && !userinfo.contains(':'));
-            if keep {
-                authority.to_string()
-            } else {
-                authority[at + 1..].to_string()
-            }
-        }
-        _ => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let (query, fragment) = match query.split_once('#') {
-                Some((q, f)) => (q, Some(f)),
-                None => (query, None),
-            };
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if is_secret_key(k) => format!("{k}=REDACTED"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            let mut t = format!("{path}?{}", query.join("&"));
-            if let Some(f) = fragment {
-                t.push('#');
-                t.push_str(f);
-            }
-            t
-        }
-        None => tail.to_string(),
-    };
-    format!("{scheme}{authority}{tail}")
-}
-
-fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    SECRET_QUERY_KEYS.iter().any(|s| k.contains(s))
+    crate::secrets::url::redact_url(url)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod python_package_provenance;
 pub mod python_requirements;
 pub mod python_typosquat_scores;
 pub mod python_typosquat_variants;
+pub mod secret_exposure;
 
 use std::sync::Arc;
 
@@ -68,7 +69,10 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
             host.clone(),
             dists.clone(),
         )),
-        Arc::new(python_typosquat_variants::PythonTyposquatVariants::with_cache(host, dists)),
+        Arc::new(
+            python_typosquat_variants::PythonTyposquatVariants::with_cache(host.clone(), dists),
+        ),
+        Arc::new(secret_exposure::SecretExposure::new(host, settings)),
     ]
 }
 

@@ -66,7 +66,7 @@ const COLUMNS: &[Column] = &[
     Column::integer("owner_uid", "Owner of the metadata directory"),
     Column::text("author", "Author"),
     Column::text("author_email", "Author-email"),
-    Column::text("home_page", "Home-page"),
+    Column::text("home_page", "Home-page, credentials stripped"),
     Column::text("summary", "Summary"),
     Column::text("license", "License or License-Expression"),
     Column::text("requires_python", "Requires-Python"),
@@ -301,7 +301,10 @@ impl Cell<'_> {
             "vcs_commit_id" => d.direct_url.as_ref().and_then(|u| u.commit_id.clone()),
             "author" => md.author.clone(),
             "author_email" => md.author_email.clone(),
-            "home_page" => md.home_page.clone(),
+            "home_page" => md
+                .home_page
+                .as_deref()
+                .map(crate::python::strip_credentials),
             "summary" => md.summary.clone(),
             "license" => md.license.clone(),
             "requires_python" => md.requires_python.clone(),

@@ -568,3 +568,4 @@ pub fn generate(
 }
 pub mod fake_osquery;
 pub mod packs;
+pub mod secrets;

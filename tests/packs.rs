@@ -135,6 +135,26 @@ const CASES: &[Case] = &[
         clean: Some(fx::deps_clean),
     },
     Case {
+        query: "secret_long_lived_cloud_key_in_process_env",
+        attack: fx::secrets_attack,
+        clean: Some(fx::secrets_clean),
+    },
+    Case {
+        query: "secret_credential_file_readable_by_others",
+        attack: fx::secrets_attack,
+        clean: Some(fx::secrets_clean),
+    },
+    Case {
+        query: "secret_in_installer_or_ci_env",
+        attack: fx::secrets_attack,
+        clean: Some(fx::secrets_clean),
+    },
+    Case {
+        query: "secret_same_fingerprint_in_several_places",
+        attack: fx::secrets_attack,
+        clean: Some(fx::secrets_clean),
+    },
+    Case {
         query: "record_unverifiable",
         attack: fx::record_missing,
         clean: Some(fx::index_install),

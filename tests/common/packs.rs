@@ -26,6 +26,9 @@ pub struct Scene {
     /// A stub NVML built for this scene (`use_nvml_stub`), and the directory
     /// that holds it.
     nvml: RefCell<Option<(tempfile::TempDir, PathBuf)>>,
+    /// The state directory the scene's tables keep their fingerprint key in
+    /// (never the machine's /var/lib/squatch).
+    state: tempfile::TempDir,
 }
 
 impl Default for Scene {
@@ -43,6 +46,7 @@ impl Scene {
             fh,
             rows: RefCell::new(Vec::new()),
             nvml: RefCell::new(None),
+            state: tempfile::tempdir().expect("tempdir for the state directory"),
         }
     }
 
@@ -59,6 +63,7 @@ impl Scene {
     pub fn settings(&self) -> squatch::settings::Settings {
         squatch::settings::Settings {
             nvml_lib: self.nvml.borrow().as_ref().map(|(_, lib)| lib.clone()),
+            state_dir: self.state.path().to_path_buf(),
             ..Default::default()
         }
     }
@@ -379,4 +384,19 @@ pub fn deps_attack(s: &Scene) {
 /// Twin: pinned, hashed, right names, one private index.
 pub fn deps_clean(s: &Scene) {
     super::deps::plant_benign_twin(&s.fh);
+}
+
+// ------------------------------------------------------------------ secrets
+
+/// The seed's exposure: `python -m pip install torch-utilites` (pid 4242)
+/// with an AWS key pair and HF_TOKEN in its environment, and a 0644
+/// ~alice/.aws/credentials. Values are fake, assembled at run time.
+pub fn secrets_attack(s: &Scene) {
+    super::secrets::plant_seed_attack(&s.fh);
+}
+
+/// Twin: the same processes and files with look-alikes only (AWS_REGION,
+/// HF_HOME, the AWS documentation's example key, a 0600 file).
+pub fn secrets_clean(s: &Scene) {
+    super::secrets::plant_seed_benign(&s.fh);
 }

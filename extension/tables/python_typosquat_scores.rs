@@ -221,11 +221,12 @@ fn dist_evidence(host: &Host, d: &Distribution, now: i64) -> HostEvidence {
         .cloned()
         .collect();
     // `Project-URL: Label, https://...`
-    urls.extend(
-        m.project_urls
-            .iter()
-            .map(|p| p.split_once(',').map_or(p.as_str(), |(_, u)| u).trim().to_string()),
-    );
+    urls.extend(m.project_urls.iter().map(|p| {
+        p.split_once(',')
+            .map_or(p.as_str(), |(_, u)| u)
+            .trim()
+            .to_string()
+    }));
     let install_time = match d.format {
         DistFormat::DistInfo => [d.metadata_path.join("RECORD"), d.metadata_file()]
             .iter()

@@ -250,17 +250,32 @@ mod tests {
     #[test]
     fn summaries_are_shipped_and_compared_normalised() {
         assert_eq!(top_summary("requests"), Some("python http for humans"));
-        assert_eq!(normalize_summary("  Python HTTP, for Humans. "), "python http for humans");
-        assert!(copies_summary("Python HTTP for Humans.", "python http for humans"));
+        assert_eq!(
+            normalize_summary("  Python HTTP, for Humans. "),
+            "python http for humans"
+        );
+        assert!(copies_summary(
+            "Python HTTP for Humans.",
+            "python http for humans"
+        ));
         assert!(!copies_summary("HTTP for cats", "python http for humans"));
         assert!(!copies_summary("Tools", "tools"), "too generic to count");
     }
 
     #[test]
     fn url_projects() {
-        assert_eq!(url_project("https://github.com/psf/requests").as_deref(), Some("requests"));
-        assert_eq!(url_project("https://github.com/psf/Requests.git/").as_deref(), Some("requests"));
-        assert_eq!(url_project("https://pypi.org/project/Torch/2.0/").as_deref(), Some("torch"));
+        assert_eq!(
+            url_project("https://github.com/psf/requests").as_deref(),
+            Some("requests")
+        );
+        assert_eq!(
+            url_project("https://github.com/psf/Requests.git/").as_deref(),
+            Some("requests")
+        );
+        assert_eq!(
+            url_project("https://pypi.org/project/Torch/2.0/").as_deref(),
+            Some("torch")
+        );
         assert_eq!(url_project("https://github.com/psf/requests/issues"), None);
         assert_eq!(url_project("https://example.invalid/"), None);
     }
@@ -280,15 +295,21 @@ mod tests {
 
     #[test]
     fn copied_summary_or_target_url_makes_a_weak_shape_a_typosquat() {
-        let a = index().assess("pillox");
+        let a = index().assess("piglow");
         assert!(a.score >= DEFAULT_THRESHOLD && a.score < STRONG_THRESHOLD);
         assert_eq!(judge(&a, None).verdict, Verdict::Suspicious);
         let target_summary = top_summary("pillow").unwrap().to_string();
-        let copied = host(&target_summary, &["https://example.invalid/pillox"]);
+        let copied = host(&target_summary, &["https://example.invalid/piglow"]);
         let j = judge(&a, Some(&copied));
         assert_eq!(j.verdict, Verdict::Typosquat, "{:?}", j.evidence);
-        assert!(j.evidence.iter().any(|e| e.contains("summary copies pillow")));
-        let url = host("An image thing", &["https://github.com/python-pillow/Pillow"]);
+        assert!(j
+            .evidence
+            .iter()
+            .any(|e| e.contains("summary copies pillow")));
+        let url = host(
+            "An image thing",
+            &["https://github.com/python-pillow/Pillow"],
+        );
         let j = judge(&a, Some(&url));
         assert_eq!(j.verdict, Verdict::Typosquat);
         assert!(j.evidence.iter().any(|e| e.contains("points at pillow")));
@@ -296,18 +317,24 @@ mod tests {
 
     #[test]
     fn own_identity_keeps_a_near_name_ok_or_suspicious() {
-        let weak = index().assess("pillox");
-        let own = host("Fox pictures for terminals", &["https://github.com/someone/pillox"]);
+        let weak = index().assess("piglow");
+        let own = host(
+            "Glowing pig sprites for terminals",
+            &["https://github.com/someone/piglow"],
+        );
         assert_eq!(judge(&weak, Some(&own)).verdict, Verdict::Ok);
         let strong = index().assess("reqeusts");
-        let own = host("A request queue for tests", &["https://github.com/someone/reqeusts"]);
+        let own = host(
+            "A request queue for tests",
+            &["https://github.com/someone/reqeusts"],
+        );
         let j = judge(&strong, Some(&own));
         assert_eq!(j.verdict, Verdict::Suspicious, "{:?}", j.evidence);
     }
 
     #[test]
     fn orphan_recent_install_and_findings_raise() {
-        let weak = index().assess("pillox");
+        let weak = index().assess("piglow");
         let mut h = HostEvidence {
             requested: Some(false),
             install_time: Some(1_999_999_000),
@@ -320,7 +347,10 @@ mod tests {
         h.findings = vec!["install-hook-network (high)".into()];
         let j = judge(&weak, Some(&h));
         assert_eq!(j.verdict, Verdict::Typosquat);
-        assert!(j.evidence.iter().any(|e| e.contains("install-hook-network")));
+        assert!(j
+            .evidence
+            .iter()
+            .any(|e| e.contains("install-hook-network")));
         // Below the threshold, findings alone do not make a typosquat.
         let ok = index().assess("numpyro");
         assert_eq!(judge(&ok, Some(&h)).verdict, Verdict::Ok);

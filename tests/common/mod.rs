@@ -31,6 +31,8 @@
 //! dpkg's database ([`FakeHost::dpkg`]).
 #![allow(dead_code)]
 
+pub mod typosquat;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

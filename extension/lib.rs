@@ -15,6 +15,7 @@ pub mod host;
 pub mod osquery;
 pub mod output;
 pub mod python;
+pub mod recon;
 pub mod settings;
 pub mod shell;
 pub mod sql;

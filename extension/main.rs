@@ -113,6 +113,10 @@ enum Command {
     /// terminal, it reads statements from stdin and prints only results.
     /// `squatch` alone on a terminal starts it too.
     Shell,
+    /// Ask a package index (network, opt-in) which typosquat variants of
+    /// your dependencies are registered, and whether each dependency exists,
+    /// when it was uploaded and who maintains it.
+    Recon(squatch::recon::ReconArgs),
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -250,6 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Recon(args)) => Ok(squatch::recon::main(&args, &Host::new(cli.root.clone()), &cli.state_dir)),
         Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");
             print!(

@@ -254,7 +254,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Recon(args)) => Ok(squatch::recon::main(&args, &Host::new(cli.root.clone()), &cli.state_dir)),
+        Some(Command::Recon(args)) => Ok(squatch::recon::main(
+            &args,
+            &Host::new(cli.root.clone()),
+            &cli.state_dir,
+        )),
         Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");
             print!(

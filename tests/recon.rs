@@ -44,7 +44,9 @@ fn projects() -> Vec<Project> {
     );
     requests.releases[2].2 = true;
     requests.organization = Some("psf".into());
-    requests.roles.push(("Maintainer".into(), "graffatcolmingov".into()));
+    requests
+        .roles
+        .push(("Maintainer".into(), "graffatcolmingov".into()));
     let tqdm = Project::new("tqdm", &[("4.66.0", "2023-08-10T00:00:00Z")], "casperdcl");
     vec![requests, tqdm]
 }
@@ -63,7 +65,10 @@ fn existing_dependencies_text_json_markdown() {
     let req = requirements(dir.path(), "requests>=2.31\ntqdm  # progress\n");
     let index = server.simple_url();
 
-    let o = recon(&state, &[&req, "--index", &index, "--format", "json", "--top", "3"]);
+    let o = recon(
+        &state,
+        &[&req, "--index", &index, "--format", "json", "--top", "3"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["failed"], false);
@@ -95,15 +100,37 @@ fn existing_dependencies_text_json_markdown() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(server.requests(), 10, "the second run sends nothing");
     let text = stdout(&o);
-    assert!(text.contains("(0 requests, 10 answers from the cache)"), "{text}");
-    assert!(text.contains("requests (") && text.contains("exists"), "{text}");
-    assert!(text.contains("first upload 2023-05-22, last upload 2024-05-20, 3 releases, 1/3 files yanked"), "{text}");
-    assert!(text.contains("single maintainer, no organisation"), "{text}");
+    assert!(
+        text.contains("(0 requests, 10 answers from the cache)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("requests (") && text.contains("exists"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "first upload 2023-05-22, last upload 2024-05-20, 3 releases, 1/3 files yanked"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("single maintainer, no organisation"),
+        "{text}"
+    );
     assert!(text.contains(" free "), "{text}");
 
-    let o = recon(&state, &[&req, "--index", &index, "--top", "3", "--format", "markdown"]);
+    let o = recon(
+        &state,
+        &[
+            &req, "--index", &index, "--top", "3", "--format", "markdown",
+        ],
+    );
     let md = stdout(&o);
-    assert!(md.contains("| dependency | exists | first upload |"), "{md}");
+    assert!(
+        md.contains("| dependency | exists | first upload |"),
+        "{md}"
+    );
     assert!(md.contains("| requests | yes | 2023-05-22 | 2024-05-20 | 3 | 1/3 | org psf; Owner:nateprewitt Maintainer:graffatcolmingov | ok |"), "{md}");
     assert!(md.contains("| tqdm | "), "{md}");
 }
@@ -113,7 +140,10 @@ fn a_dependency_missing_from_the_index_fails() {
     let server = IndexServer::start(projects());
     let dir = tempfile::tempdir().unwrap();
     let req = requirements(dir.path(), "requests\nhuggingface-cli-tools-pro\n");
-    let o = recon(&dir.path().join("s"), &[&req, "--index", &server.simple_url(), "--top", "1"]);
+    let o = recon(
+        &dir.path().join("s"),
+        &[&req, "--index", &server.simple_url(), "--top", "1"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let text = stdout(&o);
     assert!(text.contains("huggingface-cli-tools-pro ("), "{text}");
@@ -131,18 +161,39 @@ fn a_registered_known_malicious_variant_fails() {
     assert!(!bad.is_empty());
     let mut ps = projects();
     for b in &bad {
-        ps.push(Project::new(b, &[("0.0.1", "2024-01-02T03:04:05Z")], "mallory"));
+        ps.push(Project::new(
+            b,
+            &[("0.0.1", "2024-01-02T03:04:05Z")],
+            "mallory",
+        ));
     }
     let server = IndexServer::start(ps);
     let dir = tempfile::tempdir().unwrap();
     let req = requirements(dir.path(), "requests\n");
-    let o = recon(&dir.path().join("s"), &[&req, "--index", &server.simple_url(), "--top", "2", "--format", "json"]);
+    let o = recon(
+        &dir.path().join("s"),
+        &[
+            &req,
+            "--index",
+            &server.simple_url(),
+            "--top",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let first = &v["dependencies"][0]["variants"][0];
     assert_eq!(first["registered"], true);
-    assert!(first["known_malicious"].as_str().unwrap().starts_with("MAL-"));
-    assert!(v["failures"][0].as_str().unwrap().contains("registered and known malicious"));
+    assert!(first["known_malicious"]
+        .as_str()
+        .unwrap()
+        .starts_with("MAL-"));
+    assert!(v["failures"][0]
+        .as_str()
+        .unwrap()
+        .contains("registered and known malicious"));
 }
 
 #[test]
@@ -152,15 +203,30 @@ fn budget_exhaustion_leaves_names_unchecked() {
     let req = requirements(dir.path(), "requests\ntqdm\n");
     let o = recon(
         &dir.path().join("s"),
-        &[&req, "--index", &server.simple_url(), "--max-requests", "3", "--format", "json"],
+        &[
+            &req,
+            "--index",
+            &server.simple_url(),
+            "--max-requests",
+            "3",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert_eq!(server.requests(), 3);
-    assert!(stderr(&o).contains("request budget spent"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("request budget spent"),
+        "{}",
+        stderr(&o)
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["budget_spent"], true);
     assert_eq!(v["dependencies"][1]["exists"], serde_json::Value::Null);
-    assert!(v["dependencies"][1]["status"].as_str().unwrap().contains("budget"));
+    assert!(v["dependencies"][1]["status"]
+        .as_str()
+        .unwrap()
+        .contains("budget"));
 }
 
 #[test]
@@ -170,7 +236,10 @@ fn unreachable_index_is_a_clear_error() {
     let o = recon(&dir.path().join("s"), &[&req, "--index", &dead_index_url()]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("cannot reach the package index at http://127.0.0.1:"), "{e}");
+    assert!(
+        e.contains("cannot reach the package index at http://127.0.0.1:"),
+        "{e}"
+    );
     assert!(stdout(&o).is_empty());
 }
 
@@ -186,11 +255,22 @@ fn installed_distributions_when_no_file_is_given() {
         .arg(fh.root())
         .arg("--state-dir")
         .arg(state.path())
-        .args(["recon", "--rate", "0", "--top", "0", "--index", &server.simple_url()])
+        .args([
+            "recon",
+            "--rate",
+            "0",
+            "--top",
+            "0",
+            "--index",
+            &server.simple_url(),
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("tqdm (installed): exists"), "{text}");
-    assert!(!fh.root().join("recon").exists(), "nothing written inside --root");
+    assert!(
+        !fh.root().join("recon").exists(),
+        "nothing written inside --root"
+    );
 }

@@ -55,6 +55,7 @@ pub struct Client {
     limits: Limits,
     sent: usize,
     cache_hits: usize,
+    refused: usize,
     last: Option<Instant>,
 }
 
@@ -78,7 +79,10 @@ impl Client {
         let cache_dir = cache_dir.and_then(|d| match make_private_dir(d) {
             Ok(()) => Some(d.to_path_buf()),
             Err(e) => {
-                log::warn!("recon cache {} not usable ({e}): answers are not cached", d.display());
+                log::warn!(
+                    "recon cache {} not usable ({e}): answers are not cached",
+                    d.display()
+                );
                 None
             }
         });
@@ -88,6 +92,7 @@ impl Client {
             limits,
             sent: 0,
             cache_hits: 0,
+            refused: 0,
             last: None,
         }
     }
@@ -102,9 +107,9 @@ impl Client {
         self.cache_hits
     }
 
-    /// True when no request may be sent any more.
+    /// True when a request was refused because the budget was spent.
     pub fn budget_spent(&self) -> bool {
-        self.sent >= self.limits.max_requests
+        self.refused > 0
     }
 
     fn cache_path(&self, url: &str, accept: &str) -> Option<PathBuf> {
@@ -113,7 +118,10 @@ impl Client {
         h.update(accept.as_bytes());
         h.update([0]);
         h.update(url.as_bytes());
-        let hex: String = h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Some(dir.join(format!("{hex}.json")))
     }
 
@@ -130,7 +138,8 @@ impl Client {
                 }
             }
         }
-        if self.budget_spent() {
+        if self.sent >= self.limits.max_requests {
+            self.refused += 1;
             return Err(ReconError::BudgetSpent(self.limits.max_requests));
         }
         if self.limits.rate > 0.0 {

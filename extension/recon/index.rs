@@ -63,7 +63,11 @@ pub fn parse_simple(body: &str) -> Result<Releases, serde_json::Error> {
     let releases = match &page.versions {
         Some(v) => v.len(),
         None => {
-            let mut v: Vec<&str> = page.files.iter().filter_map(|f| file_version(&f.filename)).collect();
+            let mut v: Vec<&str> = page
+                .files
+                .iter()
+                .filter_map(|f| file_version(&f.filename))
+                .collect();
             v.sort_unstable();
             v.dedup();
             v.len()
@@ -149,7 +153,12 @@ pub fn parse_project_json(body: &str) -> Result<Maintainers, serde_json::Error> 
     Ok(Maintainers {
         organization: own.as_ref().and_then(|o| nonempty(o.organization.clone())),
         roles: own
-            .map(|o| o.roles.into_iter().map(|r| format!("{}:{}", r.role, r.user)).collect())
+            .map(|o| {
+                o.roles
+                    .into_iter()
+                    .map(|r| format!("{}:{}", r.role, r.user))
+                    .collect()
+            })
             .unwrap_or_default(),
         author: nonempty(p.info.author),
         maintainer: nonempty(p.info.maintainer),
@@ -204,9 +213,15 @@ mod tests {
     #[test]
     fn times_round_trip() {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("2022-12-25T10:00:01.123456Z"), Some(1_671_962_401));
+        assert_eq!(
+            parse_time("2022-12-25T10:00:01.123456Z"),
+            Some(1_671_962_401)
+        );
         assert_eq!(date(1_671_962_401), "2022-12-25");
-        assert_eq!(parse_time("2024-02-29T00:00:00+00:00").map(date).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            parse_time("2024-02-29T00:00:00+00:00").map(date).as_deref(),
+            Some("2024-02-29")
+        );
         assert_eq!(parse_time("yesterday"), None);
     }
 
@@ -231,10 +246,13 @@ mod tests {
         let body = r#"{"info":{"author":"A","maintainer":""},"ownership":{"organization":null,"roles":[{"role":"Owner","user":"solo"}]}}"#;
         let m = parse_project_json(body).unwrap();
         assert_eq!(m.roles, ["Owner:solo"]);
-        assert_eq!((m.author.as_deref(), m.maintainer), (Some("A"), None));
+        assert_eq!((m.author.as_deref(), m.maintainer.as_deref()), (Some("A"), None));
         assert_eq!(m.single_unorganised(), Some(true));
         let org = r#"{"info":{},"ownership":{"organization":"psf","roles":[{"role":"Owner","user":"a"}]}}"#;
-        assert_eq!(parse_project_json(org).unwrap().single_unorganised(), Some(false));
+        assert_eq!(
+            parse_project_json(org).unwrap().single_unorganised(),
+            Some(false)
+        );
         let none = r#"{"info":{}}"#;
         assert_eq!(parse_project_json(none).unwrap().single_unorganised(), None);
     }

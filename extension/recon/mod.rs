@@ -126,7 +126,8 @@ pub fn requirement_names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split(" #").next().unwrap_or("").trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('-') || line.contains("://") {
+        if line.is_empty() || line.starts_with('#') || line.starts_with('-') || line.contains("://")
+        {
             continue;
         }
         let end = line
@@ -180,9 +181,9 @@ pub fn dependencies(paths: &[PathBuf], host: &Host) -> Result<Vec<Dependency>, R
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
-                    f.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                        n.starts_with("requirements") && n.ends_with(".txt")
-                    })
+                    f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("requirements") && n.ends_with(".txt"))
                 })
                 .collect();
             v.sort();
@@ -249,7 +250,9 @@ fn lookup(
             .map(Some)
             .map_err(|e| ReconError::Index {
                 url,
-                message: format!("not a PEP 691 JSON project page ({e}); is --index the JSON Simple API base?"),
+                message: format!(
+                    "not a PEP 691 JSON project page ({e}); is --index the JSON Simple API base?"
+                ),
             }),
         404 | 410 => Ok(None),
         s => Err(ReconError::Index {
@@ -436,7 +439,10 @@ mod tests {
     #[test]
     fn requirement_names_simply() {
         let text = "# deps\nrequests>=2.31 # http\nTorch_Utils[cuda]==1.0; python_version>'3.8'\n-r other.txt\n--index-url https://example.invalid/simple\n-e .\ngit+https://example.invalid/x.git\n\nnumpy\n";
-        assert_eq!(requirement_names(text), ["requests", "Torch_Utils", "numpy"]);
+        assert_eq!(
+            requirement_names(text),
+            ["requests", "Torch_Utils", "numpy"]
+        );
     }
 
     #[test]
@@ -446,6 +452,9 @@ mod tests {
             Some("https://pypi.org/pypi/")
         );
         assert_eq!(json_api_base("https://mirror.invalid/idx/", None), None);
-        assert_eq!(json_api_base("https://pypi.org/simple/", Some("none")), None);
+        assert_eq!(
+            json_api_base("https://pypi.org/simple/", Some("none")),
+            None
+        );
     }
 }

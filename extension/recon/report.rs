@@ -152,7 +152,11 @@ impl Report {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("failed".into(), self.failed().into());
-            let f: Vec<String> = self.dependencies.iter().flat_map(|d| d.failures()).collect();
+            let f: Vec<String> = self
+                .dependencies
+                .iter()
+                .flat_map(|d| d.failures())
+                .collect();
             o.insert("failures".into(), f.into());
         }
         format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
@@ -167,7 +171,11 @@ impl Report {
             self.index,
             self.requests_sent,
             self.cache_hits,
-            if self.budget_spent { ", budget spent" } else { "" }
+            if self.budget_spent {
+                ", budget spent"
+            } else {
+                ""
+            }
         );
         for d in &self.dependencies {
             let _ = writeln!(s);
@@ -219,10 +227,18 @@ impl Report {
                     .as_ref()
                     .map(|i| format!(", known malicious {i}"))
                     .unwrap_or_default();
-                let _ = writeln!(s, "  variant {:<28} {state}{mal}  [{}]", v.variant, v.technique);
+                let _ = writeln!(
+                    s,
+                    "  variant {:<28} {state}{mal}  [{}]",
+                    v.variant, v.technique
+                );
             }
         }
-        let failures: Vec<String> = self.dependencies.iter().flat_map(|d| d.failures()).collect();
+        let failures: Vec<String> = self
+            .dependencies
+            .iter()
+            .flat_map(|d| d.failures())
+            .collect();
         if !failures.is_empty() {
             let _ = writeln!(s, "\nFAILED:");
             for f in failures {
@@ -243,7 +259,11 @@ impl Report {
             cell(&self.index),
             self.requests_sent,
             self.cache_hits,
-            if self.budget_spent { ", budget spent" } else { "" }
+            if self.budget_spent {
+                ", budget spent"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(s, "| dependency | exists | first upload | last upload | releases | yanked files | maintainers | own name |");
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
@@ -275,7 +295,10 @@ impl Report {
                 d.verdict
             );
         }
-        let _ = writeln!(s, "\n| dependency | variant | technique | registered | first upload | known malicious |");
+        let _ = writeln!(
+            s,
+            "\n| dependency | variant | technique | registered | first upload | known malicious |"
+        );
         let _ = writeln!(s, "|---|---|---|---|---|---|");
         for d in &self.dependencies {
             for v in &d.variants {
@@ -295,7 +318,11 @@ impl Report {
                 );
             }
         }
-        let failures: Vec<String> = self.dependencies.iter().flat_map(|d| d.failures()).collect();
+        let failures: Vec<String> = self
+            .dependencies
+            .iter()
+            .flat_map(|d| d.failures())
+            .collect();
         if !failures.is_empty() {
             let _ = writeln!(s, "\n**Failed:**\n");
             for f in failures {

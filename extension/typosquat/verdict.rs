@@ -185,7 +185,7 @@ pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
         own_identity = own_summary.is_some()
             && !copies
             && !points_at_target
-            && projects.iter().any(|p| *p == a.normalized_name);
+            && projects.contains(&a.normalized_name);
         if own_identity {
             evidence.push("own summary and own project URL".to_string());
         }

@@ -121,6 +121,9 @@ pub fn dead_index_url() -> String {
 }
 
 fn serve(stream: TcpStream, map: &HashMap<String, Project>, count: &AtomicUsize) {
+    // One write per answer and no Nagle delay: a keep-alive client would
+    // otherwise wait for a delayed ACK on every request.
+    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
@@ -150,11 +153,11 @@ fn serve(stream: TcpStream, map: &HashMap<String, Project>, count: &AtomicUsize)
         }
         count.fetch_add(1, Ordering::SeqCst);
         let (status, ctype, body) = answer(&path, &accept, map);
-        let head = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        let msg = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(body.as_bytes()).is_err() {
+        if writer.write_all(msg.as_bytes()).is_err() {
             return;
         }
         if close {
@@ -163,7 +166,11 @@ fn serve(stream: TcpStream, map: &HashMap<String, Project>, count: &AtomicUsize)
     }
 }
 
-fn answer(path: &str, accept: &str, map: &HashMap<String, Project>) -> (&'static str, &'static str, String) {
+fn answer(
+    path: &str,
+    accept: &str,
+    map: &HashMap<String, Project>,
+) -> (&'static str, &'static str, String) {
     let not_found = ("404 Not Found", "text/plain", "not found".to_string());
     if let Some(rest) = path.strip_prefix("/simple/") {
         if !accept.contains("application/vnd.pypi.simple.v1+json") {
@@ -171,7 +178,11 @@ fn answer(path: &str, accept: &str, map: &HashMap<String, Project>) -> (&'static
         }
         let name = rest.trim_end_matches('/');
         return match map.get(name) {
-            Some(p) => ("200 OK", "application/vnd.pypi.simple.v1+json", p.simple_json()),
+            Some(p) => (
+                "200 OK",
+                "application/vnd.pypi.simple.v1+json",
+                p.simple_json(),
+            ),
             None => not_found,
         };
     }

@@ -86,3 +86,54 @@ fn named_names_get_a_verdict_without_the_host() {
         ]
     );
 }
+
+/// The detection queries proposed for the packs, run with `squatch query`
+/// on the attack host and its benign twin.
+const PACK_QUERIES: &[(&str, &str)] = &[
+    (
+        "installed_typosquat_verdict",
+        "SELECT name, target, score, verdict, evidence, environments FROM python_typosquat_scores WHERE verdict = 'typosquat'",
+    ),
+    (
+        "typosquat_copies_target_identity",
+        "SELECT name, target, score, evidence, environments FROM python_typosquat_scores WHERE verdict != 'ok' AND (evidence LIKE '%summary copies%' OR evidence LIKE '%points at%')",
+    ),
+    (
+        "typosquat_with_install_time_code",
+        "SELECT s.name, s.target, s.verdict, f.path, f.rule_id, f.severity FROM python_typosquat_scores s JOIN python_install_findings f ON f.package = s.name WHERE s.verdict != 'ok' AND f.severity IN ('high', 'critical')",
+    ),
+    (
+        "typosquat_unrequested_recent_install",
+        "SELECT name, target, score, verdict, evidence, environments FROM python_typosquat_scores WHERE verdict != 'ok' AND evidence LIKE '%not requested, nothing depends on it%'",
+    ),
+];
+
+fn squatch_query(fh: &FakeHost, sql: &str) -> Vec<serde_json::Value> {
+    let state = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_squatch"))
+        .arg("--root")
+        .arg(fh.root())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["query", "--json", sql])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).unwrap()
+}
+
+#[test]
+fn proposed_pack_queries_fire_on_the_attack_only() {
+    let attack = FakeHost::new();
+    let site = project_venv(&attack);
+    plant_copycat_typosquat(&attack, &site);
+    let benign = FakeHost::new();
+    let site = project_venv(&benign);
+    plant_distinct_near_name(&benign, &site);
+    for (name, sql) in PACK_QUERIES {
+        let hits = squatch_query(&attack, sql);
+        assert!(!hits.is_empty(), "{name} silent on the attack");
+        assert!(hits.iter().all(|r| r["name"] == "piglow"), "{name}: {hits:?}");
+        assert!(squatch_query(&benign, sql).is_empty(), "{name} fires on the benign twin");
+    }
+}

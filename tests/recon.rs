@@ -101,7 +101,7 @@ fn existing_dependencies_text_json_markdown() {
     assert_eq!(server.requests(), 10, "the second run sends nothing");
     let text = stdout(&o);
     assert!(
-        text.contains("(0 requests, 10 answers from the cache)"),
+        text.contains("(0 requests, 10 answers from the cache, oldest "),
         "{text}"
     );
     assert!(

@@ -133,7 +133,13 @@ fn proposed_pack_queries_fire_on_the_attack_only() {
     for (name, sql) in PACK_QUERIES {
         let hits = squatch_query(&attack, sql);
         assert!(!hits.is_empty(), "{name} silent on the attack");
-        assert!(hits.iter().all(|r| r["name"] == "piglow"), "{name}: {hits:?}");
-        assert!(squatch_query(&benign, sql).is_empty(), "{name} fires on the benign twin");
+        assert!(
+            hits.iter().all(|r| r["name"] == "piglow"),
+            "{name}: {hits:?}"
+        );
+        assert!(
+            squatch_query(&benign, sql).is_empty(),
+            "{name} fires on the benign twin"
+        );
     }
 }

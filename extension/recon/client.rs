@@ -56,6 +56,7 @@ pub struct Client {
     sent: usize,
     cache_hits: usize,
     refused: usize,
+    oldest_hit: Option<i64>,
     last: Option<Instant>,
 }
 
@@ -93,6 +94,7 @@ impl Client {
             sent: 0,
             cache_hits: 0,
             refused: 0,
+            oldest_hit: None,
             last: None,
         }
     }
@@ -105,6 +107,11 @@ impl Client {
     /// Answers taken from the cache so far.
     pub fn cache_hits(&self) -> usize {
         self.cache_hits
+    }
+
+    /// Age in seconds of the oldest cached answer used, if any.
+    pub fn oldest_cached_age(&self) -> Option<i64> {
+        self.oldest_hit.map(|t| now().saturating_sub(t).max(0))
     }
 
     /// True when a request was refused because the budget was spent.
@@ -134,6 +141,10 @@ impl Client {
                 let age = now().saturating_sub(a.fetched_at);
                 if age >= 0 && (age as u64) < self.limits.max_age.as_secs() {
                     self.cache_hits += 1;
+                    self.oldest_hit = Some(
+                        self.oldest_hit
+                            .map_or(a.fetched_at, |o| o.min(a.fetched_at)),
+                    );
                     return Ok(Answer { cached: true, ..a });
                 }
             }

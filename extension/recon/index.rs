@@ -246,7 +246,10 @@ mod tests {
         let body = r#"{"info":{"author":"A","maintainer":""},"ownership":{"organization":null,"roles":[{"role":"Owner","user":"solo"}]}}"#;
         let m = parse_project_json(body).unwrap();
         assert_eq!(m.roles, ["Owner:solo"]);
-        assert_eq!((m.author.as_deref(), m.maintainer.as_deref()), (Some("A"), None));
+        assert_eq!(
+            (m.author.as_deref(), m.maintainer.as_deref()),
+            (Some("A"), None)
+        );
         assert_eq!(m.single_unorganised(), Some(true));
         let org = r#"{"info":{},"ownership":{"organization":"psf","roles":[{"role":"Owner","user":"a"}]}}"#;
         assert_eq!(

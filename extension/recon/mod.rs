@@ -358,6 +358,7 @@ pub fn run(
     }
     report.requests_sent = client.sent();
     report.cache_hits = client.cache_hits();
+    report.oldest_cached_age = client.oldest_cached_age();
     report.budget_spent = client.budget_spent();
     Ok(report)
 }

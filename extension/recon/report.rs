@@ -91,10 +91,21 @@ pub struct Report {
     pub requests_sent: usize,
     /// Answers taken from the cache.
     pub cache_hits: usize,
+    /// Age in seconds of the oldest cached answer used.
+    pub oldest_cached_age: Option<i64>,
     /// True when the request budget ran out.
     pub budget_spent: bool,
     /// Every dependency.
     pub dependencies: Vec<DependencyReport>,
+}
+
+fn age(secs: Option<i64>) -> String {
+    match secs {
+        None => String::new(),
+        Some(s) if s < 120 => format!(", oldest {s}s old"),
+        Some(s) if s < 7200 => format!(", oldest {}min old", s / 60),
+        Some(s) => format!(", oldest {}h old", s / 3600),
+    }
 }
 
 fn day(t: Option<i64>) -> String {
@@ -167,10 +178,11 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "recon against {} ({} requests, {} answers from the cache{})",
+            "recon against {} ({} requests, {} answers from the cache{}{})",
             self.index,
             self.requests_sent,
             self.cache_hits,
+            age(self.oldest_cached_age),
             if self.budget_spent {
                 ", budget spent"
             } else {
@@ -255,10 +267,11 @@ impl Report {
         let _ = writeln!(s, "## squatch recon\n");
         let _ = writeln!(
             s,
-            "Index `{}`: {} requests, {} answers from the cache{}.\n",
+            "Index `{}`: {} requests, {} answers from the cache{}{}.\n",
             cell(&self.index),
             self.requests_sent,
             self.cache_hits,
+            age(self.oldest_cached_age),
             if self.budget_spent {
                 ", budget spent"
             } else {

@@ -166,7 +166,10 @@ pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
     if flagged && a.known_malicious.is_none() {
         evidence.push(format!("shape {:.2}: {}", a.score, a.technique));
     }
-    let target = a.target.as_deref().filter(|_| !a.is_popular());
+    // A popular name or an official relative (tensorflow-gpu) may share
+    // its project's summary and links: that is not imitation.
+    let relative = a.technique.starts_with("official relative");
+    let target = a.target.as_deref().filter(|_| !a.is_popular() && !relative);
     let (mut copies, mut points_at_target, mut own_identity, mut orphan, mut findings) =
         (false, false, false, false, false);
     if let (Some(h), Some(t)) = (host, target) {
@@ -206,7 +209,10 @@ pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
     let verdict = if a.known_malicious.is_some() {
         Verdict::Typosquat
     } else if !flagged {
-        if copies || points_at_target {
+        // A plugin links its host project (`flask-foo` -> pallets/flask);
+        // only a copied summary makes a name with no telling shape
+        // suspicious.
+        if copies {
             Verdict::Suspicious
         } else {
             Verdict::Ok
@@ -354,5 +360,22 @@ mod tests {
         // Below the threshold, findings alone do not make a typosquat.
         let ok = index().assess("numpyro");
         assert_eq!(judge(&ok, Some(&h)).verdict, Verdict::Ok);
+    }
+
+    #[test]
+    fn relatives_and_plugins_may_share_their_projects_identity() {
+        // tensorflow-gpu: Google's own build, same summary and links.
+        let fam = index().assess("tensorflow-gpu");
+        let tf = top_summary("tensorflow").unwrap().to_string();
+        let h = host(&tf, &["https://github.com/tensorflow/tensorflow"]);
+        assert_eq!(judge(&fam, Some(&h)).verdict, Verdict::Ok);
+        // A plugin below the threshold linking its host project.
+        let plugin = index().assess("flask-foxes");
+        assert!(plugin.score < DEFAULT_THRESHOLD, "{plugin:?}");
+        let h = host(
+            "Foxes for Flask apps",
+            &["https://github.com/pallets/flask"],
+        );
+        assert_eq!(judge(&plugin, Some(&h)).verdict, Verdict::Ok);
     }
 }

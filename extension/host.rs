@@ -20,7 +20,7 @@
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -556,7 +556,12 @@ impl Host {
     /// name so that output is stable.
     pub fn read_dir(&self, host_path: &Path) -> Result<Vec<DirEntry>, HostError> {
         let resolved = self.resolve(host_path)?;
-        let real = self.real_path(&resolved);
+        self.list_real(host_path, &resolved)
+    }
+
+    /// Lists the resolved directory `resolved`, naming entries below `host_path`.
+    fn list_real(&self, host_path: &Path, resolved: &Path) -> Result<Vec<DirEntry>, HostError> {
+        let real = self.real_path(resolved);
         let io_err = |source| HostError::Io {
             path: host_path.to_path_buf(),
             source,
@@ -586,6 +591,51 @@ impl Host {
         }
         out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Ok(out)
+    }
+
+    /// Lists the directory `dir` whose parent the caller has already resolved
+    /// to `resolved_parent` (with [`Host::resolve`] or by listing it): the
+    /// child is `lstat`ed once and listed directly when it is a real
+    /// directory, so a walk costs the same per directory at any depth instead
+    /// of re-walking the path from the root. A symlinked child takes the
+    /// fully checked way ([`Host::read_dir`]). Entries are named below `dir`.
+    pub fn read_child_dir(
+        &self,
+        dir: &Path,
+        resolved_parent: &Path,
+    ) -> Result<Vec<DirEntry>, HostError> {
+        let Some(name) = dir.file_name() else {
+            return self.read_dir(dir);
+        };
+        let resolved = resolved_parent.join(name);
+        match std::fs::symlink_metadata(self.real_path(&resolved)) {
+            Ok(md) if md.is_dir() => self.list_real(dir, &resolved),
+            Ok(md) if md.file_type().is_symlink() => self.read_dir(dir),
+            Ok(_) => Err(HostError::Io {
+                path: dir.to_path_buf(),
+                source: io::Error::from_raw_os_error(libc::ENOTDIR),
+            }),
+            Err(source) => Err(HostError::Io {
+                path: dir.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Whether a directory of the host can be listed (opened for reading,
+    /// nothing read): tells an unreadable home or site directory from an
+    /// empty one.
+    pub fn can_list(&self, host_path: &Path) -> Result<(), HostError> {
+        let resolved = self.resolve(host_path)?;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.real_path(&resolved))
+            .map(drop)
+            .map_err(|source| HostError::Io {
+                path: host_path.to_path_buf(),
+                source,
+            })
     }
 
     /// The accounts in the host's `/etc/passwd`. A missing or unreadable file
@@ -788,6 +838,77 @@ pub fn parse_passwd(text: &str) -> Vec<User> {
         .collect()
 }
 
+/// Writes bytes as column text, reversibly: valid UTF-8 is kept as is
+/// except that a backslash becomes `\\`; every byte that is not part of
+/// valid UTF-8 becomes `\xNN` (two lowercase hex digits). Used for paths
+/// ([`path_to_column`]) and for text SQLite hands over that is not UTF-8.
+pub fn bytes_to_column(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes [`bytes_to_column`] wrote `s` from. Lenient with hand-typed
+/// text: `\\` is one backslash, `\xNN` (hex digits in either case) one byte, and a
+/// backslash followed by anything else is kept literally.
+pub fn bytes_from_column(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let hexval = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    while i < b.len() {
+        if b[i] == b'\\' {
+            match b.get(i + 1) {
+                Some(b'\\') => {
+                    out.push(b'\\');
+                    i += 2;
+                    continue;
+                }
+                Some(b'x') => {
+                    if let (Some(h), Some(l)) = (
+                        b.get(i + 2).copied().and_then(hexval),
+                        b.get(i + 3).copied().and_then(hexval),
+                    ) {
+                        out.push(h << 4 | l);
+                        i += 4;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A host path as a row's column value, reversibly (see
+/// [`path_from_column`]): a UTF-8 path prints as itself (a backslash doubled),
+/// and each byte of a non-UTF-8 name that is not valid UTF-8 prints as
+/// `\xNN`, so `/srv/caf\xe9` stands for the Latin-1 name `café`. The
+/// value can be given back in `WHERE path = ...` to look at the same file.
+pub fn path_to_column(p: &Path) -> String {
+    bytes_to_column(p.as_os_str().as_bytes())
+}
+
+/// The path a [`path_to_column`] value stands for: `\\` is a backslash,
+/// `\xNN` the byte `NN`; anything else is taken as written.
+pub fn path_from_column(s: &str) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(bytes_from_column(s)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -911,5 +1032,20 @@ mod tests {
             Path::new("/b/c")
         );
         assert_eq!(Host::normalize(Path::new("rel/x")), Path::new("/rel/x"));
+    }
+
+    #[test]
+    fn column_encoding_round_trips_and_keeps_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(path_to_column(Path::new("/usr/lib/café")), "/usr/lib/café");
+        let raw = Path::new(OsStr::from_bytes(b"/srv/caf\xe9/a\\xe9"));
+        let col = path_to_column(raw);
+        assert_eq!(col, "/srv/caf\\xe9/a\\\\xe9");
+        assert_eq!(path_from_column(&col), raw);
+        assert_eq!(path_from_column("/a\\q\\x4"), Path::new("/a\\q\\x4"));
+        assert_eq!(
+            path_from_column("/a\\xFF").as_os_str().as_bytes(),
+            b"/a\xff"
+        );
     }
 }

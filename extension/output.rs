@@ -134,12 +134,69 @@ fn cell(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
 }
 
-/// Replaces control characters so a hostile value (a file name with a
-/// newline or an escape sequence) cannot forge lines or drive the terminal.
+/// True for a character that must not reach a terminal raw: C0/C1 control
+/// characters and DEL, bidirectional embeddings, overrides, isolates and
+/// marks (which reorder what follows: "Trojan Source", CVE-2021-42574),
+/// zero-width and other invisible format characters (which hide text or make
+/// two different names look the same), line/paragraph separators, Hangul
+/// fillers, variation selectors and tag characters. The format characters
+/// follow Unicode's general category Cf.
+pub fn is_unsafe_char(c: char) -> bool {
+    let u = c as u32;
+    c.is_control()
+        || matches!(
+            u,
+            0x00AD
+                | 0x034F
+                | 0x061C
+                | 0x115F
+                | 0x1160
+                | 0x17B4
+                | 0x17B5
+                | 0x180B..=0x180F
+                | 0x200B..=0x200F
+                | 0x2028..=0x202E
+                | 0x2060..=0x206F
+                | 0x3164
+                | 0xFE00..=0xFE0F
+                | 0xFEFF
+                | 0xFFA0
+                | 0xFFF9..=0xFFFB
+                | 0x0600..=0x0605
+                | 0x06DD
+                | 0x070F
+                | 0x0890..=0x0891
+                | 0x08E2
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0000..=0xE0FFF
+        )
+}
+
+/// Makes a value safe to print on a terminal: every [`is_unsafe_char`]
+/// becomes a visible escape (`\x1b` for an ASCII control, `\u{202e}` for
+/// anything else), so a hostile file name can neither forge lines, drive the
+/// terminal, nor reorder or hide what is shown. Characters listed in `keep`
+/// pass through (CSV keeps its quoted newlines and tabs).
+pub fn escape_for_terminal(s: &str, keep: &[char]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !is_unsafe_char(c) || keep.contains(&c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    out
+}
+
 fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    escape_for_terminal(s, &[])
 }
 
 fn pretty(r: &QueryResult) -> String {
@@ -186,6 +243,7 @@ fn pretty(r: &QueryResult) -> String {
 }
 
 fn csv_field(s: &str) -> String {
+    let s = &escape_for_terminal(s, &['\n', '\t']);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -223,7 +281,7 @@ mod tests {
             "{c}"
         );
         let p = render(&sample(), Format::Pretty);
-        assert!(p.contains("| x?y "), "{p}");
+        assert!(p.contains("| x\\x0ay "), "{p}");
         assert_eq!(p.lines().count(), 6);
     }
 
@@ -231,8 +289,30 @@ mod tests {
     fn line_mode_aligns_names() {
         let l = render(&sample(), Format::Line);
         assert!(
-            l.starts_with("name = a,\"b\"\n   n = 1\n\nname = x?y\n"),
+            l.starts_with("name = a,\"b\"\n   n = 1\n\nname = x\\x0ay\n"),
             "{l}"
         );
+    }
+
+    #[test]
+    fn every_human_format_escapes_controls_bidi_and_invisibles() {
+        let evil = "a\u{1b}[2Jb\u{7}c\u{202e}d\u{2066}e\u{200b}f\u{feff}g\rh";
+        let r = QueryResult {
+            columns: vec!["name".into()],
+            rows: vec![vec![Some(evil.into())]],
+        };
+        for f in [Format::Pretty, Format::Line, Format::Csv] {
+            let out = render(&r, f);
+            assert!(
+                !out.chars().any(|c| is_unsafe_char(c) && c != '\n'),
+                "{f:?}: {out:?}"
+            );
+            assert!(
+                out.contains("a\\x1b[2Jb\\x07c\\u{202e}d\\u{2066}e\\u{200b}f\\u{feff}g\\x0dh"),
+                "{f:?}: {out}"
+            );
+        }
+        let j: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        assert_eq!(j[0]["name"], evil, "JSON stays exact");
     }
 }

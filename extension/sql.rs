@@ -11,13 +11,14 @@
 use std::ffi::c_int;
 use std::sync::Arc;
 
-use rusqlite::types::Value;
+use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 use rusqlite::vtab::{
     eponymous_only_module, Context, Filters, IndexConstraintOp, IndexInfo, VTab, VTabConnection,
     VTabCursor,
 };
 use rusqlite::Connection;
 
+use crate::host::bytes_to_column;
 use crate::table::{check_required, ColumnOptions, ColumnType, Operator, QueryContext, Row, Table};
 
 /// An error from the embedded SQL engine.
@@ -118,13 +119,7 @@ impl Engine {
             while let Some(row) = it.next()? {
                 let mut out = Vec::with_capacity(n);
                 for i in 0..n {
-                    out.push(match row.get::<_, Value>(i)? {
-                        Value::Null => None,
-                        Value::Integer(v) => Some(v.to_string()),
-                        Value::Real(v) => Some(v.to_string()),
-                        Value::Text(s) => Some(s),
-                        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-                    });
+                    out.push(value_text(row.get_ref(i)?));
                 }
                 sink.row(out)?;
             }
@@ -217,6 +212,54 @@ pub fn is_complete(sql: &str) -> bool {
     unsafe { rusqlite::ffi::sqlite3_complete(c.as_ptr()) != 0 }
 }
 
+/// The text form of a value SQLite hands over: integers in decimal, NULL as
+/// `None`, text and blobs as [`bytes_to_column`] writes them (UTF-8 as is,
+/// any other byte as `\xNN`), so nothing SQLite holds can make a read fail.
+fn value_text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(v) => Some(v.to_string()),
+        ValueRef::Real(v) => Some(v.to_string()),
+        ValueRef::Text(b) => Some(match std::str::from_utf8(b) {
+            Ok(s) => s.to_string(),
+            Err(_) => bytes_to_column(b),
+        }),
+        ValueRef::Blob(b) => Some(match std::str::from_utf8(b) {
+            Ok(s) => s.to_string(),
+            Err(_) => bytes_to_column(b),
+        }),
+    }
+}
+
+/// A filter argument read without any conversion that can fail.
+struct RawValue(Option<String>);
+
+impl FromSql for RawValue {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(RawValue(value_text(value)))
+    }
+}
+
+/// Runs a virtual-table callback so that a panic in it (a table's bug)
+/// becomes an SQL error instead of unwinding into SQLite, which would abort
+/// the process.
+fn guard<T>(what: &str, f: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            log::error!("{what}: internal error: {msg}");
+            Err(rusqlite::Error::ModuleError(format!(
+                "{what}: internal error: {msg}"
+            )))
+        }
+    }
+}
+
 /// The virtual table: SQLite's base struct first, then the squatch table.
 #[repr(C)]
 struct SquatchVTab {
@@ -251,81 +294,85 @@ unsafe impl<'vtab> VTab<'vtab> for SquatchVTab {
         aux: Option<&Self::Aux>,
         _args: &[&[u8]],
     ) -> rusqlite::Result<(String, Self)> {
-        let table = aux
-            .cloned()
-            .ok_or_else(|| rusqlite::Error::ModuleError("squatch table without data".into()))?;
-        let cols: Vec<String> = table
-            .columns()
-            .iter()
-            .map(|c| {
-                let hidden = if c.options.contains(ColumnOptions::HIDDEN) {
-                    " HIDDEN"
-                } else {
-                    ""
-                };
-                format!("\"{}\" {}{}", c.name, c.kind.sql_name(), hidden)
-            })
-            .collect();
-        let schema = format!("CREATE TABLE x({})", cols.join(", "));
-        Ok((
-            schema,
-            SquatchVTab {
-                base: rusqlite::vtab::sqlite3_vtab::default(),
-                table,
-            },
-        ))
+        guard("connect", || {
+            let table = aux
+                .cloned()
+                .ok_or_else(|| rusqlite::Error::ModuleError("squatch table without data".into()))?;
+            let cols: Vec<String> = table
+                .columns()
+                .iter()
+                .map(|c| {
+                    let hidden = if c.options.contains(ColumnOptions::HIDDEN) {
+                        " HIDDEN"
+                    } else {
+                        ""
+                    };
+                    format!("\"{}\" {}{}", c.name, c.kind.sql_name(), hidden)
+                })
+                .collect();
+            let schema = format!("CREATE TABLE x({})", cols.join(", "));
+            Ok((
+                schema,
+                SquatchVTab {
+                    base: rusqlite::vtab::sqlite3_vtab::default(),
+                    table,
+                },
+            ))
+        })
     }
 
     fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<()> {
-        let columns = self.table.columns();
-        let mut used: Vec<(usize, Operator)> = Vec::new();
-        let mut eq_cols = Vec::new();
-        let mut plan: Vec<(usize, usize, Operator)> = Vec::new();
-        for (i, c) in info.constraints().enumerate() {
-            if !c.is_usable() {
-                continue;
+        guard("best_index", || {
+            let columns = self.table.columns();
+            let mut used: Vec<(usize, Operator)> = Vec::new();
+            let mut eq_cols = Vec::new();
+            let mut plan: Vec<(usize, usize, Operator)> = Vec::new();
+            for (i, c) in info.constraints().enumerate() {
+                if !c.is_usable() {
+                    continue;
+                }
+                let Ok(col) = usize::try_from(c.column()) else {
+                    continue; // rowid
+                };
+                if col >= columns.len() {
+                    continue;
+                }
+                if let Some(op) = op_from_sqlite(c.operator()) {
+                    plan.push((i, col, op));
+                }
             }
-            let Ok(col) = usize::try_from(c.column()) else {
-                continue; // rowid
-            };
-            if col >= columns.len() {
-                continue;
+            for (argv, (i, col, op)) in plan.iter().enumerate() {
+                let mut usage = info.constraint_usage(*i);
+                usage.set_argv_index(argv as c_int + 1);
+                used.push((*col, *op));
+                if *op == Operator::Equals {
+                    eq_cols.push(*col);
+                }
             }
-            if let Some(op) = op_from_sqlite(c.operator()) {
-                plan.push((i, col, op));
+            // Cost: a REQUIRED column without `=` is a plan SQLite must avoid; an
+            // indexed/additional column with `=` makes the scan much cheaper.
+            let mut cost = 1_000_000.0;
+            for (i, c) in columns.iter().enumerate() {
+                let has_eq = eq_cols.contains(&i);
+                if c.options.contains(ColumnOptions::REQUIRED) && !has_eq {
+                    cost *= 1e6;
+                }
+                if has_eq
+                    && (c.options.contains(ColumnOptions::INDEX)
+                        || c.options.contains(ColumnOptions::ADDITIONAL)
+                        || c.options.contains(ColumnOptions::REQUIRED))
+                {
+                    cost /= 1000.0;
+                }
             }
-        }
-        for (argv, (i, col, op)) in plan.iter().enumerate() {
-            let mut usage = info.constraint_usage(*i);
-            usage.set_argv_index(argv as c_int + 1);
-            used.push((*col, *op));
-            if *op == Operator::Equals {
-                eq_cols.push(*col);
-            }
-        }
-        // Cost: a REQUIRED column without `=` is a plan SQLite must avoid; an
-        // indexed/additional column with `=` makes the scan much cheaper.
-        let mut cost = 1_000_000.0;
-        for (i, c) in columns.iter().enumerate() {
-            let has_eq = eq_cols.contains(&i);
-            if c.options.contains(ColumnOptions::REQUIRED) && !has_eq {
-                cost *= 1e6;
-            }
-            if has_eq
-                && (c.options.contains(ColumnOptions::INDEX)
-                    || c.options.contains(ColumnOptions::ADDITIONAL)
-                    || c.options.contains(ColumnOptions::REQUIRED))
-            {
-                cost /= 1000.0;
-            }
-        }
-        info.set_estimated_cost(cost);
-        let idx: Vec<String> = used
-            .iter()
-            .map(|(col, op)| format!("{col}:{}", op.code()))
-            .collect();
-        info.set_idx_str(&format!("{}|{}", info.col_used(), idx.join(",")));
-        Ok(())
+            info.set_estimated_cost(cost);
+            let idx: Vec<String> = used
+                .iter()
+                .map(|(col, op)| format!("{col}:{}", op.code()))
+                .collect();
+            info.set_idx_str(&format!("{}|{}", info.col_used(), idx.join(",")));
+            Ok(())
+        })
     }
 
     fn open(&'vtab mut self) -> rusqlite::Result<SquatchCursor> {
@@ -380,13 +427,11 @@ impl SquatchCursor {
             if argv >= args.len() {
                 break;
             }
-            let value: Value = args.get(argv)?;
-            let text = match value {
-                Value::Null => continue, // `col = NULL` matches nothing anyway
-                Value::Integer(v) => v.to_string(),
-                Value::Real(v) => v.to_string(),
-                Value::Text(s) => s,
-                Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
+            // Read as raw bytes: rusqlite's `String` conversion panics on
+            // text that is not UTF-8, and a panic here would abort.
+            let RawValue(text) = args.get(argv)?;
+            let Some(text) = text else {
+                continue; // `col = NULL` matches nothing anyway
             };
             ctx.add(column.name, op, text);
         }
@@ -402,16 +447,21 @@ unsafe impl VTabCursor for SquatchCursor {
         idx_str: Option<&str>,
         args: &Filters<'_>,
     ) -> rusqlite::Result<()> {
-        let ctx = self.context(idx_str, args)?;
-        check_required(self.table.as_ref(), &ctx).map_err(|e| {
-            rusqlite::Error::ModuleError(crate::hints::missing_required(self.table.as_ref(), &e))
-        })?;
-        self.rows = self
-            .table
-            .generate(&ctx)
-            .map_err(|e| rusqlite::Error::ModuleError(format!("{}: {e}", self.table.name())))?;
-        self.pos = 0;
-        Ok(())
+        guard("filter", || {
+            let ctx = self.context(idx_str, args)?;
+            check_required(self.table.as_ref(), &ctx).map_err(|e| {
+                rusqlite::Error::ModuleError(crate::hints::missing_required(
+                    self.table.as_ref(),
+                    &e,
+                ))
+            })?;
+            self.rows = self
+                .table
+                .generate(&ctx)
+                .map_err(|e| rusqlite::Error::ModuleError(format!("{}: {e}", self.table.name())))?;
+            self.pos = 0;
+            Ok(())
+        })
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {
@@ -430,29 +480,31 @@ unsafe impl VTabCursor for SquatchCursor {
     }
 
     fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
-        let columns = self.table.columns();
-        let (Some(row), Some(col)) = (
-            self.rows.get(self.pos),
-            usize::try_from(i).ok().and_then(|i| columns.get(i)),
-        ) else {
-            return ctx.set_result(&rusqlite::types::Null);
-        };
-        match row.get(col.name) {
-            None => ctx.set_result(&rusqlite::types::Null),
-            Some(v) => match col.kind {
-                ColumnType::Integer | ColumnType::BigInt => match v.parse::<i64>() {
-                    Ok(n) => ctx.set_result(&n),
-                    Err(_) if v.is_empty() => ctx.set_result(&rusqlite::types::Null),
-                    Err(_) => ctx.set_result(&v),
+        guard("column", || {
+            let columns = self.table.columns();
+            let (Some(row), Some(col)) = (
+                self.rows.get(self.pos),
+                usize::try_from(i).ok().and_then(|i| columns.get(i)),
+            ) else {
+                return ctx.set_result(&rusqlite::types::Null);
+            };
+            match row.get(col.name) {
+                None => ctx.set_result(&rusqlite::types::Null),
+                Some(v) => match col.kind {
+                    ColumnType::Integer | ColumnType::BigInt => match v.parse::<i64>() {
+                        Ok(n) => ctx.set_result(&n),
+                        Err(_) if v.is_empty() => ctx.set_result(&rusqlite::types::Null),
+                        Err(_) => ctx.set_result(&v),
+                    },
+                    ColumnType::Double => match v.parse::<f64>() {
+                        Ok(n) => ctx.set_result(&n),
+                        Err(_) if v.is_empty() => ctx.set_result(&rusqlite::types::Null),
+                        Err(_) => ctx.set_result(&v),
+                    },
+                    ColumnType::Text => ctx.set_result(&v),
                 },
-                ColumnType::Double => match v.parse::<f64>() {
-                    Ok(n) => ctx.set_result(&n),
-                    Err(_) if v.is_empty() => ctx.set_result(&rusqlite::types::Null),
-                    Err(_) => ctx.set_result(&v),
-                },
-                ColumnType::Text => ctx.set_result(&v),
-            },
-        }
+            }
+        })
     }
 
     fn rowid(&self) -> rusqlite::Result<i64> {
@@ -628,5 +680,45 @@ mod tests {
         assert_eq!(r[1].rows[0][0].as_deref(), Some(";"));
         assert!(engine.query("SELEC nonsense").is_err());
         assert!(engine.query("SELECT * FROM no_such_table").is_err());
+    }
+
+    struct Panics;
+    impl Table for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        fn description(&self) -> &'static str {
+            "test"
+        }
+        fn stage(&self) -> Stage {
+            Stage::Reconnaissance
+        }
+        fn columns(&self) -> &'static [Column] {
+            PROBE_COLUMNS
+        }
+        fn generate(&self, _: &QueryContext) -> Result<Vec<Row>, TableError> {
+            panic!("a table bug")
+        }
+    }
+
+    #[test]
+    fn a_panicking_table_is_an_sql_error_not_an_abort() {
+        let engine = Engine::new(&[Arc::new(Panics) as Arc<dyn Table>]).unwrap();
+        let err = engine.query("SELECT * FROM panics").unwrap_err();
+        assert!(err.to_string().contains("a table bug"), "{err}");
+        // The engine is still usable.
+        assert_eq!(engine.query("SELECT 1").unwrap()[0].rows.len(), 1);
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_read_with_escapes() {
+        let (probe, engine) = engine();
+        let r = engine.query("SELECT CAST(X'61FF5C' AS TEXT)").unwrap();
+        assert_eq!(r[0].rows[0][0].as_deref(), Some("a\\xff\\\\"));
+        let _ = engine
+            .query("SELECT * FROM probe WHERE path = CAST(X'2F78FF' AS TEXT)")
+            .unwrap();
+        let seen = probe.seen.lock().unwrap();
+        assert_eq!(seen[0].equals("path").unwrap(), vec!["/x\\xff"]);
     }
 }

@@ -1,5 +1,7 @@
 -- What README's "main job" runs until `squatch hunt` exists: one list of what
--- needs a look on this host, worst first.
+-- needs a look on this host, worst first. A distribution squatch could not
+-- verify is listed too (kind `package_unverified`, with the reason), so that
+-- a tampered file behind an unreadable or padded file list does not vanish.
 SELECT * FROM (
   SELECT 'install_finding' AS kind, severity, package AS subject,
          rule_id || ' ' || path || ':' || line AS detail
@@ -16,5 +18,10 @@ SELECT * FROM (
            || files_missing || ' missing, ' || files_unrecorded || ' unrecorded)'
     FROM python_package_provenance
    WHERE record_status IN ('modified', 'missing', 'unrecorded')
+  UNION ALL
+  SELECT 'package_unverified', 'low', name,
+         environment || ': ' || status
+    FROM python_package_provenance
+   WHERE record_status = 'unverified'
 )
 ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, kind, subject;

@@ -271,11 +271,16 @@ fn is_comment(raw: &[u8]) -> bool {
 }
 
 /// Offset of a run of at least [`BLOB_MIN_LEN`] base64 characters (or half
-/// as many hex digits), if any.
+/// as many hex digits), if any. One pass: whether the run so far holds two
+/// different characters is carried along (a long run of one repeated
+/// character is padding, not data), so a line costs time linear in its
+/// length however long the run.
 fn longest_encoded_run(raw: &[u8]) -> Option<usize> {
     let mut start = 0;
     let mut run = 0usize;
     let mut hex_run = 0usize;
+    let mut first = 0u8;
+    let mut mixed = false;
     for (i, &b) in raw.iter().enumerate() {
         let b64 = b.is_ascii_alphanumeric()
             || b == b'+'
@@ -286,6 +291,10 @@ fn longest_encoded_run(raw: &[u8]) -> Option<usize> {
         if b64 {
             if run == 0 {
                 start = i;
+                first = b;
+                mixed = false;
+            } else if b != first {
+                mixed = true;
             }
             run += 1;
             hex_run = if b.is_ascii_hexdigit() {
@@ -293,12 +302,8 @@ fn longest_encoded_run(raw: &[u8]) -> Option<usize> {
             } else {
                 0
             };
-            if run >= BLOB_MIN_LEN || hex_run >= BLOB_MIN_LEN / 2 && hex_run == run {
-                // A long run of one repeated character is padding, not data.
-                let seg = &raw[start..=i];
-                if seg.iter().any(|&c| c != seg[0]) {
-                    return Some(start);
-                }
+            if (run >= BLOB_MIN_LEN || hex_run >= BLOB_MIN_LEN / 2 && hex_run == run) && mixed {
+                return Some(start);
             }
         } else {
             run = 0;

@@ -17,7 +17,8 @@
 //! Environments, distributions, RECORD and entry points come from
 //! [`crate::python`]; this module only weighs them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -35,6 +36,11 @@ use super::{Category, Finding, Located, Role, Severity};
 /// Most files looked at below one distribution's import packages when
 /// hunting for unrecorded files.
 const MAX_UNRECORDED_WALK: usize = 20_000;
+
+/// Deepest directory level walked below an import package when hunting for
+/// unrecorded files; a deeper directory is a row that says it was not
+/// looked into (Python could still import from it).
+pub const MAX_UNRECORDED_DEPTH: usize = 32;
 
 /// Top-level names that many distributions ship by mistake; a collision on
 /// them says nothing.
@@ -318,19 +324,39 @@ impl Site<'_> {
     }
 }
 
-/// Scans one site directory of the environment at `env`.
+/// Most code files kept per distribution for scanning; past it the rest is
+/// not scanned and a row says so.
+pub const MAX_CODE_FILES_PER_DIST: usize = 100_000;
+
 /// What a site directory holds, as the Python helper reads it: kept per site
 /// and reused while the site directory and every RECORD are unchanged, so a
 /// repeated query re-parses no metadata.
+///
+/// Built by streaming each RECORD once, and bounded by what is on disk, not
+/// by what a RECORD claims (an attacker can pad one to any length): only
+/// listed Python files that exist are kept, files directly in the site
+/// directory only when the site holds them, and every other listed path as
+/// a keyed 128-bit hash, only when its first component exists in the site.
 #[derive(Debug)]
 pub struct SiteIndex {
     dists: Vec<Distribution>,
-    recorded: Vec<Vec<python::RecordEntry>>,
+    /// Per distribution: the listed Python files that exist below the site.
+    code: Vec<Vec<python::RecordEntry>>,
+    /// Per distribution: it has a non-empty file list.
+    has_list: Vec<bool>,
+    /// Owner of each listed file directly in the site directory.
     owner_of: HashMap<PathBuf, usize>,
+    /// Keyed hashes of the listed paths below a name the site holds.
+    listed: HashSet<u128>,
+    hash_keys: (RandomState, RandomState),
     top_level: Vec<Vec<String>>,
     entry_points: Vec<Vec<(String, String, String)>>,
-    /// First path components (under the site) of every recorded file.
-    recorded_tops: std::collections::HashSet<String>,
+    /// First path components (under the site) of the recorded files that
+    /// exist in the site directory.
+    recorded_tops: HashSet<String>,
+    /// Where the index could not see everything (unreadable or oversized
+    /// file lists), as rows.
+    problems: Vec<ScanProblem>,
     /// The version of the site directory and of each RECORD it was built from.
     keys: Vec<Option<FileKey>>,
 }
@@ -341,6 +367,14 @@ impl SiteIndex {
             .iter()
             .position(|d| d.metadata_path == dist.metadata_path)
             .unwrap_or(0)
+    }
+
+    fn hash(&self, p: &Path) -> u128 {
+        (u128::from(self.hash_keys.0.hash_one(p)) << 64) | u128::from(self.hash_keys.1.hash_one(p))
+    }
+
+    fn is_listed(&self, p: &Path) -> bool {
+        self.owner_of.contains_key(p) || self.listed.contains(&self.hash(p))
     }
 }
 
@@ -371,39 +405,109 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
         }
     }
     let dists = python::distributions(host, site);
-    let mut owner_of: HashMap<PathBuf, usize> = HashMap::new();
-    let mut recorded = Vec::with_capacity(dists.len());
+    let names: HashSet<std::ffi::OsString> = scanner
+        .list_dir(host, site)
+        .map(|es| es.iter().map(|e| e.name.clone()).collect())
+        .unwrap_or_default();
+    let mut idx = SiteIndex {
+        code: Vec::with_capacity(dists.len()),
+        has_list: Vec::with_capacity(dists.len()),
+        owner_of: HashMap::new(),
+        listed: HashSet::new(),
+        hash_keys: (RandomState::new(), RandomState::new()),
+        top_level: Vec::new(),
+        entry_points: Vec::new(),
+        recorded_tops: HashSet::new(),
+        problems: Vec::new(),
+        keys: Vec::new(),
+        dists: Vec::new(),
+    };
     for (i, d) in dists.iter().enumerate() {
-        let entries = python::record_entries(host, d);
-        for e in &entries {
-            owner_of.entry(e.path.clone()).or_insert(i);
+        let mut code = Vec::new();
+        let mut any = false;
+        let mut dropped = 0u64;
+        let streamed = python::record::for_each_record_entry(host, d, None, &mut |e| {
+            any = true;
+            let Some(rel) = python::record::below(site, &e.path) else {
+                return;
+            };
+            let mut comps = rel.components();
+            let Some(first) = comps.next().map(|c| c.as_os_str()) else {
+                return;
+            };
+            if !names.contains(first) {
+                return; // not in the site: nothing to scan, own or walk
+            }
+            if comps.next().is_none() {
+                idx.owner_of.entry(e.path.clone()).or_insert(i);
+            } else {
+                let h = idx.hash(&e.path);
+                idx.listed.insert(h);
+            }
+            idx.recorded_tops
+                .insert(first.to_string_lossy().into_owned());
+            let lower = rel.to_string_lossy().to_ascii_lowercase();
+            if !(lower.ends_with(".py") || lower.ends_with(".pyw")) || e.outside_environment {
+                return;
+            }
+            if code.len() >= MAX_CODE_FILES_PER_DIST {
+                dropped += 1;
+                return;
+            }
+            if scanner.stat(host, &e.path).is_ok() {
+                code.push(e);
+            }
+        });
+        match streamed {
+            Ok(Some((_, stats))) if stats.overlong > 0 => {
+                let msg = format!(
+                    "{} line(s) longer than {} bytes skipped",
+                    stats.overlong,
+                    python::record::MAX_RECORD_LINE
+                );
+                log::warn!("{}: {msg}", record_file(d).display());
+                idx.problems.push(ScanProblem {
+                    path: record_file(d),
+                    member: String::new(),
+                    message: msg,
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log::warn!("{e}: {}'s files not scanned", d.name);
+                idx.problems.push(ScanProblem {
+                    path: record_file(d),
+                    member: String::new(),
+                    message: format!("unreadable: {e}; the distribution's code was not scanned"),
+                });
+            }
         }
-        recorded.push(entries);
+        if dropped > 0 {
+            let msg = format!(
+                "too_many_files: {} lists more than {MAX_CODE_FILES_PER_DIST} Python files; {dropped} not scanned",
+                d.name
+            );
+            log::warn!("{}: {msg}", record_file(d).display());
+            idx.problems.push(ScanProblem {
+                path: record_file(d),
+                member: String::new(),
+                message: msg,
+            });
+        }
+        idx.code.push(code);
+        idx.has_list.push(any);
     }
-    let top_level = dists
+    idx.top_level = dists
         .iter()
-        .map(|d| python::top_level_names(host, d))
+        .map(|d| python::distribution::top_level_names_in(host, d, &names))
         .collect();
-    let entry_points = dists
+    idx.entry_points = dists
         .iter()
         .map(|d| python::entry_points(host, d))
         .collect();
-    let keys = site_keys(host, scanner, site, &dists);
-    let recorded_tops = owner_of
-        .keys()
-        .filter_map(|p| p.strip_prefix(site).ok())
-        .filter_map(|r| r.components().next())
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    let idx = Arc::new(SiteIndex {
-        dists,
-        recorded,
-        owner_of,
-        top_level,
-        entry_points,
-        recorded_tops,
-        keys,
-    });
+    idx.keys = site_keys(host, scanner, site, &dists);
+    idx.dists = dists;
+    let idx = Arc::new(idx);
     scanner.sites.insert(site.to_path_buf(), idx.clone());
     idx
 }
@@ -412,11 +516,12 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
 pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &mut TargetScan) {
     let ctx = Site { env, site };
     let idx = site_index(host, scanner, site);
-    let (dists, recorded, owner_of) = (&idx.dists, &idx.recorded, &idx.owner_of);
+    let (dists, owner_of) = (&idx.dists, &idx.owner_of);
+    out.problems.extend(idx.problems.iter().cloned());
 
     // When some distribution here has no RECORD (installed by dpkg, rpm or
     // conda from egg-info), a file no RECORD lists may still be owned.
-    let all_recorded = recorded.iter().all(|r| !r.is_empty());
+    let all_recorded = idx.has_list.iter().all(|r| *r);
     scan_site_level(host, scanner, &ctx, dists, owner_of, all_recorded, out);
 
     let mut import_owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -426,7 +531,7 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
         for name in &idx.top_level[i] {
             import_owners.entry(name.clone()).or_default().push(i);
         }
-        for entry in &recorded[i] {
+        for entry in &idx.code[i] {
             if entry.outside_environment || !scanned.insert(entry.path.clone()) {
                 continue;
             }
@@ -459,7 +564,7 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
                 out,
             );
         }
-        if !recorded[i].is_empty() {
+        if idx.has_list[i] {
             scan_unrecorded(host, scanner, &ctx, dist, &idx, out);
         }
     }
@@ -655,7 +760,6 @@ fn scan_unrecorded(
     idx: &SiteIndex,
     out: &mut TargetScan,
 ) {
-    let owner_of = &idx.owner_of;
     let mut walked = 0usize;
     for top in &idx.top_level[idx.position(dist)] {
         if COMMON_TOP_LEVEL.contains(&top.as_str()) || !idx.recorded_tops.contains(top) {
@@ -665,24 +769,56 @@ fn scan_unrecorded(
         if !scanner.stat(host, &dir).is_ok_and(|m| m.is_dir()) {
             continue;
         }
-        let mut stack = vec![dir];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = scanner.list_dir(host, &d) else {
-                continue;
+        let mut stack = vec![(dir, 0usize)];
+        while let Some((d, depth)) = stack.pop() {
+            let entries = match scanner.list_dir(host, &d) {
+                Ok(e) => e,
+                Err(e) => {
+                    log::warn!("{e}: not searched for unrecorded files");
+                    out.problems.push(ScanProblem {
+                        path: d.clone(),
+                        member: String::new(),
+                        message: format!("unreadable: {e}"),
+                    });
+                    continue;
+                }
             };
             for e in entries.iter().cloned() {
                 walked += 1;
                 if walked > MAX_UNRECORDED_WALK {
+                    let msg = format!(
+                        "walk_limit: stopped after {MAX_UNRECORDED_WALK} entries below {}'s package directories; the rest was not searched for unrecorded files",
+                        dist.name
+                    );
+                    log::warn!("{}: {msg}", ctx.site.display());
+                    out.problems.push(ScanProblem {
+                        path: d.clone(),
+                        member: String::new(),
+                        message: msg,
+                    });
                     return;
                 }
                 let name = e.name_lossy();
                 if e.file_type.is_dir() {
-                    if name != "__pycache__" {
-                        stack.push(e.path);
+                    if name == "__pycache__" {
+                        continue;
                     }
+                    if depth + 1 > MAX_UNRECORDED_DEPTH {
+                        let msg = format!(
+                            "too_deep: directory nested more than {MAX_UNRECORDED_DEPTH} levels below {top}; not searched"
+                        );
+                        log::warn!("{}: {msg}", e.path.display());
+                        out.problems.push(ScanProblem {
+                            path: e.path.clone(),
+                            member: String::new(),
+                            message: msg,
+                        });
+                        continue;
+                    }
+                    stack.push((e.path, depth + 1));
                     continue;
                 }
-                if name.ends_with(".pyc") || owner_of.contains_key(&e.path) {
+                if name.ends_with(".pyc") || idx.is_listed(&e.path) {
                     continue;
                 }
                 let rel = e

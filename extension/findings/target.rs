@@ -110,7 +110,16 @@ impl Scanner {
         if let Some(hit) = self.listings.get(&key) {
             return Ok(hit);
         }
-        let entries = Arc::new(host.read_dir(dir)?);
+        // The parent was resolved (once per query) by `stat` above: list the
+        // child directly rather than re-walking its whole path.
+        let entries = match dir.parent() {
+            Some(parent) if dir.file_name().is_some() => {
+                let resolved = self.resolve_dir(host, parent, 0)?;
+                host.read_child_dir(dir, &resolved)?
+            }
+            _ => host.read_dir(dir)?,
+        };
+        let entries = Arc::new(entries);
         self.listings.insert(key, entries.clone());
         Ok(entries)
     }
@@ -334,9 +343,10 @@ impl Scanner {
         let mut stack: Vec<(PathBuf, usize)> = vec![(root.to_path_buf(), 0)];
         let mut files = 0usize;
         while let Some((dir, depth)) = stack.pop() {
-            let entries = match host.read_dir(&dir) {
+            let entries = match self.list_dir(host, &dir) {
                 Ok(e) => e,
                 Err(e) => {
+                    log::warn!("{e}: not scanned");
                     out.problems.push(ScanProblem {
                         path: root.to_path_buf(),
                         member: relative(root, &dir),
@@ -345,12 +355,25 @@ impl Scanner {
                     continue;
                 }
             };
-            for entry in entries {
+            for entry in entries.iter().cloned() {
                 let name = entry.name_lossy();
                 if entry.file_type.is_dir() {
-                    if depth < MAX_TREE_DEPTH && !SKIP_DIRS.contains(&name.as_str()) {
-                        stack.push((entry.path, depth + 1));
+                    if SKIP_DIRS.contains(&name.as_str()) {
+                        continue;
                     }
+                    if depth >= MAX_TREE_DEPTH {
+                        let msg = format!(
+                            "too_deep: directory nested more than {MAX_TREE_DEPTH} levels deep; not scanned"
+                        );
+                        log::warn!("{}: {msg}", entry.path.display());
+                        out.problems.push(ScanProblem {
+                            path: root.to_path_buf(),
+                            member: relative(root, &entry.path),
+                            message: msg,
+                        });
+                        continue;
+                    }
+                    stack.push((entry.path, depth + 1));
                     continue;
                 }
                 if !entry.file_type.is_file() {

@@ -61,6 +61,13 @@ pub struct Distribution {
     pub metadata: Metadata,
     /// The first line of `INSTALLER` (`pip`, `uv`, `conda`, ...), trimmed.
     pub installer: Option<String>,
+    /// Why `INSTALLER` exists but could not be read (a FIFO, a directory,
+    /// no permission): then the distribution is not taken for Debian-built.
+    pub installer_error: Option<String>,
+    /// Where the metadata directory's symlink points (host path, resolved
+    /// inside the root), when the site holds a link rather than the
+    /// directory itself. Python follows such links, and so does squatch.
+    pub link_target: Option<PathBuf>,
     /// `REQUESTED` exists: the user asked for it, it was not pulled in as a
     /// dependency.
     pub requested: bool,
@@ -123,6 +130,45 @@ enum EntryKind {
     EggInfoFile,
     /// `*.egg` directory or `*.egg-link` file: rare, never cached.
     Other,
+    /// A symlink to a metadata directory or file (followed inside the root,
+    /// as Python follows it): rare, never cached.
+    Link(DistFormat),
+}
+
+/// Whether a listed entry is (or, for a symlink, leads inside the root to)
+/// a directory or a regular file.
+fn entry_type(host: &Host, e: &crate::host::DirEntry) -> (bool, bool) {
+    if e.file_type.is_symlink() {
+        match host.metadata(&e.path) {
+            Ok(md) => (md.is_dir(), md.is_file()),
+            Err(err) => {
+                log::info!("{err}: dangling or looping link in a site directory");
+                (false, false)
+            }
+        }
+    } else {
+        (e.file_type.is_dir(), e.file_type.is_file())
+    }
+}
+
+/// Loads a distribution whose metadata entry in `site` is a symlink: read
+/// through the link (resolved inside the root), its target recorded.
+fn load_link(host: &Host, site: &Path, name: &OsStr, format: DistFormat) -> Distribution {
+    let path = site.join(name);
+    let target = host.resolve(&path).ok();
+    let is_dir = host.is_dir(&path);
+    let base = is_dir.then(|| MetaDir::Path(path.clone()));
+    let mut d = load(
+        host,
+        site,
+        path,
+        format,
+        &name.to_string_lossy(),
+        base,
+        true,
+    );
+    d.link_target = target;
+    d
 }
 
 fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
@@ -286,8 +332,16 @@ fn listed(
             let l: Vec<Listed> = entries
                 .into_iter()
                 .filter_map(|e| {
-                    let kind =
-                        entry_kind(&e.name_lossy(), e.file_type.is_dir(), e.file_type.is_file())?;
+                    let (is_dir, is_file) = entry_type(host, &e);
+                    let kind = entry_kind(&e.name_lossy(), is_dir, is_file)?;
+                    let kind = if e.file_type.is_symlink() {
+                        EntryKind::Link(match kind {
+                            EntryKind::DistInfo => DistFormat::DistInfo,
+                            _ => DistFormat::EggInfo,
+                        })
+                    } else {
+                        kind
+                    };
                     let meta_rel = match kind {
                         EntryKind::DistInfo => Path::new(&e.name).join("METADATA"),
                         EntryKind::EggInfoDir => Path::new(&e.name).join("PKG-INFO"),
@@ -313,6 +367,10 @@ fn listed(
         if entry.kind == EntryKind::Other {
             let path = site.join(name);
             out.extend(single_entry(host, &site, &path, &name.to_string_lossy()).map(Arc::new));
+            continue;
+        }
+        if let EntryKind::Link(format) = entry.kind {
+            out.push(Arc::new(load_link(host, &site, name, format)));
             continue;
         }
         // The METADATA's identity, else (no METADATA) the directory's.
@@ -374,16 +432,27 @@ fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
     let mut out = Vec::new();
     for e in entries {
         let name = e.name_lossy();
-        let Some(kind) = entry_kind(&name, e.file_type.is_dir(), e.file_type.is_file()) else {
+        let (is_dir, is_file) = entry_type(host, &e);
+        let Some(kind) = entry_kind(&name, is_dir, is_file) else {
             continue;
         };
+        if e.file_type.is_symlink() && kind != EntryKind::Other {
+            let format = match kind {
+                EntryKind::DistInfo => DistFormat::DistInfo,
+                _ => DistFormat::EggInfo,
+            };
+            out.push(Arc::new(load_link(host, site, &e.name, format)));
+            continue;
+        }
         let format = match kind {
             EntryKind::Other => {
                 out.extend(single_entry(host, site, &e.path, &name).map(Arc::new));
                 continue;
             }
             EntryKind::DistInfo => DistFormat::DistInfo,
-            EntryKind::EggInfoDir | EntryKind::EggInfoFile => DistFormat::EggInfo,
+            EntryKind::EggInfoDir | EntryKind::EggInfoFile | EntryKind::Link(_) => {
+                DistFormat::EggInfo
+            }
         };
         // The entry is a real directory (read_dir does not follow links).
         let base = match (&dir, kind) {
@@ -533,6 +602,8 @@ fn load(
         format,
         metadata: Metadata::default(),
         installer: None,
+        installer_error: None,
+        link_target: None,
         requested: false,
         direct_url: None,
         error: None,
@@ -574,11 +645,21 @@ fn load(
         Err(e) => errors.push(e.to_string()),
     }
     if let Some(dir) = dir.as_ref().filter(|_| full) {
-        if let Ok((bytes, _)) = dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
-            let text = String::from_utf8_lossy(&bytes);
-            let first = text.lines().next().unwrap_or("").trim();
-            if !first.is_empty() {
-                dist.installer = Some(first.to_string());
+        match dir.read(host, "INSTALLER", SMALL_FILE_CAP, true) {
+            Ok((bytes, _)) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let first = text.lines().next().unwrap_or("").trim();
+                if !first.is_empty() {
+                    dist.installer = Some(first.to_string());
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                // A FIFO or unreadable INSTALLER is not "no INSTALLER": the
+                // distribution must not pass for Debian-built.
+                log::warn!("{e}");
+                dist.installer_error = Some(e.to_string());
+                errors.push(format!("unreadable INSTALLER: {e}"));
             }
         }
         dist.requested = dir.exists(host, "REQUESTED");
@@ -613,6 +694,8 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Dist
         format: DistFormat::EggInfo,
         metadata: Metadata::default(),
         installer: None,
+        installer_error: None,
+        link_target: None,
         requested: false,
         direct_url: None,
         error: Some(why),
@@ -712,6 +795,28 @@ pub fn entry_points(host: &Host, dist: &Distribution) -> Vec<(String, String, St
 /// it has one, else derived from RECORD (the first path component of every
 /// file under the site directory, `.py`/extension suffixes removed).
 pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
+    if let Some(names) = top_level_txt(host, dist) {
+        return names;
+    }
+    let present: std::collections::HashSet<OsString> = host
+        .read_dir(&dist.site_packages)
+        .map(|es| es.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default();
+    top_level_names_from_record(host, dist, &present)
+}
+
+/// [`top_level_names`] when the caller already holds the names in the
+/// distribution's site directory.
+pub fn top_level_names_in(
+    host: &Host,
+    dist: &Distribution,
+    present: &std::collections::HashSet<OsString>,
+) -> Vec<String> {
+    top_level_txt(host, dist).unwrap_or_else(|| top_level_names_from_record(host, dist, present))
+}
+
+/// The names `top_level.txt` lists, when it lists any.
+fn top_level_txt(host: &Host, dist: &Distribution) -> Option<Vec<String>> {
     if let Ok(text) = host.read_to_string(&dist.metadata_path.join("top_level.txt"), SMALL_FILE_CAP)
     {
         let mut names: Vec<String> = text
@@ -729,27 +834,41 @@ pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
             .collect();
         names.dedup();
         if !names.is_empty() {
-            return names;
+            return Some(names);
         }
     }
+    None
+}
+
+/// The top-level names RECORD gives (see [`top_level_names`]), keeping only
+/// names that `present` (the site directory's entry names) holds: nothing
+/// else can be imported, so a padded RECORD costs time, not memory.
+pub fn top_level_names_from_record(
+    host: &Host,
+    dist: &Distribution,
+    present: &std::collections::HashSet<OsString>,
+) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for entry in super::record::record_entries(host, dist) {
-        let Ok(rel) = entry.path.strip_prefix(&dist.site_packages) else {
-            continue;
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let site = &dist.site_packages;
+    let _ = super::record::for_each_record_entry(host, dist, None, &mut |entry| {
+        let Some(rel) = super::record::below(site, &entry.path) else {
+            return;
         };
         let mut comps = rel.components();
-        let Some(first) = comps.next() else { continue };
-        let first = first.as_os_str().to_string_lossy();
+        let Some(first) = comps.next() else { return };
+        let first_os = first.as_os_str();
+        let first = first_os.to_string_lossy();
         let is_file = comps.next().is_none();
         let name = if is_file {
             if first.ends_with(".pth") {
-                continue;
+                return;
             }
             match first.split_once('.') {
                 Some((stem, ext)) if ext == "py" || ext.ends_with("so") || ext.ends_with("pyd") => {
                     stem.to_string()
                 }
-                _ => continue,
+                _ => return,
             }
         } else {
             if first.ends_with(".dist-info")
@@ -757,14 +876,16 @@ pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
                 || first.ends_with(".data")
                 || first == "__pycache__"
             {
-                continue;
+                return;
             }
-            first.into_owned()
+            first.clone().into_owned()
         };
-        if !names.contains(&name) {
-            names.push(name);
+        if seen.contains(&name) || !present.contains(first_os) {
+            return;
         }
-    }
+        seen.insert(name.clone());
+        names.push(name);
+    });
     names
 }
 

@@ -86,7 +86,32 @@ pub struct Environment {
     /// `include-system-site-packages = true` in `pyvenv.cfg`: the system's
     /// site directories are importable from this venv too.
     pub include_system_site_packages: bool,
+    /// What squatch could not look at in this environment (an unreadable
+    /// `lib` or site directory, a `pyvenv.cfg` that is a FIFO), in words;
+    /// `None` when everything could be read.
+    pub status: Option<String>,
 }
+
+/// A place environment discovery could not look into, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageGap {
+    /// Host path of the place.
+    pub path: PathBuf,
+    /// Why, in words (`permission denied: ...`, `walk_limit: ...`).
+    pub reason: String,
+}
+
+/// Every environment found, and every place the search could not look.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    /// The environments, as [`discover_environments`] gives them.
+    pub environments: Vec<Environment>,
+    /// Homes and directories that could not be listed, and walk limits hit.
+    pub gaps: Vec<CoverageGap>,
+}
+
+/// Most coverage gaps one discovery reports (each is also logged).
+const MAX_GAPS: usize = 1000;
 
 /// Limits of the filesystem walk that finds venvs outside the known places.
 #[derive(Debug, Clone)]
@@ -140,6 +165,13 @@ pub fn discover_environments(host: &Host) -> Vec<Environment> {
 
 /// [`discover_environments`] with explicit walk limits.
 pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<Environment> {
+    discover_environments_report(host, opts).environments
+}
+
+/// [`discover_environments_with`], also saying where the search could not
+/// look (each gap is logged at warn level too).
+pub fn discover_environments_report(host: &Host, opts: &DiscoveryOptions) -> Discovery {
+    let mut gaps: Vec<CoverageGap> = Vec::new();
     let mut candidates: Vec<PathBuf> = Vec::new();
 
     // System site directories.
@@ -158,6 +190,10 @@ pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<E
 
     let homes = host.home_dirs();
     for (home, _) in &homes {
+        if let Err(e) = host.can_list(home) {
+            gap(&mut gaps, home, format!("unreadable home: {e}"));
+            continue;
+        }
         // User site.
         for py in python_dirs(host, &home.join(".local/lib"), false) {
             candidates.push(py.join("site-packages"));
@@ -197,6 +233,7 @@ pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<E
         entries_left: opts.max_entries,
         found: Vec::new(),
         exhausted: false,
+        gaps: Vec::new(),
     };
     let mut roots: Vec<PathBuf> = homes.into_iter().map(|(h, _)| h).collect();
     roots.push("/opt".into());
@@ -205,7 +242,14 @@ pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<E
         walker.walk(&root, opts.max_depth);
     }
     if walker.exhausted {
-        log::warn!("python environment discovery stopped at its budget; some venvs may be missing");
+        gap(
+            &mut gaps,
+            Path::new("/"),
+            "walk_limit: python environment discovery stopped at its entry or time budget; some venvs may be missing".into(),
+        );
+    }
+    for g in std::mem::take(&mut walker.gaps) {
+        gap(&mut gaps, &g.path, g.reason);
     }
     candidates.extend(walker.found);
 
@@ -220,7 +264,29 @@ pub fn discover_environments_with(host: &Host, opts: &DiscoveryOptions) -> Vec<E
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
+    for env in &out {
+        if let Some(st) = &env.status {
+            log::warn!("{}: {st}", env.path.display());
+        }
+    }
+    Discovery {
+        environments: out,
+        gaps,
+    }
+}
+
+fn gap(gaps: &mut Vec<CoverageGap>, path: &Path, reason: String) {
+    log::warn!("{}: {reason}", path.display());
+    if gaps.len() < MAX_GAPS {
+        gaps.push(CoverageGap {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+}
+
+fn join_problems(problems: Vec<String>) -> Option<String> {
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 /// The environment rooted at `path`, if there is one: a venv (`pyvenv.cfg`),
@@ -262,10 +328,20 @@ fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environme
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
 
-    if type_at(host, dir, "pyvenv.cfg") == Some(libc::S_IFREG) {
-        let cfg = read_small_at(host, dir, "pyvenv.cfg").unwrap_or_default();
+    let mut problems: Vec<String> = Vec::new();
+    // A `pyvenv.cfg` of any kind but a directory makes a venv (a FIFO in its
+    // place must not hide one); what cannot be read is said.
+    let cfg_type = type_at(host, dir, "pyvenv.cfg");
+    if cfg_type.is_some_and(|t| t != libc::S_IFDIR) {
+        let cfg = match read_small_at(host, dir, "pyvenv.cfg") {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(format!("unreadable pyvenv.cfg: {e}"));
+                String::new()
+            }
+        };
         let cfg = PyvenvCfg::parse(&cfg);
-        let site_packages = prefix_site_packages(host, &path);
+        let site_packages = prefix_site_packages(host, &path, &mut problems);
         let python_version = cfg
             .version
             .clone()
@@ -277,10 +353,11 @@ fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environme
             site_packages,
             owner_uid,
             include_system_site_packages: cfg.include_system_site_packages,
+            status: join_problems(problems),
         });
     }
     if type_at(host, dir, "conda-meta") == Some(libc::S_IFDIR) {
-        let site_packages = prefix_site_packages(host, &path);
+        let site_packages = prefix_site_packages(host, &path, &mut problems);
         let python_version =
             conda_python_version(host, &path).or_else(|| version_from_sites(&site_packages));
         return Some(Environment {
@@ -290,6 +367,7 @@ fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environme
             site_packages,
             owner_uid,
             include_system_site_packages: false,
+            status: join_problems(problems),
         });
     }
     if path
@@ -297,7 +375,7 @@ fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environme
         .map(|p| p.ends_with(".pyenv/versions"))
         .unwrap_or(false)
     {
-        let site_packages = prefix_site_packages(host, &path);
+        let site_packages = prefix_site_packages(host, &path, &mut problems);
         if site_packages.is_empty() {
             return None;
         }
@@ -313,6 +391,7 @@ fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environme
             site_packages,
             owner_uid,
             include_system_site_packages: false,
+            status: join_problems(problems),
         });
     }
     if name == "site-packages" || name == "dist-packages" {
@@ -334,6 +413,7 @@ fn environment_in(host: &Host, path: PathBuf, dir: &HostDir) -> Option<Environme
             python_version,
             owner_uid,
             include_system_site_packages: false,
+            status: join_problems(problems),
         });
     }
     None
@@ -403,17 +483,27 @@ fn classify_venv(path: &Path, cfg: &PyvenvCfg) -> EnvironmentKind {
 
 /// `lib/pythonX.Y/site-packages` (and `lib64`, and Windows' `Lib/site-packages`)
 /// below a prefix, deduplicated by resolved path, sorted.
-fn prefix_site_packages(host: &Host, prefix: &Path) -> Vec<PathBuf> {
+fn prefix_site_packages(host: &Host, prefix: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for lib in ["lib", "lib64"] {
-        for py in python_dirs(host, &prefix.join(lib), false) {
+        let lib_dir = prefix.join(lib);
+        if let Err(e) = host.can_list(&lib_dir) {
+            if !e.is_not_found() {
+                problems.push(format!("unreadable {lib}: {e}"));
+            }
+        }
+        for py in python_dirs(host, &lib_dir, false) {
             let site = py.join("site-packages");
             // Identity, not path, deduplicates `lib64 -> lib`.
-            if let Ok(md) = host.metadata(&site) {
-                if md.is_dir() && seen.insert((md.dev(), md.ino())) {
-                    out.push(site);
+            match host.metadata(&site) {
+                Ok(md) => {
+                    if md.is_dir() && seen.insert((md.dev(), md.ino())) {
+                        out.push(site);
+                    }
                 }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => problems.push(format!("unreadable site directory: {e}")),
             }
         }
     }
@@ -425,12 +515,17 @@ fn prefix_site_packages(host: &Host, prefix: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads a small text file (at most 64 KiB) below an open directory.
-fn read_small_at(host: &Host, dir: &HostDir, rel: &str) -> Option<String> {
+fn read_small_at(host: &Host, dir: &HostDir, rel: &str) -> Result<String, crate::host::HostError> {
     use std::io::Read;
-    let (file, _) = host.open_file_at(dir, Path::new(rel)).ok()?;
+    let (file, _) = host.open_file_at(dir, Path::new(rel))?;
     let mut buf = Vec::new();
-    file.take(64 * 1024).read_to_end(&mut buf).ok()?;
-    Some(String::from_utf8_lossy(&buf).into_owned())
+    file.take(64 * 1024)
+        .read_to_end(&mut buf)
+        .map_err(|source| crate::host::HostError::Io {
+            path: dir.path().join(rel),
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// `pythonX.Y` directories in `lib` (and `python3` when `bare_python3`, for
@@ -499,6 +594,7 @@ struct Walker<'a> {
     entries_left: usize,
     found: Vec<PathBuf>,
     exhausted: bool,
+    gaps: Vec<CoverageGap>,
 }
 
 impl Walker<'_> {
@@ -510,8 +606,17 @@ impl Walker<'_> {
             self.exhausted = true;
             return;
         }
-        let Ok(entries) = self.host.read_dir(dir) else {
-            return;
+        let entries = match self.host.read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                if !e.is_not_found() && self.gaps.len() < MAX_GAPS {
+                    self.gaps.push(CoverageGap {
+                        path: dir.to_path_buf(),
+                        reason: format!("unreadable: {e}"),
+                    });
+                }
+                return;
+            }
         };
         if entries.len() > self.entries_left {
             self.exhausted = true;
@@ -520,7 +625,7 @@ impl Walker<'_> {
         self.entries_left -= entries.len();
         if entries
             .iter()
-            .any(|e| e.name == "pyvenv.cfg" && e.file_type.is_file())
+            .any(|e| e.name == "pyvenv.cfg" && !e.file_type.is_dir())
         {
             self.found.push(dir.to_path_buf());
             return;

@@ -26,8 +26,8 @@ pub use distribution::{
     top_level_names, DistFormat, Distribution, DistributionCache,
 };
 pub use environment::{
-    discover_environments, discover_environments_with, environment_at, DiscoveryOptions,
-    Environment, EnvironmentKind,
+    discover_environments, discover_environments_report, discover_environments_with,
+    environment_at, CoverageGap, Discovery, DiscoveryOptions, Environment, EnvironmentKind,
 };
 pub use metadata::Metadata;
 pub use name::normalize_name;

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::distribution::{DistFormat, Distribution};
-use crate::host::{Host, HostDir, HostError, DEFAULT_READ_CAP};
+use crate::host::{Host, HostDir, HostError};
 
 /// One file a distribution says it installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,10 @@ pub enum RecordSource {
 
 /// The files a distribution recorded. Empty when it recorded none (an
 /// egg-info without `installed-files.txt`) or RECORD cannot be read.
+///
+/// Holds the whole list in memory: code that may meet an attacker's RECORD
+/// (which can be padded to any length) streams it with
+/// [`for_each_record_entry`] instead.
 pub fn record_entries(host: &Host, dist: &Distribution) -> Vec<RecordEntry> {
     match read_record(host, dist) {
         Ok(Some((_, entries))) => entries,
@@ -56,11 +60,41 @@ pub fn read_record(
 
 /// [`read_record`], reading RECORD below `site_dir` (the distribution's site
 /// directory held open) when given, which saves resolving its whole path.
+/// Holds every entry in memory: scanners use [`for_each_record_entry`].
 pub fn read_record_at(
     host: &Host,
     dist: &Distribution,
     site_dir: Option<&HostDir>,
 ) -> Result<Option<(RecordSource, Vec<RecordEntry>)>, HostError> {
+    let mut entries = Vec::new();
+    let read = for_each_record_entry(host, dist, site_dir, &mut |e| entries.push(e))?;
+    Ok(read.map(|(source, _)| (source, entries)))
+}
+
+/// Longest RECORD (or `installed-files.txt`) line taken; a longer one is
+/// skipped and counted (no real path is anywhere near it: `PATH_MAX` is
+/// 4096 bytes), so a line without a newline cannot make memory grow.
+pub const MAX_RECORD_LINE: usize = 64 * 1024;
+
+/// What streaming a file list saw besides its entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines over [`MAX_RECORD_LINE`] bytes, skipped.
+    pub overlong: u64,
+}
+
+/// Streams the files a distribution recorded to `f`, one entry at a time,
+/// in bounded memory and with no size limit (a RECORD padded to any size is
+/// still read to its end, so there is no size at which verification stops).
+/// `Ok(None)`: the distribution has no file list.
+pub fn for_each_record_entry(
+    host: &Host,
+    dist: &Distribution,
+    site_dir: Option<&HostDir>,
+    f: &mut dyn FnMut(RecordEntry),
+) -> Result<Option<(RecordSource, RecordStats)>, HostError> {
     let root = environment_root(&dist.site_packages);
     match dist.format {
         DistFormat::DistInfo => {
@@ -69,85 +103,137 @@ pub fn read_record_at(
                 .metadata_path
                 .strip_prefix(&dist.site_packages)
                 .ok()
-                .filter(|r| r.components().count() == 1);
-            let read = match (site_dir, rel) {
-                (Some(d), Some(rel)) => {
-                    read_text_at(host, d, &rel.join("RECORD"), DEFAULT_READ_CAP)
-                }
-                _ => host.read_to_string(&path, DEFAULT_READ_CAP),
+                .filter(|r| r.components().count() == 1)
+                .filter(|_| dist.link_target.is_none());
+            let opened = match (site_dir, rel) {
+                (Some(d), Some(rel)) => host.open_file_at(d, &rel.join("RECORD")),
+                _ => host.open_file(&path),
             };
-            let text = match read {
-                Ok(t) => t,
+            let file = match opened {
+                Ok((file, _)) => file,
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let entries = text
-                .lines()
-                .filter_map(parse_record_line)
-                .map(|(p, hash, size)| {
+            let stats = for_each_line(file, &path, &mut |line| {
+                if let Some((p, hash, size)) = parse_record_line(line) {
                     let path = resolve_entry(&dist.site_packages, &p);
-                    RecordEntry {
-                        outside_environment: !path.starts_with(&root),
+                    f(RecordEntry {
+                        outside_environment: !within(&root, &path),
                         path,
                         hash,
                         size,
-                    }
-                })
-                .collect();
-            Ok(Some((RecordSource::Record, entries)))
+                    });
+                }
+            })?;
+            Ok(Some((RecordSource::Record, stats)))
         }
         DistFormat::EggInfo => {
             if !host.is_dir(&dist.metadata_path) {
                 return Ok(None);
             }
             let path = dist.metadata_path.join("installed-files.txt");
-            let text = match host.read_to_string(&path, DEFAULT_READ_CAP) {
-                Ok(t) => t,
+            let file = match host.open_file(&path) {
+                Ok((file, _)) => file,
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let entries = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(|l| {
-                    let path = resolve_entry(&dist.metadata_path, l);
-                    RecordEntry {
-                        outside_environment: !path.starts_with(&root),
-                        path,
-                        hash: None,
-                        size: None,
-                    }
-                })
-                .collect();
-            Ok(Some((RecordSource::InstalledFiles, entries)))
+            let stats = for_each_line(file, &path, &mut |line| {
+                let l = line.trim();
+                if l.is_empty() {
+                    return;
+                }
+                let path = resolve_entry(&dist.metadata_path, l);
+                f(RecordEntry {
+                    outside_environment: !within(&root, &path),
+                    path,
+                    hash: None,
+                    size: None,
+                });
+            })?;
+            Ok(Some((RecordSource::InstalledFiles, stats)))
         }
     }
 }
 
-/// Reads a whole text file below an open directory, refusing one over `cap`.
-fn read_text_at(host: &Host, dir: &HostDir, rel: &Path, cap: u64) -> Result<String, HostError> {
-    use std::io::Read;
-    let (file, md) = host.open_file_at(dir, rel)?;
-    let path = || dir.path().join(rel);
-    if md.len() > cap {
-        return Err(HostError::TooLarge {
-            path: path(),
-            size: md.len(),
-            cap,
-        });
+/// Calls `f` with each line of `file` (lossy UTF-8, without its `\n`),
+/// holding at most [`MAX_RECORD_LINE`] bytes of it at a time.
+pub fn for_each_line(
+    file: impl std::io::Read,
+    path: &Path,
+    f: &mut dyn FnMut(&str),
+) -> Result<RecordStats, HostError> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    let mut line: Vec<u8> = Vec::new();
+    let mut overlong = false;
+    let mut stats = RecordStats::default();
+    let mut emit = |line: &mut Vec<u8>, overlong: &mut bool, stats: &mut RecordStats| {
+        stats.lines += 1;
+        if *overlong {
+            stats.overlong += 1;
+        } else {
+            f(&String::from_utf8_lossy(line));
+        }
+        line.clear();
+        *overlong = false;
+    };
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(HostError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        if buf.is_empty() {
+            if !line.is_empty() || overlong {
+                emit(&mut line, &mut overlong, &mut stats);
+            }
+            return Ok(stats);
+        }
+        let (chunk, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if !overlong {
+            if line.len() + chunk.len() > MAX_RECORD_LINE {
+                overlong = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = done.unwrap_or(buf.len());
+        reader.consume(used);
+        if done.is_some() {
+            emit(&mut line, &mut overlong, &mut stats);
+        }
     }
-    let mut buf = Vec::with_capacity(md.len() as usize);
-    file.take(cap)
-        .read_to_end(&mut buf)
-        .map_err(|source| HostError::Io {
-            path: path(),
-            source,
-        })?;
-    Ok(match String::from_utf8(buf) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+}
+
+/// `path` relative to `base` when it lies strictly below it, by a byte
+/// comparison of two normalised host paths (much cheaper than
+/// [`Path::strip_prefix`]'s component walk, which shows on a RECORD of a
+/// million lines).
+pub fn below<'a>(base: &Path, path: &'a Path) -> Option<&'a Path> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = base.as_os_str().as_bytes();
+    let p = path.as_os_str().as_bytes();
+    let rest = p.strip_prefix(b)?;
+    let rest = if b.ends_with(b"/") {
+        rest
+    } else {
+        rest.strip_prefix(b"/")?
+    };
+    (!rest.is_empty()).then(|| Path::new(std::ffi::OsStr::from_bytes(rest)))
+}
+
+/// True when the normalised host path `path` is `base` or below it.
+fn within(base: &Path, path: &Path) -> bool {
+    path == base || below(base, path).is_some()
 }
 
 /// Resolves a RECORD path against `base` lexically (`..` never climbs above
@@ -271,6 +357,26 @@ mod tests {
         assert_eq!(
             environment_root(Path::new("/weird/site")),
             Path::new("/weird/site")
+        );
+    }
+
+    #[test]
+    fn lines_are_streamed_and_overlong_ones_skipped() {
+        let mut text = b"a\r\nb\n".to_vec();
+        text.extend(std::iter::repeat(b'x').take(MAX_RECORD_LINE + 10));
+        text.extend(b"\nc");
+        let mut seen = Vec::new();
+        let stats = for_each_line(&text[..], Path::new("/r"), &mut |l| {
+            seen.push(l.to_string())
+        })
+        .unwrap();
+        assert_eq!(seen, vec!["a\r", "b", "c"]);
+        assert_eq!(
+            stats,
+            RecordStats {
+                lines: 4,
+                overlong: 1
+            }
         );
     }
 }

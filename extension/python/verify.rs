@@ -28,7 +28,10 @@ use md5::Md5;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::distribution::{DistFormat, Distribution};
-use super::record::{environment_root, read_record_at, resolve_entry, RecordSource};
+use super::record::{
+    environment_root, for_each_line, for_each_record_entry, resolve_entry, RecordSource,
+    MAX_RECORD_LINE,
+};
 use crate::cache::{Cache, FileKey};
 use crate::host::{Host, HostDir, HostError, StatId, DEFAULT_READ_CAP};
 
@@ -288,14 +291,6 @@ struct RefFile {
     outside: bool,
 }
 
-#[derive(Debug)]
-struct Reference {
-    kind: RecordReference,
-    dpkg_package: Option<String>,
-    files: Vec<RefFile>,
-    error: Option<String>,
-}
-
 /// Which dpkg package owns which dist-info/egg-info directory.
 #[derive(Debug, Default)]
 pub struct DpkgIndex {
@@ -354,6 +349,9 @@ pub struct Verifier {
     keys: (RandomState, RandomState),
 }
 
+/// Most directories one verification pass remembers as resolved or real.
+const RUN_CACHE_CAP: usize = 50_000;
+
 /// Upper bound on memoised verifications; past it the memo starts afresh.
 const MEMO_CAP: usize = 200_000;
 
@@ -393,9 +391,6 @@ struct SiteMemo {
     dists: Vec<Option<Arc<Verified>>>,
 }
 
-/// A listed file and its identity (`None`: missing), while verifying.
-type FileIdentity = (PathBuf, Option<StatId>);
-
 /// One distribution's verification and the identities it rests on.
 #[derive(Debug)]
 struct Verified {
@@ -416,6 +411,8 @@ struct Walk {
     dirs: Vec<(PathBuf, StatId)>,
     /// Every file (or symlink) found that is not byte-compiled.
     files: Vec<PathBuf>,
+    /// Where the walk could not look (too deep, unreadable), in words.
+    problems: Vec<String>,
 }
 
 impl Default for Verifier {
@@ -569,20 +566,53 @@ impl Verifier {
             return out;
         }
         todo.sort_unstable();
-        // References are parsed afresh when needed (cheap next to hashing,
-        // and keeping every RECORD would cost more memory than it saves).
-        let refs: Vec<Reference> = dists
-            .iter()
-            .map(|d| reference_for(host, d, dpkg.as_deref(), run.site_dir.as_ref()))
-            .collect();
-        let union: HashSet<&Path> = refs
-            .iter()
-            .flat_map(|r| r.files.iter().map(|f| f.path.as_path()))
-            .chain(dists.iter().map(|d| d.metadata_path.as_path()))
-            .collect();
+        // Every reference is streamed once (never held whole: a RECORD can
+        // be padded to any length). The files the site's references list are
+        // kept only as keyed 128-bit hashes, and only those below a name the
+        // site directory really holds (nothing else can be walked), so
+        // memory follows what is on disk, not what a RECORD claims.
+        let site_names: HashSet<std::ffi::OsString> = host
+            .read_dir(&site)
+            .map(|es| es.into_iter().map(|e| e.name).collect())
+            .unwrap_or_default();
+        let mut union: HashSet<u128> = HashSet::new();
+        let mut pending: Vec<(usize, Pending)> = Vec::new();
+        for (i, d) in dists.iter().enumerate() {
+            union.insert(self.id_hash(&d.metadata_path));
+            let wanted_now = todo.binary_search(&i).is_ok();
+            let mut p = Pending::default();
+            if wanted_now {
+                run.trace = Some(Some(Trace::default()));
+            }
+            let head = {
+                let site_dir = run.site_dir.take();
+                let mut listed = |f: RefFile| {
+                    if let Some(rel) = below(&site, &f.path) {
+                        let mut comps = rel.components();
+                        let first = comps.next().map(|c| c.as_os_str());
+                        if first.is_some_and(|n| site_names.contains(n)) && comps.next().is_some() {
+                            union.insert(self.id_hash(&f.path));
+                        }
+                    }
+                    if wanted_now {
+                        run.account(&mut p, &f, &site_names);
+                    }
+                };
+                let head = each_ref_file(host, d, dpkg.as_deref(), site_dir.as_ref(), &mut |f| {
+                    listed(f)
+                });
+                run.site_dir = site_dir;
+                head
+            };
+            if wanted_now {
+                p.head = Some(head);
+                p.trace = run.trace.take().flatten();
+                pending.push((i, p));
+            }
+        }
         let mut fresh = Vec::new();
-        for i in todo {
-            let (v, verified) = run.verify_traced(dists[i], &refs[i], &union);
+        for (i, p) in pending {
+            let (v, verified) = run.finish_pending(dists[i], p, &union);
             if let Some(verified) = verified {
                 fresh.push((i, Arc::new(verified)));
             }
@@ -644,7 +674,9 @@ fn ref_id<'a>(
         (None, DistFormat::DistInfo) => {
             let rel = below(&dist.site_packages, &dist.metadata_path)
                 .filter(|r| r.components().count() == 1);
-            match (site_dir, rel) {
+            // A symlinked metadata directory is never stat'ed relative to
+            // the site fd (the kernel would follow it outside the root).
+            match (site_dir, rel.filter(|_| dist.link_target.is_none())) {
                 (Some(d), Some(rel)) => d.stat_id(&rel.join("RECORD")).ok(),
                 _ => stat_abs(&dist.metadata_path.join("RECORD")),
             }
@@ -667,112 +699,115 @@ fn ref_id<'a>(
     }
 }
 
-fn reference_for(
+/// What a reference is, once its files have been streamed.
+#[derive(Debug)]
+struct RefHead {
+    kind: RecordReference,
+    dpkg_package: Option<String>,
+    error: Option<String>,
+    /// Lines of the list too long to be a path (skipped, unverifiable).
+    overlong: u64,
+}
+
+impl RefHead {
+    fn none(dpkg_package: Option<String>, error: Option<String>) -> RefHead {
+        RefHead {
+            kind: RecordReference::None,
+            dpkg_package,
+            error,
+            overlong: 0,
+        }
+    }
+}
+
+/// Streams the files `dist`'s reference lists to `f`, one at a time (the
+/// list is never held whole), and says what the reference was.
+fn each_ref_file(
     host: &Host,
     dist: &Distribution,
     dpkg: Option<&DpkgIndex>,
     site_dir: Option<&HostDir>,
-) -> Reference {
+    f: &mut dyn FnMut(RefFile),
+) -> RefHead {
     let root = environment_root(&dist.site_packages);
     if let Some(pkg) = dpkg.and_then(|i| i.owner(&dist.metadata_path)) {
         let path = PathBuf::from(format!("/var/lib/dpkg/info/{pkg}.md5sums"));
-        return match host.read_to_string(&path, DEFAULT_READ_CAP) {
-            Ok(text) => {
-                let files = text
-                    .lines()
-                    .filter_map(|l| {
-                        let (sum, p) = l.split_once(char::is_whitespace)?;
-                        let p = p.trim_start();
-                        if p.is_empty() {
-                            return None;
-                        }
-                        let path = resolve_entry(Path::new("/"), p);
-                        let digest = unhex(sum.trim());
-                        Some(RefFile {
-                            outside: !path.starts_with(&root),
-                            bad_hash: digest.is_none(),
-                            expected: digest.map(|d| (HashAlgo::Md5, d)),
-                            size: None,
-                            path,
-                        })
-                    })
-                    .collect();
-                Reference {
-                    kind: RecordReference::Dpkg,
-                    dpkg_package: Some(pkg.to_string()),
-                    files,
-                    error: None,
+        let streamed = host.open_file(&path).and_then(|(file, _)| {
+            for_each_line(file, &path, &mut |l| {
+                let Some((sum, p)) = l.split_once(char::is_whitespace) else {
+                    return;
+                };
+                let p = p.trim_start();
+                if p.is_empty() {
+                    return;
                 }
-            }
-            Err(e) => Reference {
-                kind: RecordReference::None,
+                let path = resolve_entry(Path::new("/"), p);
+                let digest = unhex(sum.trim());
+                f(RefFile {
+                    outside: !path.starts_with(&root),
+                    bad_hash: digest.is_none(),
+                    expected: digest.map(|d| (HashAlgo::Md5, d)),
+                    size: None,
+                    path,
+                });
+            })
+        });
+        return match streamed {
+            Ok(stats) => RefHead {
+                kind: RecordReference::Dpkg,
                 dpkg_package: Some(pkg.to_string()),
-                files: Vec::new(),
-                error: Some(format!(
+                error: None,
+                overlong: stats.overlong,
+            },
+            Err(e) => RefHead::none(
+                Some(pkg.to_string()),
+                Some(format!(
                     "owned by dpkg package {pkg} but its md5sums cannot be read: {e}"
                 )),
-            },
+            ),
         };
     }
     let debian_built = dist.installer.is_none()
+        && dist.installer_error.is_none()
         && dist
             .site_packages
             .file_name()
             .is_some_and(|n| n == "dist-packages")
         && dist.site_packages.starts_with("/usr/lib");
     if debian_built {
-        return Reference {
-            kind: RecordReference::None,
-            dpkg_package: None,
-            files: Vec::new(),
-            error: Some("Debian-built distribution (no INSTALLER) not found in the dpkg database; its RECORD comes from the build tree and is not trusted".into()),
-        };
+        return RefHead::none(None, Some("Debian-built distribution (no INSTALLER) not found in the dpkg database; its RECORD comes from the build tree and is not trusted".into()));
     }
-    match read_record_at(host, dist, site_dir) {
-        Ok(Some((source, entries))) => {
-            let files = entries
-                .into_iter()
-                .map(|e| {
-                    let (expected, bad_hash) = match &e.hash {
-                        None => (None, false),
-                        Some((algo, digest)) => {
-                            match (HashAlgo::from_record_name(algo), decode_b64(digest)) {
-                                (Some(a), Some(d)) => (Some((a, d)), false),
-                                _ => (None, true),
-                            }
-                        }
-                    };
-                    RefFile {
-                        path: e.path,
-                        expected,
-                        bad_hash,
-                        size: e.size,
-                        outside: e.outside_environment,
-                    }
-                })
-                .collect();
-            Reference {
-                kind: match source {
-                    RecordSource::Record => RecordReference::Record,
-                    RecordSource::InstalledFiles => RecordReference::InstalledFiles,
-                },
-                dpkg_package: None,
-                files,
-                error: None,
-            }
-        }
-        Ok(None) => Reference {
-            kind: RecordReference::None,
+    let streamed = for_each_record_entry(host, dist, site_dir, &mut |e| {
+        let (expected, bad_hash) = match &e.hash {
+            None => (None, false),
+            Some((algo, digest)) => match (HashAlgo::from_record_name(algo), decode_b64(digest)) {
+                (Some(a), Some(d)) => (Some((a, d)), false),
+                _ => (None, true),
+            },
+        };
+        f(RefFile {
+            path: e.path,
+            expected,
+            bad_hash,
+            size: e.size,
+            outside: e.outside_environment,
+        });
+    });
+    match streamed {
+        Ok(Some((source, stats))) => RefHead {
+            kind: match source {
+                RecordSource::Record => RecordReference::Record,
+                RecordSource::InstalledFiles => RecordReference::InstalledFiles,
+            },
             dpkg_package: None,
-            files: Vec::new(),
             error: None,
+            overlong: stats.overlong,
         },
-        Err(e) => Reference {
-            kind: RecordReference::None,
-            dpkg_package: None,
-            files: Vec::new(),
-            error: Some(format!("cannot read the file list: {e}")),
-        },
+        Ok(None) => RefHead::none(None, None),
+        Err(e) => {
+            log::warn!("{e}: distribution {} not verified", dist.name);
+            RefHead::none(None, Some(format!("cannot read the file list: {e}")))
+        }
     }
 }
 
@@ -796,7 +831,7 @@ struct Run<'a> {
     real_dirs: HashMap<PathBuf, bool>,
     /// While verifying one distribution: each listed file's identity, or
     /// `None` once something was seen that cannot be revalidated by `stat`.
-    trace: Option<Option<Vec<FileIdentity>>>,
+    trace: Option<Option<Trace>>,
 }
 
 enum Check {
@@ -812,6 +847,11 @@ impl Run<'_> {
             return Ok(r.clone());
         }
         let r = self.host.resolve(dir)?;
+        // Bounded: a RECORD naming a million directories must not make the
+        // memo of resolutions grow with it.
+        if self.dirs.len() >= RUN_CACHE_CAP {
+            self.dirs.clear();
+        }
         self.dirs.insert(dir.to_path_buf(), r.clone());
         Ok(r)
     }
@@ -834,6 +874,9 @@ impl Run<'_> {
                 d.stat_id(rel)
                     .is_ok_and(|id| id.mode & libc::S_IFMT == libc::S_IFDIR)
             });
+        if self.real_dirs.len() >= RUN_CACHE_CAP {
+            self.real_dirs.clear();
+        }
         self.real_dirs.insert(rel.to_path_buf(), ok);
         ok
     }
@@ -875,9 +918,19 @@ impl Run<'_> {
     fn check(&mut self, f: &RefFile) -> Check {
         let identified = self.identify(&f.path);
         if let Some(trace) = &mut self.trace {
-            match (&identified, trace.as_mut()) {
-                (Ok((id, _)), Some(t)) => t.push((f.path.clone(), Some(*id))),
-                (Err(Check::Missing), Some(t)) => t.push((f.path.clone(), None)),
+            let id = match &identified {
+                Ok((id, _)) => Some(Some(*id)),
+                Err(Check::Missing) => Some(None),
+                _ => None,
+            };
+            match (id, trace.as_mut()) {
+                (Some(id), Some(t)) if t.ids.len() < MEMO_MAX_FILES => {
+                    if !t.ids.is_empty() {
+                        t.paths.push("\0");
+                    }
+                    t.paths.push(below(&self.site, &f.path).unwrap_or(&f.path));
+                    t.ids.push(self.verifier.id_hash(&id));
+                }
                 _ => *trace = None,
             }
         }
@@ -949,9 +1002,10 @@ impl Run<'_> {
         let mut walk = Walk {
             dirs: Vec::new(),
             files: Vec::new(),
+            problems: Vec::new(),
         };
         let before = *budget;
-        walk_dir(self, dir, &mut walk, WALK_MAX_DEPTH, budget);
+        walk_dir(self, dir, None, &mut walk, WALK_MAX_DEPTH, budget);
         let complete = *budget > 0 || before == 0;
         let cacheable = complete && walk.dirs.iter().all(|(_, id)| id.ino != 0);
         let walk = Arc::new(walk);
@@ -1020,136 +1074,171 @@ impl Run<'_> {
         }
     }
 
-    /// [`Run::verify_one`], also giving what a repeated query needs to
-    /// reuse the result (`None` when something cannot be revalidated by
-    /// `stat` alone: an unreadable file, an incomplete walk).
-    fn verify_traced(
-        &mut self,
-        dist: &Distribution,
-        r: &Reference,
-        union: &HashSet<&Path>,
-    ) -> (Verification, Option<Verified>) {
-        self.trace = Some(Some(Vec::new()));
-        let mut walks = Some(Vec::new());
-        let v = self.verify_one(dist, r, union, &mut walks);
-        let files = self.trace.take().flatten();
-        let verified = match (files, walks) {
-            (Some(files), Some(walks)) if v.files_unverifiable == 0 => {
-                let mut paths = std::ffi::OsString::new();
-                for (i, (p, _)) in files.iter().enumerate() {
-                    if i > 0 {
-                        paths.push("\0");
-                    }
-                    paths.push(below(&self.site, p).unwrap_or(p));
+    /// Counts one listed file of a distribution being verified: checks it,
+    /// and notes the package directory it installs into.
+    fn account(&mut self, p: &mut Pending, f: &RefFile, site_names: &HashSet<std::ffi::OsString>) {
+        if f.outside {
+            p.v.files_outside_environment += 1;
+            return;
+        }
+        p.has_hashes |= f.expected.is_some();
+        match self.check(f) {
+            Check::Same => {
+                if f.expected.is_some() {
+                    p.v.files_checked += 1;
                 }
-                Some(Verified {
-                    paths,
-                    ids: files
-                        .iter()
-                        .map(|(_, id)| self.verifier.id_hash(id))
-                        .collect(),
-                    walks: walks.into_boxed_slice(),
-                    result: v.clone(),
-                })
             }
-            _ => None,
+            Check::Differs => {
+                p.v.files_checked += 1;
+                p.v.files_modified += 1;
+                p.v.note(&f.path, Change::Modified);
+            }
+            Check::Missing => {
+                p.v.files_missing += 1;
+                p.v.note(&f.path, Change::Missing);
+            }
+            Check::Unreadable => p.v.files_unverifiable += 1,
+        }
+        // Its top-level package directory, to walk for unrecorded files;
+        // only one that exists is kept (the site's own listing bounds it).
+        let Some(rel) = below(&self.site, &f.path) else {
+            return;
         };
-        (v, verified)
+        let mut comps = rel.components();
+        let Some(first) = comps.next().map(|c| c.as_os_str()) else {
+            return;
+        };
+        if comps.next().is_none() {
+            return; // a file directly in the site dir has no own directory
+        }
+        let n = first.to_string_lossy();
+        let skip = n.ends_with(".dist-info")
+            || n.ends_with(".egg-info")
+            || n.ends_with(".data")
+            || n == "__pycache__";
+        // Only a name the site holds can be walked; each is checked once.
+        if skip || p.own.contains(first) || !site_names.contains(first) {
+            return;
+        }
+        if self.host.is_dir(&self.site.join(first)) {
+            p.own.insert(first.to_os_string());
+        }
     }
 
-    fn verify_one(
+    /// Completes a distribution's verification once its reference has been
+    /// streamed and `union` (keyed hashes of every file the site's
+    /// references list) is complete: the unrecorded-file walk, the verdict,
+    /// and what a repeated query needs to reuse it (`None` when something
+    /// cannot be revalidated by `stat` alone).
+    fn finish_pending(
         &mut self,
         dist: &Distribution,
-        r: &Reference,
-        union: &HashSet<&Path>,
-        walks: &mut Option<Vec<Arc<Walk>>>,
-    ) -> Verification {
-        let mut v = Verification::new(r.kind);
-        v.dpkg_package = r.dpkg_package.clone();
-        v.error = r.error.clone();
-        if r.kind == RecordReference::None {
+        p: Pending,
+        union: &HashSet<u128>,
+    ) -> (Verification, Option<Verified>) {
+        let Pending {
+            mut v,
+            has_hashes,
+            own,
+            trace,
+            head,
+        } = p;
+        let head = head.unwrap_or_else(|| RefHead::none(None, None));
+        v.reference = head.kind;
+        v.dpkg_package = head.dpkg_package;
+        let mut errors: Vec<String> = head.error.into_iter().collect();
+        if head.overlong > 0 {
+            v.files_unverifiable += head.overlong;
+            errors.push(format!(
+                "{} line(s) of the file list longer than {MAX_RECORD_LINE} bytes were skipped",
+                head.overlong
+            ));
+        }
+        if v.reference == RecordReference::None {
+            v.error = (!errors.is_empty()).then(|| errors.join("; "));
             v.finish(false);
-            return v;
+            return (v, None);
         }
-        let mut has_hashes = false;
-        for f in &r.files {
-            if f.outside {
-                v.files_outside_environment += 1;
-                continue;
-            }
-            has_hashes |= f.expected.is_some();
-            match self.check(f) {
-                Check::Same => {
-                    if f.expected.is_some() {
-                        v.files_checked += 1;
-                    }
-                }
-                Check::Differs => {
-                    v.files_checked += 1;
-                    v.files_modified += 1;
-                    v.note(&f.path, Change::Modified);
-                }
-                Check::Missing => {
-                    v.files_missing += 1;
-                    v.note(&f.path, Change::Missing);
-                }
-                Check::Unreadable => v.files_unverifiable += 1,
-            }
-        }
-        // Unrecorded files: walk the top-level package directories this
-        // distribution installed into.
-        let site = &dist.site_packages;
-        let own: BTreeSet<PathBuf> = r
-            .files
-            .iter()
-            .filter_map(|f| {
-                let rel = below(site, &f.path)?;
-                let mut comps = rel.components();
-                let first = comps.next()?.as_os_str();
-                comps.next()?; // a file directly in the site dir has no own directory
-                let n = first.to_string_lossy();
-                let skip = n.ends_with(".dist-info")
-                    || n.ends_with(".egg-info")
-                    || n.ends_with(".data")
-                    || n == "__pycache__";
-                (!skip).then(|| site.join(first))
-            })
-            .collect();
+        let mut walks = Some(Vec::new());
         let mut budget = WALK_MAX_ENTRIES;
-        for dir in &own {
-            let (walk, cacheable) = self.walk(dir, &mut budget);
+        let site = dist.site_packages.clone();
+        for name in &own {
+            let dir = site.join(name);
+            let (walk, cacheable) = self.walk(&dir, &mut budget);
             match (cacheable, walks.as_mut()) {
                 (true, Some(ws)) => ws.push(walk.clone()),
-                _ => *walks = None,
+                _ => walks = None,
             }
+            errors.extend(walk.problems.iter().cloned());
             for f in &walk.files {
-                if !union.contains(f.as_path()) {
+                if !union.contains(&self.verifier.id_hash(&f.as_path())) {
                     v.files_unrecorded += 1;
                     v.note(f, Change::Unrecorded);
                 }
             }
         }
         if budget == 0 {
-            *walks = None;
-            let msg = "unrecorded-file walk stopped at its entry limit";
-            v.error = Some(match v.error.take() {
-                Some(e) => format!("{e}; {msg}"),
-                None => msg.to_string(),
-            });
+            walks = None;
+            let msg = "walk_limit: unrecorded-file walk stopped at its entry limit".to_string();
+            log::warn!("{}: {msg}", dist.metadata_path.display());
+            errors.push(msg);
         }
         if v.files_outside_environment > 0 {
-            let msg = format!(
+            errors.push(format!(
                 "{} listed path(s) resolve outside the environment and were not checked",
                 v.files_outside_environment
-            );
-            v.error = Some(match v.error.take() {
-                Some(e) => format!("{e}; {msg}"),
-                None => msg,
-            });
+            ));
         }
+        v.error = (!errors.is_empty()).then(|| errors.join("; "));
         v.finish(has_hashes);
-        v
+        let verified = match (trace, walks) {
+            (Some(t), Some(walks)) if v.files_unverifiable == 0 => Some(Verified {
+                paths: t.paths,
+                ids: t.ids.into_boxed_slice(),
+                walks: walks.into_boxed_slice(),
+                result: v.clone(),
+            }),
+            _ => None,
+        };
+        (v, verified)
     }
+}
+
+/// A distribution being verified while the site's references stream by.
+#[derive(Debug)]
+struct Pending {
+    v: Verification,
+    has_hashes: bool,
+    /// Names (in the site directory) of its package directories.
+    own: BTreeSet<std::ffi::OsString>,
+    /// What a repeated query needs to revalidate it, if kept.
+    trace: Option<Trace>,
+    head: Option<RefHead>,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            v: Verification::new(RecordReference::None),
+            has_hashes: false,
+            own: BTreeSet::new(),
+            trace: None,
+            head: None,
+        }
+    }
+}
+
+/// Most listed files whose identities a memoised verification keeps; a
+/// distribution listing more is verified afresh each time (its memo would
+/// grow with an attacker's RECORD).
+const MEMO_MAX_FILES: usize = 100_000;
+
+/// The identities a verification rests on, built while checking: paths
+/// NUL-separated (relative to the site when below it) and keyed hashes.
+#[derive(Debug, Default)]
+struct Trace {
+    paths: std::ffi::OsString,
+    ids: Vec<u128>,
 }
 
 /// `path` relative to `base` when it lies below it, by a byte comparison
@@ -1171,7 +1260,14 @@ fn below<'a>(base: &Path, path: &'a Path) -> Option<&'a Path> {
 /// Lists `dir` recursively (not following symlinks, skipping
 /// `__pycache__` and byte-compiled files) into `walk`, recording each
 /// directory's identity (`ino` 0 when it could not be taken).
-fn walk_dir(run: &Run, dir: &Path, walk: &mut Walk, depth: usize, budget: &mut usize) {
+fn walk_dir(
+    run: &Run,
+    dir: &Path,
+    resolved_parent: Option<&Path>,
+    walk: &mut Walk,
+    depth: usize,
+    budget: &mut usize,
+) {
     if *budget == 0 {
         return;
     }
@@ -1189,8 +1285,24 @@ fn walk_dir(run: &Run, dir: &Path, walk: &mut Walk, depth: usize, budget: &mut u
             mode: 0,
         });
     walk.dirs.push((rel, id));
-    let Ok(entries) = run.host.read_dir(dir) else {
-        return;
+    // Each directory is listed relative to its parent's resolution: a deep
+    // tree costs the same per directory at every level.
+    let resolved = match resolved_parent {
+        Some(p) => dir.file_name().map(|n| p.join(n)),
+        None => run.host.resolve(dir).ok(),
+    };
+    let listing = match resolved_parent {
+        Some(p) => run.host.read_child_dir(dir, p),
+        None => run.host.read_dir(dir),
+    };
+    let entries = match listing {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => return,
+        Err(e) => {
+            log::warn!("{e}: not searched for unrecorded files");
+            walk.problems.push(format!("unreadable: {e}"));
+            return;
+        }
     };
     for e in entries {
         if *budget == 0 {
@@ -1199,9 +1311,19 @@ fn walk_dir(run: &Run, dir: &Path, walk: &mut Walk, depth: usize, budget: &mut u
         *budget -= 1;
         let name = e.name_lossy();
         if e.file_type.is_dir() {
-            if name != "__pycache__" && depth > 0 {
-                walk_dir(run, &e.path, walk, depth - 1, budget);
+            if name == "__pycache__" {
+                continue;
             }
+            if depth == 0 {
+                let msg = format!(
+                    "too_deep: {} is nested more than {WALK_MAX_DEPTH} levels deep; not searched for unrecorded files",
+                    e.path.display()
+                );
+                log::warn!("{msg}");
+                walk.problems.push(msg);
+                continue;
+            }
+            walk_dir(run, &e.path, resolved.as_deref(), walk, depth - 1, budget);
             continue;
         }
         if name.ends_with(".pyc") || name.ends_with(".pyo") {

@@ -54,7 +54,7 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
 pub(crate) fn join_paths(paths: &[std::path::PathBuf]) -> String {
     paths
         .iter()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|p| crate::host::path_to_column(p))
         .collect::<Vec<_>>()
         .join(":")
 }

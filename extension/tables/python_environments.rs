@@ -1,11 +1,11 @@
 //! `python_environments`: one row per Python environment found on the host.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::host::Host;
+use crate::host::{path_from_column, path_to_column, Host};
 use crate::python::{
-    discover_environments, distributions_core, environment_at, DistributionCache, Environment,
+    discover_environments_report, distributions_core, environment_at, CoverageGap,
+    DiscoveryOptions, DistributionCache, Environment,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 
@@ -18,6 +18,7 @@ const COLUMNS: &[Column] = &[
     Column::integer("owner_uid", "Owner of the environment's directory"),
     Column::integer("package_count", "Installed distributions (dist-info, egg-info, egg, egg-link) in its site directories"),
     Column::integer("include_system_site_packages", "1 when pyvenv.cfg makes the system's site directories importable too"),
+    Column::text("status", "ok, or in words what squatch could not look at (unreadable home, lib or site directory, FIFO pyvenv.cfg, walk limit); a place it could not look into at all is a row of kind 'unknown'"),
 ];
 
 /// The `python_environments` table.
@@ -43,12 +44,42 @@ pub(crate) fn wanted_environments(
     host: &Host,
     constraint: Option<Vec<String>>,
 ) -> Vec<Environment> {
+    wanted_environments_and_gaps(host, constraint).0
+}
+
+/// [`wanted_environments`], with the places that could not be looked into
+/// (for a `WHERE path = ...` path: itself, when it cannot be listed).
+pub(crate) fn wanted_environments_and_gaps(
+    host: &Host,
+    constraint: Option<Vec<String>>,
+) -> (Vec<Environment>, Vec<CoverageGap>) {
     match constraint {
-        Some(paths) => paths
-            .iter()
-            .filter_map(|p| environment_at(host, Path::new(p)))
-            .collect(),
-        None => discover_environments(host),
+        Some(paths) => {
+            let mut envs = Vec::new();
+            let mut gaps = Vec::new();
+            for p in &paths {
+                let path = path_from_column(p);
+                match environment_at(host, &path) {
+                    Some(env) => envs.push(env),
+                    None => {
+                        if let Err(e) = host.can_list(&path) {
+                            if !e.is_not_found() {
+                                log::warn!("{e}: not examined");
+                                gaps.push(CoverageGap {
+                                    path: Host::normalize(&path),
+                                    reason: format!("unreadable: {e}"),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            (envs, gaps)
+        }
+        None => {
+            let d = discover_environments_report(host, &DiscoveryOptions::default());
+            (d.environments, d.gaps)
+        }
     }
 }
 
@@ -70,20 +101,20 @@ impl Table for PythonEnvironments {
     }
 
     fn generate(&self, ctx: &QueryContext) -> Result<Vec<Row>, TableError> {
-        let envs = wanted_environments(&self.host, ctx.equals("path"));
+        let constraint = ctx.equals("path");
+        let (envs, gaps) = wanted_environments_and_gaps(&self.host, constraint.clone());
         let count = ctx.is_used("package_count");
-        Ok(envs
+        let status = ctx.is_used("status");
+        let mut rows: Vec<Row> = envs
             .into_iter()
             .map(|env| {
                 let mut row = Row::new();
-                row.set("path", env.path.to_string_lossy())
+                row.set("path", path_to_column(&env.path))
                     .set("kind", env.kind.as_str())
                     .opt("python_version", env.python_version.clone())
                     .opt(
                         "site_packages",
-                        env.site_packages
-                            .first()
-                            .map(|p| p.to_string_lossy().into_owned()),
+                        env.site_packages.first().map(|p| path_to_column(p)),
                     )
                     .set("all_site_packages", super::join_paths(&env.site_packages))
                     .opt("owner_uid", env.owner_uid.map(|u| u.to_string()))
@@ -91,6 +122,16 @@ impl Table for PythonEnvironments {
                         "include_system_site_packages",
                         env.include_system_site_packages,
                     );
+                let mut problems: Vec<String> = env.status.iter().cloned().collect();
+                if count || status {
+                    // An unreadable site directory is not an empty one.
+                    for s in &env.site_packages {
+                        if let Err(e) = self.host.can_list(s) {
+                            log::warn!("{e}: packages not listed");
+                            problems.push(format!("unreadable site directory: {e}"));
+                        }
+                    }
+                }
                 if count {
                     let n: usize = env
                         .site_packages
@@ -99,9 +140,38 @@ impl Table for PythonEnvironments {
                         .sum();
                     row.int("package_count", n as i64);
                 }
+                row.set(
+                    "status",
+                    if problems.is_empty() {
+                        "ok".to_string()
+                    } else {
+                        problems.join("; ")
+                    },
+                );
                 row
             })
-            .collect())
+            .collect();
+        for g in gaps {
+            let mut row = Row::new();
+            row.set("path", path_to_column(&g.path))
+                .set("kind", "unknown")
+                .set("status", g.reason);
+            rows.push(row);
+        }
+        // `WHERE path = X` must see X verbatim in the rows it keeps.
+        if let Some(list) = constraint {
+            for row in &mut rows {
+                if let Some(p) = row.get("path").map(str::to_string) {
+                    if let Some(given) = list
+                        .iter()
+                        .find(|g| path_to_column(&Host::normalize(&path_from_column(g))) == p)
+                    {
+                        row.set("path", given.clone());
+                    }
+                }
+            }
+        }
+        Ok(rows)
     }
 }
 

@@ -12,12 +12,12 @@
 //! `pyproject.toml`, `setup.py` or `entry_points.txt` included. Results are
 //! cached per file version.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::findings::target::{Scanner, TargetScan};
 use crate::findings::{site, Located};
-use crate::host::Host;
+use crate::host::{path_from_column, path_to_column, Host};
 use crate::python;
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 
@@ -62,7 +62,7 @@ fn rows(scan: TargetScan, path_override: Option<&str>) -> Vec<Row> {
     let mut out = Vec::with_capacity(scan.findings.len() + scan.problems.len());
     let path_text = |p: &Path| match path_override {
         Some(s) => s.to_string(),
-        None => p.to_string_lossy().into_owned(),
+        None => path_to_column(p),
     };
     for Located {
         path,
@@ -75,10 +75,7 @@ fn rows(scan: TargetScan, path_override: Option<&str>) -> Vec<Row> {
     {
         let mut row = Row::new();
         row.set("path", path_text(&path))
-            .opt(
-                "environment",
-                environment.map(|e| e.to_string_lossy().into_owned()),
-            )
+            .opt("environment", environment.map(|e| path_to_column(&e)))
             .opt("package", package)
             .set("rule_id", f.rule_id)
             .set("category", f.category.as_str())
@@ -125,7 +122,7 @@ impl Table for PythonInstallFindings {
         if let Some(paths) = ctx.equals("path") {
             let mut out = Vec::new();
             for p in paths {
-                let scan = self.scanner.scan_target(&self.host, Path::new(&p));
+                let scan = self.scanner.scan_target(&self.host, &path_from_column(&p));
                 out.extend(rows(scan, Some(&p)));
             }
             return Ok(out);
@@ -133,7 +130,7 @@ impl Table for PythonInstallFindings {
         let envs = match ctx.equals("environment") {
             Some(list) => list
                 .iter()
-                .filter_map(|e| python::environment_at(&self.host, &PathBuf::from(e)))
+                .filter_map(|e| python::environment_at(&self.host, &path_from_column(e)))
                 .collect(),
             None => python::discover_environments(&self.host),
         };
@@ -145,7 +142,7 @@ impl Table for PythonInstallFindings {
                 if let Some(env) = row.get("environment").map(str::to_string) {
                     if let Some(given) = list
                         .iter()
-                        .find(|g| Host::normalize(Path::new(g.as_str())) == Path::new(&env))
+                        .find(|g| path_to_column(&Host::normalize(&path_from_column(g))) == env)
                     {
                         row.set("environment", given.clone());
                     }

@@ -9,15 +9,15 @@
 //! repeated query `lstat`s the listed files and re-hashes only what changed.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::python_environments::wanted_environments;
-use crate::host::Host;
+use crate::host::{path_from_column, path_to_column, Host};
 use crate::python::verify::Change;
 use crate::python::{
     distributions_core, distributions_shared, normalize_name, DistFormat, Distribution,
-    DistributionCache, Verification, Verifier,
+    DistributionCache, RecordReference, RecordStatus, Verification, Verifier,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
 
@@ -38,6 +38,14 @@ const COLUMNS: &[Column] = &[
     Column::text(
         "metadata_path",
         "The .dist-info/.egg-info directory (or PKG-INFO file)",
+    ),
+    Column::integer(
+        "is_link",
+        "1 when the site directory holds a symlink to the metadata directory (Python follows it)",
+    ),
+    Column::text(
+        "link_target",
+        "Where that symlink points (host path, resolved inside the root); empty when not a link",
     ),
     Column::text("format", "dist-info or egg-info"),
     Column::text("installer", "First line of INSTALLER (pip, uv, conda, ...)"),
@@ -101,6 +109,10 @@ const COLUMNS: &[Column] = &[
         "error",
         "What was wrong with the metadata or the verification, if anything",
     ),
+    Column::text(
+        "status",
+        "ok, or in words what squatch could not look at for this distribution (unreadable metadata or file list, unverified and why, walk limits)",
+    ),
 ];
 
 /// Columns that need INSTALLER, REQUESTED or direct_url.json.
@@ -111,6 +123,7 @@ const PROVENANCE_COLUMNS: &[&str] = &[
     "direct_url",
     "vcs_commit_id",
     "error",
+    "status",
 ];
 
 /// Columns that need RECORD verification (hashing).
@@ -125,6 +138,7 @@ const VERIFY_COLUMNS: &[&str] = &[
     "files_outside_environment",
     "files_unverifiable",
     "changed_files",
+    "status",
 ];
 
 /// The `python_package_provenance` table.
@@ -170,9 +184,11 @@ impl Table for PythonPackageProvenance {
     fn generate(&self, ctx: &QueryContext) -> Result<Vec<Row>, TableError> {
         let host = &*self.host;
         let envs = wanted_environments(host, ctx.equals("environment"));
-        let sites: Option<Vec<PathBuf>> = ctx
-            .equals("site_packages")
-            .map(|v| v.iter().map(|s| Host::normalize(Path::new(s))).collect());
+        let sites: Option<Vec<PathBuf>> = ctx.equals("site_packages").map(|v| {
+            v.iter()
+                .map(|s| Host::normalize(&path_from_column(s)))
+                .collect()
+        });
         let names: Option<Vec<String>> = match (ctx.equals("normalized_name"), ctx.equals("name")) {
             (None, None) => None,
             (a, b) => Some(
@@ -197,7 +213,7 @@ impl Table for PythonPackageProvenance {
             .collect();
         let mut rows = Vec::new();
         for env in &envs {
-            let env_path = env.path.to_string_lossy().into_owned();
+            let env_path = path_to_column(&env.path);
             for site in &env.site_packages {
                 if sites.as_ref().is_some_and(|s| !s.contains(site)) {
                     continue;
@@ -267,9 +283,17 @@ impl Cell<'_> {
             "name" => Some(d.name.clone()),
             "normalized_name" => Some(d.normalized_name.clone()),
             "version" => Some(d.version.clone()),
-            "site_packages" => Some(d.site_packages.to_string_lossy().into_owned()),
-            "metadata_path" => Some(d.metadata_path.to_string_lossy().into_owned()),
+            "site_packages" => Some(path_to_column(&d.site_packages)),
+            "metadata_path" => Some(path_to_column(&d.metadata_path)),
             "format" => Some(d.format.as_str().to_string()),
+            "is_link" => Some(if d.link_target.is_some() { "1" } else { "0" }.to_string()),
+            "link_target" => Some(
+                d.link_target
+                    .as_deref()
+                    .map(path_to_column)
+                    .unwrap_or_default(),
+            ),
+            "status" => Some(status(d, self.v)),
             "installer" => d.installer.clone(),
             "requested" => Some(if d.requested { "1" } else { "0" }.to_string()),
             "source_kind" => Some(d.source_kind().as_str().to_string()),
@@ -311,6 +335,32 @@ impl Cell<'_> {
     }
 }
 
+/// `status`: `ok`, or what could not be looked at, in words.
+fn status(d: &Distribution, v: Option<&Verification>) -> String {
+    let mut parts: Vec<String> = d.error.iter().cloned().collect();
+    if let Some(v) = v {
+        if let Some(e) = &v.error {
+            parts.push(e.clone());
+        } else if v.status == RecordStatus::Unverified {
+            parts.push(if v.reference == RecordReference::None {
+                "unverified: no usable file list".to_string()
+            } else if v.files_unverifiable > 0 {
+                format!(
+                    "unverified: {} listed file(s) could not be read",
+                    v.files_unverifiable
+                )
+            } else {
+                "unverified: the file list has no hashes".to_string()
+            });
+        }
+    }
+    if parts.is_empty() {
+        "ok".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// `changed_files`: one `change:path` line per example.
 fn changed_files(v: &Verification) -> String {
     let lines: Vec<String> = v
@@ -322,7 +372,7 @@ fn changed_files(v: &Verification) -> String {
                 Change::Missing => "missing",
                 Change::Unrecorded => "unrecorded",
             };
-            format!("{word}:{}", p.display())
+            format!("{word}:{}", path_to_column(p))
         })
         .collect();
     lines.join("\n")

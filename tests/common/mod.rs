@@ -31,6 +31,7 @@
 //! dpkg's database ([`FakeHost::dpkg`]).
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod recon;
 pub mod typosquat;
 

@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench recon`
 //!
-//! Each dependency costs one Simple API page, one project JSON and `--top`
-//! variant pages: 100 x (2 + 3) = 500 requests, the default budget. The
+//! The first 20 dependencies have their known-malicious variants
+//! registered on the index. Each dependency costs one Simple API page, one
+//! project JSON and `--top` variant pages: 100 x (2 + 3) = 500 requests, the default budget. The
 //! rate limit is off (`--rate 0`): loopback answers in microseconds, and
 //! the figure measures recon, not the politeness delay a real index gets
 //! (10 requests a second by default). The peer is the same run answered
@@ -42,12 +43,19 @@ fn main() {
             )
         })
         .collect();
+    // Every known-malicious variant of the first 20 registered, as an
+    // index that has not taken them down yet would have them.
+    let index = squatch::typosquat::Index::embedded();
     for n in names.iter().take(20) {
-        projects.push(Project::new(
-            &format!("{n}s"),
-            &[("0.1", "2025-01-01T00:00:00Z")],
-            "x",
-        ));
+        for v in squatch::typosquat::variants(index, n) {
+            if v.known_malicious.is_some() {
+                projects.push(Project::new(
+                    &v.variant,
+                    &[("0.1", "2025-01-01T00:00:00Z")],
+                    "x",
+                ));
+            }
+        }
     }
     let server = IndexServer::start(projects);
     let deps: Vec<Dependency> = names

@@ -274,3 +274,34 @@ fn installed_distributions_when_no_file_is_given() {
         "nothing written inside --root"
     );
 }
+
+#[test]
+fn index_credentials_never_reach_output_cache_or_errors() {
+    let server = IndexServer::start(projects());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s");
+    let req = requirements(dir.path(), "tqdm\n");
+    let secret = "s3cr3t-index-token";
+    let index = server
+        .simple_url()
+        .replace("http://", &format!("http://bob:{secret}@"));
+    let o = recon(
+        &state,
+        &[&req, "--index", &index, "--top", "1", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stdout(&o).contains(secret) && !stderr(&o).contains(secret));
+    for f in std::fs::read_dir(state.join("recon")).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!text.contains(secret), "cache holds the credential");
+    }
+    let dead = dead_index_url().replace("http://", &format!("http://bob:{secret}@"));
+    let o = recon(&state, &[&req, "--index", &dead, "--max-age", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot reach the package index"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains(secret), "{}", stderr(&o));
+}

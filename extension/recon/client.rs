@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ReconError;
+use crate::python::strip_credentials;
 
 /// `Accept` of the PEP 691 JSON Simple API (version 1), falling back to
 /// nothing else: recon needs the JSON form.
@@ -124,7 +125,7 @@ impl Client {
         let mut h = Sha256::new();
         h.update(accept.as_bytes());
         h.update([0]);
-        h.update(url.as_bytes());
+        h.update(strip_credentials(url).as_bytes());
         let hex: String = h.finalize()[..16]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -134,10 +135,13 @@ impl Client {
 
     /// GET `url` with `Accept: accept`: from the cache when fresh enough,
     /// else over the network within the budget and the rate limit.
+    /// URLs in answers, the cache and errors carry no credentials (a
+    /// private index's `user:token@`).
     pub fn get(&mut self, url: &str, accept: &str) -> Result<Answer, ReconError> {
+        let shown = strip_credentials(url);
         let path = self.cache_path(url, accept);
         if let Some(p) = &path {
-            if let Some(a) = read_cached(p, url) {
+            if let Some(a) = read_cached(p, &shown) {
                 let age = now().saturating_sub(a.fetched_at);
                 if age >= 0 && (age as u64) < self.limits.max_age.as_secs() {
                     self.cache_hits += 1;
@@ -172,7 +176,7 @@ impl Client {
                     .take(MAX_BODY)
                     .read_to_string(&mut buf)
                     .map_err(|e| ReconError::Index {
-                        url: url.to_string(),
+                        url: shown.clone(),
                         message: format!("reading the answer: {e}"),
                     })?;
                 (status, buf)
@@ -180,13 +184,14 @@ impl Client {
             Err(ureq::Error::Status(status, _)) => (status, String::new()),
             Err(ureq::Error::Transport(t)) => {
                 return Err(ReconError::Unreachable {
-                    url: url.to_string(),
-                    message: t.to_string(),
-                })
+                    url: shown.clone(),
+                    // ureq's Display names the URL: keep only what failed.
+                    message: transport_message(&t),
+                });
             }
         };
         let answer = Answer {
-            url: url.to_string(),
+            url: shown,
             status,
             fetched_at: now(),
             body,
@@ -200,6 +205,21 @@ impl Client {
         }
         Ok(answer)
     }
+}
+
+/// What failed in a transport error, without the URL (which may carry
+/// credentials).
+fn transport_message(t: &ureq::Transport) -> String {
+    let mut m = t.kind().to_string();
+    if let Some(detail) = t.message() {
+        m.push_str(": ");
+        m.push_str(detail);
+    }
+    if let Some(src) = std::error::Error::source(t) {
+        m.push_str(": ");
+        m.push_str(&src.to_string());
+    }
+    m
 }
 
 fn make_private_dir(d: &Path) -> std::io::Result<()> {

@@ -245,6 +245,7 @@ fn lookup(
 ) -> Result<Option<index::Releases>, ReconError> {
     let url = format!("{}{}/", with_slash(index), normalize_name(name));
     let a = client.get(&url, SIMPLE_JSON)?;
+    let url = a.url.clone();
     match a.status {
         200 => index::parse_simple(&a.body)
             .map(Some)
@@ -270,7 +271,7 @@ pub fn run(
 ) -> Result<Report, ReconError> {
     let typo = Index::embedded();
     let json_api = json_api_base(&args.index, args.json_api.as_deref());
-    let mut report = Report::new(&args.index);
+    let mut report = Report::new(&crate::python::strip_credentials(&args.index));
     for dep in deps {
         let a = typo.assess(&dep.name);
         let j = judge(&a, None);

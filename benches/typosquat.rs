@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use squatch::typosquat::{data, Index, DEFAULT_THRESHOLD};
+use squatch::typosquat::{data, judge, Index, Verdict, DEFAULT_THRESHOLD};
 use typomania::checks::{Bitflips, Omitted, SwappedWords, Typos};
 use typomania::{AuthorSet, Corpus, Harness, Package};
 
@@ -177,6 +177,15 @@ fn main() {
             .count()
     });
 
+    // The verdict on top of the score (names alone: what a `WHERE name =`
+    // query or a requirements file gets).
+    let (verdict_time, squatch_typosquat) = best_of(|| {
+        names
+            .iter()
+            .filter(|n| judge(&black_box(index.assess(n)), None).verdict == Verdict::Typosquat)
+            .count()
+    });
+
     // Single lookups, as a scheduled query does them after the first build.
     let mut lat: Vec<Duration> = names
         .iter()
@@ -231,12 +240,17 @@ fn main() {
         typomania_time / names.len() as u32
     );
     println!(
+        "  score+verdict squatch {:>9.1?}   ({:.2?} a name)",
+        verdict_time,
+        verdict_time / names.len() as u32
+    );
+    println!(
         "  single lookup squatch p50 {:.2?} p99 {:.2?} max {:.2?}",
         pct(0.5),
         pct(0.99),
         pct(1.0)
     );
-    println!("  names flagged squatch {squatch_flagged}   typomania {typomania_flagged} (any squat found)");
+    println!("  names flagged squatch {squatch_flagged}   typomania {typomania_flagged} (any squat found)   squatch verdict=typosquat {squatch_typosquat}");
 
     // Detection on the labelled set of tests/typosquat_eval.rs, both tools
     // by shape alone (squatch without its known-malicious list).
@@ -275,5 +289,13 @@ fn main() {
         "  long-tail alert rate (2,000 unranked PyPI names)  squatch {:.3}  typomania {:.3}",
         long_tail.iter().filter(|n| squatch_hit(n)).count() as f64 / long_tail.len() as f64,
         long_tail.iter().filter(|n| typomania_hit(n)).count() as f64 / long_tail.len() as f64
+    );
+    let typosquat_verdict =
+        |n: &str| judge(&shape_only.assess(n), None).verdict == Verdict::Typosquat;
+    println!(
+        "  long-tail verdict=typosquat (names alone)  squatch {:.4}; labelled set verdict=typosquat recall {:.3} precision {}",
+        long_tail.iter().filter(|n| typosquat_verdict(n)).count() as f64 / long_tail.len() as f64,
+        positives.iter().filter(|n| typosquat_verdict(n)).count() as f64 / positives.len() as f64,
+        if legit.iter().any(|n| typosquat_verdict(n)) { "< 1" } else { "1.000" }
     );
 }

@@ -19,6 +19,7 @@ pub mod osquery;
 pub mod output;
 pub mod packs;
 pub mod python;
+pub mod recon;
 pub mod requirements;
 pub mod secrets;
 pub mod settings;

@@ -133,6 +133,10 @@ enum Command {
         #[arg(long)]
         baseline: Option<PathBuf>,
     },
+    /// Ask a package index (network, opt-in) which typosquat variants of
+    /// your dependencies are registered, and whether each dependency exists,
+    /// when it was uploaded and who maintains it.
+    Recon(squatch::recon::ReconArgs),
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -308,6 +312,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(cli.verbose, "warn");
             Ok(squatch::hunt::main(&host, &tables, &args))
         }
+        Some(Command::Recon(args)) => Ok(squatch::recon::main(
+            &args,
+            &Host::new(cli.root.clone()),
+            &cli.state_dir,
+        )),
         Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");
             print!(

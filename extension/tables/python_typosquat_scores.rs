@@ -13,14 +13,32 @@
 //! cached metadata, so a repeated scheduled query re-reads only `stat` data.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::python_environments::wanted_environments;
+use crate::findings::{site, target::Scanner, Severity};
 use crate::host::Host;
-use crate::python::{distributions_core, normalize_name, DistributionCache};
+use crate::python::{
+    distributions_core, distributions_shared, normalize_name, DistFormat, Distribution,
+    DistributionCache,
+};
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
-use crate::typosquat::{Assessment, Index, DEFAULT_THRESHOLD};
+use crate::typosquat::{judge, Assessment, HostEvidence, Index, DEFAULT_THRESHOLD};
+
+/// Installed names: normalised name -> what the host has of it.
+type Installed = BTreeMap<String, InstalledName>;
+
+/// One installed name.
+struct InstalledName {
+    /// The name as installed.
+    name: String,
+    /// Environments it is installed in.
+    envs: Vec<PathBuf>,
+    /// What the host says about it, when the verdict was asked for.
+    evidence: Option<HostEvidence>,
+}
 
 const COLUMNS: &[Column] = &[
     Column::text(
@@ -69,6 +87,14 @@ const COLUMNS: &[Column] = &[
         "Environments (python_environments.path) where it is installed, ':'-joined",
     ),
     Column::text(
+        "verdict",
+        "typosquat, suspicious or ok: the shape score with what the host says (installed names: summary, project URL, REQUESTED and dependents, install-time findings; named names that are not looked up on the host: shape, curated and known-malicious lists only)",
+    ),
+    Column::text(
+        "evidence",
+        "The reasons for verdict, '; '-joined",
+    ),
+    Column::text(
         "environment",
         "Constraint only: score the names installed in this environment",
     )
@@ -80,6 +106,9 @@ const COLUMNS: &[Column] = &[
 pub struct PythonTyposquatScores {
     host: Arc<Host>,
     dists: Arc<DistributionCache>,
+    /// Install-time code scanner, used only for installed names whose shape
+    /// score reaches the threshold, and only when the verdict is read.
+    scanner: Scanner,
 }
 
 impl PythonTyposquatScores {
@@ -90,28 +119,83 @@ impl PythonTyposquatScores {
 
     /// The table for a host, sharing a distribution cache with other tables.
     pub fn with_cache(host: Arc<Host>, dists: Arc<DistributionCache>) -> Self {
-        PythonTyposquatScores { host, dists }
+        PythonTyposquatScores {
+            host,
+            dists,
+            scanner: Scanner::default(),
+        }
     }
 
-    /// Installed names: normalised name -> (name as installed, environments).
-    fn installed(
-        &self,
-        environment: Option<Vec<String>>,
-    ) -> BTreeMap<String, (String, Vec<PathBuf>)> {
+    /// Installed names, with their host evidence when `evidence` is set.
+    fn installed(&self, environment: Option<Vec<String>>, evidence: bool) -> Installed {
         let host = &*self.host;
-        let mut out: BTreeMap<String, (String, Vec<PathBuf>)> = BTreeMap::new();
+        let index = Index::embedded();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut out = Installed::new();
+        self.scanner.begin_query();
         for env in wanted_environments(host, environment) {
+            let mut sites: Vec<(PathBuf, Vec<Arc<Distribution>>)> = Vec::new();
             for site in &env.site_packages {
-                for d in distributions_core(host, site, &self.dists) {
+                let dists = if evidence {
+                    distributions_shared(host, site, &self.dists)
+                } else {
+                    distributions_core(host, site, &self.dists)
+                };
+                sites.push((site.clone(), dists));
+            }
+            // Who declares whom, over the whole environment.
+            let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            if evidence {
+                for d in sites.iter().flat_map(|(_, ds)| ds) {
+                    for req in &d.metadata.requires_dist {
+                        let n = requirement_name(req);
+                        if !n.is_empty() {
+                            dependents.entry(n).or_default().push(d.name.clone());
+                        }
+                    }
+                }
+            }
+            for (site, dists) in &sites {
+                let mut findings: Option<BTreeMap<String, Vec<String>>> = None;
+                for d in dists {
                     if d.normalized_name.is_empty() {
                         continue;
                     }
                     let e = out
                         .entry(d.normalized_name.clone())
-                        .or_insert_with(|| (d.name.clone(), Vec::new()));
-                    if !e.1.contains(&env.path) {
-                        e.1.push(env.path.clone());
+                        .or_insert_with(|| InstalledName {
+                            name: d.name.clone(),
+                            envs: Vec::new(),
+                            evidence: None,
+                        });
+                    if !e.envs.contains(&env.path) {
+                        e.envs.push(env.path.clone());
                     }
+                    if !evidence {
+                        continue;
+                    }
+                    let mut h = dist_evidence(host, d, now);
+                    h.required_by = dependents
+                        .get(&d.normalized_name)
+                        .cloned()
+                        .unwrap_or_default();
+                    // Install-time code is scanned only for names whose
+                    // shape already says something, one site scan each.
+                    if index.assess(&d.name).score >= DEFAULT_THRESHOLD {
+                        let by_package = findings.get_or_insert_with(|| {
+                            site_findings(host, &self.scanner, &env.path, site)
+                        });
+                        h.findings = by_package
+                            .get(&d.normalized_name)
+                            .cloned()
+                            .unwrap_or_default();
+                    }
+                    e.evidence = Some(match e.evidence.take() {
+                        None => h,
+                        Some(old) => merge_evidence(old, h),
+                    });
                 }
             }
         }
@@ -119,7 +203,95 @@ impl PythonTyposquatScores {
     }
 }
 
-fn set_assessment(row: &mut Row, a: &Assessment) {
+/// The project name a `Requires-Dist` value starts with, normalised.
+fn requirement_name(req: &str) -> String {
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .unwrap_or(req.len());
+    normalize_name(&req[..end])
+}
+
+/// What one installed distribution's metadata says.
+fn dist_evidence(host: &Host, d: &Distribution, now: i64) -> HostEvidence {
+    let m = &d.metadata;
+    let mut urls: Vec<String> = m
+        .home_page
+        .iter()
+        .chain(m.download_url.iter())
+        .cloned()
+        .collect();
+    // `Project-URL: Label, https://...`
+    urls.extend(m.project_urls.iter().map(|p| {
+        p.split_once(',')
+            .map_or(p.as_str(), |(_, u)| u)
+            .trim()
+            .to_string()
+    }));
+    let install_time = match d.format {
+        DistFormat::DistInfo => [d.metadata_path.join("RECORD"), d.metadata_file()]
+            .iter()
+            .find_map(|p| host.metadata(p).ok())
+            .map(|md| md.mtime()),
+        DistFormat::EggInfo => host.metadata(&d.metadata_file()).ok().map(|md| md.mtime()),
+    };
+    HostEvidence {
+        summary: m.summary.clone(),
+        urls,
+        requested: (d.format == DistFormat::DistInfo).then_some(d.requested),
+        required_by: Vec::new(),
+        install_time,
+        now,
+        findings: Vec::new(),
+    }
+}
+
+/// One name installed twice (two environments): keep every reason.
+fn merge_evidence(mut a: HostEvidence, b: HostEvidence) -> HostEvidence {
+    a.summary = a.summary.or(b.summary);
+    a.urls.extend(b.urls);
+    a.requested = match (a.requested, b.requested) {
+        (Some(x), Some(y)) => Some(x && y),
+        (x, y) => x.or(y),
+    };
+    a.required_by.extend(b.required_by);
+    a.install_time = a.install_time.max(b.install_time);
+    for f in b.findings {
+        if !a.findings.contains(&f) {
+            a.findings.push(f);
+        }
+    }
+    a
+}
+
+/// Medium-or-worse install-time findings of a site, by owning package
+/// (normalised): `rule_id (severity)`, each once.
+fn site_findings(
+    host: &Host,
+    scanner: &Scanner,
+    env: &std::path::Path,
+    site_dir: &std::path::Path,
+) -> BTreeMap<String, Vec<String>> {
+    let mut scan = crate::findings::target::TargetScan::default();
+    site::scan_site(host, scanner, env, site_dir, &mut scan);
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in scan.findings {
+        let Some(p) = l.package else { continue };
+        if l.finding.severity < Severity::Medium {
+            continue;
+        }
+        let v = out.entry(normalize_name(&p)).or_default();
+        let item = format!("{} ({})", l.finding.rule_id, l.finding.severity.as_str());
+        if !v.contains(&item) {
+            v.push(item);
+        }
+    }
+    out
+}
+
+fn set_assessment(row: &mut Row, a: &Assessment, host: Option<&HostEvidence>) {
+    let j = judge(a, host);
+    row.set("verdict", j.verdict.as_str())
+        .set("evidence", j.evidence.join("; "));
     row.set("name", a.name.clone())
         .set("normalized_name", a.normalized_name.clone())
         .double("score", a.score)
@@ -158,12 +330,13 @@ impl Table for PythonTyposquatScores {
             (a, b) => Some(a.into_iter().chain(b).flatten().collect()),
         };
         let environment = ctx.equals("environment");
+        let want_evidence = ctx.any_used(&["verdict", "evidence"]);
         let mut rows = Vec::new();
         match given {
             Some(names) => {
                 let installed =
                     if ctx.any_used(&["installed", "environments"]) || environment.is_some() {
-                        Some(self.installed(environment.clone()))
+                        Some(self.installed(environment.clone(), want_evidence))
                     } else {
                         None
                     };
@@ -176,9 +349,10 @@ impl Table for PythonTyposquatScores {
                     }
                     let a = index.assess(&n);
                     let mut row = Row::new();
-                    set_assessment(&mut row, &a);
+                    let found = installed.as_ref().and_then(|i| i.get(&a.normalized_name));
+                    set_assessment(&mut row, &a, found.and_then(|f| f.evidence.as_ref()));
                     if let Some(inst) = &installed {
-                        let envs = inst.get(&a.normalized_name).map(|(_, e)| e.as_slice());
+                        let envs = inst.get(&a.normalized_name).map(|f| f.envs.as_slice());
                         if environment.is_some() && envs.is_none() {
                             continue;
                         }
@@ -194,12 +368,12 @@ impl Table for PythonTyposquatScores {
                 }
             }
             None => {
-                for (_, (name, envs)) in self.installed(environment.clone()) {
-                    let a = index.assess(&name);
+                for (_, found) in self.installed(environment.clone(), want_evidence) {
+                    let a = index.assess(&found.name);
                     let mut row = Row::new();
-                    set_assessment(&mut row, &a);
+                    set_assessment(&mut row, &a, found.evidence.as_ref());
                     row.bool("installed", true)
-                        .set("environments", super::join_paths(&envs));
+                        .set("environments", super::join_paths(&found.envs));
                     if let Some(e) = environment.as_ref().and_then(|e| e.first()) {
                         row.set("environment", e.clone());
                     }

@@ -17,6 +17,7 @@ mod index;
 mod regenerate;
 mod text;
 mod variants;
+pub mod verdict;
 
 pub use index::{
     Assessment, Index, DEFAULT_THRESHOLD, MAX_SCORED_LEN, TWO_EDIT_MAX_LEN, TWO_EDIT_MAX_RANK,
@@ -24,6 +25,7 @@ pub use index::{
 };
 pub use regenerate::{regenerate, RegenerateError, RegenerateReport};
 pub use variants::{variants, Variant};
+pub use verdict::{judge, HostEvidence, Judgement, Verdict, STRONG_THRESHOLD};
 
 /// PEP 503 normalisation, the Python helper's (one normaliser in the tree).
 pub(crate) use crate::python::normalize_name as normalize;

@@ -34,6 +34,8 @@
 pub mod deps;
 pub mod gpu;
 pub mod hostile;
+pub mod recon;
+pub mod typosquat;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

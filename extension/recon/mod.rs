@@ -30,6 +30,8 @@ pub use report::{DependencyReport, Report, VariantReport};
 
 use crate::host::Host;
 use crate::python::{discover_environments, distributions_core, normalize_name, DistributionCache};
+use crate::requirements::{find_dependency_files, scan_files, Format as FileFormat, ScopeOptions};
+use crate::tables::python_requirements::DIRECTORY_DEPTH;
 use crate::typosquat::{judge, variants, Index};
 
 /// The index recon asks unless told otherwise: PyPI's JSON Simple API.
@@ -118,29 +120,6 @@ pub struct Dependency {
     pub source: String,
 }
 
-/// The project names of a requirements file, simply: one per requirement
-/// line, options (`-r`, `--index-url`, `-e`) and URLs skipped. The full
-/// parsers (pyproject, lock files, markers) live in `extension/requirements/`;
-/// this reader is the one function to swap for them.
-pub fn requirement_names(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.split(" #").next().unwrap_or("").trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('-') || line.contains("://")
-        {
-            continue;
-        }
-        let end = line
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-            .unwrap_or(line.len());
-        let name = &line[..end];
-        if !name.is_empty() && name.as_bytes()[0].is_ascii_alphanumeric() {
-            out.push(name.to_string());
-        }
-    }
-    out
-}
-
 /// The dependencies of the given paths (files, or directories'
 /// `requirements*.txt`), or of the host when none is given.
 pub fn dependencies(paths: &[PathBuf], host: &Host) -> Result<Vec<Dependency>, ReconError> {
@@ -172,49 +151,35 @@ pub fn dependencies(paths: &[PathBuf], host: &Host) -> Result<Vec<Dependency>, R
         }
         return Ok(out);
     }
+    // The same parsers and file discovery as `squatch check`: requirements
+    // files (with their includes), pyproject.toml, setup.cfg and lock files;
+    // only the dependencies a project declares (not those only locked).
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let fs = Host::new("/");
+    let mut files: Vec<(PathBuf, FileFormat)> = Vec::new();
     for p in paths {
-        let files = if p.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| ReconError::Read {
-                    path: p.clone(),
-                    source,
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("requirements") && n.ends_with(".txt"))
-                })
-                .collect();
-            v.sort();
-            v
+        let abs = Host::normalize(&cwd.join(p));
+        if fs.is_dir(&abs) {
+            let found =
+                find_dependency_files(&fs, &[(abs, DIRECTORY_DEPTH)], &ScopeOptions::default());
+            files.extend(found.files);
+        } else if fs.exists(&abs) {
+            let format = FileFormat::for_explicit_file(&abs);
+            files.push((abs, format));
         } else {
-            vec![p.clone()]
-        };
-        for f in files {
-            let text = read_capped(&f)?;
-            for n in requirement_names(&text) {
-                push(n, &f.to_string_lossy(), &mut out);
-            }
+            return Err(ReconError::Read {
+                path: p.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+    }
+    let scan = scan_files(&fs, &files);
+    for d in &scan.dependencies {
+        if d.is_direct && d.error.is_none() && !d.name.is_empty() {
+            push(d.name.clone(), &d.path.to_string_lossy(), &mut out);
         }
     }
     Ok(out)
-}
-
-fn read_capped(f: &Path) -> Result<String, ReconError> {
-    use std::io::Read;
-    let file = std::fs::File::open(f).map_err(|source| ReconError::Read {
-        path: f.to_path_buf(),
-        source,
-    })?;
-    let mut buf = Vec::new();
-    file.take(8 * 1024 * 1024)
-        .read_to_end(&mut buf)
-        .map_err(|source| ReconError::Read {
-            path: f.to_path_buf(),
-            source,
-        })?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// The project JSON API base for an index URL (PyPI's layout), if any.
@@ -437,15 +402,6 @@ pub fn main(args: &ReconArgs, host: &Host, state_dir: &Path) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requirement_names_simply() {
-        let text = "# deps\nrequests>=2.31 # http\nTorch_Utils[cuda]==1.0; python_version>'3.8'\n-r other.txt\n--index-url https://example.invalid/simple\n-e .\ngit+https://example.invalid/x.git\n\nnumpy\n";
-        assert_eq!(
-            requirement_names(text),
-            ["requests", "Torch_Utils", "numpy"]
-        );
-    }
 
     #[test]
     fn json_api_follows_pypi_layout() {

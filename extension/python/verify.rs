@@ -9,7 +9,7 @@
 //! that no distribution of the site lists is *unrecorded*.
 //!
 //! Hashing streams each file through one reused buffer, and digests are
-//! cached by (path, device, inode, size, mtime). Whole verdicts are
+//! cached by (path, device, inode, size, mtime, ctime). Whole verdicts are
 //! memoised too, per distribution, with the identities they rest on (the
 //! site's reference files, the listed files, the walked directories), so
 //! verifying an unchanged host again costs one `lstat` per file and

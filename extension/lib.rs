@@ -14,6 +14,7 @@ pub mod hints;
 pub mod host;
 pub mod osquery;
 pub mod output;
+pub mod persist;
 pub mod python;
 pub mod settings;
 pub mod shell;

@@ -27,20 +27,27 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
                       // One listing of each site directory's distributions, shared by every
                       // table that reads them, so a query joining them parses METADATA once.
     let dists = Arc::new(DistributionCache::new());
+    // Scans and digests kept between processes, unless --no-cache.
+    let persist = settings
+        .persistent_cache
+        .then(|| crate::persist::open_shared(&settings.state_dir, host.root()))
+        .flatten();
     vec![
         // one line per table, kept in alphabetical order
         Arc::new(python_environments::PythonEnvironments::with_cache(
             host.clone(),
             dists.clone(),
         )),
-        Arc::new(python_install_findings::PythonInstallFindings::new(
-            host.clone(),
-        )),
+        Arc::new(
+            python_install_findings::PythonInstallFindings::new(host.clone())
+                .with_persistent_cache(persist.clone()),
+        ),
         Arc::new(
             python_package_provenance::PythonPackageProvenance::with_cache(
                 host.clone(),
                 dists.clone(),
-            ),
+            )
+            .with_persistent_cache(persist),
         ),
         Arc::new(python_typosquat_scores::PythonTyposquatScores::with_cache(
             host.clone(),

@@ -90,6 +90,14 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         v
     }
 
+    /// Every key held (for tests and benchmarks).
+    pub fn keys(&self) -> Vec<K> {
+        self.map
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Number of entries (for tests and benchmarks).
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)

@@ -362,9 +362,14 @@ impl RuleSet {
                 }
             }
         }
+        // A full DFA: one table lookup per byte, no failure transitions to
+        // follow (the default for this many patterns is a contiguous NFA,
+        // which measured ~2x slower on installed code; see
+        // benches/scan_throughput.rs). Its tables take a few MB.
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| FindingsError::Rules(e.to_string()))?;
         let mut triggers = vec![Vec::new(); literals.len()];
@@ -393,6 +398,13 @@ impl RuleSet {
             bounded,
             exact,
         })
+    }
+
+    /// Every literal the automaton looks for, lowercase (exact-case ones
+    /// included, folded), one per distinct literal: what a peer such as
+    /// `rg -F -i -f` is given in the benchmarks.
+    pub fn literal_patterns(&self) -> Vec<String> {
+        self.literals.clone()
     }
 
     /// The rule with this id.

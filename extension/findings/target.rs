@@ -199,6 +199,15 @@ impl Scanner {
         }
     }
 
+    /// The host paths of every cached file scan (for benchmarks: the file
+    /// list a peer scans for comparison).
+    pub fn scanned_paths(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.files.keys().into_iter().map(|(k, _)| k.path).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Number of cached file scans (for tests and benchmarks).
     pub fn cached_files(&self) -> usize {
         self.files.len()

@@ -24,14 +24,12 @@
 //!    (`ru_maxrss` from `wait4`, and `getrusage(RUSAGE_CHILDREN)`) of the
 //!    squatch child for the benchmark query, the RECORD columns, and `SELECT *`.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
 use squatch::host::Host;
 use squatch::python::{discover_environments, distributions, Verifier};
 

@@ -54,10 +54,22 @@ fn rg(literals: &Path, list: &Path, threads: Option<usize>) -> (Duration, usize)
     let t = Instant::now();
     let out = cmd.stderr(Stdio::null()).output().expect("run rg");
     let d = t.elapsed();
-    (d, out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count())
+    (
+        d,
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+    )
 }
 
-fn bench(label: &str, host: &Host, envs: &[squatch::python::Environment], literals: &Path, repeat: usize) {
+fn bench(
+    label: &str,
+    host: &Host,
+    envs: &[squatch::python::Environment],
+    literals: &Path,
+    repeat: usize,
+) {
     // Warm up: page cache, and the file list squatch scans.
     let warm = Scanner::new(RuleSet::builtin());
     let findings = scan_environments(host, &warm, envs).findings.len();
@@ -138,7 +150,11 @@ fn main() {
     let repeat = env_num("BENCH_REPEAT", 3).max(1);
     let dir = tempfile::tempdir().unwrap();
     let literals = dir.path().join("LITERALS");
-    std::fs::write(&literals, RuleSet::builtin().literal_patterns().join("\n") + "\n").unwrap();
+    std::fs::write(
+        &literals,
+        RuleSet::builtin().literal_patterns().join("\n") + "\n",
+    )
+    .unwrap();
     println!(
         "{} literals written to {}",
         RuleSet::builtin().literal_patterns().len(),
@@ -173,7 +189,13 @@ fn main() {
         .unwrap_or_else(|_| "/root/.pyenv/versions/3.11.7".to_string());
     let host = Host::new("/");
     match environment_at(&host, Path::new(&real)) {
-        Some(env) => bench(&format!("real environment {real}"), &host, &[env], &literals, repeat),
+        Some(env) => bench(
+            &format!("real environment {real}"),
+            &host,
+            &[env],
+            &literals,
+            repeat,
+        ),
         None => println!("real environment {real}: not found, skipped"),
     }
 }

@@ -43,7 +43,11 @@ pub fn write(root: &Path, host_path: &str, bytes: &[u8]) {
 
 /// Lays out the synthetic host; returns (env, site) pairs, the real paths of
 /// every hashed file, and their total size.
-pub fn build(root: &Path, venvs: usize, dists: usize) -> (Vec<(String, String)>, Vec<PathBuf>, u64) {
+pub fn build(
+    root: &Path,
+    venvs: usize,
+    dists: usize,
+) -> (Vec<(String, String)>, Vec<PathBuf>, u64) {
     let marker = root.join(format!(".built-{venvs}x{dists}"));
     let fresh = !marker.exists();
     let mut rng = Rng(0x9E3779B97F4A7C15);
@@ -179,4 +183,3 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
-

@@ -16,6 +16,8 @@
 //!   this process are kept first) and [`MAX_FILE_BYTES`] on disk.
 //! - Lazy: read on first use; written with [`PersistentCache::save`]
 //!   (temp file + rename) when something changed.
+//! - Trusted only when private: a cache file or directory that another
+//!   user owns or can write is ignored (it could hide a file from scans).
 //! - Never an error: an unwritable state directory (squatch not run as
 //!   root) means no persistent cache and one debug log line.
 
@@ -250,8 +252,22 @@ impl PersistentCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => return discard(&format!("unreadable ({e})")),
         };
+        // A cache someone else could have written would let them hide a
+        // file from every scan: only one this user owns and alone can write
+        // (file and directory) is trusted.
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let private = |md: &Metadata| md.uid() == me && md.mode() & 0o022 == 0;
+        let dir_ok = self
+            .file
+            .parent()
+            .and_then(|d| std::fs::metadata(d).ok())
+            .is_some_and(|md| private(&md));
         match file.metadata() {
             Ok(md) if !md.is_file() => return discard("not a regular file"),
+            Ok(md) if !private(&md) || !dir_ok => {
+                return discard("writable by another user or not ours")
+            }
             Ok(md) if md.len() > MAX_FILE_BYTES => return discard("too large"),
             Err(e) => return discard(&format!("unreadable ({e})")),
             _ => {}
@@ -575,6 +591,27 @@ mod tests {
             let again = PersistentCache::open(state.path(), root.path()).unwrap();
             assert!(again.scan(Path::new("/b.py"), Role::Module, id).is_some());
             assert!(again.scan(Path::new("/a.py"), Role::Module, id).is_none());
+        }
+    }
+
+    #[test]
+    fn a_cache_others_can_write_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let id = Ident(1, 2, 3, 4, 5);
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        c.put_scan(Path::new("/a.py"), Role::Module, id, scanned("ab"));
+        c.save();
+        let file = c.file().to_path_buf();
+        let dir = file.parent().unwrap().to_path_buf();
+        for (path, mode, back) in [(&file, 0o622, 0o600), (&dir, 0o777, 0o700)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let c = PersistentCache::open(state.path(), root.path()).unwrap();
+            assert!(c.scan(Path::new("/a.py"), Role::Module, id).is_none());
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(back)).unwrap();
+            let c = PersistentCache::open(state.path(), root.path()).unwrap();
+            assert!(c.scan(Path::new("/a.py"), Role::Module, id).is_some());
         }
     }
 

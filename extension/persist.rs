@@ -13,7 +13,8 @@
 //!   rules it was scanned with; any difference, any parse error, an
 //!   unreadable or oversized file throws the whole cache away.
 //! - Bounded: at most [`MAX_ENTRIES`] entries of each kind (entries used by
-//!   this process are kept first) and [`MAX_FILE_BYTES`] on disk.
+//!   this process are kept first), [`MAX_FILE_BYTES`] per file and
+//!   [`MAX_ROOTS`] files (the least recently written go first).
 //! - Lazy: read on first use; written with [`PersistentCache::save`]
 //!   (temp file + rename) when something changed.
 //! - Trusted only when private: a cache file or directory that another
@@ -41,6 +42,11 @@ const FORMAT: u32 = 1;
 
 /// Most entries of each kind (scans, digests) kept on disk.
 pub const MAX_ENTRIES: usize = 400_000;
+
+/// Most cache files (examined roots) kept in `<state_dir>/cache/`; saving
+/// removes the least recently written beyond it, so that disk use stays
+/// bounded however many images are examined.
+pub const MAX_ROOTS: usize = 8;
 
 /// Largest cache file read or written (bigger: thrown away / not written).
 pub const MAX_FILE_BYTES: u64 = 96 << 20;
@@ -463,8 +469,37 @@ impl PersistentCache {
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
+        } else {
+            prune(dir, &self.file);
         }
         result
+    }
+}
+
+/// Removes the oldest cache files of `dir` beyond [`MAX_ROOTS`] (never
+/// `keep`, the one just written).
+fn prune(dir: &Path, keep: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| {
+            let md = e.metadata().ok()?;
+            md.is_file().then_some(())?;
+            Some((md.modified().ok()?, e.path()))
+        })
+        .collect();
+    if files.len() <= MAX_ROOTS {
+        return;
+    }
+    files.sort();
+    let extra = files.len() - MAX_ROOTS;
+    for (_, p) in files.into_iter().take(extra) {
+        if p != keep {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -613,6 +648,31 @@ mod tests {
             let c = PersistentCache::open(state.path(), root.path()).unwrap();
             assert!(c.scan(Path::new("/a.py"), Role::Module, id).is_some());
         }
+    }
+
+    #[test]
+    fn at_most_max_roots_cache_files_are_kept() {
+        let state = tempfile::tempdir().unwrap();
+        let roots: Vec<_> = (0..MAX_ROOTS + 3)
+            .map(|_| tempfile::tempdir().unwrap())
+            .collect();
+        let mut last = PathBuf::new();
+        for r in &roots {
+            let c = PersistentCache::open(state.path(), r.path()).unwrap();
+            c.put_scan(
+                Path::new("/a.py"),
+                Role::Module,
+                Ident(1, 1, 1, 1, 1),
+                scanned("ab"),
+            );
+            c.save();
+            last = c.file().to_path_buf();
+        }
+        let n = std::fs::read_dir(state.path().join("cache"))
+            .unwrap()
+            .count();
+        assert_eq!(n, MAX_ROOTS);
+        assert!(last.exists());
     }
 
     #[test]

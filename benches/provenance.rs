@@ -24,17 +24,14 @@
 //!    (`ru_maxrss` from `wait4`, and `getrusage(RUSAGE_CHILDREN)`) of the
 //!    squatch child for the benchmark query, the RECORD columns, and `SELECT *`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use squatch::host::Host;
 use squatch::python::{discover_environments, distributions, Verifier};
-
-mod synthetic_host;
-use synthetic_host::{build, Rng};
 
 const PY_PEER: &str = r#"
 import sys, time, importlib.metadata as m
@@ -53,57 +50,10 @@ sys.stdout.write(''.join(out))
 sys.stderr.write(f"{len(out)} {t1 - t0:.6f} {t2 - t1:.6f}\n")
 "#;
 
-/// Runs a command, draining stdout; returns (wall time, stdout, stderr, maxrss KiB).
-/// The child is reaped with `wait4` (for its own rusage), not `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn run_child(cmd: &mut Command) -> (Duration, Vec<u8>, String, i64) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = Vec::new();
-    let mut err = String::new();
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t = std::thread::spawn(move || {
-        let mut e = String::new();
-        let _ = se.read_to_string(&mut e);
-        e
-    });
-    so.read_to_end(&mut out).unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child; status and ru point to live locals.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    let wall = start.elapsed();
-    assert_eq!(r, pid, "wait4");
-    err.push_str(&t.join().unwrap());
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child failed: {err}"
-    );
-    (wall, out, err, ru.ru_maxrss)
-}
-
-fn children_maxrss() -> i64 {
-    // SAFETY: as above.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    ru.ru_maxrss
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+#[path = "synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
+use synthetic::*;
 
 fn main() {
     let venvs: usize = std::env::var("BENCH_VENVS")

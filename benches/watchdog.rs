@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 #[path = "../tests/common/fake_osquery.rs"]
 mod fake_osquery;
-mod synthetic_host;
+#[path = "synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 
 use fake_osquery::{ext_client, ext_socket, Manager};
 use squatch::osquery::extension_api::TExtensionSyncClient;
@@ -190,7 +192,7 @@ fn main() {
         }
     };
     let t = Instant::now();
-    let (_, files, bytes) = synthetic_host::build(&root, venvs, dists);
+    let (_, files, bytes) = synthetic::build(&root, venvs, dists);
     println!(
         "synthetic host: {venvs} venvs x {dists} distributions ({} files, {:.1} MB) at {}, ready in {:.1}s",
         files.len(),

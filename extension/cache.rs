@@ -1,5 +1,8 @@
 //! A per-process cache of work derived from files, keyed by what changes when
-//! a file changes: (host path, device, inode, size, mtime in nanoseconds).
+//! a file changes: (host path, device, inode, size, mtime and ctime in
+//! nanoseconds). The change time is in the key because an attacker who edits
+//! a file in place can put its size and mtime back (`touch -r`, `os.utime`)
+//! but not its ctime: the kernel sets it on every write and every `utime`.
 //!
 //! Scheduled queries run the same scans every few minutes; with this cache a
 //! repeated query over an unchanged host re-reads nothing but `stat` data.
@@ -26,6 +29,9 @@ pub struct FileKey {
     pub size: u64,
     /// Modification time, nanoseconds since the epoch.
     pub mtime_ns: i128,
+    /// Inode change time, nanoseconds since the epoch (cannot be set back
+    /// from user space).
+    pub ctime_ns: i128,
 }
 
 impl FileKey {
@@ -37,6 +43,7 @@ impl FileKey {
             ino: md.ino(),
             size: md.size(),
             mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            ctime_ns: md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128,
         }
     }
 }
@@ -83,6 +90,14 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         v
     }
 
+    /// Every key held (for tests and benchmarks).
+    pub fn keys(&self) -> Vec<K> {
+        self.map
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Number of entries (for tests and benchmarks).
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)
@@ -97,6 +112,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn key_changes_with_content_size_and_recompute_happens() {
@@ -111,6 +127,32 @@ mod tests {
         assert_eq!(cache.get_or_insert_with(k1.clone(), || 1), 1);
         assert_eq!(cache.get_or_insert_with(k1, || 99), 1);
         assert_eq!(cache.get_or_insert_with(k2, || 2), 2);
+    }
+
+    #[test]
+    fn key_changes_when_mtime_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"clean").unwrap();
+        let md0 = std::fs::metadata(&p).unwrap();
+        let k1 = FileKey::new(Path::new("/f"), &md0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Same size, same inode, mtime restored: only ctime tells.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"dirty")
+            .unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(md0.modified().unwrap()).unwrap();
+        drop(f);
+        let k2 = FileKey::new(Path::new("/f"), &std::fs::metadata(&p).unwrap());
+        assert_eq!(
+            (k1.ino, k1.size, k1.mtime_ns),
+            (k2.ino, k2.size, k2.mtime_ns)
+        );
+        assert_ne!(k1, k2, "ctime must tell the edited file apart");
     }
 
     #[test]

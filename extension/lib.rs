@@ -18,6 +18,7 @@ pub mod hunt;
 pub mod osquery;
 pub mod output;
 pub mod packs;
+pub mod persist;
 pub mod python;
 pub mod recon;
 pub mod requirements;

@@ -43,6 +43,10 @@ struct Cli {
     #[arg(long, global = true, env = "SQUATCH_NVML_LIB")]
     nvml_lib: Option<PathBuf>,
 
+    /// Do not keep file scans and digests between runs (in --state-dir/cache).
+    #[arg(long, global = true, env = "SQUATCH_NO_CACHE")]
+    no_cache: bool,
+
     /// Extension mode: osquery's extension manager socket (passed by osqueryd).
     #[arg(long)]
     socket: Option<PathBuf>,
@@ -186,7 +190,10 @@ fn main() -> ExitCode {
         Some(Command::Hunt(_) | Command::Check { .. }) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     };
-    match run(cli) {
+    let result = run(cli);
+    // The end of a query, hunt or shell session: keep what was scanned.
+    squatch::persist::save_all();
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("squatch: error: {e:#}");
@@ -207,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         state_dir: cli.state_dir.clone(),
         fingerprint_key: cli.fingerprint_key.clone(),
         nvml_lib: cli.nvml_lib.clone(),
+        persistent_cache: !cli.no_cache,
     };
     let tables = tables::registry_with(host.clone(), &settings);
 
@@ -358,6 +366,7 @@ fn run_extension(
         name: "squatch".to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    squatch::persist::spawn_periodic_save(Duration::from_secs(600));
     server::run(&opts, tables, stop)?;
     Ok(ExitCode::SUCCESS)
 }

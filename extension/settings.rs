@@ -24,6 +24,10 @@ pub struct Settings {
     /// directories (`--nvml-lib`, `SQUATCH_NVML_LIB`); for tests and odd
     /// driver layouts.
     pub nvml_lib: Option<PathBuf>,
+    /// Keep file scans and digests between processes under
+    /// `<state_dir>/cache/` (see [`crate::persist`]). On in the command line
+    /// unless `--no-cache`; off by default in the library.
+    pub persistent_cache: bool,
 }
 
 impl Default for Settings {
@@ -32,6 +36,7 @@ impl Default for Settings {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             fingerprint_key: None,
             nvml_lib: None,
+            persistent_cache: false,
         }
     }
 }

@@ -37,7 +37,9 @@ pub use rules::RuleSet;
 pub use scan::{scan_source, scan_source_with_floor, FileScan};
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Severity {
     /// Context only (what runs where).
     Info,
@@ -92,7 +94,9 @@ impl Severity {
 }
 
 /// What kind of behaviour a rule finds (the `category` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Category {
     /// Reads credentials (env vars, credential files, browser stores).
     CredentialAccess,
@@ -164,7 +168,9 @@ impl Category {
 }
 
 /// Where a file's code runs, which decides how much a hit in it weighs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Role {
     /// `setup.py`: runs on `pip install` of an sdist.
     Install,
@@ -290,7 +296,7 @@ impl Role {
 }
 
 /// One rule hit in one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// Rule id (`cred-env-token`, `combo-credential-exfiltration`, ...).
     pub rule_id: String,

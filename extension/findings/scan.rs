@@ -24,7 +24,7 @@ const BINARY_SNIFF: usize = 8192;
 const MAX_HITS_PER_RULE: usize = 5;
 
 /// The result of scanning one file (cached per file version).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileScan {
     /// Findings after weighing the file's role, filtered by its report floor.
     pub findings: Vec<Finding>,

@@ -422,42 +422,46 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
         keys: Vec::new(),
         dists: Vec::new(),
     };
+    // RECORDs are opened relative to the site directory held open (no
+    // walk of the whole path per distribution).
+    let site_dir = host.open_dir(site).ok();
     for (i, d) in dists.iter().enumerate() {
         let mut code = Vec::new();
         let mut any = false;
         let mut dropped = 0u64;
-        let streamed = python::record::for_each_record_entry(host, d, None, &mut |e| {
-            any = true;
-            let Some(rel) = python::record::below(site, &e.path) else {
-                return;
-            };
-            let mut comps = rel.components();
-            let Some(first) = comps.next().map(|c| c.as_os_str()) else {
-                return;
-            };
-            if !names.contains(first) {
-                return; // not in the site: nothing to scan, own or walk
-            }
-            if comps.next().is_none() {
-                idx.owner_of.entry(e.path.clone()).or_insert(i);
-            } else {
-                let h = idx.hash(&e.path);
-                idx.listed.insert(h);
-            }
-            idx.recorded_tops
-                .insert(first.to_string_lossy().into_owned());
-            let lower = rel.to_string_lossy().to_ascii_lowercase();
-            if !(lower.ends_with(".py") || lower.ends_with(".pyw")) || e.outside_environment {
-                return;
-            }
-            if code.len() >= MAX_CODE_FILES_PER_DIST {
-                dropped += 1;
-                return;
-            }
-            if scanner.stat(host, &e.path).is_ok() {
-                code.push(e);
-            }
-        });
+        let streamed =
+            python::record::for_each_record_entry(host, d, site_dir.as_ref(), &mut |e| {
+                any = true;
+                let Some(rel) = python::record::below(site, &e.path) else {
+                    return;
+                };
+                let mut comps = rel.components();
+                let Some(first) = comps.next().map(|c| c.as_os_str()) else {
+                    return;
+                };
+                if !names.contains(first) {
+                    return; // not in the site: nothing to scan, own or walk
+                }
+                if comps.next().is_none() {
+                    idx.owner_of.entry(e.path.clone()).or_insert(i);
+                } else {
+                    let h = idx.hash(&e.path);
+                    idx.listed.insert(h);
+                }
+                idx.recorded_tops
+                    .insert(first.to_string_lossy().into_owned());
+                let lower = rel.to_string_lossy().to_ascii_lowercase();
+                if !(lower.ends_with(".py") || lower.ends_with(".pyw")) || e.outside_environment {
+                    return;
+                }
+                if code.len() >= MAX_CODE_FILES_PER_DIST {
+                    dropped += 1;
+                    return;
+                }
+                if scanner.stat(host, &e.path).is_ok() {
+                    code.push(e);
+                }
+            });
         match streamed {
             Ok(Some((_, stats))) if stats.overlong > 0 => {
                 let msg = format!(

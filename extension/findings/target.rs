@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::cache::{Cache, FileKey};
 use crate::host::Host;
+use crate::persist::{Ident, PersistentCache};
 
 use super::archive::{self, looks_like_archive, Limits};
 use super::manifest::{self, Manifest};
@@ -77,6 +78,8 @@ pub struct Scanner {
     /// Directories already resolved inside the root during the current
     /// query (see [`Scanner::begin_query`]).
     dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
+    /// Scans kept between processes (see [`crate::persist`]).
+    persist: Option<Arc<PersistentCache>>,
 }
 
 impl Default for Scanner {
@@ -96,7 +99,14 @@ impl Scanner {
             sites: Cache::new(10_000),
             listings: Cache::new(200_000),
             dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
+            persist: None,
         }
+    }
+
+    /// Also keeps file scans in `cache`, between processes.
+    pub fn with_persistent_cache(mut self, cache: Option<Arc<PersistentCache>>) -> Self {
+        self.persist = cache;
+        self
     }
 
     /// A directory's entries, cached by the directory's version.
@@ -189,6 +199,15 @@ impl Scanner {
         }
     }
 
+    /// The host paths of every cached file scan (for benchmarks: the file
+    /// list a peer scans for comparison).
+    pub fn scanned_paths(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.files.keys().into_iter().map(|(k, _)| k.path).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Number of cached file scans (for tests and benchmarks).
     pub fn cached_files(&self) -> usize {
         self.files.len()
@@ -207,12 +226,24 @@ impl Scanner {
         if let Some(hit) = self.files.get(&key) {
             return Ok(hit);
         }
+        let ident = Ident::from_metadata(&md);
+        if let Some(hit) = self
+            .persist
+            .as_ref()
+            .and_then(|p| p.scan(path, role, ident))
+        {
+            self.files.insert(key, hit.clone());
+            return Ok(hit);
+        }
         let (bytes, truncated) = host.read_prefix(path, MAX_SCAN_BYTES as u64)?;
         let mut scan = scan_source(self.rules, &bytes, role);
         scan.truncated |= truncated;
         let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
         let out = Arc::new(ScannedFile { sha256, scan });
         self.files.insert(key, out.clone());
+        if let Some(p) = &self.persist {
+            p.put_scan(path, role, ident, out.clone());
+        }
         Ok(out)
     }
 

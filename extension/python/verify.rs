@@ -9,7 +9,7 @@
 //! that no distribution of the site lists is *unrecorded*.
 //!
 //! Hashing streams each file through one reused buffer, and digests are
-//! cached by (path, device, inode, size, mtime). Whole verdicts are
+//! cached by (path, device, inode, size, mtime, ctime). Whole verdicts are
 //! memoised too, per distribution, with the identities they rest on (the
 //! site's reference files, the listed files, the walked directories), so
 //! verifying an unchanged host again costs one `lstat` per file and
@@ -57,6 +57,16 @@ pub enum HashAlgo {
 }
 
 impl HashAlgo {
+    /// The algorithm's name (`sha256`, ..., `md5`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgo::Sha256 => "sha256",
+            HashAlgo::Sha384 => "sha384",
+            HashAlgo::Sha512 => "sha512",
+            HashAlgo::Md5 => "md5",
+        }
+    }
+
     /// The algorithm named in a RECORD hash field (`sha256`, ...).
     pub fn from_record_name(name: &str) -> Option<HashAlgo> {
         match name {
@@ -347,6 +357,8 @@ pub struct Verifier {
     reused: AtomicU64,
     /// The two keys of the memo's 128-bit identity hashes.
     keys: (RandomState, RandomState),
+    /// Digests kept between processes (see [`crate::persist`]).
+    persist: Option<Arc<crate::persist::PersistentCache>>,
 }
 
 /// Most directories one verification pass remembers as resolved or real.
@@ -431,7 +443,17 @@ impl Verifier {
             sites: Mutex::new(HashMap::new()),
             reused: AtomicU64::new(0),
             keys: (RandomState::new(), RandomState::new()),
+            persist: None,
         }
+    }
+
+    /// Also keeps file digests in `cache`, between processes.
+    pub fn with_persistent_cache(
+        mut self,
+        cache: Option<Arc<crate::persist::PersistentCache>>,
+    ) -> Self {
+        self.persist = cache;
+        self
     }
 
     /// A 128-bit keyed hash of `x`, for the memo's identities.
@@ -954,7 +976,14 @@ impl Run<'_> {
         }
         // Keyed by the file's identity alone (device, inode, size, times):
         // hardlinked copies share a digest, as they share content.
-        let digest: Box<[u8]> = match self.verifier.digests.get(&(id, *algo)) {
+        let algo_name = algo.name();
+        let persisted = || {
+            let p = self.verifier.persist.as_ref()?;
+            let d = p.digest(&f.path, algo_name, crate::persist::Ident::from_stat_id(&id))?;
+            self.verifier.digests.insert((id, *algo), d.clone());
+            Some(d)
+        };
+        let digest: Box<[u8]> = match self.verifier.digests.get(&(id, *algo)).or_else(persisted) {
             Some(d) => d,
             None => {
                 let opened = match (&rel, &self.site_dir) {
@@ -973,9 +1002,16 @@ impl Run<'_> {
                     return Check::Unreadable;
                 };
                 let d: Box<[u8]> = d.into_boxed_slice();
-                self.verifier
-                    .digests
-                    .insert((StatId::from_metadata(&md2), *algo), d.clone());
+                let id2 = StatId::from_metadata(&md2);
+                if let Some(p) = &self.verifier.persist {
+                    p.put_digest(
+                        &f.path,
+                        algo_name,
+                        crate::persist::Ident::from_stat_id(&id2),
+                        &d,
+                    );
+                }
+                self.verifier.digests.insert((id2, *algo), d.clone());
                 d
             }
         };

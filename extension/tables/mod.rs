@@ -37,6 +37,11 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
         host.clone(),
         settings.nvml_lib.clone(),
     ));
+    // Scans and digests kept between processes, unless --no-cache.
+    let persist = settings
+        .persistent_cache
+        .then(|| crate::persist::open_shared(&settings.state_dir, host.root()))
+        .flatten();
     vec![
         // one line per table, kept in alphabetical order
         Arc::new(gpu_driver_config::GpuDriverConfig::new(host.clone())),
@@ -49,9 +54,10 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
             host.clone(),
             dists.clone(),
         )),
-        Arc::new(python_install_findings::PythonInstallFindings::new(
-            host.clone(),
-        )),
+        Arc::new(
+            python_install_findings::PythonInstallFindings::new(host.clone())
+                .with_persistent_cache(persist.clone()),
+        ),
         Arc::new(python_package_indexes::PythonPackageIndexes::new(
             host.clone(),
         )),
@@ -59,7 +65,8 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
             python_package_provenance::PythonPackageProvenance::with_cache(
                 host.clone(),
                 dists.clone(),
-            ),
+            )
+            .with_persistent_cache(persist),
         ),
         Arc::new(python_requirements::PythonRequirements::with_cache(
             host.clone(),

@@ -52,6 +52,16 @@ impl PythonInstallFindings {
         }
     }
 
+    /// Also keeps file scans between processes in `cache` (see
+    /// [`crate::persist`]).
+    pub fn with_persistent_cache(
+        mut self,
+        cache: Option<Arc<crate::persist::PersistentCache>>,
+    ) -> Self {
+        self.scanner = self.scanner.with_persistent_cache(cache);
+        self
+    }
+
     /// The scanner (and its caches) behind the table.
     pub fn scanner(&self) -> &Scanner {
         &self.scanner

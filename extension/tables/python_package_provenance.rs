@@ -162,6 +162,16 @@ impl PythonPackageProvenance {
             verifier: Verifier::new(),
         }
     }
+
+    /// Also keeps RECORD digests between processes in `cache` (see
+    /// [`crate::persist`]).
+    pub fn with_persistent_cache(
+        mut self,
+        cache: Option<Arc<crate::persist::PersistentCache>>,
+    ) -> Self {
+        self.verifier = self.verifier.with_persistent_cache(cache);
+        self
+    }
 }
 
 impl Table for PythonPackageProvenance {

@@ -1,27 +1,23 @@
-//! The synthetic host of the provenance and watchdog benchmarks: `venvs`
-//! virtual environments of `dists` pip-installed distributions each, every
-//! one with a METADATA, a RECORD that verifies, three Python files and a
-//! 64 KiB native module (deterministic bytes, so every run builds the same
-//! host). Each bench includes it with `mod synthetic_host;`.
-#![allow(dead_code)]
+//! The synthetic host of the benchmarks (50 venvs x 200 distributions by
+//! default) and the helpers that run a child and read its peak RSS; shared
+//! by `provenance.rs` and `restart.rs`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-/// A small deterministic generator (xorshift64).
 pub struct Rng(pub u64);
 impl Rng {
-    /// The next value.
-    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    /// `n` bytes.
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         let mut v = Vec::with_capacity(n + 8);
         while v.len() < n {
@@ -32,14 +28,14 @@ impl Rng {
     }
 }
 
-fn record_hash(b: &[u8]) -> String {
+pub fn record_hash(b: &[u8]) -> String {
     format!(
         "sha256={}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(b))
     )
 }
 
-fn write(root: &Path, host_path: &str, bytes: &[u8]) {
+pub fn write(root: &Path, host_path: &str, bytes: &[u8]) {
     let p = root.join(host_path.trim_start_matches('/'));
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, bytes).unwrap();
@@ -134,4 +130,56 @@ pub fn build(
         std::fs::write(&marker, b"").unwrap();
     }
     (pairs, files, total)
+}
+
+/// Runs a command, draining stdout; returns (wall time, stdout, stderr, maxrss KiB).
+/// The child is reaped with `wait4` (for its own rusage), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
+pub fn run_child(cmd: &mut Command) -> (Duration, Vec<u8>, String, i64) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = Vec::new();
+    let mut err = String::new();
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut e = String::new();
+        let _ = se.read_to_string(&mut e);
+        e
+    });
+    so.read_to_end(&mut out).unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child; status and ru point to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4");
+    err.push_str(&t.join().unwrap());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed: {err}"
+    );
+    (wall, out, err, ru.ru_maxrss)
+}
+
+pub fn children_maxrss() -> i64 {
+    // SAFETY: as above.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_maxrss
+}
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

@@ -1,0 +1,164 @@
+//! Benchmark: what a new process costs with the persistent cache
+//! (`<state_dir>/cache/`) against the same process without it
+//! (`--no-cache`, every file scanned and hashed again), on the synthetic
+//! host of `provenance.rs` (50 venvs x 200 distributions), in one run; and
+//! the peak RSS of `SELECT *` over every registered table.
+//!
+//! Run: `cargo bench --bench restart`. Knobs (env): `BENCH_VENVS` (50),
+//! `BENCH_DISTS` (200), `BENCH_DIR` (keep the synthetic host there),
+//! `BENCH_REPEAT` (5).
+//!
+//! Page cache warm for every figure (the query runs once before timing).
+//! Each figure is the median wall time of `BENCH_REPEAT` fresh processes:
+//! - first: a fresh state directory each time (scan everything, write the
+//!   cache), the cost of the first query after install;
+//! - no-cache: `--no-cache` (what every restart cost before);
+//! - second: the state directory the first run left (what a restart, a
+//!   second `squatch query` or `hunt` costs now).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+#[path = "synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
+use synthetic::*;
+
+fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> (Duration, Vec<u8>, i64) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_squatch"));
+    cmd.arg("--root")
+        .arg(root)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra)
+        .args(["query", "--csv", sql]);
+    let (wall, out, _err, rss) = run_child(&mut cmd);
+    (wall, out, rss)
+}
+
+fn main() {
+    let env_num = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let venvs = env_num("BENCH_VENVS", 50);
+    let dists = env_num("BENCH_DISTS", 200);
+    let repeat = env_num("BENCH_REPEAT", 5).max(1);
+    let _tmp;
+    let root: PathBuf = match std::env::var("BENCH_DIR") {
+        Ok(d) => {
+            std::fs::create_dir_all(&d).unwrap();
+            PathBuf::from(d)
+        }
+        Err(_) => {
+            _tmp = tempfile::tempdir().unwrap();
+            _tmp.path().to_path_buf()
+        }
+    };
+    let (_pairs, files, total) = build(&root, venvs, dists);
+    println!(
+        "synthetic host: {venvs} venvs x {dists} distributions ({} files, {:.1} MB) at {}",
+        files.len(),
+        total as f64 / 1e6,
+        root.display()
+    );
+    let states = tempfile::tempdir().unwrap();
+
+    // Memory first, while this process is small (a child's ru_maxrss starts
+    // from its parent's RSS at spawn).
+    let listing = Command::new(env!("CARGO_BIN_EXE_squatch"))
+        .args(["tables", "--json"])
+        .output()
+        .unwrap();
+    let tables: Vec<serde_json::Value> = serde_json::from_slice(&listing.stdout).unwrap();
+    let mut all_sql = String::new();
+    let mut worst = 0i64;
+    for t in &tables {
+        let name = t["name"].as_str().unwrap();
+        // A table with a required column gets one value for it.
+        let required: Vec<&str> = t["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["required"].as_bool() == Some(true))
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        let filter = required
+            .iter()
+            .map(|c| format!("{c} = 'torch'"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = if filter.is_empty() {
+            format!("SELECT * FROM {name};")
+        } else {
+            format!("SELECT * FROM {name} WHERE {filter};")
+        };
+        let (_, out, rss) = squatch(&root, states.path(), &["--no-cache"], &sql);
+        worst = worst.max(rss);
+        println!(
+            "memory: {sql:<70} peak RSS {:6.1} MB, {} output lines",
+            rss as f64 / 1024.0,
+            out.split(|b| *b == b'\n').count().saturating_sub(2)
+        );
+        all_sql.push_str(&sql);
+    }
+    let (_, _, rss) = squatch(&root, states.path(), &["--no-cache"], &all_sql);
+    println!(
+        "memory: every table's SELECT * in one process: peak RSS {:.1} MB (largest single table {:.1} MB)",
+        rss as f64 / 1024.0,
+        worst as f64 / 1024.0
+    );
+    let persisted = states.path().join("rss");
+    squatch(&root, &persisted, &[], &all_sql);
+    let (_, _, rss) = squatch(&root, &persisted, &[], &all_sql);
+    println!(
+        "memory: the same with the persistent cache loaded: peak RSS {:.1} MB",
+        rss as f64 / 1024.0
+    );
+
+    for (label, sql) in [
+        (
+            "findings",
+            "SELECT count(*) FROM python_install_findings",
+        ),
+        (
+            "provenance+RECORD",
+            "SELECT name, record_status, files_modified, files_missing, files_unrecorded FROM python_package_provenance",
+        ),
+    ] {
+        // Warm the page cache and check the answers agree.
+        let (_, reference, _) = squatch(&root, states.path(), &["--no-cache"], sql);
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        let mut none = Vec::new();
+        let mut cache_bytes = 0;
+        for i in 0..repeat {
+            let state = states.path().join(format!("{label}-{i}"));
+            let (t, out, _) = squatch(&root, &state, &[], sql);
+            assert_eq!(out, reference, "{label}: first run differs");
+            first.push(t);
+            let (t, out, _) = squatch(&root, &state, &[], sql);
+            assert_eq!(out, reference, "{label}: second run differs");
+            second.push(t);
+            let (t, _, _) = squatch(&root, &state, &["--no-cache"], sql);
+            none.push(t);
+            cache_bytes = std::fs::read_dir(state.join("cache"))
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum::<u64>();
+        }
+        let (f, s, n) = (median(first), median(second), median(none));
+        println!(
+            "restart {label:<18}: first {:8.1} ms   --no-cache {:8.1} ms   second (cache) {:8.1} ms = {:.1}% of first, {:.1}% of --no-cache; cache file {:.1} MB",
+            ms(f),
+            ms(n),
+            ms(s),
+            100.0 * s.as_secs_f64() / f.as_secs_f64(),
+            100.0 * s.as_secs_f64() / n.as_secs_f64(),
+            cache_bytes as f64 / 1e6
+        );
+    }
+}

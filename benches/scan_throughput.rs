@@ -1,0 +1,201 @@
+//! Benchmark: the installed-code scan of `python_install_findings` against
+//! ripgrep (`rg -c -F -i -f LITERALS`, LITERALS = the rules' own literal
+//! set) over the same file list, page cache warm, in one run.
+//!
+//! Targets: the synthetic host of `provenance.rs` (50 venvs x 200
+//! distributions; `BENCH_DIR` keeps it) and a real environment of this
+//! machine (`BENCH_REAL_ENV`, default `/root/.pyenv/versions/3.11.7`;
+//! skipped when absent). The file list is exactly the files squatch
+//! scanned (`Scanner::scanned_paths`).
+//!
+//! Figures (median of `BENCH_REPEAT`, default 3):
+//! - squatch table: a fresh `Scanner` running the whole installed-code scan
+//!   (environment sites, RECORD indexes, every file read, scanned and
+//!   SHA-256 hashed), one thread;
+//! - squatch files: only the per-file part (read, scan, SHA-256) over the
+//!   list, one thread;
+//! - rg -j1 and rg (its default threads) over the same list.
+//!
+//! Run: `cargo bench --bench scan_throughput` (needs `rg` on PATH).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use squatch::findings::scan::scan_source;
+use squatch::findings::site::scan_environments;
+use squatch::findings::target::Scanner;
+use squatch::findings::{Role, RuleSet};
+use squatch::host::Host;
+use squatch::python::{discover_environments, environment_at};
+
+#[path = "synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn rg(literals: &Path, list: &Path, threads: Option<usize>) -> (Duration, usize) {
+    let mut cmd = Command::new("sh");
+    let j = threads.map(|j| format!("-j{j}")).unwrap_or_default();
+    cmd.arg("-c").arg(format!(
+        "xargs -0 -s 1000000 rg {j} -c -F -i --no-messages -f '{}' < '{}'",
+        literals.display(),
+        list.display()
+    ));
+    let t = Instant::now();
+    let out = cmd.stderr(Stdio::null()).output().expect("run rg");
+    let d = t.elapsed();
+    (
+        d,
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+    )
+}
+
+fn bench(
+    label: &str,
+    host: &Host,
+    envs: &[squatch::python::Environment],
+    literals: &Path,
+    repeat: usize,
+) {
+    // Warm up: page cache, and the file list squatch scans.
+    let warm = Scanner::new(RuleSet::builtin());
+    let findings = scan_environments(host, &warm, envs).findings.len();
+    let files: Vec<PathBuf> = warm
+        .scanned_paths()
+        .into_iter()
+        .map(|p| host.root().join(p.strip_prefix("/").unwrap_or(&p)))
+        .collect();
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("files");
+    let mut f = std::fs::File::create(&list).unwrap();
+    for p in &files {
+        f.write_all(p.as_os_str().as_encoded_bytes()).unwrap();
+        f.write_all(b"\0").unwrap();
+    }
+    drop(f);
+    let rules = RuleSet::builtin();
+    let mut table = Vec::new();
+    let mut per_file = Vec::new();
+    let mut rg1 = Vec::new();
+    let mut rgn = Vec::new();
+    let mut rg_files = 0;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let s = Scanner::new(rules);
+        std::hint::black_box(scan_environments(host, &s, envs));
+        table.push(t.elapsed());
+
+        let t = Instant::now();
+        for p in &files {
+            if let Ok(b) = std::fs::read(p) {
+                let scan = scan_source(rules, &b, Role::Module);
+                std::hint::black_box((scan, squatch::findings::sha256_hex(&b)));
+            }
+        }
+        per_file.push(t.elapsed());
+
+        let (d, n) = rg(literals, &list, Some(1));
+        rg1.push(d);
+        rg_files = n;
+        rgn.push(rg(literals, &list, None).0);
+    }
+    let mb = bytes as f64 / 1e6;
+    let (t, p, r1, rn) = (median(table), median(per_file), median(rg1), median(rgn));
+    println!(
+        "{label}: {} files, {mb:.1} MB, {findings} findings; rg matched in {rg_files} files",
+        files.len()
+    );
+    println!(
+        "  squatch table scan (1 thread) {:8.1} ms {:7.1} MB/s | squatch read+scan+sha256 per file (1 thread) {:8.1} ms {:7.1} MB/s",
+        ms(t),
+        mb / t.as_secs_f64(),
+        ms(p),
+        mb / p.as_secs_f64()
+    );
+    println!(
+        "  rg -j1 -c -F -i -f LITERALS {:8.1} ms {:7.1} MB/s | rg (default threads) {:8.1} ms | table/rg-j1 = {:.2}x, files/rg-j1 = {:.2}x",
+        ms(r1),
+        mb / r1.as_secs_f64(),
+        ms(rn),
+        t.as_secs_f64() / r1.as_secs_f64(),
+        p.as_secs_f64() / r1.as_secs_f64()
+    );
+}
+
+fn main() {
+    let env_num = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let repeat = env_num("BENCH_REPEAT", 3).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let literals = dir.path().join("LITERALS");
+    std::fs::write(
+        &literals,
+        RuleSet::builtin().literal_patterns().join("\n") + "\n",
+    )
+    .unwrap();
+    println!(
+        "{} literals written to {}",
+        RuleSet::builtin().literal_patterns().len(),
+        literals.display()
+    );
+
+    let _tmp;
+    let root: PathBuf = match std::env::var("BENCH_DIR") {
+        Ok(d) => {
+            std::fs::create_dir_all(&d).unwrap();
+            PathBuf::from(d)
+        }
+        Err(_) => {
+            _tmp = tempfile::tempdir().unwrap();
+            _tmp.path().to_path_buf()
+        }
+    };
+    let venvs = env_num("BENCH_VENVS", 50);
+    let dists = env_num("BENCH_DISTS", 200);
+    synthetic::build(&root, venvs, dists);
+    let host = Host::new(&root);
+    let envs = discover_environments(&host);
+    bench(
+        &format!("synthetic host ({venvs} venvs x {dists} distributions)"),
+        &host,
+        &envs,
+        &literals,
+        repeat,
+    );
+
+    let real = std::env::var("BENCH_REAL_ENV")
+        .unwrap_or_else(|_| "/root/.pyenv/versions/3.11.7".to_string());
+    let host = Host::new("/");
+    match environment_at(&host, Path::new(&real)) {
+        Some(env) => bench(
+            &format!("real environment {real}"),
+            &host,
+            &[env],
+            &literals,
+            repeat,
+        ),
+        None => println!("real environment {real}: not found, skipped"),
+    }
+}

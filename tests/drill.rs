@@ -49,7 +49,10 @@ fn listing(root: &Path) -> BTreeMap<String, String> {
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
             let m = std::fs::symlink_metadata(&p).unwrap();
             if m.file_type().is_symlink() {
-                out.insert(rel, format!("link {}", std::fs::read_link(&p).unwrap().display()));
+                out.insert(
+                    rel,
+                    format!("link {}", std::fs::read_link(&p).unwrap().display()),
+                );
             } else if m.is_dir() {
                 out.insert(rel, "dir".into());
                 walk(root, &p, out);
@@ -119,13 +122,22 @@ fn drill_in_a_discovered_venv_fires_everything_and_cleans_byte_for_byte() {
     let before = listing(fh.root());
     let target = ["--env", "/home/alice/ml/.venv"];
 
-    let mut plant = vec!["drill", "plant", "--name", FLAGGED_NAME, "--marker", &marker];
+    let mut plant = vec![
+        "drill",
+        "plant",
+        "--name",
+        FLAGGED_NAME,
+        "--marker",
+        &marker,
+    ];
     plant.extend_from_slice(&target);
     let o = squatch(&fh, state.path(), &plant);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("nothing was run"));
     // The manifest is under the state dir, not in the environment.
-    assert!(!listing(fh.root()).keys().any(|k| k.contains("squatch-drill.json")));
+    assert!(!listing(fh.root())
+        .keys()
+        .any(|k| k.contains("squatch-drill.json")));
     assert!(walk_has(state.path(), "manifest.json"));
     // Every planted file carries the marker (RECORD and REQUESTED aside).
     let site = Path::new("/home/alice/ml/.venv/lib/python3.12/site-packages");
@@ -136,7 +148,11 @@ fn drill_in_a_discovered_venv_fires_everything_and_cleans_byte_for_byte() {
     watch.extend_from_slice(&target);
     let o = squatch(&fh, state.path(), &watch);
     let out = stdout(&o);
-    assert!(o.status.success(), "watch: {out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "watch: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("gaps: none"), "{out}");
 
     let r = report_json(&fh, state.path(), &target);
@@ -190,10 +206,19 @@ fn default_scratch_is_found_only_directly_and_that_is_a_gap() {
     let o = squatch(
         &fh,
         state.path(),
-        &["drill", "plant", "--name", FLAGGED_NAME, "--marker", &marker],
+        &[
+            "drill",
+            "plant",
+            "--name",
+            FLAGGED_NAME,
+            "--marker",
+            &marker,
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(fh.real(Path::new("/tmp/squatch-drill/squatch-drill.json")).is_file());
+    assert!(fh
+        .real(Path::new("/tmp/squatch-drill/squatch-drill.json"))
+        .is_file());
 
     let o = squatch(
         &fh,
@@ -220,7 +245,8 @@ fn default_scratch_is_found_only_directly_and_that_is_a_gap() {
         .map(|g| g.as_str().unwrap().to_string())
         .collect();
     assert!(
-        gaps.iter().any(|g| g.contains("does not find the planted environment /tmp/squatch-drill/venv")),
+        gaps.iter()
+            .any(|g| g.contains("does not find the planted environment /tmp/squatch-drill/venv")),
         "{gaps:?}"
     );
     assert_eq!(gaps.len(), 4, "discovery plus three direct-only: {gaps:?}");
@@ -241,9 +267,8 @@ fn a_file_changed_after_planting_is_left_and_reported() {
     plant.extend_from_slice(&target);
     let o = squatch(&fh, state.path(), &plant);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let pth = Path::new(
-        "/srv/drill-scratch/venv/lib/python3.12/site-packages/pytorch_utilz_drill.pth",
-    );
+    let pth =
+        Path::new("/srv/drill-scratch/venv/lib/python3.12/site-packages/pytorch_utilz_drill.pth");
     fh.modify(pth, b"import os  # someone edited the drill's file\n");
 
     let mut clean = vec!["drill", "clean"];
@@ -251,7 +276,10 @@ fn a_file_changed_after_planting_is_left_and_reported() {
     let o = squatch(&fh, state.path(), &clean);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("LEFT") && out.contains(&pth.display().to_string()), "{out}");
+    assert!(
+        out.contains("LEFT") && out.contains(&pth.display().to_string()),
+        "{out}"
+    );
     assert!(out.contains("changed since planting"), "{out}");
     assert!(fh.real(pth).is_file(), "the changed file stays");
     assert!(!fh
@@ -284,13 +312,18 @@ fn a_system_environment_is_refused_without_force() {
     );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("system environment") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("system environment") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(listing(fh.root()), before, "nothing written");
 
     let o = squatch(
         &fh,
         state.path(),
-        &["drill", "plant", "--env", &env, "--marker", &marker, "--force"],
+        &[
+            "drill", "plant", "--env", &env, "--marker", &marker, "--force",
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_ne!(listing(fh.root()), before);

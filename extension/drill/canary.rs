@@ -5,7 +5,8 @@
 //! with METADATA, INSTALLER, REQUESTED, WHEEL and a RECORD whose hashes are
 //! right, a module, a `.pth`), plus an sdist tree whose `setup.py` is the
 //! install-time hook, and a requirements file that names the package. Every
-//! file carries the drill marker and a comment saying it is a drill. The
+//! file (but RECORD, which is CSV of paths and hashes) carries the drill
+//! marker and a comment saying it is a drill. The
 //! only action any of it has, if an interpreter ever runs it, is to append
 //! the marker to [`DRILL_FILE`] (or, with a DNS canary, to resolve that name):
 //! squatch itself never runs it.
@@ -192,12 +193,18 @@ pub fn build(spec: &CanarySpec, layout: &Layout) -> Canary {
         metadata.into_bytes(),
         "METADATA",
     ));
+    // INSTALLER: tools read its first line; the marker goes on the second.
     site_files.push((
         format!("{dist_info_name}/INSTALLER"),
-        b"pip\n".to_vec(),
+        format!("pip\n# SECURITY DRILL {}\n", spec.marker).into_bytes(),
         "INSTALLER",
     ));
-    site_files.push((format!("{dist_info_name}/REQUESTED"), Vec::new(), "REQUESTED"));
+    // REQUESTED may hold a short comment (PEP 376).
+    site_files.push((
+        format!("{dist_info_name}/REQUESTED"),
+        format!("SECURITY DRILL {}\n", spec.marker).into_bytes(),
+        "REQUESTED",
+    ));
     site_files.push((
         format!("{dist_info_name}/WHEEL"),
         format!(
@@ -206,11 +213,6 @@ pub fn build(spec: &CanarySpec, layout: &Layout) -> Canary {
         )
         .into_bytes(),
         "WHEEL",
-    ));
-    site_files.push((
-        format!("{dist_info_name}/top_level.txt"),
-        format!("{module}\n").into_bytes(),
-        "top_level.txt",
     ));
 
     // RECORD: every file above with its hash and size, itself without.
@@ -245,7 +247,10 @@ pub fn build(spec: &CanarySpec, layout: &Layout) -> Canary {
          description={summary:?})\n",
         action = action(spec),
         name = spec.name,
-        summary = format!("{SUMMARY_PREFIX} {}: harmless security-drill canary", spec.marker),
+        summary = format!(
+            "{SUMMARY_PREFIX} {}: harmless security-drill canary",
+            spec.marker
+        ),
     );
     files.push(PlannedFile {
         path: sdist.join("setup.py"),
@@ -332,7 +337,9 @@ mod tests {
         let c = build(&spec(Some("c.drill.invalid")), &layout());
         for f in &c.files {
             let text = String::from_utf8_lossy(&f.bytes);
-            if f.path.ends_with("REQUESTED") || f.path.ends_with("RECORD") {
+            // RECORD is CSV of paths and hashes: a comment row would name a
+            // missing file.
+            if f.path.ends_with("RECORD") {
                 continue;
             }
             assert!(text.contains("SQUATCH-DRILL-T1"), "{}", f.path.display());
@@ -347,11 +354,7 @@ mod tests {
     #[test]
     fn record_lists_every_site_file_with_its_hash() {
         let c = build(&spec(None), &layout());
-        let record = c
-            .files
-            .iter()
-            .find(|f| f.path.ends_with("RECORD"))
-            .unwrap();
+        let record = c.files.iter().find(|f| f.path.ends_with("RECORD")).unwrap();
         let text = String::from_utf8(record.bytes.clone()).unwrap();
         let site = &layout().site;
         for f in c.files.iter().filter(|f| f.path.starts_with(site)) {

@@ -42,7 +42,8 @@ pub fn remove_planted(host: &Host, m: &Manifest) -> CleanResult {
                 continue;
             }
             Err(e) => {
-                r.left.push((f.path.clone(), format!("cannot look at it: {e}")));
+                r.left
+                    .push((f.path.clone(), format!("cannot look at it: {e}")));
                 continue;
             }
         };
@@ -54,11 +55,7 @@ pub fn remove_planted(host: &Host, m: &Manifest) -> CleanResult {
         if meta.len() != f.size || meta.len() > MAX_PLANTED {
             r.left.push((
                 f.path.clone(),
-                format!(
-                    "changed since planting (size {} != {})",
-                    meta.len(),
-                    f.size
-                ),
+                format!("changed since planting (size {} != {})", meta.len(), f.size),
             ));
             continue;
         }

@@ -230,7 +230,11 @@ fn random_marker() -> String {
 /// symlink: a write must never leave the root.
 fn check_no_symlink(host: &Host, host_path: &Path) -> Result<(), DrillError> {
     let mut cur = host.root().to_path_buf();
-    for comp in host_path.strip_prefix("/").unwrap_or(host_path).components() {
+    for comp in host_path
+        .strip_prefix("/")
+        .unwrap_or(host_path)
+        .components()
+    {
         cur.push(comp);
         match std::fs::symlink_metadata(&cur) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -364,7 +368,12 @@ pub fn plant(host: &Host, settings: &Settings, args: &PlantArgs) -> Result<Manif
         files: Vec::new(),
         dirs_created: Vec::new(),
     };
-    if let Err(e) = write_all(host, &files, &mut manifest, store.in_scratch.then_some(&place)) {
+    if let Err(e) = write_all(
+        host,
+        &files,
+        &mut manifest,
+        store.in_scratch.then_some(&place),
+    ) {
         // Undo a partial plant: remove exactly what was written.
         let _ = clean::remove_planted(host, &manifest);
         return Err(e);
@@ -434,9 +443,7 @@ fn make_dirs(host: &Host, dir: &Path, manifest: &mut Manifest) -> Result<(), Dri
     for d in missing.into_iter().rev() {
         let real = real_path(host, &d);
         std::fs::create_dir(&real).map_err(|e| DrillError::io(&d, e))?;
-        manifest
-            .dirs_created
-            .push(d.to_string_lossy().into_owned());
+        manifest.dirs_created.push(d.to_string_lossy().into_owned());
     }
     Ok(())
 }

@@ -104,7 +104,8 @@ pub fn build_report(m: &Manifest, w: Option<&WatchResult>, pack: Option<&Pack>) 
                 (true, "ci-gate") => (None, "at the next CI run of squatch check".to_string()),
                 (true, "path") => (
                     None,
-                    "only a pre-install scan (WHERE path = the sdist) sees a loose sdist".to_string(),
+                    "only a pre-install scan (WHERE path = the sdist) sees a loose sdist"
+                        .to_string(),
                 ),
                 (true, _) => (
                     None,
@@ -114,7 +115,7 @@ pub fn build_report(m: &Manifest, w: Option<&WatchResult>, pack: Option<&Pack>) 
             };
             if !d.fired {
                 gaps.push(format!(
-                    "{} never fired in {} round(s) ({}). Action: {}",
+                    "{}: never fired in {} round(s) ({}). Action: {}",
                     d.what,
                     w.rounds,
                     d.queries.join(", "),
@@ -122,7 +123,7 @@ pub fn build_report(m: &Manifest, w: Option<&WatchResult>, pack: Option<&Pack>) 
                 ));
             } else if d.scope == "direct" {
                 gaps.push(format!(
-                    "{} fired only when asked directly (WHERE environment = ...), not host-wide as the packs run it. Action: {}",
+                    "{}: fired only when asked directly (WHERE environment = ...), not host-wide as the packs run it. Action: {}",
                     d.what,
                     action(&d.id)
                 ));
@@ -171,7 +172,12 @@ fn worst(s: Option<u64>) -> String {
 pub fn text(r: &DrillReport) -> String {
     let mut s = format!(
         "squatch drill: canary {} {} (marker {}) in {} ({}, {})\n",
-        r.name, r.version, r.marker, escape_text(&r.environment), r.environment_kind, r.target
+        r.name,
+        r.version,
+        r.marker,
+        escape_text(&r.environment),
+        r.environment_kind,
+        r.target
     );
     s.push_str(&format!("planted {} file(s)\n", r.files.len()));
     if !r.watched {
@@ -182,7 +188,11 @@ pub fn text(r: &DrillReport) -> String {
         "watched {} round(s) in {}; environment found by host-wide discovery: {}\n\n",
         r.rounds,
         secs(r.watch_seconds),
-        if r.environment_discovered == Some(true) { "yes" } else { "NO" }
+        if r.environment_discovered == Some(true) {
+            "yes"
+        } else {
+            "NO"
+        }
     ));
     s.push_str("detection            fired  time-to-detect  scope      query                  worst case on schedule\n");
     for d in &r.detections {
@@ -191,8 +201,16 @@ pub fn text(r: &DrillReport) -> String {
             d.seen.id,
             if d.seen.fired { "yes" } else { "NO" },
             secs(d.seen.seconds),
-            if d.seen.scope.is_empty() { "-" } else { &d.seen.scope },
-            if d.seen.query.is_empty() { "-" } else { &d.seen.query },
+            if d.seen.scope.is_empty() {
+                "-"
+            } else {
+                &d.seen.scope
+            },
+            if d.seen.query.is_empty() {
+                "-"
+            } else {
+                &d.seen.query
+            },
             match d.scheduled_worst_case_s {
                 Some(w) => format!("{w}s"),
                 None => d.note.clone(),
@@ -200,8 +218,13 @@ pub fn text(r: &DrillReport) -> String {
         ));
     }
     s.push_str(&format!(
-        "\nworst-case time to detect under the packs' intervals: {}\n",
-        worst(r.worst_case_s)
+        "\nworst-case time to detect under the packs' intervals: {}{}\n",
+        worst(r.worst_case_s),
+        if r.gaps.is_empty() {
+            ""
+        } else {
+            " (for what fires on schedule; the gaps below are not detected on schedule at all)"
+        }
     ));
     if r.gaps.is_empty() {
         s.push_str("gaps: none\n");
@@ -224,15 +247,35 @@ pub fn json(r: &DrillReport) -> String {
     s
 }
 
+/// Plain Markdown text: control characters escaped, Markdown's markup
+/// characters backslash-escaped.
+fn md_text(t: &str) -> String {
+    let mut out = String::new();
+    for ch in escape_text(t).chars() {
+        if "\\`*_[]<>#|".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// A blameless post-mortem template in Markdown, gaps as action items.
 pub fn markdown(r: &DrillReport) -> String {
-    let c = |t: &str| escape_markdown_code(t);
+    let c = |t: &str| {
+        let code = escape_markdown_code(t);
+        if code.is_empty() {
+            "-".to_string()
+        } else {
+            code
+        }
+    };
     let mut s = format!(
         "# Security drill post-mortem: {}\n\n\
          _Blameless: this drill measures the detection pipeline, not people._\n\n\
          ## Summary\n\n\
-         - Canary: `{}` {} (marker `{}`), a harmless look-alike package planted by `squatch drill plant` (nothing was installed or run).\n\
-         - Where: `{}` ({}, {})\n\
+         - Canary: {} {} (marker {}), a harmless look-alike package planted by `squatch drill plant` (nothing was installed or run).\n\
+         - Where: {} ({}, {})\n\
          - Planted at: {} (Unix ms)\n\
          - Gaps found: **{}**\n\
          - Worst-case time to detect under the packs' schedule: **{}**\n\n",
@@ -250,7 +293,7 @@ pub fn markdown(r: &DrillReport) -> String {
     s.push_str("## Timeline\n\n| detection | fired | time to detect | scope | query | on schedule |\n|---|---|---|---|---|---|\n");
     for d in &r.detections {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | `{}` | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             d.seen.id,
             if d.seen.fired { "yes" } else { "**no**" },
             secs(d.seen.seconds),
@@ -271,12 +314,95 @@ pub fn markdown(r: &DrillReport) -> String {
         s.push_str("- [ ] none found by the watch; check that alerts reached a person (above)\n");
     }
     for g in &r.gaps {
-        s.push_str(&format!("- [ ] {} (owner: _, due: _)\n", c(g)));
+        s.push_str(&format!("- [ ] {} (owner: _, due: _)\n", md_text(g)));
     }
     s.push_str("\n## What went well\n\n- _fill in_\n\n## What was hard\n\n- _fill in_\n\n## Planted files\n\n");
     for f in &r.files {
-        s.push_str(&format!("- `{}` ({}; sha256 `{}`)\n", c(&f.path), f.role, f.sha256));
+        s.push_str(&format!(
+            "- {} ({}; sha256 `{}`)\n",
+            c(&f.path),
+            f.role,
+            f.sha256
+        ));
     }
     s.push_str("\nClean up with `squatch drill clean` (removes only files that still match these digests).\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            marker: "SQUATCH-DRILL-R".into(),
+            name: "pytorch-utilz".into(),
+            version: "0.0.1".into(),
+            dns_canary: None,
+            target: "scratch".into(),
+            environment: "/tmp/squatch-drill/venv".into(),
+            environment_kind: "venv".into(),
+            site: String::new(),
+            pth: String::new(),
+            sdist: String::new(),
+            requirements: String::new(),
+            dist_info: String::new(),
+            planted_at_ms: 0,
+            root: "/".into(),
+            files: Vec::new(),
+            dirs_created: Vec::new(),
+        }
+    }
+
+    fn det(id: &str, fired: bool, scope: &str, query: &str) -> Detection {
+        Detection {
+            id: id.into(),
+            what: id.into(),
+            queries: vec![query.into()],
+            fired,
+            seconds: fired.then_some(1.5),
+            scope: scope.into(),
+            query: if fired { query.into() } else { String::new() },
+            evidence: String::new(),
+        }
+    }
+
+    #[test]
+    fn worst_case_is_the_slowest_scheduled_query_and_gaps_are_listed() {
+        let w = WatchResult {
+            started_ms: 0,
+            finished_ms: 2000,
+            rounds: 2,
+            environment_discovered: false,
+            detections: vec![
+                det(
+                    "provenance_canary",
+                    true,
+                    "host-wide",
+                    "drill_canary_planted",
+                ),
+                det("pth_finding", true, "host-wide", "pth_executable"),
+                det("typosquat_name", true, "direct", "typosquat_installed"),
+                det("requirements_gate", false, "", "squatch check"),
+            ],
+            errors: Vec::new(),
+        };
+        let pack = Pack::embedded().unwrap();
+        let r = build_report(&manifest(), Some(&w), Some(pack));
+        assert_eq!(r.worst_case_s, Some(3600));
+        assert_eq!(r.detections[0].scheduled_worst_case_s, Some(300));
+        assert_eq!(r.detections[2].scheduled_worst_case_s, None);
+        // Discovery, one direct-only, one never fired.
+        assert_eq!(r.gaps.len(), 3, "{:?}", r.gaps);
+        let md = markdown(&r);
+        assert_eq!(md.matches("- [ ] ").count(), 3);
+        assert!(text(&r).contains("gaps (3)"));
+    }
+
+    #[test]
+    fn markdown_text_escapes_markup() {
+        assert_eq!(md_text("a_b*c"), "a\\_b\\*c");
+        let r = build_report(&manifest(), None, None);
+        assert!(text(&r).contains("not watched yet"));
+    }
 }

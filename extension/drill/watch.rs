@@ -93,26 +93,32 @@ fn expectations(m: &Manifest) -> Vec<Expect> {
     vec![
         Expect {
             id: "typosquat_name",
-            what: format!("the look-alike name {} is flagged as a typosquat", m.name),
+            what: format!("typosquat flag on the look-alike name {}", m.name),
             queries: &["typosquat_installed"],
             direct: Direct::Environment,
         },
         Expect {
             id: "pth_finding",
-            what: format!("the .pth that runs at interpreter start ({})", m.pth),
+            what: format!(
+                "finding on the .pth that runs at interpreter start ({})",
+                m.pth
+            ),
             queries: &["pth_executable", "install_findings_high"],
             direct: Direct::Environment,
         },
         Expect {
             id: "setup_py_finding",
-            what: format!("the install hook in the sdist's setup.py ({})", m.sdist),
+            what: format!(
+                "finding on the install hook in the sdist's setup.py ({})",
+                m.sdist
+            ),
             queries: &["install_findings_high"],
             direct: Direct::SdistPath,
         },
         Expect {
             id: "provenance_canary",
             what: format!(
-                "the canary's provenance (marker {}) by the packs' canary query",
+                "the packs' canary query on the canary's provenance (marker {})",
                 m.marker
             ),
             queries: &["drill_canary_planted"],
@@ -121,7 +127,7 @@ fn expectations(m: &Manifest) -> Vec<Expect> {
         Expect {
             id: "requirements_gate",
             what: format!(
-                "squatch check refuses the requirements file naming {} ({})",
+                "squatch check (CI gate) on the requirements file naming {} ({})",
                 m.name, m.requirements
             ),
             queries: &["squatch check"],
@@ -217,7 +223,10 @@ pub fn watch(
         let mut host_wide: Vec<(&str, QueryResult)> = Vec::new();
         for name in wanted {
             let Some(q) = pack.queries.iter().find(|q| q.name == name) else {
-                error(&mut result.errors, format!("query {name} is not in the packs"));
+                error(
+                    &mut result.errors,
+                    format!("query {name} is not in the packs"),
+                );
                 continue;
             };
             match engine.query(q.sql()) {
@@ -248,10 +257,9 @@ pub fn watch(
         if !result.environment_discovered {
             match engine.query("SELECT path FROM python_environments") {
                 Ok(rs) => {
-                    result.environment_discovered = rs
-                        .iter()
-                        .flat_map(|r| &r.rows)
-                        .any(|row| row.first().cloned().flatten().as_deref() == Some(&m.environment));
+                    result.environment_discovered = rs.iter().flat_map(|r| &r.rows).any(|row| {
+                        row.first().cloned().flatten().as_deref() == Some(&m.environment)
+                    });
                 }
                 Err(e) => error(&mut result.errors, format!("python_environments: {e}")),
             }

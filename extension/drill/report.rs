@@ -123,9 +123,8 @@ pub fn build_report(m: &Manifest, w: Option<&WatchResult>, pack: Option<&Pack>) 
                 ));
             } else if d.scope == "direct" {
                 gaps.push(format!(
-                    "{}: fired only when asked directly (WHERE environment = ...), not host-wide as the packs run it. Action: {}",
-                    d.what,
-                    action(&d.id)
+                    "{}: fired only when asked directly (WHERE environment = ...), not host-wide as the packs run it. Action: none of its own; it is seen on schedule once discovery finds the environment",
+                    d.what
                 ));
             }
             detections.push(ReportDetection {

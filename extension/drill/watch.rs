@@ -325,6 +325,10 @@ pub fn watch(
 /// finding that names the canary.
 fn gate(host: &Host, m: &Manifest) -> Option<String> {
     let real = real_path(host, std::path::Path::new(&m.requirements));
+    // `check` reads real paths: never follow a link planted in our place.
+    if !std::fs::symlink_metadata(&real).ok()?.file_type().is_file() {
+        return None;
+    }
     let opts = crate::check::CheckOptions {
         paths: vec![real],
         policy: None,

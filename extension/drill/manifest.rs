@@ -125,7 +125,12 @@ impl Store {
     /// Writes a JSON value to one of the store's files (private: 0600).
     pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), DrillError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| DrillError::io(parent, e))?;
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| DrillError::io(parent, e))?;
         }
         let text = serde_json::to_string_pretty(value).map_err(|e| DrillError::Corrupt {
             path: path.to_path_buf(),

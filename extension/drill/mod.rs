@@ -346,7 +346,12 @@ pub fn plant(host: &Host, settings: &Settings, args: &PlantArgs) -> Result<Manif
     }
     if !store.in_scratch {
         if let Some(parent) = store.manifest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| DrillError::io(parent, e))?;
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| DrillError::io(parent, e))?;
         }
     }
 

@@ -308,6 +308,18 @@ pub fn plant(host: &Host, settings: &Settings, args: &PlantArgs) -> Result<Manif
         }
         None => {
             let real = real_path(host, &place);
+            if let Ok(meta) = std::fs::symlink_metadata(&real) {
+                use std::os::unix::fs::MetadataExt;
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                let me = unsafe { libc::geteuid() };
+                if meta.uid() != me {
+                    return Err(DrillError::Refused(format!(
+                        "scratch directory {} exists and belongs to uid {}, not to you: give a new --scratch",
+                        place.display(),
+                        meta.uid()
+                    )));
+                }
+            }
             if let Ok(mut entries) = std::fs::read_dir(&real) {
                 if entries.next().is_some() {
                     return Err(DrillError::Refused(format!(

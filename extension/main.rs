@@ -141,6 +141,12 @@ enum Command {
     /// your dependencies are registered, and whether each dependency exists,
     /// when it was uploaded and who maintains it.
     Recon(squatch::recon::ReconArgs),
+    /// The purple-team drill: plant a harmless canary package, watch the
+    /// packs detect it, report the time to detect and the gaps, clean up.
+    Drill {
+        #[command(subcommand)]
+        action: squatch::drill::DrillCommand,
+    },
     /// Maintain the reference data shipped in the binary.
     Data {
         #[command(subcommand)]
@@ -325,6 +331,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &Host::new(cli.root.clone()),
             &cli.state_dir,
         )),
+        Some(Command::Drill { action }) => {
+            init_logging(cli.verbose, "warn");
+            Ok(squatch::drill::main(&host, &tables, &settings, &action))
+        }
         Some(Command::Tables { json, name }) => {
             init_logging(cli.verbose, "warn");
             print!(

@@ -155,6 +155,11 @@ const CASES: &[Case] = &[
         clean: Some(fx::secrets_clean),
     },
     Case {
+        query: "drill_canary_planted",
+        attack: fx::drill_canary,
+        clean: Some(fx::drill_canary_clean),
+    },
+    Case {
         query: "record_unverifiable",
         attack: fx::record_missing,
         clean: Some(fx::index_install),

@@ -313,7 +313,7 @@ pub fn hunt(
 /// The `users` table osquery would have, from the examined root's
 /// `/etc/passwd` (so a query that names an owner runs without osquery, and
 /// on a disk image names the image's users).
-fn supply_users(engine: &Engine, host: &Host) -> Result<(), HuntError> {
+pub fn supply_users(engine: &Engine, host: &Host) -> Result<(), HuntError> {
     let conn = engine.connection();
     conn.execute_batch(
         "CREATE TEMP TABLE users (uid BIGINT, gid BIGINT, uid_signed BIGINT, gid_signed BIGINT, \

@@ -400,3 +400,31 @@ pub fn secrets_attack(s: &Scene) {
 pub fn secrets_clean(s: &Scene) {
     super::secrets::plant_seed_benign(&s.fh);
 }
+
+// ------------------------------------------------------------------ drill
+
+/// A `squatch drill` canary as `plant` lays it out in alice's venv (its
+/// summary carries the SQUATCH-DRILL marker).
+pub fn drill_canary(s: &Scene) {
+    let site = venv(s);
+    s.fh.dist(&site, "pytorch-utilz", "0.0.1")
+        .file("pytorch_utilz/__init__.py", BENIGN.as_bytes())
+        .field(
+            "Summary",
+            "SQUATCH-DRILL SQUATCH-DRILL-FIXTURE: harmless security-drill canary planted by squatch drill",
+        )
+        .installer("pip")
+        .requested()
+        .write();
+}
+
+/// Twin: the same package shape under another name, with an ordinary summary.
+pub fn drill_canary_clean(s: &Scene) {
+    let site = venv(s);
+    s.fh.dist(&site, "alice-ml-helpers", "0.0.1")
+        .file("alice_ml_helpers/__init__.py", BENIGN.as_bytes())
+        .field("Summary", "helpers for alice's experiments")
+        .installer("pip")
+        .requested()
+        .write();
+}

@@ -196,7 +196,7 @@ impl<'a> Session<'a> {
                 let pattern = pattern.map(str::to_ascii_lowercase);
                 let mut text = String::new();
                 for t in catalog::sorted(self.tables) {
-                    if pattern.as_deref().map_or(true, |p| t.name().contains(p)) {
+                    if pattern.as_deref().is_none_or(|p| t.name().contains(p)) {
                         text.push_str(&format!("  => {}\n", t.name()));
                     }
                 }

@@ -98,7 +98,7 @@ fn scan_time(bytes: &[u8]) -> Duration {
 
 fn line(len: usize, byte: u8) -> Vec<u8> {
     let mut v = b"x = '".to_vec();
-    v.extend(std::iter::repeat(byte).take(len));
+    v.extend(std::iter::repeat_n(byte, len));
     v.extend_from_slice(b"'\n");
     v
 }

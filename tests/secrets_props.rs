@@ -45,7 +45,7 @@ fn block() -> impl Strategy<Value = Vec<u8>> {
         let mut b = Vec::new();
         for (e, nuls) in es {
             b.extend(e);
-            b.extend(std::iter::repeat(0u8).take(nuls));
+            b.extend(std::iter::repeat_n(0u8, nuls));
         }
         b
     })

@@ -111,7 +111,7 @@ fn legit_neighbours_without_their_own_popularity() {
     let legit: std::collections::HashSet<&str> = rows(LEGIT).iter().map(|r| r[0]).collect();
     let top: String = data::TOP_TSV
         .lines()
-        .filter(|l| l.split('\t').nth(1).map_or(true, |n| !legit.contains(n)))
+        .filter(|l| l.split('\t').nth(1).is_none_or(|n| !legit.contains(n)))
         .map(|l| format!("{l}\n"))
         .collect();
     let index = Index::from_tsv(&top, "", data::CURATED_TSV);

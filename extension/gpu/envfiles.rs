@@ -98,7 +98,7 @@ pub fn loader_assignments(rules: &GpuRules, line: &str) -> Vec<(String, Option<S
             let before_ok = line[..start]
                 .chars()
                 .next_back()
-                .map_or(true, |c| !(c.is_ascii_alphanumeric() || c == '_'));
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
             if !before_ok {
                 continue;
             }

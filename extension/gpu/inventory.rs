@@ -455,7 +455,7 @@ fn triplets(host: &Host) -> Vec<String> {
 }
 
 fn expand(host: &Host, categories: Option<&[Category]>) -> Vec<Expanded> {
-    let wanted = |c: Category| categories.map_or(true, |cs| cs.contains(&c));
+    let wanted = |c: Category| categories.is_none_or(|cs| cs.contains(&c));
     let needs_home = LOCATIONS
         .iter()
         .any(|l| wanted(l.category) && l.dir.starts_with("$HOME"));

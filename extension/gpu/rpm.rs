@@ -271,7 +271,7 @@ pub fn build_header(
     put_strings(TAG_BASENAMES, TYPE_STRING_ARRAY, &bases, &mut data);
     put_strings(TAG_DIRNAMES, TYPE_STRING_ARRAY, &dirs, &mut data);
     put_strings(TAG_FILEDIGESTS, TYPE_STRING_ARRAY, &digests, &mut data);
-    while data.len() % 4 != 0 {
+    while !data.len().is_multiple_of(4) {
         data.push(0);
     }
     index.push((

@@ -160,7 +160,7 @@ pub fn scan_driver_config(
         Some(paths) => {
             for p in paths {
                 if let Some(c) = classify(host, Path::new(p)) {
-                    if cats.map_or(true, |cs| cs.contains(&c.category)) {
+                    if cats.is_none_or(|cs| cs.contains(&c.category)) {
                         candidates.push((c, p.clone()));
                     }
                 }

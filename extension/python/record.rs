@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn lines_are_streamed_and_overlong_ones_skipped() {
         let mut text = b"a\r\nb\n".to_vec();
-        text.extend(std::iter::repeat(b'x').take(MAX_RECORD_LINE + 10));
+        text.extend(std::iter::repeat_n(b'x', MAX_RECORD_LINE + 10));
         text.extend(b"\nc");
         let mut seen = Vec::new();
         let stats = for_each_line(&text[..], Path::new("/r"), &mut |l| {

@@ -80,7 +80,7 @@ impl Table for NvidiaGpuProcesses {
             .filter(|p| {
                 wanted
                     .as_ref()
-                    .map_or(true, |w| w.contains(&p.pid.to_string()))
+                    .is_none_or(|w| w.contains(&p.pid.to_string()))
             })
             .map(|p| {
                 let mut r = Row::new();

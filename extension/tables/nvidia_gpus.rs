@@ -137,7 +137,7 @@ impl Table for NvidiaGpus {
             .filter(|g| {
                 wanted
                     .as_ref()
-                    .map_or(true, |w| w.contains(&g.index.to_string()))
+                    .is_none_or(|w| w.contains(&g.index.to_string()))
             })
             .map(|g| {
                 let mut r = Row::new();

@@ -238,7 +238,7 @@ impl Table for PythonPackageProvenance {
                     .map(|d| {
                         names
                             .as_ref()
-                            .map_or(true, |n| n.contains(&d.normalized_name))
+                            .is_none_or(|n| n.contains(&d.normalized_name))
                     })
                     .collect();
                 let verifications = if verify && wanted.iter().any(|w| *w) {

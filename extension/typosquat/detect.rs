@@ -268,7 +268,7 @@ impl Index {
             // Two- and three-letter names are one edit from dozens of others.
             let score = if q.len() <= 3 { score.min(0.4) } else { score };
             let score = score * self.added_word_penalty(q, &p.name) * factor;
-            if best.as_ref().map_or(true, |b| score > b.0) {
+            if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, id, edits));
             }
         }

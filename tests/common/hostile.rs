@@ -41,7 +41,7 @@ pub fn long_line_package(fh: &FakeHost, site: &Path, len: usize, seed: u64) -> P
 /// case of the old detector).
 pub fn repeated_char_line(fh: &FakeHost, site: &Path, len: usize) -> PathBuf {
     let mut line = b"x = '".to_vec();
-    line.extend(std::iter::repeat(b'A').take(len));
+    line.extend(std::iter::repeat_n(b'A', len));
     line.extend_from_slice(b"'\n");
     let d = fh
         .dist(site, "padline", "1.0")

@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod catalog;
 pub mod check;
+pub mod civil;
 pub mod drill;
 pub mod findings;
 pub mod gpu;

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::index::{date, Maintainers, Releases};
+use super::index::{Maintainers, Releases};
+use crate::civil::date;
 
 /// One typosquat variant of a dependency and what the index says of it.
 #[derive(Debug, Clone, Default, Serialize)]

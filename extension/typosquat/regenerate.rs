@@ -71,10 +71,10 @@ pub fn regenerate(
     malicious_osv_dir: &Path,
     out_dir: &Path,
 ) -> Result<RegenerateReport, RegenerateError> {
-    let today = civil_date(
+    let today = crate::civil::date(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
+            .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     );
     let top_text = std::fs::read_to_string(top_list).map_err(io(top_list))?;
@@ -259,29 +259,15 @@ fn collect_osv(
     Ok((out, skipped))
 }
 
-/// `YYYY-MM-DD` (UTC) for Unix seconds (Howard Hinnant's civil-from-days).
-fn civil_date(secs: u64) -> String {
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(1_764_028_800), "2025-11-25");
-        assert_eq!(civil_date(951_782_400), "2000-02-29");
+        assert_eq!(crate::civil::date(0), "1970-01-01");
+        assert_eq!(crate::civil::date(1_764_028_800), "2025-11-25");
+        assert_eq!(crate::civil::date(951_782_400), "2000-02-29");
     }
 
     #[test]

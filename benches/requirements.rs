@@ -17,9 +17,9 @@
 //!    `packaging.requirements` and parses the same 200 lines (start-up
 //!    included).
 //!
-//! The peer runs with `$SQUATCH_BENCH_PYTHON` (default
-//! `/work/venvs/pk/bin/python`, a venv with `pip install packaging`); when it
-//! cannot be run the peer figures say so.
+//! The peer runs with `$SQUATCH_BENCH_PYTHON` (default `python3` on PATH;
+//! point it at a venv with `pip install packaging`); when it cannot be run
+//! the peer figures say so.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -121,7 +121,7 @@ fn ms(d: Duration) -> f64 {
 fn python() -> PathBuf {
     std::env::var_os("SQUATCH_BENCH_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/venvs/pk/bin/python"))
+        .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 const PEER_MONOREPO: &str = r#"

@@ -3,8 +3,8 @@
 //!
 //! Run: `cargo bench --bench secrets` (release build). Knobs (env):
 //! `BENCH_PROCS` (1000), `BENCH_REPEAT` (20), `DETECT_SECRETS` (path of the
-//! `detect-secrets` executable; default: `detect-secrets` on PATH, then
-//! `/work/venvs/ds/bin/detect-secrets`; `none` to skip it). Without detect-secrets the peer's
+//! `detect-secrets` executable, e.g. in a venv with `pip install
+//! detect-secrets`; default: `detect-secrets` on PATH; `none` to skip it). Without detect-secrets the peer's
 //! columns say so and squatch's figures are still printed.
 //!
 //! The synthetic host: `BENCH_PROCS` processes under `<root>/proc/<pid>`,
@@ -336,7 +336,7 @@ fn find_detect_secrets() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("DETECT_SECRETS") {
         return (p != "none").then(|| PathBuf::from(p));
     }
-    for c in ["detect-secrets", "/work/venvs/ds/bin/detect-secrets"] {
+    for c in ["detect-secrets"] {
         if Command::new(c)
             .arg("--version")
             .output()

@@ -1,9 +1,11 @@
 //! The `squatch` command line: formats, exit codes and error messages.
 
+mod common;
+
 use std::process::Command;
 
 fn squatch(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_squatch"))
+    common::squatch_command()
         .args(args)
         .env_remove("SQUATCH_ROOT")
         .output()

@@ -14,10 +14,8 @@ use rexpect::reader::Options;
 use rexpect::session::{spawn_with_options, PtySession};
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_squatch"));
-    c.env_remove("SQUATCH_ROOT")
-        .env_remove("SQUATCH_STATE_DIR")
-        .env_remove("RUST_LOG");
+    let mut c = common::squatch_command();
+    c.env_remove("SQUATCH_ROOT").env_remove("RUST_LOG");
     c
 }
 

@@ -181,7 +181,7 @@ fn every_format_gives_rows_with_lines() {
 }
 
 fn squatch(root: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .arg("--root")
         .arg(root)
         .arg("--state-dir")
@@ -256,7 +256,7 @@ impl Repo {
     }
 
     fn check(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+        let out = common::squatch_command()
             .arg("check")
             .args(args)
             .current_dir(self.dir.path())

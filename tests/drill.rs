@@ -25,7 +25,7 @@ fn unique_marker(tag: &str) -> String {
 }
 
 fn squatch(fh: &FakeHost, state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squatch"))
+    common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .arg("--state-dir")

@@ -26,7 +26,7 @@ pub const GPU_UNTRUSTED_PROCESS: &str = "SELECT g.gpu_uuid, g.pid, g.process_nam
 
 fn query(root: &Path, extra: &[&str], sql: &str) -> Vec<serde_json::Value> {
     let state = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .arg("--root")
         .arg(root)
         .arg("--state-dir")

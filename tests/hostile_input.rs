@@ -37,7 +37,7 @@ fn query(host: &Host, sql: &str) -> Rows {
 
 fn squatch(root: &Path, args: &[&str]) -> (i32, String, String, i64) {
     use std::os::unix::process::ExitStatusExt;
-    let child = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let child = common::squatch_command()
         .arg("--root")
         .arg(root)
         .args(args)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::packs::{self as fx, Scene};
 
 fn hunt(scene: &Scene, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squatch"))
+    common::squatch_command()
         .arg("--root")
         .arg(scene.fh.root())
         .arg("--state-dir")
@@ -239,7 +239,7 @@ fn min_severity_sets_what_exits_1_and_errors_exit_2() {
     fx::record_tampered(&s); // medium only
     assert_eq!(hunt(&s, &[]).status.code(), Some(1));
     assert_eq!(hunt(&s, &["--min-severity", "high"]).status.code(), Some(0));
-    let o = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let o = common::squatch_command()
         .args(["--root", "/nonexistent/squatch-root", "hunt"])
         .output()
         .unwrap();

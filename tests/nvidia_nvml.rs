@@ -183,7 +183,7 @@ fn a_failing_nvml_is_logged_and_the_query_still_succeeds() {
     let failing = build_nvml_stub(build.path(), true);
     let fh = FakeHost::new();
     let state = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .arg("--state-dir")

@@ -47,7 +47,7 @@ impl Setup {
 
     /// Starts the extension the way osqueryd does.
     fn spawn(&self, timeout: u64) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_squatch"))
+        common::squatch_command()
             .arg("--socket")
             .arg(&self.socket)
             .arg("--timeout")
@@ -99,7 +99,7 @@ fn registered(m: &Manager) -> bool {
 }
 
 fn table_names() -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .args(["tables", "--json"])
         .output()
         .unwrap();

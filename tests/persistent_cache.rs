@@ -22,7 +22,7 @@ struct Run {
 }
 
 fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .arg("--root")
         .arg(root)
         .arg("--state-dir")

@@ -9,7 +9,7 @@ use common::FakeHost;
 use serde_json::Value;
 
 fn query(fh: &FakeHost, sql: &str) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .args(["query", "--json", "--root"])
         .arg(fh.root())
         .arg(sql)

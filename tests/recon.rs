@@ -11,7 +11,7 @@ use common::FakeHost;
 use squatch::typosquat::{variants, Index};
 
 fn recon(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squatch"))
+    common::squatch_command()
         .arg("--state-dir")
         .arg(state)
         .arg("recon")
@@ -250,7 +250,7 @@ fn installed_distributions_when_no_file_is_given() {
     let site = fh.venv("/opt/app/.venv", "3.12", false);
     fh.dist(&site, "tqdm", "4.66.0").write();
     let state = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let o = common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .arg("--state-dir")

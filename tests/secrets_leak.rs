@@ -20,7 +20,7 @@ struct Run {
 }
 
 fn squatch(fh: &FakeHost, state: &Path, extra_env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_squatch"));
+    let mut cmd = common::squatch_command();
     cmd.arg("--root")
         .arg(fh.root())
         .arg("--state-dir")

@@ -25,7 +25,7 @@ pub const SAME_SECRET_IN_SEVERAL_PLACES: &str = "SELECT fingerprint, secret_kind
 
 fn run(fh: &FakeHost, sql: &str) -> Vec<serde_json::Value> {
     let state = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .arg("--state-dir")

@@ -24,7 +24,7 @@ open("/etc/modprobe.d/nvidia-fake.conf", "a").write("install nvidia /sbin/modpro
 const FAKE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 fn triage(fh: &FakeHost) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let out = common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .args(["hunt", "--json"])
@@ -36,7 +36,7 @@ fn triage(fh: &FakeHost) -> Vec<serde_json::Value> {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stdout.contains(FAKE_SECRET) && !stderr.contains(FAKE_SECRET));
     // The text report, too, prints no secret.
-    let text = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let text = common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .arg("hunt")

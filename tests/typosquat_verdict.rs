@@ -110,7 +110,7 @@ const PACK_QUERIES: &[(&str, &str)] = &[
 
 fn squatch_query(fh: &FakeHost, sql: &str) -> Vec<serde_json::Value> {
     let state = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let o = common::squatch_command()
         .arg("--root")
         .arg(fh.root())
         .arg("--state-dir")

@@ -45,6 +45,19 @@ use sha2::{Digest, Sha256};
 use squatch::host::Host;
 use tempfile::TempDir;
 
+/// The `squatch` binary under test, keeping its state (fingerprint key,
+/// persistent cache) under the test build's own temp directory: a test run
+/// never writes the real `/var/lib/squatch`. A test that passes
+/// `--state-dir` itself still wins (a flag beats the environment).
+pub fn squatch_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_squatch"));
+    cmd.env(
+        "SQUATCH_STATE_DIR",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/squatch-state"),
+    );
+    cmd
+}
+
 /// A temp dir standing for a host's `/`. Removed when dropped.
 pub struct FakeHost {
     dir: TempDir,

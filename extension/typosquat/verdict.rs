@@ -16,8 +16,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::index::{Assessment, DEFAULT_THRESHOLD};
+use super::index::{Assessment, Index, DEFAULT_THRESHOLD};
 use super::normalize;
+use super::text::{edit_script, is_added_word, is_version_word, Edit};
 
 /// Shape score at or above which a name is a `typosquat` on its shape
 /// alone (with no host evidence against it); between
@@ -30,6 +31,37 @@ pub const RECENT_INSTALL_SECS: i64 = 30 * 24 * 3600;
 const MIN_SUMMARY_LEN: usize = 12;
 /// How many characters of a normalised summary the shipped list keeps.
 const SUMMARY_KEPT: usize = 40;
+/// Targets ranked at or above this are the names everyone installs: a slip
+/// of one of them is a typosquat on its shape alone.
+pub const FAMOUS_RANK: u32 = 100;
+/// Names ranked at or above this count as "famous" when a name is made of
+/// two of them (`numpy-selenium`); also the rank a misspelled base of a
+/// combosquat must reach.
+pub const WELL_KNOWN_RANK: u32 = 1_000;
+/// A letter dropped inside a target at least this long is a slip, not a
+/// shorter word of its own.
+const LONG_TARGET: usize = 8;
+/// Words that name a companion built on a popular package (`rsa-cli`,
+/// `grpcio-helpers`): how third parties legitimately name their tools.
+/// Words that pose as the package itself (`-upgrade`, `-x64`, `-official`,
+/// `py-`) are not in it.
+const COMPANION_WORDS: &[&str] = &[
+    "cli",
+    "client",
+    "helper",
+    "helpers",
+    "wrapper",
+    "util",
+    "utils",
+    "utility",
+    "utilities",
+    "tool",
+    "tools",
+    "toolkit",
+    "toolbox",
+    "extra",
+    "extras",
+];
 
 /// The summaries of the popular packages (`name<TAB>normalised summary`).
 pub const TOP_SUMMARIES_TSV: &str = include_str!("../data/pypi_top_summaries.tsv");
@@ -155,6 +187,287 @@ pub fn url_project(url: &str) -> Option<String> {
     Some(normalize(last))
 }
 
+/// What the name alone says: whether it counts as flagged, whether its
+/// shape alone makes a typosquat, and the rule that decided, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeReading {
+    /// The score reaches [`DEFAULT_THRESHOLD`], or the name joins two
+    /// well-known names.
+    pub flagged: bool,
+    /// The shape alone makes a `typosquat` (no host evidence needed).
+    pub strong: bool,
+    /// Why, in words (none when the name is not flagged).
+    pub reason: Option<String>,
+}
+
+/// The kind of finding behind a score, from the start of its technique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Characters omitted, added, swapped or substituted.
+    Slip,
+    /// Same name once look-alike characters or delimiters are folded.
+    Lookalike,
+    /// Several repeated characters.
+    Repeats,
+    /// A popular name plus words.
+    Combo,
+    /// A popular name plus a version number.
+    Version,
+    /// A `py`/`python` prefix dropped.
+    PrefixDropped,
+    /// Anything else (prefix changed, swapped words, curated families,
+    /// dependency confusion).
+    Other,
+}
+
+fn kind(technique: &str) -> Kind {
+    const OTHER: [&str; 7] = [
+        "prefix changed",
+        "swapped words",
+        "official relative",
+        "dependency confusion",
+        "popular itself",
+        "known malicious",
+        "name longer",
+    ];
+    if technique.starts_with("combosquat of") {
+        Kind::Combo
+    } else if technique.starts_with("version-number suffix") {
+        Kind::Version
+    } else if technique.starts_with("prefix \"") && technique.ends_with("dropped") {
+        Kind::PrefixDropped
+    } else if technique.starts_with("look-alike") || technique.starts_with("delimiter changed") {
+        Kind::Lookalike
+    } else if technique.starts_with("repeated characters") {
+        Kind::Repeats
+    } else if technique.is_empty() || OTHER.iter().any(|o| technique.starts_with(o)) {
+        Kind::Other
+    } else {
+        Kind::Slip
+    }
+}
+
+/// True when `Added { ch, at }` repeats a neighbour (`pilllow`).
+fn is_repeat(name: &[u8], ch: u8, at: usize) -> bool {
+    (at > 0 && name[at - 1] == ch) || name.get(at + 1) == Some(&ch)
+}
+
+/// The words a combosquat adds to its (exactly spelled) base: the name's
+/// tokens that the base lacks, or what is left once the base is cut off
+/// an undelimited name (`commutils`).
+fn added_words<'a>(name: &'a str, base: &str) -> Vec<&'a str> {
+    if name.contains('-') {
+        let base_tokens: Vec<&str> = base.split('-').collect();
+        name.split('-')
+            .filter(|t| !t.is_empty() && !base_tokens.contains(t))
+            .collect()
+    } else if let Some(rest) = name.strip_prefix(base).or_else(|| name.strip_suffix(base)) {
+        vec![rest]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The well-known names (rank at or above [`WELL_KNOWN_RANK`], four
+/// characters or more) a name is made of, when it is made only of such
+/// names and ecosystem or version words (`numpy-selenium`,
+/// `scikit-learn-matplotlib`); `None` otherwise.
+fn well_known_parts(name: &str, base: &str, index: &Index) -> Option<Vec<String>> {
+    let tokens: Vec<&str> = if name.contains('-') {
+        name.split('-').collect()
+    } else {
+        let rest = name.strip_prefix(base)?;
+        vec![base, rest]
+    };
+    let well_known = |s: &str| {
+        s.len() >= 4
+            && !is_added_word(s)
+            && index.rank_of(s).is_some_and(|r| r <= WELL_KNOWN_RANK)
+    };
+    // best[i]: the parts of the segmentation of tokens[i..] with the most
+    // well-known names, if one exists.
+    let n = tokens.len();
+    let mut best: Vec<Option<Vec<String>>> = vec![None; n + 1];
+    best[n] = Some(Vec::new());
+    for i in (0..n).rev() {
+        for j in i + 1..=n {
+            let Some(tail) = best[j].clone() else { continue };
+            let span = tokens[i..j].join("-");
+            let parts = if well_known(&span) {
+                let mut p = vec![span];
+                p.extend(tail);
+                p
+            } else if j == i + 1 && (is_added_word(&span) || is_version_word(&span)) {
+                tail
+            } else {
+                continue;
+            };
+            if best[i].as_ref().is_none_or(|b| parts.len() > b.len()) {
+                best[i] = Some(parts);
+            }
+        }
+    }
+    best[0].take().filter(|p| p.len() >= 2)
+}
+
+/// Reads a name's shape on its own, beyond the score: the rules that make a
+/// flagged name a `typosquat` or keep it `suspicious` when nothing but the
+/// name is known. Each rule is a kind of edit attackers make and legitimate
+/// authors rarely do, or the reverse; see the module tests for a true and a
+/// false positive of each.
+pub fn read_shape(a: &Assessment) -> ShapeReading {
+    read_shape_in(a, Index::embedded)
+}
+
+fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> ShapeReading {
+    let by_score = |flagged: bool| ShapeReading {
+        flagged,
+        strong: a.score >= STRONG_THRESHOLD,
+        reason: flagged.then(|| {
+            if a.score >= STRONG_THRESHOLD {
+                format!("shape score {:.2} at or above {STRONG_THRESHOLD}", a.score)
+            } else {
+                format!("shape score {:.2} below {STRONG_THRESHOLD}", a.score)
+            }
+        }),
+    };
+    let (Some(target), Some(rank)) = (a.target.as_deref(), a.target_rank) else {
+        return by_score(a.score >= DEFAULT_THRESHOLD);
+    };
+    if a.is_popular() || a.known_malicious.is_some() {
+        return by_score(a.score >= DEFAULT_THRESHOLD);
+    }
+    let name = a.normalized_name.as_str();
+    let strong = |reason: String| ShapeReading {
+        flagged: true,
+        strong: true,
+        reason: Some(reason),
+    };
+    let weak = |reason: String| ShapeReading {
+        flagged: true,
+        strong: false,
+        reason: Some(reason),
+    };
+    let kind = kind(&a.technique);
+    // A name made only of well-known names borrows their reputations; an
+    // integration of a plugin host scores low but is built the same way.
+    if kind == Kind::Combo && a.technique.contains("joined popular") && rank <= WELL_KNOWN_RANK {
+        if let Some(parts) = well_known_parts(name, target, index()) {
+            return strong(format!(
+                "made only of well-known names ({}), each in the top {WELL_KNOWN_RANK}",
+                parts.join(", ")
+            ));
+        }
+    }
+    if a.score < DEFAULT_THRESHOLD {
+        return by_score(false);
+    }
+    match kind {
+        Kind::Combo => {
+            if a.technique.contains(": misspelled \"") {
+                if rank > WELL_KNOWN_RANK {
+                    return weak(format!(
+                        "misspelled base and an added word: two changes from {target} (rank {rank}, outside the top {WELL_KNOWN_RANK})"
+                    ));
+                }
+            } else {
+                let words = added_words(name, target);
+                if !words.is_empty() && words.iter().all(|w| COMPANION_WORDS.contains(w)) {
+                    return weak(format!(
+                        "companion word {} added to {target}: how third-party tools built on a package are named",
+                        words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+        Kind::Version => {
+            let suffix = a.technique.split('"').nth(1).unwrap_or("");
+            if suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit()) {
+                return weak(format!(
+                    "suffix \"{suffix}\" reads as a number of its own (a status code, a model), not a release of {target}"
+                ));
+            }
+        }
+        Kind::PrefixDropped => {
+            return weak(format!(
+                "the bare project name without {target}'s Python prefix: often the project's own name elsewhere"
+            ));
+        }
+        Kind::Slip | Kind::Lookalike | Kind::Repeats => {
+            if rank <= FAMOUS_RANK {
+                return strong(format!(
+                    "one slip from a top-{FAMOUS_RANK} name ({target}, rank {rank})"
+                ));
+            }
+            if let Some(reason) = slip_reason(name, target, kind) {
+                return strong(reason);
+            }
+        }
+        Kind::Other => {}
+    }
+    by_score(true)
+}
+
+/// The slips that are typos whatever the target's rank: transposed or
+/// doubled letters, a letter slipped inside the name or dropped inside a
+/// long one, a slip inside one word of a multi-word name.
+fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
+    if kind == Kind::Repeats {
+        return Some("repeated letters: a typing slip, rarely a name of its own".to_string());
+    }
+    if kind != Kind::Slip {
+        return None;
+    }
+    let q = name.as_bytes();
+    let edits = edit_script(target.as_bytes(), q);
+    let swap_or_repeat = |e: &Edit| match *e {
+        Edit::Swapped { .. } => true,
+        Edit::Added { ch, at } => is_repeat(q, ch, at),
+        _ => false,
+    };
+    if !edits.is_empty() && edits.iter().all(swap_or_repeat) {
+        return Some(format!(
+            "transposed or doubled letters of {target}: a typing slip, rarely a name of its own"
+        ));
+    }
+    let [edit] = edits.as_slice() else {
+        return None;
+    };
+    match *edit {
+        Edit::Added { ch, at } if ch.is_ascii_alphanumeric() && at > 0 && at + 1 < q.len() => {
+            return Some(format!(
+                "letter \"{}\" slipped inside {target}, not an affix at either end",
+                ch as char
+            ));
+        }
+        Edit::Omitted { ch } if ch.is_ascii_alphanumeric() && target.len() >= LONG_TARGET => {
+            let first_diff = q.iter().zip(target.as_bytes()).position(|(x, y)| x != y);
+            if first_diff.is_some_and(|i| i > 0) {
+                return Some(format!(
+                    "letter \"{}\" dropped inside the long name {target}",
+                    ch as char
+                ));
+            }
+        }
+        _ => {}
+    }
+    // A slip inside one word of a multi-word name: `py-cozd`, `usvr-agent`.
+    let (nt, tt): (Vec<&str>, Vec<&str>) = (name.split('-').collect(), target.split('-').collect());
+    if tt.len() >= 2 && nt.len() == tt.len() {
+        let differing: Vec<usize> = (0..tt.len()).filter(|&i| nt[i] != tt[i]).collect();
+        if let [i] = differing[..] {
+            let (got, want) = (nt[i], tt[i]);
+            let plural = got.strip_suffix('s') == Some(want) || want.strip_suffix('s') == Some(got);
+            if want.len() >= 4 && !plural {
+                return Some(format!(
+                    "slip inside the word \"{want}\" of the multi-word name {target}"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Judges a name: its shape ([`Assessment`]) and, when installed, what the
 /// host says about it.
 pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
@@ -162,9 +475,11 @@ pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
     if let Some(ids) = &a.known_malicious {
         evidence.push(format!("known malicious ({ids})"));
     }
-    let flagged = a.score >= DEFAULT_THRESHOLD;
+    let shape = read_shape(a);
+    let flagged = shape.flagged;
     if flagged && a.known_malicious.is_none() {
         evidence.push(format!("shape {:.2}: {}", a.score, a.technique));
+        evidence.extend(shape.reason.clone());
     }
     // A popular name or an official relative (tensorflow-gpu) may share
     // its project's summary and links: that is not imitation.
@@ -220,12 +535,12 @@ pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
     } else if copies || points_at_target || findings {
         Verdict::Typosquat
     } else if own_identity {
-        if a.score >= STRONG_THRESHOLD || orphan {
+        if shape.strong || orphan {
             Verdict::Suspicious
         } else {
             Verdict::Ok
         }
-    } else if a.score >= STRONG_THRESHOLD || orphan {
+    } else if shape.strong || orphan {
         Verdict::Typosquat
     } else {
         Verdict::Suspicious
@@ -301,32 +616,32 @@ mod tests {
 
     #[test]
     fn copied_summary_or_target_url_makes_a_weak_shape_a_typosquat() {
-        let a = index().assess("piglow");
+        let a = index().assess("pyprod");
         assert!(a.score >= DEFAULT_THRESHOLD && a.score < STRONG_THRESHOLD);
         assert_eq!(judge(&a, None).verdict, Verdict::Suspicious);
-        let target_summary = top_summary("pillow").unwrap().to_string();
-        let copied = host(&target_summary, &["https://example.invalid/piglow"]);
+        let target_summary = top_summary("pyproj").unwrap().to_string();
+        let copied = host(&target_summary, &["https://example.invalid/pyprod"]);
         let j = judge(&a, Some(&copied));
         assert_eq!(j.verdict, Verdict::Typosquat, "{:?}", j.evidence);
         assert!(j
             .evidence
             .iter()
-            .any(|e| e.contains("summary copies pillow")));
+            .any(|e| e.contains("summary copies pyproj")));
         let url = host(
-            "An image thing",
-            &["https://github.com/python-pillow/Pillow"],
+            "A map thing",
+            &["https://github.com/pyproj4/pyproj"],
         );
         let j = judge(&a, Some(&url));
         assert_eq!(j.verdict, Verdict::Typosquat);
-        assert!(j.evidence.iter().any(|e| e.contains("points at pillow")));
+        assert!(j.evidence.iter().any(|e| e.contains("points at pyproj")));
     }
 
     #[test]
     fn own_identity_keeps_a_near_name_ok_or_suspicious() {
-        let weak = index().assess("piglow");
+        let weak = index().assess("pyprod");
         let own = host(
-            "Glowing pig sprites for terminals",
-            &["https://github.com/someone/piglow"],
+            "Production settings for small services",
+            &["https://github.com/someone/pyprod"],
         );
         assert_eq!(judge(&weak, Some(&own)).verdict, Verdict::Ok);
         let strong = index().assess("reqeusts");
@@ -340,7 +655,7 @@ mod tests {
 
     #[test]
     fn orphan_recent_install_and_findings_raise() {
-        let weak = index().assess("piglow");
+        let weak = index().assess("pyprod");
         let mut h = HostEvidence {
             requested: Some(false),
             install_time: Some(1_999_999_000),
@@ -379,3 +694,4 @@ mod tests {
         assert_eq!(judge(&plugin, Some(&h)).verdict, Verdict::Ok);
     }
 }
+

@@ -193,7 +193,10 @@ fn verdicts_on_names_alone() {
         for r in &pos {
             if verdict(r[0]) != Verdict::Typosquat {
                 let a = index.assess(r[0]);
-                eprintln!("half {label} not typosquat: {:<28} {:.3} {}", r[0], a.score, a.technique);
+                eprintln!(
+                    "half {label} not typosquat: {:<28} {:.3} {}",
+                    r[0], a.score, a.technique
+                );
             }
         }
         eprintln!(
@@ -274,12 +277,15 @@ const TARGET_AGREEMENT_FLOOR: f64 = 0.96;
 const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 0.22;
 // Reached: 54/2000 (0.027).
 const LONG_TAIL_RATE_CEILING: f64 = 0.0275;
-// Verdicts on names alone. Reached: 19/2000 (0.0095) typosquat on the long tail.
-const VERDICT_LONG_TAIL_CEILING: f64 = 0.01;
-// Reached: 233/332 labelled typosquats are `typosquat` on their names alone
-// (the other 73 flagged ones are `suspicious`).
-const VERDICT_TYPOSQUAT_RECALL_FLOOR: f64 = 0.70;
-// Each half (A tuned on, B held out) of the long tail and of the labelled
-// set. Reached: see VERDICT_LONG_TAIL_CEILING.
-const VERDICT_LONG_TAIL_HALF_CEILING: f64 = 0.01;
-const VERDICT_TYPOSQUAT_RECALL_HALF_FLOOR: f64 = 0.70;
+// Verdicts on names alone (was 19/2000 typosquat on the long tail and
+// 233/332 labelled typosquats before the name-only shape rules of
+// verdict.rs). Reached: 16/2000 (0.0080) typosquat on the long tail
+// (half A 9/1010, half B 7/990).
+const VERDICT_LONG_TAIL_CEILING: f64 = 0.008;
+// Reached: 293/332 (0.883) labelled typosquats are `typosquat` on their
+// names alone (half A 139/162 = 0.858, half B 154/170 = 0.906), none of the
+// 332 legitimate neighbours; 308/332 are at least `suspicious`.
+const VERDICT_TYPOSQUAT_RECALL_FLOOR: f64 = 0.88;
+// Each half (A: the rules were tuned on it; B: held out).
+const VERDICT_LONG_TAIL_HALF_CEILING: f64 = 0.009;
+const VERDICT_TYPOSQUAT_RECALL_HALF_FLOOR: f64 = 0.85;

@@ -280,9 +280,7 @@ fn well_known_parts(name: &str, base: &str, index: &Index) -> Option<Vec<String>
         vec![base, rest]
     };
     let well_known = |s: &str| {
-        s.len() >= 4
-            && !is_added_word(s)
-            && index.rank_of(s).is_some_and(|r| r <= WELL_KNOWN_RANK)
+        s.len() >= 4 && !is_added_word(s) && index.rank_of(s).is_some_and(|r| r <= WELL_KNOWN_RANK)
     };
     // best[i]: the parts of the segmentation of tokens[i..] with the most
     // well-known names, if one exists.
@@ -291,7 +289,9 @@ fn well_known_parts(name: &str, base: &str, index: &Index) -> Option<Vec<String>
     best[n] = Some(Vec::new());
     for i in (0..n).rev() {
         for j in i + 1..=n {
-            let Some(tail) = best[j].clone() else { continue };
+            let Some(tail) = best[j].clone() else {
+                continue;
+            };
             let span = tokens[i..j].join("-");
             let parts = if well_known(&span) {
                 let mut p = vec![span];
@@ -551,7 +551,6 @@ pub fn judge(a: &Assessment, host: Option<&HostEvidence>) -> Judgement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::typosquat::Index;
 
     fn index() -> &'static Index {
         Index::embedded()
@@ -627,10 +626,7 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.contains("summary copies pyproj")));
-        let url = host(
-            "A map thing",
-            &["https://github.com/pyproj4/pyproj"],
-        );
+        let url = host("A map thing", &["https://github.com/pyproj4/pyproj"]);
         let j = judge(&a, Some(&url));
         assert_eq!(j.verdict, Verdict::Typosquat);
         assert!(j.evidence.iter().any(|e| e.contains("points at pyproj")));
@@ -693,5 +689,124 @@ mod tests {
         );
         assert_eq!(judge(&plugin, Some(&h)).verdict, Verdict::Ok);
     }
-}
 
+    /// The shipped top list and families without the known-malicious list,
+    /// so that the shape rules speak (many examples below are real
+    /// malicious names, which the full index scores 1.0 by lookup).
+    fn shape_index() -> &'static Index {
+        static INDEX: OnceLock<Index> = OnceLock::new();
+        INDEX.get_or_init(|| {
+            Index::from_tsv(
+                crate::typosquat::data::TOP_TSV,
+                "",
+                crate::typosquat::data::CURATED_TSV,
+            )
+        })
+    }
+
+    /// (strong, reason) of a name on the malicious-free index.
+    fn reading(name: &str) -> (bool, String) {
+        let a = shape_index().assess(name);
+        let r = read_shape_in(&a, shape_index);
+        assert!(r.flagged, "{name}: {a:?}");
+        (r.strong, r.reason.unwrap_or_default())
+    }
+
+    /// Asserts the true positive is strong for `why`, the false positive is
+    /// flagged but weak.
+    fn rule(tp: &str, fp: &str, why: &str) {
+        let (strong, reason) = reading(tp);
+        assert!(strong && reason.contains(why), "{tp}: {strong} {reason}");
+        let (strong, reason) = reading(fp);
+        assert!(!strong, "{fp}: {reason}");
+    }
+
+    #[test]
+    fn slip_of_a_top_100_name_is_a_typosquat() {
+        // An arbitrary substitution: strong on requests (rank 6), weak on
+        // pyproj (rank 888).
+        rule("requosts", "pyprod", "top-100 name (requests, rank 6)");
+    }
+
+    #[test]
+    fn transposed_or_doubled_letters_are_a_typosquat_at_any_rank() {
+        // kedro is rank 4,996: its transposition and its doubled letter are
+        // slips; a keyboard-adjacent substitution may be a word of its own.
+        rule("kerdo", "kedrp", "transposed or doubled letters");
+        rule("kedroo", "kedrp", "transposed or doubled letters");
+    }
+
+    #[test]
+    fn a_letter_slipped_inside_is_a_typosquat_an_affix_is_not() {
+        rule(
+            "customtkqinter",
+            "customtkinterz",
+            "slipped inside customtkinter",
+        );
+    }
+
+    #[test]
+    fn a_letter_dropped_inside_a_long_name_is_a_typosquat() {
+        // tkcalendar (rank 10,084): the last letter dropped is a shorter
+        // name of its own more often than a slip.
+        rule("tkcalenar", "tkcalenda", "dropped inside the long name");
+    }
+
+    #[test]
+    fn a_slip_inside_a_word_of_a_multi_word_name_is_a_typosquat() {
+        // A two-letter word (`sb` of `sb-cli`) is not a word one slips in.
+        rule("user-agant", "sb-cla", "inside the word \"agent\"");
+    }
+
+    #[test]
+    fn a_name_made_of_two_well_known_names_is_a_typosquat() {
+        rule(
+            "pandas-selenium",
+            "selenium-ezdxf",
+            "well-known names (pandas, selenium)",
+        );
+        // Even when a plugin host keeps its score below the threshold.
+        let a = shape_index().assess("pytest-pandas");
+        let r = read_shape_in(&a, shape_index);
+        assert!(r.strong && r.flagged, "{a:?} {r:?}");
+        assert_eq!(judge(&a, None).verdict, Verdict::Typosquat);
+    }
+
+    #[test]
+    fn a_companion_word_keeps_a_combosquat_suspicious() {
+        rule("boto3-upgrade", "boto3-cli", "score 0.70");
+        let (_, reason) = reading("boto3-helpers");
+        assert!(reason.contains("companion word \"helpers\""), "{reason}");
+        assert_eq!(
+            judge(&shape_index().assess("boto3-cli"), None).verdict,
+            Verdict::Suspicious
+        );
+    }
+
+    #[test]
+    fn a_misspelled_mid_list_base_plus_a_word_stays_suspicious() {
+        // selenium is rank 489, slicer 1,199.
+        rule("selenum-py", "sliccer-py", "score 0.85");
+        let (_, reason) = reading("sliccer-py");
+        assert!(reason.contains("outside the top 1000"), "{reason}");
+    }
+
+    #[test]
+    fn a_long_number_suffix_is_not_a_release() {
+        rule("flask2", "flask-404", "score 0.80");
+        let (_, reason) = reading("flask-404");
+        assert!(reason.contains("\"404\" reads as a number"), "{reason}");
+    }
+
+    #[test]
+    fn a_dropped_python_prefix_stays_suspicious() {
+        // A changed prefix keeps the project's name and its score decides;
+        // a dropped one is often the project's own name elsewhere.
+        rule("py-dateutil", "magic", "score 0.80");
+        let (_, reason) = reading("magic");
+        assert!(
+            reason.contains("without python-magic's Python prefix"),
+            "{reason}"
+        );
+    }
+}

@@ -42,9 +42,9 @@ pub const WELL_KNOWN_RANK: u32 = 1_000;
 /// shorter word of its own.
 const LONG_TARGET: usize = 8;
 /// Words that name a companion built on a popular package (`rsa-cli`,
-/// `grpcio-helpers`): how third parties legitimately name their tools.
-/// Words that pose as the package itself (`-upgrade`, `-x64`, `-official`,
-/// `py-`) are not in it.
+/// `grpcio-helpers`) or the field it serves (`llm-client-redis`): how third
+/// parties legitimately name their tools. Words that pose as the package
+/// itself (`-upgrade`, `-x64`, `-official`, `py-`) are not in it.
 const COMPANION_WORDS: &[&str] = &[
     "cli",
     "client",
@@ -61,6 +61,18 @@ const COMPANION_WORDS: &[&str] = &[
     "toolbox",
     "extra",
     "extras",
+    "ai",
+    "ml",
+    "llm",
+];
+/// Letters that sound alike: a name heard rather than read is misspelt with
+/// them (`pycerial` for `pyserial`).
+const SOUND_ALIKE: [(u8, u8); 5] = [
+    (b'c', b's'),
+    (b'c', b'k'),
+    (b's', b'z'),
+    (b'k', b'q'),
+    (b'i', b'y'),
 ];
 
 /// The summaries of the popular packages (`name<TAB>normalised summary`).
@@ -410,7 +422,8 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
 
 /// The slips that are typos whatever the target's rank: transposed or
 /// doubled letters, a letter slipped inside the name or dropped inside a
-/// long one, a slip inside one word of a multi-word name.
+/// long one, a sound-alike letter, a slip inside one word of a multi-word
+/// name.
 fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
     if kind == Kind::Repeats {
         return Some("repeated letters: a typing slip, rarely a name of its own".to_string());
@@ -448,6 +461,14 @@ fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
                     ch as char
                 ));
             }
+        }
+        Edit::Substituted { got, want }
+            if SOUND_ALIKE.contains(&(got, want)) || SOUND_ALIKE.contains(&(want, got)) =>
+        {
+            return Some(format!(
+                "sound-alike \"{}\" for \"{}\" in {target}: a name misspelt by ear",
+                got as char, want as char
+            ));
         }
         _ => {}
     }
@@ -750,6 +771,24 @@ mod tests {
         // tkcalendar (rank 10,084): the last letter dropped is a shorter
         // name of its own more often than a slip.
         rule("tkcalenar", "tkcalenda", "dropped inside the long name");
+    }
+
+    #[test]
+    fn a_sound_alike_letter_is_a_typosquat_another_letter_is_not() {
+        rule(
+            "kustomtkinter",
+            "bustomtkinter",
+            "sound-alike \"k\" for \"c\"",
+        );
+    }
+
+    #[test]
+    fn a_field_word_keeps_a_combosquat_suspicious() {
+        let (strong, reason) = reading("redis-llm");
+        assert!(
+            !strong && reason.contains("companion word \"llm\""),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -301,10 +301,11 @@ fn main() {
     // The same on the fixed halves of tests/typosquat_eval.rs (FNV-1a of
     // the name, even = A, where the verdict rules were tuned; odd = B).
     let half_a = |n: &str| {
-        n.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        }) % 2
-            == 0
+        n.bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+            .is_multiple_of(2)
     };
     for (label, keep) in [("A (tuned)", true), ("B (held out)", false)] {
         let tail: Vec<&str> = long_tail

@@ -156,7 +156,7 @@ fn half_a(name: &str) -> bool {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h % 2 == 0
+    h.is_multiple_of(2)
 }
 
 /// The verdict on names alone (no installed metadata: the signals a host

@@ -298,4 +298,32 @@ fn main() {
         positives.iter().filter(|n| typosquat_verdict(n)).count() as f64 / positives.len() as f64,
         if legit.iter().any(|n| typosquat_verdict(n)) { "< 1" } else { "1.000" }
     );
+    // The same on the fixed halves of tests/typosquat_eval.rs (FNV-1a of
+    // the name, even = A, where the verdict rules were tuned; odd = B).
+    let half_a = |n: &str| {
+        n.bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+            .is_multiple_of(2)
+    };
+    for (label, keep) in [("A (tuned)", true), ("B (held out)", false)] {
+        let tail: Vec<&str> = long_tail
+            .iter()
+            .copied()
+            .filter(|n| half_a(n) == keep)
+            .collect();
+        let pos: Vec<&str> = positives
+            .iter()
+            .copied()
+            .filter(|n| half_a(n) == keep)
+            .collect();
+        println!(
+            "    half {label}: long-tail verdict=typosquat {}/{}; labelled recall {}/{}",
+            tail.iter().filter(|n| typosquat_verdict(n)).count(),
+            tail.len(),
+            pos.iter().filter(|n| typosquat_verdict(n)).count(),
+            pos.len()
+        );
+    }
 }

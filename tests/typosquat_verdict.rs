@@ -31,12 +31,12 @@ fn copycat_near_name_is_a_typosquat_with_its_reasons() {
     let rows = verdicts(&fh, SQL);
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
-    assert_eq!(r[0], "piglow");
+    assert_eq!(r[0], "pyprod");
     assert!(r[1].parse::<f64>().unwrap() < 0.7, "weak shape: {}", r[1]);
     assert_eq!(r[2], "typosquat");
     for reason in [
-        "summary copies pillow's",
-        "project URL points at pillow's project",
+        "summary copies pyproj's",
+        "project URL points at pyproj's project",
         "installed recently, not requested, nothing depends on it",
         "install-time findings: ",
     ] {
@@ -52,7 +52,7 @@ fn near_name_with_its_own_identity_stays_ok() {
     assert!(verdicts(&fh, SQL).is_empty());
     let all = verdicts(
         &fh,
-        "SELECT name, flagged, verdict, evidence FROM python_typosquat_scores WHERE name = 'piglow' AND installed = 1",
+        "SELECT name, flagged, verdict, evidence FROM python_typosquat_scores WHERE name = 'pyprod' AND installed = 1",
     );
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0][1], "1", "the shape alone flags it");
@@ -70,7 +70,7 @@ fn named_names_get_a_verdict_without_the_host() {
     let rows = verdicts(
         &fh,
         "SELECT name, verdict FROM python_typosquat_scores \
-         WHERE name IN ('reqeusts', 'piglow', 'requests', 'torchtriton') ORDER BY name",
+         WHERE name IN ('reqeusts', 'pyprod', 'requests', 'torchtriton') ORDER BY name",
     );
     let got: Vec<(&str, &str)> = rows
         .iter()
@@ -79,7 +79,7 @@ fn named_names_get_a_verdict_without_the_host() {
     assert_eq!(
         got,
         [
-            ("piglow", "suspicious"),
+            ("pyprod", "suspicious"),
             ("reqeusts", "typosquat"),
             ("requests", "ok"),
             ("torchtriton", "typosquat")
@@ -134,7 +134,7 @@ fn proposed_pack_queries_fire_on_the_attack_only() {
         let hits = squatch_query(&attack, sql);
         assert!(!hits.is_empty(), "{name} silent on the attack");
         assert!(
-            hits.iter().all(|r| r["name"] == "piglow"),
+            hits.iter().all(|r| r["name"] == "pyprod"),
             "{name}: {hits:?}"
         );
         assert!(

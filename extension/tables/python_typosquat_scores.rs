@@ -25,6 +25,7 @@ use crate::python::{
     DistributionCache,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
+use crate::typosquat::verdict::read_shape;
 use crate::typosquat::{judge, Assessment, HostEvidence, Index, DEFAULT_THRESHOLD};
 
 /// Installed names: normalised name -> what the host has of it.
@@ -88,7 +89,7 @@ const COLUMNS: &[Column] = &[
     ),
     Column::text(
         "verdict",
-        "typosquat, suspicious or ok: the shape score with what the host says (installed names: summary, project URL, REQUESTED and dependents, install-time findings; named names that are not looked up on the host: shape, curated and known-malicious lists only)",
+        "typosquat, suspicious or ok: the shape score with what the host says (installed names: summary, project URL, REQUESTED and dependents, install-time findings; named names that are not looked up on the host: shape, curated and known-malicious lists only; on the shape alone, the kind of slip and the target's rank decide, see evidence)",
     ),
     Column::text(
         "evidence",
@@ -183,7 +184,7 @@ impl PythonTyposquatScores {
                         .unwrap_or_default();
                     // Install-time code is scanned only for names whose
                     // shape already says something, one site scan each.
-                    if index.assess(&d.name).score >= DEFAULT_THRESHOLD {
+                    if read_shape(&index.assess(&d.name)).flagged {
                         let by_package = findings.get_or_insert_with(|| {
                             site_findings(host, &self.scanner, &env.path, site)
                         });

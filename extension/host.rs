@@ -315,22 +315,46 @@ impl Host {
         resolved_dir: &Path,
         name: &OsStr,
     ) -> Result<(File, Metadata), HostError> {
+        self.open_child_known(resolved_dir, name, None)
+    }
+
+    /// [`Host::open_child`] when the caller has just `stat`ed the entry
+    /// (`known`): that check is not repeated (the open is still
+    /// `O_NOFOLLOW | O_NONBLOCK`, a symlink met there takes the fully checked
+    /// way, and the opened file's `fstat` must show a regular file).
+    pub fn open_child_known(
+        &self,
+        resolved_dir: &Path,
+        name: &OsStr,
+        known: Option<&Metadata>,
+    ) -> Result<(File, Metadata), HostError> {
         let host_path = resolved_dir.join(name);
         let real = self.real_path(&host_path);
         let io_err = |source| HostError::Io {
             path: host_path.clone(),
             source,
         };
-        let pre = std::fs::symlink_metadata(&real).map_err(io_err)?;
+        let pre = match known {
+            Some(md) => md.clone(),
+            None => std::fs::symlink_metadata(&real).map_err(io_err)?,
+        };
         if pre.file_type().is_symlink() {
             return self.open_file(&host_path);
         }
         check_regular(&host_path, &pre)?;
-        let file = std::fs::OpenOptions::new()
+        let file = match std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&real)
-            .map_err(io_err)?;
+        {
+            Ok(f) => f,
+            // A symlink now (or `known` described what a link leads to):
+            // the fully checked way.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return self.open_file(&host_path)
+            }
+            Err(e) => return Err(io_err(e)),
+        };
         let md = file.metadata().map_err(io_err)?;
         check_regular(&host_path, &md)?;
         Ok((file, md))
@@ -567,6 +591,7 @@ impl Host {
             source,
         };
         let mut out = Vec::new();
+        let base = Self::normalize(host_path);
         for entry in std::fs::read_dir(&real).map_err(io_err)? {
             let entry = match entry {
                 Ok(e) => e,
@@ -584,7 +609,7 @@ impl Host {
             };
             let name = entry.file_name();
             out.push(DirEntry {
-                path: Self::normalize(host_path).join(&name),
+                path: base.join(&name),
                 name,
                 file_type,
             });

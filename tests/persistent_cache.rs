@@ -170,7 +170,7 @@ fn second_process_hits_and_a_restored_mtime_tamper_is_rescanned() {
     let second = squatch(&root, state.path(), &[], FINDINGS);
     assert_eq!(second.stdout, first.stdout);
     let (loaded, hits, misses) = stats(&second);
-    assert!(loaded >= 12, "{loaded}");
+    assert!(loaded >= 1, "{loaded}");
     assert_eq!(misses, 0, "nothing rescanned: {}", second.stderr);
     // Each file from the cache, or (when the fixture was already a second
     // old at the first run) the whole site.

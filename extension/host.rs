@@ -174,6 +174,15 @@ impl Host {
     /// The real path under the root for a host path, *without* resolving
     /// symlinks. Use [`Host::resolve`] before opening anything.
     pub fn real_path(&self, host_path: &Path) -> PathBuf {
+        // The usual case, a path already normal (every path this module
+        // hands out is): no component walk, one allocation.
+        if let Some(rel) = normal_relative(host_path) {
+            return if rel.is_empty() {
+                self.root.clone()
+            } else {
+                self.root.join(OsStr::from_bytes(rel))
+            };
+        }
         let norm = Self::normalize(host_path);
         let rel = norm.strip_prefix("/").unwrap_or(&norm);
         if rel.as_os_str().is_empty() {
@@ -198,16 +207,20 @@ impl Host {
             .rev()
             .collect();
         let mut current = PathBuf::from("/");
+        // The real path of `current`, kept beside it (no re-rooting and
+        // normalising of the whole prefix at every component).
+        let mut real = self.root.clone();
         while let Some(comp) = pending.pop() {
             if comp == OsStr::new("..") {
                 current.pop();
+                real = self.real_path(&current);
                 continue;
             }
             if comp == OsStr::new(".") {
                 continue;
             }
-            let candidate = current.join(&comp);
-            let real = self.real_path(&candidate);
+            current.push(&comp);
+            real.push(&comp);
             match std::fs::symlink_metadata(&real) {
                 Ok(md) if md.file_type().is_symlink() => {
                     hops += 1;
@@ -217,11 +230,15 @@ impl Host {
                         });
                     }
                     let target = std::fs::read_link(&real).map_err(|source| HostError::Io {
-                        path: candidate.clone(),
+                        path: current.clone(),
                         source,
                     })?;
+                    // The link's directory is where a relative target starts.
+                    current.pop();
+                    real = self.real_path(&current);
                     if target.is_absolute() {
                         current = PathBuf::from("/");
+                        real = self.root.clone();
                     }
                     let parts: Vec<_> = target
                         .components()
@@ -235,11 +252,10 @@ impl Host {
                         pending.push(p);
                     }
                 }
-                Ok(_) => current = candidate,
+                Ok(_) => {}
                 Err(_) => {
                     // Not there (or unreadable parent): stop resolving; the
                     // caller's open gives the precise error.
-                    current = candidate;
                     while let Some(rest) = pending.pop() {
                         current.push(rest);
                     }
@@ -816,6 +832,17 @@ impl HostDir {
             mode: st.st_mode as u32,
         })
     }
+}
+
+/// The bytes of `p` after its leading `/` when `p` is already what
+/// [`Host::normalize`] gives (absolute, every component a plain name).
+fn normal_relative(p: &Path) -> Option<&[u8]> {
+    let rest = p.as_os_str().as_bytes().strip_prefix(b"/")?;
+    let plain = rest.is_empty()
+        || rest
+            .split(|c| *c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..");
+    plain.then_some(rest)
 }
 
 fn check_regular(host_path: &Path, md: &Metadata) -> Result<(), HostError> {

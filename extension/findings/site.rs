@@ -257,6 +257,9 @@ fn memo_of(
     started: i128,
 ) -> Option<crate::persist::SiteMemo> {
     let idx = scanner.sites.get(&site.to_path_buf())?;
+    // Names some distribution imports as: the unrecorded-file search walks
+    // those (and only those) of the recorded top-level names.
+    let imported: HashSet<&str> = idx.top_level.iter().flatten().map(String::as_str).collect();
     let mut deps: BTreeSet<String> = BTreeSet::new();
     let entries = scanner.list_dir(host, site).ok()?;
     let py = |n: &str| {
@@ -293,7 +296,10 @@ fn memo_of(
                     }
                 }
             }
-            if top {
+            // A metadata directory's own files are above; its Python files
+            // matter only when it is also searched for unrecorded files
+            // (listed code files are added below in any case).
+            if top && (!meta || imported.contains(name)) {
                 walk_deps(host, scanner, site, name, 0, &mut deps)?;
             }
         } else if e.file_type.is_file() && (meta || site_level || py(name)) {

@@ -366,9 +366,7 @@ impl Host {
             Ok(f) => f,
             // A symlink now (or `known` described what a link leads to):
             // the fully checked way.
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return self.open_file(&host_path)
-            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return self.open_file(&host_path),
             Err(e) => return Err(io_err(e)),
         };
         let md = file.metadata().map_err(io_err)?;

@@ -90,6 +90,10 @@ impl Ident {
     }
 }
 
+/// One finding of a [`SiteMemo`]: path, member, package, file digest
+/// (its environment is the memo's).
+pub type MemoFinding = (String, String, Option<String>, Option<String>, Finding);
+
 /// What one site directory's scan found, and the identities it rests on
 /// (see `findings::site`): reused whole by a later process while every one
 /// of them is unchanged.
@@ -104,7 +108,7 @@ pub struct SiteMemo {
     /// SHA-256 (hex) of the identities of `deps`, in order.
     pub digest: String,
     /// Findings: path, member, package, file digest, finding.
-    pub findings: Vec<(String, String, Option<String>, Option<String>, Finding)>,
+    pub findings: Vec<MemoFinding>,
     /// Problems: path, member, message.
     pub problems: Vec<(String, String, String)>,
 }
@@ -160,6 +164,8 @@ impl Kind {
 
 /// A value and whether this process used it (used ones survive trimming).
 type Slot<V> = (Ident, V, bool);
+type ScanSlot = Slot<Arc<ScannedFile>>;
+type DigestSlot = Slot<Box<[u8]>>;
 
 #[derive(Debug, Default)]
 struct State {
@@ -167,9 +173,9 @@ struct State {
     dirty: [bool; 3],
     /// By path, then by role (a path is scanned in one or two roles): looked
     /// up by `&Path`, no allocation per lookup.
-    scans: HashMap<PathBuf, Vec<(Role, Slot<Arc<ScannedFile>>)>>,
+    scans: HashMap<PathBuf, Vec<(Role, ScanSlot)>>,
     /// By path, then by algorithm.
-    digests: HashMap<PathBuf, Vec<(String, Slot<Box<[u8]>>)>>,
+    digests: HashMap<PathBuf, Vec<(String, DigestSlot)>>,
     /// By (environment, site directory).
     sites: HashMap<(String, String), (Arc<SiteMemo>, bool)>,
 }
@@ -359,10 +365,9 @@ impl PersistentCache {
         // Read whole, then parsed from the slice (much faster than from a
         // reader); the size was bounded above.
         let mut bytes = Vec::new();
-        if let Err(e) = std::io::Read::read_to_end(
-            &mut std::io::Read::take(file, MAX_FILE_BYTES),
-            &mut bytes,
-        ) {
+        if let Err(e) =
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES), &mut bytes)
+        {
             discard(&format!("unreadable ({e})"));
             return None;
         }

@@ -174,7 +174,11 @@ fn second_process_hits_and_a_restored_mtime_tamper_is_rescanned() {
     assert_eq!(misses, 0, "nothing rescanned: {}", second.stderr);
     // Each file from the cache, or (when the fixture was already a second
     // old at the first run) the whole site.
-    assert!(hits >= 12 || sites_reused(&second) == 1, "{}", second.stderr);
+    assert!(
+        hits >= 12 || sites_reused(&second) == 1,
+        "{}",
+        second.stderr
+    );
 
     // Provenance: digests are kept too.
     let p1 = squatch(&root, state.path(), &[], PROVENANCE);
@@ -340,7 +344,11 @@ fn a_site_scan_is_reused_whole_until_metadata_or_record_changes_even_with_mtime_
 
     // RECORD rewritten in place (core.py no longer listed), mtime put back:
     // re-read, and core.py is now a file no RECORD lists.
-    rewrite_keeping_mtime(&fh.real(&pkg0.meta("RECORD")), "pkg0/core.py", "pkg0/corx.py");
+    rewrite_keeping_mtime(
+        &fh.real(&pkg0.meta("RECORD")),
+        "pkg0/core.py",
+        "pkg0/corx.py",
+    );
     let sixth = squatch(&root, state.path(), &[], q);
     assert_eq!(sites_reused(&sixth), 0, "{}", sixth.stderr);
     assert!(

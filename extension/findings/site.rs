@@ -383,7 +383,14 @@ fn walk_deps(
         }
         if e.file_type.is_dir() {
             if name != "__pycache__" {
-                walk_deps(host, scanner, site, &format!("{rel}/{name}"), depth + 1, deps)?;
+                walk_deps(
+                    host,
+                    scanner,
+                    site,
+                    &format!("{rel}/{name}"),
+                    depth + 1,
+                    deps,
+                )?;
             }
         } else if e.file_type.is_file() {
             let l = name.to_ascii_lowercase();

@@ -867,7 +867,11 @@ pub fn top_level_names_at(
 }
 
 /// The names `top_level.txt` lists, when it lists any.
-fn top_level_txt(host: &Host, dist: &Distribution, site_dir: Option<&HostDir>) -> Option<Vec<String>> {
+fn top_level_txt(
+    host: &Host,
+    dist: &Distribution,
+    site_dir: Option<&HostDir>,
+) -> Option<Vec<String>> {
     if let Ok(text) = read_meta_text(host, dist, site_dir, "top_level.txt", SMALL_FILE_CAP) {
         let mut names: Vec<String> = text
             .lines()

@@ -392,7 +392,10 @@ mod tests {
             Path::new("/v/lib/python3.12/site-packages/pkg/mod.py")
         );
         for (rel, want) in [
-            ("pkg//./mod.py", "/v/lib/python3.12/site-packages/pkg/mod.py"),
+            (
+                "pkg//./mod.py",
+                "/v/lib/python3.12/site-packages/pkg/mod.py",
+            ),
             ("pkg\\mod.py", "/v/lib/python3.12/site-packages/pkg/mod.py"),
             ("pkg/../x.py", "/v/lib/python3.12/site-packages/x.py"),
             ("./x.py", "/v/lib/python3.12/site-packages/x.py"),

@@ -245,8 +245,8 @@ fn replay(env: &Path, memo: &crate::persist::SiteMemo, out: &mut TargetScan) {
 /// and every Python file (scanned as code or as an unrecorded file). A
 /// symlink anywhere among them (the scan follows links inside the root),
 /// an `.egg`/`.egg-link` install (read from elsewhere), a path that is not
-/// UTF-8 or anything changed since `started` (it may have changed while it
-/// was read) means no memo.
+/// UTF-8, a problem row (it may be passing) or anything changed since
+/// `started` (it may have changed while it was read) means no memo.
 fn memo_of(
     host: &Host,
     scanner: &Scanner,
@@ -256,6 +256,11 @@ fn memo_of(
     part: &TargetScan,
     started: i128,
 ) -> Option<crate::persist::SiteMemo> {
+    // A problem may be passing (an I/O error, a file vanishing mid-scan):
+    // such a site is scanned again next time rather than its problem kept.
+    if !part.problems.is_empty() {
+        return None;
+    }
     let idx = scanner.sites.get(&site.to_path_buf())?;
     // Names some distribution imports as: the unrecorded-file search walks
     // those (and only those) of the recorded top-level names.

@@ -26,6 +26,17 @@ mod synthetic;
 use synthetic::*;
 
 fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> (Duration, Vec<u8>, i64) {
+    let (wall, out, rss, _) = squatch_cpu(root, state, extra, sql);
+    (wall, out, rss)
+}
+
+/// [`squatch`], also giving the child's CPU time (user + system).
+fn squatch_cpu(
+    root: &Path,
+    state: &Path,
+    extra: &[&str],
+    sql: &str,
+) -> (Duration, Vec<u8>, i64, Duration) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_squatch"));
     cmd.arg("--root")
         .arg(root)
@@ -33,8 +44,8 @@ fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> (Duration, V
         .arg(state)
         .args(extra)
         .args(["query", "--csv", sql]);
-    let (wall, out, _err, rss) = run_child(&mut cmd);
-    (wall, out, rss)
+    let (wall, out, _err, rss, cpu) = run_child_cpu(&mut cmd);
+    (wall, out, rss, cpu)
 }
 
 fn main() {
@@ -134,22 +145,34 @@ fn main() {
         let mut first = Vec::new();
         let mut second = Vec::new();
         let mut none = Vec::new();
+        let (mut first_cpu, mut second_cpu, mut none_cpu) = (Vec::new(), Vec::new(), Vec::new());
         let mut cache_bytes = 0;
         for i in 0..repeat {
             let state = states.path().join(format!("{label}-{i}"));
-            let (t, out, _) = squatch(&root, &state, &[], sql);
+            let (t, out, _, c) = squatch_cpu(&root, &state, &[], sql);
             assert_eq!(out, reference, "{label}: first run differs");
             first.push(t);
-            let (t, out, _) = squatch(&root, &state, &[], sql);
+            first_cpu.push(c);
+            let (t, out, _, c) = squatch_cpu(&root, &state, &[], sql);
             assert_eq!(out, reference, "{label}: second run differs");
             second.push(t);
-            let (t, _, _) = squatch(&root, &state, &["--no-cache"], sql);
+            second_cpu.push(c);
+            let (t, _, _, c) = squatch_cpu(&root, &state, &["--no-cache"], sql);
             none.push(t);
+            none_cpu.push(c);
             cache_bytes = std::fs::read_dir(state.join("cache"))
                 .unwrap()
                 .map(|e| e.unwrap().metadata().unwrap().len())
                 .sum::<u64>();
         }
+        let (fc, sc, nc) = (median(first_cpu), median(second_cpu), median(none_cpu));
+        println!(
+            "restart {label:<18}: CPU (user+sys) first {:8.1} ms   --no-cache {:8.1} ms   second (cache) {:8.1} ms = {:.1}% of first",
+            ms(fc),
+            ms(nc),
+            ms(sc),
+            100.0 * sc.as_secs_f64() / fc.as_secs_f64()
+        );
         let (f, s, n) = (median(first), median(second), median(none));
         println!(
             "restart {label:<18}: first {:8.1} ms   --no-cache {:8.1} ms   second (cache) {:8.1} ms = {:.1}% of first, {:.1}% of --no-cache; cache file {:.1} MB",

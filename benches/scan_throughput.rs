@@ -43,6 +43,17 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU time (user + system) used so far by this process (`RUSAGE_SELF`) or
+/// by its reaped children (`RUSAGE_CHILDREN`).
+fn cpu(who: libc::c_int) -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` points to a live, writable rusage.
+    unsafe { libc::getrusage(who, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
 fn rg(literals: &Path, list: &Path, threads: Option<usize>) -> (Duration, usize) {
     let mut cmd = Command::new("sh");
     let j = threads.map(|j| format!("-j{j}")).unwrap_or_default();
@@ -97,12 +108,16 @@ fn bench(
     let mut rg1 = Vec::new();
     let mut rgn = Vec::new();
     let mut rg_files = 0;
+    let (mut table_cpu, mut per_file_cpu, mut rg1_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeat {
+        let c = cpu(libc::RUSAGE_SELF);
         let t = Instant::now();
         let s = Scanner::new(rules);
         std::hint::black_box(scan_environments(host, &s, envs));
         table.push(t.elapsed());
+        table_cpu.push(cpu(libc::RUSAGE_SELF) - c);
 
+        let c = cpu(libc::RUSAGE_SELF);
         let t = Instant::now();
         for p in &files {
             if let Ok(b) = std::fs::read(p) {
@@ -111,8 +126,11 @@ fn bench(
             }
         }
         per_file.push(t.elapsed());
+        per_file_cpu.push(cpu(libc::RUSAGE_SELF) - c);
 
+        let c = cpu(libc::RUSAGE_CHILDREN);
         let (d, n) = rg(literals, &list, Some(1));
+        rg1_cpu.push(cpu(libc::RUSAGE_CHILDREN) - c);
         rg1.push(d);
         rg_files = n;
         rgn.push(rg(literals, &list, None).0);
@@ -137,6 +155,14 @@ fn bench(
         ms(rn),
         t.as_secs_f64() / r1.as_secs_f64(),
         p.as_secs_f64() / r1.as_secs_f64()
+    );
+    let (tc, pc, rc) = (median(table_cpu), median(per_file_cpu), median(rg1_cpu));
+    println!(
+        "  CPU (user+sys): squatch table {:8.1} ms | squatch per file {:8.1} ms | rg -j1 {:8.1} ms | table/rg-j1 = {:.2}x",
+        ms(tc),
+        ms(pc),
+        ms(rc),
+        tc.as_secs_f64() / rc.as_secs_f64()
     );
 }
 

@@ -174,6 +174,15 @@ impl Host {
     /// The real path under the root for a host path, *without* resolving
     /// symlinks. Use [`Host::resolve`] before opening anything.
     pub fn real_path(&self, host_path: &Path) -> PathBuf {
+        // The usual case, a path already normal (every path this module
+        // hands out is): no component walk, one allocation.
+        if let Some(rel) = normal_relative(host_path) {
+            return if rel.is_empty() {
+                self.root.clone()
+            } else {
+                self.root.join(OsStr::from_bytes(rel))
+            };
+        }
         let norm = Self::normalize(host_path);
         let rel = norm.strip_prefix("/").unwrap_or(&norm);
         if rel.as_os_str().is_empty() {
@@ -198,16 +207,20 @@ impl Host {
             .rev()
             .collect();
         let mut current = PathBuf::from("/");
+        // The real path of `current`, kept beside it (no re-rooting and
+        // normalising of the whole prefix at every component).
+        let mut real = self.root.clone();
         while let Some(comp) = pending.pop() {
             if comp == OsStr::new("..") {
                 current.pop();
+                real = self.real_path(&current);
                 continue;
             }
             if comp == OsStr::new(".") {
                 continue;
             }
-            let candidate = current.join(&comp);
-            let real = self.real_path(&candidate);
+            current.push(&comp);
+            real.push(&comp);
             match std::fs::symlink_metadata(&real) {
                 Ok(md) if md.file_type().is_symlink() => {
                     hops += 1;
@@ -217,11 +230,15 @@ impl Host {
                         });
                     }
                     let target = std::fs::read_link(&real).map_err(|source| HostError::Io {
-                        path: candidate.clone(),
+                        path: current.clone(),
                         source,
                     })?;
+                    // The link's directory is where a relative target starts.
+                    current.pop();
+                    real = self.real_path(&current);
                     if target.is_absolute() {
                         current = PathBuf::from("/");
+                        real = self.root.clone();
                     }
                     let parts: Vec<_> = target
                         .components()
@@ -235,11 +252,10 @@ impl Host {
                         pending.push(p);
                     }
                 }
-                Ok(_) => current = candidate,
+                Ok(_) => {}
                 Err(_) => {
                     // Not there (or unreadable parent): stop resolving; the
                     // caller's open gives the precise error.
-                    current = candidate;
                     while let Some(rest) = pending.pop() {
                         current.push(rest);
                     }
@@ -315,22 +331,44 @@ impl Host {
         resolved_dir: &Path,
         name: &OsStr,
     ) -> Result<(File, Metadata), HostError> {
+        self.open_child_known(resolved_dir, name, None)
+    }
+
+    /// [`Host::open_child`] when the caller has just `stat`ed the entry
+    /// (`known`): that check is not repeated (the open is still
+    /// `O_NOFOLLOW | O_NONBLOCK`, a symlink met there takes the fully checked
+    /// way, and the opened file's `fstat` must show a regular file).
+    pub fn open_child_known(
+        &self,
+        resolved_dir: &Path,
+        name: &OsStr,
+        known: Option<&Metadata>,
+    ) -> Result<(File, Metadata), HostError> {
         let host_path = resolved_dir.join(name);
         let real = self.real_path(&host_path);
         let io_err = |source| HostError::Io {
             path: host_path.clone(),
             source,
         };
-        let pre = std::fs::symlink_metadata(&real).map_err(io_err)?;
+        let pre = match known {
+            Some(md) => md.clone(),
+            None => std::fs::symlink_metadata(&real).map_err(io_err)?,
+        };
         if pre.file_type().is_symlink() {
             return self.open_file(&host_path);
         }
         check_regular(&host_path, &pre)?;
-        let file = std::fs::OpenOptions::new()
+        let file = match std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&real)
-            .map_err(io_err)?;
+        {
+            Ok(f) => f,
+            // A symlink now (or `known` described what a link leads to):
+            // the fully checked way.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return self.open_file(&host_path),
+            Err(e) => return Err(io_err(e)),
+        };
         let md = file.metadata().map_err(io_err)?;
         check_regular(&host_path, &md)?;
         Ok((file, md))
@@ -567,6 +605,7 @@ impl Host {
             source,
         };
         let mut out = Vec::new();
+        let base = Self::normalize(host_path);
         for entry in std::fs::read_dir(&real).map_err(io_err)? {
             let entry = match entry {
                 Ok(e) => e,
@@ -584,7 +623,7 @@ impl Host {
             };
             let name = entry.file_name();
             out.push(DirEntry {
-                path: Self::normalize(host_path).join(&name),
+                path: base.join(&name),
                 name,
                 file_type,
             });
@@ -791,6 +830,17 @@ impl HostDir {
             mode: st.st_mode as u32,
         })
     }
+}
+
+/// The bytes of `p` after its leading `/` when `p` is already what
+/// [`Host::normalize`] gives (absolute, every component a plain name).
+fn normal_relative(p: &Path) -> Option<&[u8]> {
+    let rest = p.as_os_str().as_bytes().strip_prefix(b"/")?;
+    let plain = rest.is_empty()
+        || rest
+            .split(|c| *c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..");
+    plain.then_some(rest)
 }
 
 fn check_regular(host_path: &Path, md: &Metadata) -> Result<(), HostError> {

@@ -1,22 +1,26 @@
-//! The persistent cache: per-file scan results and RECORD digests kept
-//! between processes under the state directory, so that a new `squatch
-//! query`, `hunt` or an osqueryd restart does not pay the whole scan again.
+//! The persistent cache: per-file scan results, RECORD digests and whole
+//! site-directory scans kept between processes under the state directory,
+//! so that a new `squatch query`, `hunt` or an osqueryd restart does not pay
+//! the whole scan again.
 //!
-//! - Where: `<state_dir>/cache/<16 hex of SHA-256 of the root>.json`, one file
-//!   per examined root, the directory 0700 and the file 0600. Never inside
-//!   `--root` (a state directory below an examined root other than `/` turns
-//!   the cache off).
+//! - Where: `<state_dir>/cache/<16 hex of SHA-256 of the root>.json` (scans),
+//!   `.digests.json` and `.sites.json` beside it, per examined root, the
+//!   directory 0700 and the files 0600. Never inside `--root` (a state
+//!   directory below an examined root other than `/` turns the cache off).
 //! - Keys: host path plus the file's identity (device, inode, size, mtime and
 //!   ctime in nanoseconds). The change time cannot be set back from user
-//!   space, so a file edited in place with its mtime restored misses.
-//! - Versioned: the file records the binary's version and a hash of the
+//!   space, so a file edited in place with its mtime restored misses. A site
+//!   memo ([`SiteMemo`]) is keyed by environment and site directory and
+//!   holds the identities of every file and directory its result rests on.
+//! - Versioned: each file records the binary's version and a hash of the
 //!   rules it was scanned with; any difference, any parse error, an
-//!   unreadable or oversized file throws the whole cache away.
+//!   unreadable or oversized file throws that whole file away.
 //! - Bounded: at most [`MAX_ENTRIES`] entries of each kind (entries used by
 //!   this process are kept first), [`MAX_FILE_BYTES`] per file and
-//!   [`MAX_ROOTS`] files (the least recently written go first).
-//! - Lazy: read on first use; written with [`PersistentCache::save`]
-//!   (temp file + rename) when something changed.
+//!   [`MAX_ROOTS`] roots (the least recently written go first).
+//! - Lazy: each kind is read on first use of that kind (a findings query
+//!   whose sites are unchanged reads only the site memos); written with
+//!   [`PersistentCache::save`] (temp file + rename) when something changed.
 //! - Trusted only when private: a cache file or directory that another
 //!   user owns or can write is ignored (it could hide a file from scans).
 //! - Never an error: an unwritable state directory (squatch not run as
@@ -30,22 +34,23 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::findings::target::ScannedFile;
-use crate::findings::Role;
+use crate::findings::{Finding, Role};
 use crate::host::StatId;
 
-/// Format of the cache file; bump when its layout changes.
-const FORMAT: u32 = 1;
+/// Format of the cache files; bump when their layout changes.
+const FORMAT: u32 = 2;
 
-/// Most entries of each kind (scans, digests) kept on disk.
+/// Most entries of each kind (scans, digests, site memos) kept on disk.
 pub const MAX_ENTRIES: usize = 400_000;
 
-/// Most cache files (examined roots) kept in `<state_dir>/cache/`; saving
-/// removes the least recently written beyond it, so that disk use stays
-/// bounded however many images are examined.
+/// Most examined roots whose cache files are kept in `<state_dir>/cache/`;
+/// saving removes the least recently written beyond it, so that disk use
+/// stays bounded however many images are examined.
 pub const MAX_ROOTS: usize = 8;
 
 /// Largest cache file read or written (bigger: thrown away / not written).
@@ -85,6 +90,29 @@ impl Ident {
     }
 }
 
+/// One finding of a [`SiteMemo`]: path, member, package, file digest
+/// (its environment is the memo's).
+pub type MemoFinding = (String, String, Option<String>, Option<String>, Finding);
+
+/// What one site directory's scan found, and the identities it rests on
+/// (see `findings::site`): reused whole by a later process while every one
+/// of them is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteMemo {
+    /// Identity of the site directory itself (its listing).
+    pub site: Ident,
+    /// Every path the scan's result depends on, relative to the site
+    /// directory, `\n`-separated, in byte order (so each directory comes
+    /// before what lies below it).
+    pub deps: String,
+    /// SHA-256 (hex) of the identities of `deps`, in order.
+    pub digest: String,
+    /// Findings: path, member, package, file digest, finding.
+    pub findings: Vec<MemoFinding>,
+    /// Problems: path, member, message.
+    pub problems: Vec<(String, String, String)>,
+}
+
 /// One cached scan on disk: path, role, identity, result.
 #[derive(Debug, Serialize, Deserialize)]
 struct ScanEntry(
@@ -99,25 +127,57 @@ struct ScanEntry(
 #[derive(Debug, Serialize, Deserialize)]
 struct DigestEntry(String, String, Ident, String);
 
-/// The whole cache file.
+/// One site memo on disk: environment, site directory, memo.
 #[derive(Debug, Serialize, Deserialize)]
-struct OnDisk {
+struct SiteEntry(String, String, SiteMemo);
+
+/// One cache file: a header that must match, then its entries.
+#[derive(Debug, Serialize, Deserialize)]
+struct OnDisk<T> {
     format: u32,
     version: String,
     rules: String,
-    scans: Vec<ScanEntry>,
-    digests: Vec<DigestEntry>,
+    entries: Vec<T>,
+}
+
+/// The kinds of entries, one file each, loaded on first use of that kind
+/// (a findings query never parses digests, provenance never scans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scans,
+    Digests,
+    Sites,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Scans, Kind::Digests, Kind::Sites];
+
+    /// File name suffix: `<root hash>.json`, `.digests.json`, `.sites.json`.
+    fn suffix(self) -> &'static str {
+        match self {
+            Kind::Scans => ".json",
+            Kind::Digests => ".digests.json",
+            Kind::Sites => ".sites.json",
+        }
+    }
 }
 
 /// A value and whether this process used it (used ones survive trimming).
 type Slot<V> = (Ident, V, bool);
+type ScanSlot = Slot<Arc<ScannedFile>>;
+type DigestSlot = Slot<Box<[u8]>>;
 
 #[derive(Debug, Default)]
 struct State {
-    loaded: bool,
-    dirty: bool,
-    scans: HashMap<(PathBuf, Role), Slot<Arc<ScannedFile>>>,
-    digests: HashMap<(PathBuf, String), Slot<Box<[u8]>>>,
+    loaded: [bool; 3],
+    dirty: [bool; 3],
+    /// By path, then by role (a path is scanned in one or two roles): looked
+    /// up by `&Path`, no allocation per lookup.
+    scans: HashMap<PathBuf, Vec<(Role, ScanSlot)>>,
+    /// By path, then by algorithm.
+    digests: HashMap<PathBuf, Vec<(String, DigestSlot)>>,
+    /// By (environment, site directory).
+    sites: HashMap<(String, String), (Arc<SiteMemo>, bool)>,
 }
 
 /// Counters of one process's use of the cache (for tests and benchmarks).
@@ -129,20 +189,24 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups not answered (absent or stale).
     pub misses: u64,
-    /// Times the cache file was written.
+    /// Times a cache file was written.
     pub saves: u64,
+    /// Site directories whose whole scan was reused.
+    pub site_hits: u64,
 }
 
 /// The persistent cache of one examined root (see the module docs).
 #[derive(Debug)]
 pub struct PersistentCache {
-    file: PathBuf,
+    /// `<state_dir>/cache/<16 hex>`: each kind's file adds its suffix.
+    stem: PathBuf,
     rules: String,
     state: Mutex<State>,
     loaded: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     saves: AtomicU64,
+    site_hits: AtomicU64,
 }
 
 /// SHA-256 of the built-in rules, first 16 hex: part of the cache version.
@@ -212,19 +276,32 @@ impl PersistentCache {
             .map(|b| format!("{b:02x}"))
             .collect();
         Some(Arc::new(PersistentCache {
-            file: state_dir.join("cache").join(format!("{name}.json")),
+            stem: state_dir.join("cache").join(name),
             rules: rules_hash(),
             state: Mutex::new(State::default()),
             loaded: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             saves: AtomicU64::new(0),
+            site_hits: AtomicU64::new(0),
         }))
     }
 
-    /// The cache file's path.
-    pub fn file(&self) -> &Path {
-        &self.file
+    fn path_of(&self, kind: Kind) -> PathBuf {
+        let mut s = self.stem.clone().into_os_string();
+        s.push(kind.suffix());
+        PathBuf::from(s)
+    }
+
+    /// The path of the file of per-file scans (the other kinds sit beside
+    /// it: `.digests.json`, `.sites.json`).
+    pub fn file(&self) -> PathBuf {
+        self.path_of(Kind::Scans)
+    }
+
+    /// The paths of every file this cache may write.
+    pub fn files(&self) -> Vec<PathBuf> {
+        Kind::ALL.iter().map(|k| self.path_of(*k)).collect()
     }
 
     /// This process's counters.
@@ -234,29 +311,33 @@ impl PersistentCache {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             saves: self.saves.load(Ordering::Relaxed),
+            site_hits: self.site_hits.load(Ordering::Relaxed),
         }
     }
 
-    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> Option<T> {
+    fn with_state<T>(&self, kind: Kind, f: impl FnOnce(&mut State) -> T) -> Option<T> {
         let mut st = self.state.lock().ok()?;
-        if !st.loaded {
-            st.loaded = true;
-            self.load(&mut st);
+        if !st.loaded[kind as usize] {
+            st.loaded[kind as usize] = true;
+            self.load(kind, &mut st);
         }
         Some(f(&mut st))
     }
 
-    fn load(&self, st: &mut State) {
+    /// Reads one kind's file: `None` (and a debug line) when it is absent,
+    /// untrusted, oversized, corrupt or from another version.
+    fn read_file<T: DeserializeOwned>(&self, kind: Kind) -> Option<Vec<T>> {
+        let path = self.path_of(kind);
         let discard = |why: &str| {
-            log::debug!(
-                "persistent cache {}: {why}; starting empty",
-                self.file.display()
-            );
+            log::debug!("persistent cache {}: {why}; starting empty", path.display());
         };
-        let file = match std::fs::File::open(&self.file) {
+        let file = match std::fs::File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) => return discard(&format!("unreadable ({e})")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                discard(&format!("unreadable ({e})"));
+                return None;
+            }
         };
         // A cache someone else could have written would let them hide a
         // file from every scan: only one this user owns and alone can write
@@ -264,48 +345,85 @@ impl PersistentCache {
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
         let private = |md: &Metadata| md.uid() == me && md.mode() & 0o022 == 0;
-        let dir_ok = self
-            .file
+        let dir_ok = path
             .parent()
             .and_then(|d| std::fs::metadata(d).ok())
             .is_some_and(|md| private(&md));
-        match file.metadata() {
-            Ok(md) if !md.is_file() => return discard("not a regular file"),
+        let why = match file.metadata() {
+            Ok(md) if !md.is_file() => Some("not a regular file".to_string()),
             Ok(md) if !private(&md) || !dir_ok => {
-                return discard("writable by another user or not ours")
+                Some("writable by another user or not ours".to_string())
             }
-            Ok(md) if md.len() > MAX_FILE_BYTES => return discard("too large"),
-            Err(e) => return discard(&format!("unreadable ({e})")),
-            _ => {}
+            Ok(md) if md.len() > MAX_FILE_BYTES => Some("too large".to_string()),
+            Err(e) => Some(format!("unreadable ({e})")),
+            _ => None,
+        };
+        if let Some(why) = why {
+            discard(&why);
+            return None;
         }
-        let reader = std::io::BufReader::new(std::io::Read::take(file, MAX_FILE_BYTES));
-        let disk: OnDisk = match serde_json::from_reader(reader) {
+        // Read whole, then parsed from the slice (much faster than from a
+        // reader); the size was bounded above.
+        let mut bytes = Vec::new();
+        if let Err(e) =
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES), &mut bytes)
+        {
+            discard(&format!("unreadable ({e})"));
+            return None;
+        }
+        let disk: OnDisk<T> = match serde_json::from_slice(&bytes) {
             Ok(d) => d,
-            Err(e) => return discard(&format!("corrupt ({e})")),
+            Err(e) => {
+                discard(&format!("corrupt ({e})"));
+                return None;
+            }
         };
         if disk.format != FORMAT
             || disk.version != env!("CARGO_PKG_VERSION")
             || disk.rules != self.rules
         {
-            return discard("from another version of squatch or its rules");
+            discard("from another version of squatch or its rules");
+            return None;
         }
-        let n = (disk.scans.len() + disk.digests.len()) as u64;
-        for ScanEntry(path, role, id, sha256, scan) in disk.scans {
-            let value = Arc::new(ScannedFile { sha256, scan });
-            st.scans
-                .insert((PathBuf::from(path), role), (id, value, false));
-        }
-        for DigestEntry(path, algo, id, hex) in disk.digests {
-            if let Some(d) = from_hex(&hex) {
-                st.digests
-                    .insert((PathBuf::from(path), algo), (id, d, false));
+        log::debug!(
+            "persistent cache {}: {} entries loaded",
+            path.display(),
+            disk.entries.len()
+        );
+        self.loaded
+            .fetch_add(disk.entries.len() as u64, Ordering::Relaxed);
+        Some(disk.entries)
+    }
+
+    fn load(&self, kind: Kind, st: &mut State) {
+        match kind {
+            Kind::Scans => {
+                for ScanEntry(path, role, id, sha256, scan) in
+                    self.read_file(kind).unwrap_or_default()
+                {
+                    let value = Arc::new(ScannedFile { sha256, scan });
+                    st.scans
+                        .entry(PathBuf::from(path))
+                        .or_default()
+                        .push((role, (id, value, false)));
+                }
+            }
+            Kind::Digests => {
+                for DigestEntry(path, algo, id, hex) in self.read_file(kind).unwrap_or_default() {
+                    if let Some(d) = from_hex(&hex) {
+                        st.digests
+                            .entry(PathBuf::from(path))
+                            .or_default()
+                            .push((algo, (id, d, false)));
+                    }
+                }
+            }
+            Kind::Sites => {
+                for SiteEntry(env, site, memo) in self.read_file(kind).unwrap_or_default() {
+                    st.sites.insert((env, site), (Arc::new(memo), false));
+                }
             }
         }
-        self.loaded.store(n, Ordering::Relaxed);
-        log::debug!(
-            "persistent cache {}: {n} entries loaded",
-            self.file.display()
-        );
     }
 
     fn count(&self, hit: bool) {
@@ -319,12 +437,14 @@ impl PersistentCache {
     /// The scan of `path` as `role` when the file still has identity `id`.
     pub fn scan(&self, path: &Path, role: Role, id: Ident) -> Option<Arc<ScannedFile>> {
         let hit = self
-            .with_state(|st| match st.scans.get_mut(&(path.to_path_buf(), role)) {
-                Some((i, v, used)) if *i == id => {
-                    *used = true;
-                    Some(v.clone())
+            .with_state(Kind::Scans, |st| {
+                let slots = st.scans.get_mut(path)?;
+                let (_, (i, v, used)) = slots.iter_mut().find(|(r, _)| *r == role)?;
+                if *i != id {
+                    return None;
                 }
-                _ => None,
+                *used = true;
+                Some(v.clone())
             })
             .flatten();
         self.count(hit.is_some());
@@ -333,25 +453,29 @@ impl PersistentCache {
 
     /// Remembers a scan of `path` at identity `id`.
     pub fn put_scan(&self, path: &Path, role: Role, id: Ident, value: Arc<ScannedFile>) {
-        self.with_state(|st| {
-            st.scans
-                .insert((path.to_path_buf(), role), (id, value, true));
-            st.dirty = true;
+        self.with_state(Kind::Scans, |st| {
+            let slots = st.scans.entry(path.to_path_buf()).or_default();
+            let slot = (id, value, true);
+            match slots.iter_mut().find(|(r, _)| *r == role) {
+                Some((_, s)) => *s = slot,
+                None => slots.push((role, slot)),
+            }
+            st.dirty[Kind::Scans as usize] = true;
         });
     }
 
     /// The `algo` digest of `path` when the file still has identity `id`.
     pub fn digest(&self, path: &Path, algo: &str, id: Ident) -> Option<Box<[u8]>> {
         let hit = self
-            .with_state(
-                |st| match st.digests.get_mut(&(path.to_path_buf(), algo.to_string())) {
-                    Some((i, v, used)) if *i == id => {
-                        *used = true;
-                        Some(v.clone())
-                    }
-                    _ => None,
-                },
-            )
+            .with_state(Kind::Digests, |st| {
+                let slots = st.digests.get_mut(path)?;
+                let (_, (i, v, used)) = slots.iter_mut().find(|(a, _)| a == algo)?;
+                if *i != id {
+                    return None;
+                }
+                *used = true;
+                Some(v.clone())
+            })
             .flatten();
         self.count(hit.is_some());
         hit
@@ -359,98 +483,173 @@ impl PersistentCache {
 
     /// Remembers the `algo` digest of `path` at identity `id`.
     pub fn put_digest(&self, path: &Path, algo: &str, id: Ident, digest: &[u8]) {
-        self.with_state(|st| {
-            st.digests.insert(
-                (path.to_path_buf(), algo.to_string()),
-                (id, digest.into(), true),
-            );
-            st.dirty = true;
+        self.with_state(Kind::Digests, |st| {
+            let slots = st.digests.entry(path.to_path_buf()).or_default();
+            let slot = (id, digest.into(), true);
+            match slots.iter_mut().find(|(a, _)| a == algo) {
+                Some((_, s)) => *s = slot,
+                None => slots.push((algo.to_string(), slot)),
+            }
+            st.dirty[Kind::Digests as usize] = true;
         });
     }
 
-    /// Writes the cache if this process changed it: temp file in the same
+    /// The memo of the site directory `site` scanned as part of `env`, if
+    /// one was kept; the caller checks that it still holds
+    /// ([`PersistentCache::site_hit`] once it does).
+    pub fn site_memo(&self, env: &Path, site: &Path) -> Option<Arc<SiteMemo>> {
+        let (env, site) = (env.to_str()?, site.to_str()?);
+        self.with_state(Kind::Sites, |st| {
+            let key = (env.to_string(), site.to_string());
+            let (memo, used) = st.sites.get_mut(&key)?;
+            *used = true;
+            Some(memo.clone())
+        })
+        .flatten()
+    }
+
+    /// Counts a site memo that was found still valid and reused.
+    pub fn site_hit(&self) {
+        self.site_hits.fetch_add(1, Ordering::Relaxed);
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Remembers (or, with `None`, forgets) the memo of `site` scanned as
+    /// part of `env`. Paths that are not UTF-8 are not kept.
+    pub fn put_site_memo(&self, env: &Path, site: &Path, memo: Option<SiteMemo>) {
+        let (Some(env), Some(site)) = (env.to_str(), site.to_str()) else {
+            return;
+        };
+        self.with_state(Kind::Sites, |st| {
+            let key = (env.to_string(), site.to_string());
+            let changed = match memo {
+                Some(m) => {
+                    let same = st.sites.get(&key).is_some_and(|(old, _)| **old == m);
+                    st.sites.insert(key, (Arc::new(m), true));
+                    !same
+                }
+                None => st.sites.remove(&key).is_some(),
+            };
+            if changed {
+                st.dirty[Kind::Sites as usize] = true;
+            }
+        });
+    }
+
+    /// Writes the kinds this process changed: temp file in the same
     /// directory, then rename. Failures are logged at debug level and
     /// otherwise ignored (a read-only state directory means no cache).
     pub fn save(&self) {
         let Ok(mut st) = self.state.lock() else {
             return;
         };
-        if st.dirty {
-            match self.write(&st) {
+        for kind in Kind::ALL {
+            if !st.dirty[kind as usize] {
+                continue;
+            }
+            match self.write(kind, &st) {
                 Ok(()) => {
-                    st.dirty = false;
+                    st.dirty[kind as usize] = false;
                     self.saves.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => log::debug!(
                     "persistent cache not written to {}: {e}",
-                    self.file.display()
+                    self.path_of(kind).display()
                 ),
             }
         }
         let s = self.stats();
         log::debug!(
-            "persistent cache: {} loaded, {} hits, {} misses",
+            "persistent cache: {} loaded, {} hits, {} misses, {} sites reused",
             s.loaded,
             s.hits,
-            s.misses
+            s.misses,
+            s.site_hits
         );
     }
 
-    fn write(&self, st: &State) -> std::io::Result<()> {
-        fn keep<K, V>(m: &HashMap<K, Slot<V>>) -> Vec<(&K, &Slot<V>)> {
-            let mut v: Vec<_> = m.iter().collect();
+    fn encode(&self, kind: Kind, st: &State) -> serde_json::Result<Vec<u8>> {
+        /// Entries this process used first, then the rest, at most
+        /// [`MAX_ENTRIES`].
+        fn keep<T>(mut v: Vec<(bool, T)>) -> Vec<T> {
             if v.len() > MAX_ENTRIES {
-                // Entries this process used first, then the rest.
-                v.sort_by_key(|(_, (_, _, used))| !*used);
+                v.sort_by_key(|(used, _)| !*used);
                 v.truncate(MAX_ENTRIES);
             }
-            v
+            v.into_iter().map(|(_, t)| t).collect()
+        }
+        fn to_disk<T: Serialize>(c: &PersistentCache, entries: Vec<T>) -> OnDisk<T> {
+            OnDisk {
+                format: FORMAT,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                rules: c.rules.clone(),
+                entries,
+            }
         }
         // Only UTF-8 paths are written (a lossy name could stand for
         // another file); the others are simply scanned again.
-        let scans = keep(&st.scans)
-            .into_iter()
-            .filter_map(|((p, role), (id, v, _))| {
-                Some(ScanEntry(
-                    p.to_str()?.to_string(),
-                    *role,
-                    *id,
-                    v.sha256.clone(),
-                    v.scan.clone(),
-                ))
-            })
-            .collect();
-        let digests = keep(&st.digests)
-            .into_iter()
-            .filter_map(|((p, algo), (id, d, _))| {
-                Some(DigestEntry(
-                    p.to_str()?.to_string(),
-                    algo.clone(),
-                    *id,
-                    to_hex(d),
-                ))
-            })
-            .collect();
-        let disk = OnDisk {
-            format: FORMAT,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            rules: self.rules.clone(),
-            scans,
-            digests,
-        };
-        let bytes = serde_json::to_vec(&disk).map_err(std::io::Error::other)?;
+        match kind {
+            Kind::Scans => {
+                let v = st
+                    .scans
+                    .iter()
+                    .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
+                    .filter_map(|(p, (role, (id, v, used)))| {
+                        Some((
+                            *used,
+                            ScanEntry(
+                                p.to_str()?.to_string(),
+                                *role,
+                                *id,
+                                v.sha256.clone(),
+                                v.scan.clone(),
+                            ),
+                        ))
+                    })
+                    .collect();
+                serde_json::to_vec(&to_disk(self, keep(v)))
+            }
+            Kind::Digests => {
+                let v = st
+                    .digests
+                    .iter()
+                    .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
+                    .filter_map(|(p, (algo, (id, d, used)))| {
+                        Some((
+                            *used,
+                            DigestEntry(p.to_str()?.to_string(), algo.clone(), *id, to_hex(d)),
+                        ))
+                    })
+                    .collect();
+                serde_json::to_vec(&to_disk(self, keep(v)))
+            }
+            Kind::Sites => {
+                let v = st
+                    .sites
+                    .iter()
+                    .map(|((e, s), (m, used))| {
+                        (*used, SiteEntry(e.clone(), s.clone(), (**m).clone()))
+                    })
+                    .collect();
+                serde_json::to_vec(&to_disk(self, keep(v)))
+            }
+        }
+    }
+
+    fn write(&self, kind: Kind, st: &State) -> std::io::Result<()> {
+        let bytes = self.encode(kind, st).map_err(std::io::Error::other)?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return Err(std::io::Error::other("cache larger than its bound"));
         }
-        let dir = self.file.parent().unwrap_or(Path::new("."));
+        let file = self.path_of(kind);
+        let dir = file.parent().unwrap_or(Path::new("."));
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
-            self.file
-                .file_name()
+            file.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             std::process::id()
@@ -465,40 +664,58 @@ impl PersistentCache {
                 .open(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &self.file)
+            std::fs::rename(&tmp, &file)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         } else {
-            prune(dir, &self.file);
+            prune(dir, &file);
         }
         result
     }
 }
 
-/// Removes the oldest cache files of `dir` beyond [`MAX_ROOTS`] (never
-/// `keep`, the one just written).
+/// Removes the cache files of the least recently written roots of `dir`
+/// beyond [`MAX_ROOTS`] (never those of `keep`, the file just written). A
+/// root's files share the name up to the first `.`.
 fn prune(dir: &Path, keep: &Path) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = rd
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| {
-            let md = e.metadata().ok()?;
-            md.is_file().then_some(())?;
-            Some((md.modified().ok()?, e.path()))
-        })
-        .collect();
-    if files.len() <= MAX_ROOTS {
+    let stem = |name: &str| name.split('.').next().unwrap_or("").to_string();
+    let keep_stem = keep
+        .file_name()
+        .map(|n| stem(&n.to_string_lossy()))
+        .unwrap_or_default();
+    let mut roots: HashMap<String, (std::time::SystemTime, Vec<PathBuf>)> = HashMap::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let Ok(md) = e.metadata() else { continue };
+        let Ok(t) = md.modified() else { continue };
+        if !md.is_file() {
+            continue;
+        }
+        let slot = roots
+            .entry(stem(&name))
+            .or_insert((std::time::UNIX_EPOCH, Vec::new()));
+        slot.0 = slot.0.max(t);
+        slot.1.push(e.path());
+    }
+    if roots.len() <= MAX_ROOTS {
         return;
     }
-    files.sort();
-    let extra = files.len() - MAX_ROOTS;
-    for (_, p) in files.into_iter().take(extra) {
-        if p != keep {
-            let _ = std::fs::remove_file(p);
+    let mut by_age: Vec<(std::time::SystemTime, String, Vec<PathBuf>)> =
+        roots.into_iter().map(|(k, (t, f))| (t, k, f)).collect();
+    by_age.sort();
+    let extra = by_age.len() - MAX_ROOTS;
+    for (_, k, files) in by_age.into_iter().take(extra) {
+        if k != keep_stem {
+            for p in files {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
 }
@@ -573,7 +790,7 @@ mod tests {
         c.put_scan(Path::new("/a.py"), Role::Module, id, scanned("ab"));
         c.put_digest(Path::new("/a.py"), "sha256", id, &[0xab, 0xcd]);
         c.save();
-        assert_eq!(c.stats().saves, 1);
+        assert_eq!(c.stats().saves, 2, "one file per kind");
         let md = std::fs::metadata(c.file()).unwrap();
         assert_eq!(md.mode() & 0o777, 0o600);
         let dmd = std::fs::metadata(c.file().parent().unwrap()).unwrap();
@@ -597,6 +814,48 @@ mod tests {
         // Nothing changed: nothing written.
         c2.save();
         assert_eq!(c2.stats().saves, 0);
+    }
+
+    #[test]
+    fn site_memos_round_trip_in_their_own_file() {
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let memo = SiteMemo {
+            site: Ident(1, 2, 3, 4, 5),
+            deps: "a\na/b.py".into(),
+            digest: "ab".into(),
+            findings: Vec::new(),
+            problems: vec![("/s/a".into(), String::new(), "unreadable".into())],
+        };
+        let (env, site) = (Path::new("/e"), Path::new("/e/s"));
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c.site_memo(env, site).is_none());
+        c.put_site_memo(env, site, Some(memo.clone()));
+        c.save();
+        assert_eq!(c.stats().saves, 1, "only the sites file");
+        assert!(!c.file().exists());
+        let c2 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert_eq!(c2.site_memo(env, site).as_deref(), Some(&memo));
+        assert!(c2.site_memo(Path::new("/other"), site).is_none());
+        // The same memo again: nothing to write; forgetting it: written.
+        c2.put_site_memo(env, site, Some(memo.clone()));
+        c2.save();
+        assert_eq!(c2.stats().saves, 0);
+        c2.put_site_memo(env, site, None);
+        c2.save();
+        assert_eq!(c2.stats().saves, 1);
+        let c3 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c3.site_memo(env, site).is_none());
+        // A corrupt sites file is thrown away whole.
+        c3.put_site_memo(env, site, Some(memo.clone()));
+        c3.save();
+        let sites = c3.files().pop().unwrap();
+        assert!(sites.to_string_lossy().ends_with(".sites.json"));
+        let text = std::fs::read_to_string(&sites).unwrap();
+        std::fs::write(&sites, &text[..text.len() - 3]).unwrap();
+        let c4 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c4.site_memo(env, site).is_none());
+        assert_eq!(c4.stats().loaded, 0);
     }
 
     #[test]

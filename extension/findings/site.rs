@@ -84,7 +84,7 @@ pub fn scan_environments(host: &Host, scanner: &Scanner, envs: &[Environment]) -
     for env in envs {
         for site in &env.site_packages {
             if seen_sites.insert(site.clone()) {
-                scan_site(host, scanner, &env.path, site, &mut out);
+                scan_site_memoised(host, scanner, &env.path, site, &mut out);
             }
         }
     }
@@ -103,6 +103,311 @@ pub fn scan_environments(host: &Host, scanner: &Scanner, envs: &[Environment]) -
         }
     }
     out
+}
+
+/// [`scan_site`], reusing a whole earlier scan of the site kept in the
+/// scanner's persistent cache when every file and directory it rested on
+/// still has its identity (see [`memo_of`]); else scanning afresh and
+/// keeping the result for the next process.
+fn scan_site_memoised(
+    host: &Host,
+    scanner: &Scanner,
+    env: &Path,
+    site: &Path,
+    out: &mut TargetScan,
+) {
+    let persist = scanner
+        .persistent_cache()
+        .filter(|_| std::ptr::eq(scanner.rules, super::RuleSet::builtin()));
+    let Some(persist) = persist else {
+        return scan_site(host, scanner, env, site, out);
+    };
+    let dir = host.open_dir(site).ok();
+    if let (Some(dir), Some(memo)) = (&dir, persist.site_memo(env, site)) {
+        if memo_holds(dir, &memo) {
+            persist.site_hit();
+            replay(env, &memo, out);
+            return;
+        }
+    }
+    let started = now_ns();
+    let mut part = TargetScan::default();
+    scan_site(host, scanner, env, site, &mut part);
+    let memo = dir
+        .as_ref()
+        .and_then(|d| memo_of(host, scanner, d, env, site, &part, started));
+    persist.put_site_memo(env, site, memo);
+    out.findings.extend(part.findings);
+    out.problems.extend(part.problems);
+}
+
+/// A file changed less than this before a scan started may have changed
+/// during it (timestamps are taken from a coarse clock): its site's scan
+/// is not kept.
+const MEMO_SLACK_NS: i128 = 1_000_000_000;
+
+/// Most paths one site memo rests on; a bigger site is scanned each time.
+const MEMO_MAX_DEPS: usize = 2_000_000;
+
+/// The files of a metadata directory whose content a site's scan reads.
+const META_FILES: [&str; 8] = [
+    "METADATA",
+    "PKG-INFO",
+    "INSTALLER",
+    "direct_url.json",
+    "RECORD",
+    "installed-files.txt",
+    "top_level.txt",
+    "entry_points.txt",
+];
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// SHA-256 (hex) of the identities of `deps` below `dir`, in order, with
+/// the effective user (what it may read decides what a scan sees). `None`
+/// when one is missing or a symlink (a memo never rests on a link, and the
+/// check stops there: nothing below it is looked at), or, with `before`,
+/// changed less than [`MEMO_SLACK_NS`] before that time.
+fn deps_digest<'a>(
+    dir: &crate::host::HostDir,
+    deps: impl Iterator<Item = &'a str>,
+    before: Option<i128>,
+) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // SAFETY: geteuid has no preconditions.
+    h.update(unsafe { libc::geteuid() }.to_le_bytes());
+    for rel in deps {
+        let id = dir.stat_id(Path::new(rel)).ok()?;
+        if id.mode & libc::S_IFMT == libc::S_IFLNK {
+            return None;
+        }
+        if before.is_some_and(|t| id.ctime_ns >= t - MEMO_SLACK_NS) {
+            return None;
+        }
+        h.update(rel.as_bytes());
+        h.update([0]);
+        for n in [id.dev, id.ino, id.size, u64::from(id.mode)] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(id.mtime_ns.to_le_bytes());
+        h.update(id.ctime_ns.to_le_bytes());
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// True when the site directory and every path `memo` rests on keep the
+/// identities they had when it was made.
+fn memo_holds(dir: &crate::host::HostDir, memo: &crate::persist::SiteMemo) -> bool {
+    let same_dir = dir
+        .stat_self()
+        .is_ok_and(|id| crate::persist::Ident::from_stat_id(&id) == memo.site);
+    same_dir
+        && deps_digest(dir, memo.deps.split('\n').filter(|d| !d.is_empty()), None)
+            .is_some_and(|d| d == memo.digest)
+}
+
+/// The rows a memo holds, as a fresh scan of its site would give them.
+fn replay(env: &Path, memo: &crate::persist::SiteMemo, out: &mut TargetScan) {
+    for (path, member, package, sha, f) in &memo.findings {
+        out.findings.push(Located {
+            path: PathBuf::from(path),
+            member: member.clone(),
+            environment: Some(env.to_path_buf()),
+            package: package.clone(),
+            file_sha256: sha.clone(),
+            finding: f.clone(),
+        });
+    }
+    for (path, member, message) in &memo.problems {
+        out.problems.push(ScanProblem {
+            path: PathBuf::from(path),
+            member: member.clone(),
+            message: message.clone(),
+        });
+    }
+}
+
+/// What a later process needs to reuse `part`, the scan of `site` just
+/// made, or `None` when it cannot be revalidated by `stat` alone.
+///
+/// It rests on: the site directory (its listing: every `.pth`, start-up
+/// module and distribution added, removed or renamed), each metadata
+/// directory and the files of it the scan reads ([`META_FILES`]), each
+/// `.pth` and start-up module of the site, and below every top-level name a
+/// RECORD lists, every directory (any file added, removed or renamed there,
+/// so a file a RECORD lists that appears later, and every unrecorded file)
+/// and every Python file (scanned as code or as an unrecorded file). A
+/// symlink anywhere among them (the scan follows links inside the root),
+/// an `.egg`/`.egg-link` install (read from elsewhere), a path that is not
+/// UTF-8, a problem row (it may be passing) or anything changed since
+/// `started` (it may have changed while it was read) means no memo.
+fn memo_of(
+    host: &Host,
+    scanner: &Scanner,
+    dir: &crate::host::HostDir,
+    env: &Path,
+    site: &Path,
+    part: &TargetScan,
+    started: i128,
+) -> Option<crate::persist::SiteMemo> {
+    // A problem may be passing (an I/O error, a file vanishing mid-scan):
+    // such a site is scanned again next time rather than its problem kept.
+    if !part.problems.is_empty() {
+        return None;
+    }
+    let idx = scanner.sites.get(&site.to_path_buf())?;
+    // Names some distribution imports as: the unrecorded-file search walks
+    // those (and only those) of the recorded top-level names.
+    let imported: HashSet<&str> = idx.top_level.iter().flatten().map(String::as_str).collect();
+    let mut deps: BTreeSet<String> = BTreeSet::new();
+    let entries = scanner.list_dir(host, site).ok()?;
+    let py = |n: &str| {
+        let l = n.to_ascii_lowercase();
+        l.ends_with(".py") || l.ends_with(".pyw")
+    };
+    for e in entries.iter() {
+        let Some(name) = e.name.to_str() else {
+            continue; // not a metadata entry, a .pth or a start-up module
+        };
+        let meta = [".dist-info", ".egg-info", ".egg", ".egg-link"]
+            .iter()
+            .any(|x| name.ends_with(x));
+        let site_level = name.ends_with(".pth") || CUSTOMIZE.contains(&name);
+        let top = idx.recorded_tops.contains(name);
+        if !(meta || site_level || top) {
+            continue;
+        }
+        if e.file_type.is_symlink() || name.ends_with(".egg") || name.ends_with(".egg-link") {
+            return None;
+        }
+        if e.file_type.is_dir() {
+            if meta {
+                deps.insert(name.to_string());
+                for f in META_FILES {
+                    let rel = format!("{name}/{f}");
+                    match dir.stat_id(Path::new(&rel)) {
+                        Ok(id) if id.mode & libc::S_IFMT == libc::S_IFLNK => return None,
+                        Ok(_) => {
+                            deps.insert(rel);
+                        }
+                        Err(e) if e.is_not_found() => {}
+                        Err(_) => return None,
+                    }
+                }
+            }
+            // A metadata directory's own files are above; its Python files
+            // matter only when it is also searched for unrecorded files
+            // (listed code files are added below in any case).
+            if top && (!meta || imported.contains(name)) {
+                walk_deps(host, scanner, site, name, 0, &mut deps)?;
+            }
+        } else if e.file_type.is_file() && (meta || site_level || py(name)) {
+            deps.insert(name.to_string());
+        }
+        if deps.len() > MEMO_MAX_DEPS {
+            return None;
+        }
+    }
+    // Every code file scanned, and the directories above it (one below a
+    // directory the walk skips, such as `__pycache__`).
+    for code in idx.code.iter().flatten() {
+        let rel = python::record::below(site, &code.path)?.to_str()?;
+        let mut at = 0;
+        while let Some(i) = rel[at..].find('/') {
+            deps.insert(rel[..at + i].to_string());
+            at += i + 1;
+        }
+        deps.insert(rel.to_string());
+    }
+    if deps.len() > MEMO_MAX_DEPS || deps.iter().any(|d| d.contains('\n')) {
+        return None;
+    }
+    let site_id = dir.stat_self().ok()?;
+    if site_id.ctime_ns >= started - MEMO_SLACK_NS {
+        return None;
+    }
+    let digest = deps_digest(dir, deps.iter().map(String::as_str), Some(started))?;
+    let mut findings = Vec::with_capacity(part.findings.len());
+    for l in &part.findings {
+        if l.environment.as_deref() != Some(env) {
+            return None;
+        }
+        findings.push((
+            l.path.to_str()?.to_string(),
+            l.member.clone(),
+            l.package.clone(),
+            l.file_sha256.clone(),
+            l.finding.clone(),
+        ));
+    }
+    let mut problems = Vec::with_capacity(part.problems.len());
+    for p in &part.problems {
+        problems.push((
+            p.path.to_str()?.to_string(),
+            p.member.clone(),
+            p.message.clone(),
+        ));
+    }
+    let deps: Vec<String> = deps.into_iter().collect();
+    Some(crate::persist::SiteMemo {
+        site: crate::persist::Ident::from_stat_id(&site_id),
+        deps: deps.join("\n"),
+        digest,
+        findings,
+        problems,
+    })
+}
+
+/// Adds `rel` (a directory below the site) and everything below it that a
+/// scan depends on to `deps`: each directory (but `__pycache__`) and each
+/// Python file. `None` on a symlink, an unlistable directory, a name with a
+/// newline or not UTF-8, or more depth or paths than a memo holds.
+fn walk_deps(
+    host: &Host,
+    scanner: &Scanner,
+    site: &Path,
+    rel: &str,
+    depth: usize,
+    deps: &mut BTreeSet<String>,
+) -> Option<()> {
+    if depth > MAX_UNRECORDED_DEPTH + 1 || deps.len() > MEMO_MAX_DEPS || rel.contains('\n') {
+        return None;
+    }
+    deps.insert(rel.to_string());
+    let entries = scanner.list_dir(host, &site.join(rel)).ok()?;
+    for e in entries.iter() {
+        let name = e.name.to_str()?;
+        if e.file_type.is_symlink() {
+            return None;
+        }
+        if e.file_type.is_dir() {
+            if name != "__pycache__" {
+                walk_deps(
+                    host,
+                    scanner,
+                    site,
+                    &format!("{rel}/{name}"),
+                    depth + 1,
+                    deps,
+                )?;
+            }
+        } else if e.file_type.is_file() {
+            let l = name.to_ascii_lowercase();
+            if l.ends_with(".py") || l.ends_with(".pyw") {
+                if name.contains('\n') {
+                    return None;
+                }
+                deps.insert(format!("{rel}/{name}"));
+            }
+        }
+    }
+    Some(())
 }
 
 /// The start-up modules `site.py` imports from anywhere on `sys.path`.
@@ -501,13 +806,14 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
         idx.code.push(code);
         idx.has_list.push(any);
     }
+    let sd = site_dir.as_ref();
     idx.top_level = dists
         .iter()
-        .map(|d| python::distribution::top_level_names_in(host, d, &names))
+        .map(|d| python::distribution::top_level_names_at(host, d, &names, sd))
         .collect();
     idx.entry_points = dists
         .iter()
-        .map(|d| python::entry_points(host, d))
+        .map(|d| python::distribution::entry_points_at(host, d, sd))
         .collect();
     idx.keys = site_keys(host, scanner, site, &dists);
     idx.dists = dists;

@@ -109,6 +109,11 @@ impl Scanner {
         self
     }
 
+    /// The persistent cache this scanner keeps scans in, if any.
+    pub(crate) fn persistent_cache(&self) -> Option<&Arc<PersistentCache>> {
+        self.persist.as_ref()
+    }
+
     /// A directory's entries, cached by the directory's version.
     pub fn list_dir(
         &self,
@@ -199,6 +204,35 @@ impl Scanner {
         }
     }
 
+    /// Reads at most [`MAX_SCAN_BYTES`] of `path`, which [`Scanner::stat`]
+    /// just gave `md` for: opened below its parent as resolved this query
+    /// (no walk of the whole path again), a symlink the fully checked way.
+    fn read_prefix(
+        &self,
+        host: &Host,
+        path: &Path,
+        md: &std::fs::Metadata,
+    ) -> Result<(Vec<u8>, bool), crate::host::HostError> {
+        use std::io::Read;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return host.read_prefix(path, MAX_SCAN_BYTES as u64);
+        };
+        if md.file_type().is_symlink() || !md.is_file() {
+            return host.read_prefix(path, MAX_SCAN_BYTES as u64);
+        }
+        let resolved = self.resolve_dir(host, parent, 0)?;
+        let (file, md) = host.open_child_known(&resolved, name, Some(md))?;
+        let cap = MAX_SCAN_BYTES as u64;
+        let mut buf = Vec::with_capacity(md.len().min(cap) as usize);
+        file.take(cap)
+            .read_to_end(&mut buf)
+            .map_err(|source| crate::host::HostError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok((buf, md.len() > cap))
+    }
+
     /// The host paths of every cached file scan (for benchmarks: the file
     /// list a peer scans for comparison).
     pub fn scanned_paths(&self) -> Vec<PathBuf> {
@@ -235,7 +269,7 @@ impl Scanner {
             self.files.insert(key, hit.clone());
             return Ok(hit);
         }
-        let (bytes, truncated) = host.read_prefix(path, MAX_SCAN_BYTES as u64)?;
+        let (bytes, truncated) = self.read_prefix(host, path, &md)?;
         let mut scan = scan_source(self.rules, &bytes, role);
         scan.truncated |= truncated;
         let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));

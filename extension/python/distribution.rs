@@ -759,12 +759,51 @@ fn split_dir_name(dir_name: &str) -> (String, String) {
     (name, version)
 }
 
+/// Reads `file` of a distribution's metadata directory as text (lossy
+/// UTF-8, at most `cap` bytes or [`HostError::TooLarge`]): relative to the
+/// open site directory when the metadata directory is a real entry of it,
+/// else through its full host path.
+fn read_meta_text(
+    host: &Host,
+    dist: &Distribution,
+    site_dir: Option<&HostDir>,
+    file: &str,
+    cap: u64,
+) -> Result<String, HostError> {
+    let rel = site_dir
+        .filter(|d| d.path() == dist.site_packages && dist.link_target.is_none())
+        .and_then(|d| {
+            let rel = super::record::below(&dist.site_packages, &dist.metadata_path)?;
+            (rel.components().count() == 1).then_some((d, rel))
+        });
+    let bytes = match rel {
+        Some((d, rel)) => {
+            let (f, md) = host.open_file_at(d, &rel.join(file))?;
+            read_open(f, &md, cap, false, || dist.metadata_path.join(file))?.0
+        }
+        None => host.read(&dist.metadata_path.join(file), cap)?,
+    };
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
 /// The entry points a distribution declares (`entry_points.txt`, INI):
 /// `(group, name, value)`, e.g. `("console_scripts", "torch-utils",
 /// "torch_utils.cli:main")`.
 pub fn entry_points(host: &Host, dist: &Distribution) -> Vec<(String, String, String)> {
-    let Ok(text) = host.read_to_string(&dist.metadata_path.join("entry_points.txt"), 4 << 20)
-    else {
+    entry_points_at(host, dist, None)
+}
+
+/// [`entry_points`], reading below `site_dir` (the distribution's site
+/// directory held open) when given.
+pub fn entry_points_at(
+    host: &Host,
+    dist: &Distribution,
+    site_dir: Option<&HostDir>,
+) -> Vec<(String, String, String)> {
+    let Ok(text) = read_meta_text(host, dist, site_dir, "entry_points.txt", 4 << 20) else {
         return Vec::new();
     };
     let mut group = String::new();
@@ -795,7 +834,7 @@ pub fn entry_points(host: &Host, dist: &Distribution) -> Vec<(String, String, St
 /// it has one, else derived from RECORD (the first path component of every
 /// file under the site directory, `.py`/extension suffixes removed).
 pub fn top_level_names(host: &Host, dist: &Distribution) -> Vec<String> {
-    if let Some(names) = top_level_txt(host, dist) {
+    if let Some(names) = top_level_txt(host, dist, None) {
         return names;
     }
     let present: std::collections::HashSet<OsString> = host
@@ -812,13 +851,28 @@ pub fn top_level_names_in(
     dist: &Distribution,
     present: &std::collections::HashSet<OsString>,
 ) -> Vec<String> {
-    top_level_txt(host, dist).unwrap_or_else(|| top_level_names_from_record(host, dist, present))
+    top_level_names_at(host, dist, present, None)
+}
+
+/// [`top_level_names_in`], reading below `site_dir` (the distribution's
+/// site directory held open) when given.
+pub fn top_level_names_at(
+    host: &Host,
+    dist: &Distribution,
+    present: &std::collections::HashSet<OsString>,
+    site_dir: Option<&HostDir>,
+) -> Vec<String> {
+    top_level_txt(host, dist, site_dir)
+        .unwrap_or_else(|| top_level_names_from_record_at(host, dist, present, site_dir))
 }
 
 /// The names `top_level.txt` lists, when it lists any.
-fn top_level_txt(host: &Host, dist: &Distribution) -> Option<Vec<String>> {
-    if let Ok(text) = host.read_to_string(&dist.metadata_path.join("top_level.txt"), SMALL_FILE_CAP)
-    {
+fn top_level_txt(
+    host: &Host,
+    dist: &Distribution,
+    site_dir: Option<&HostDir>,
+) -> Option<Vec<String>> {
+    if let Ok(text) = read_meta_text(host, dist, site_dir, "top_level.txt", SMALL_FILE_CAP) {
         let mut names: Vec<String> = text
             .lines()
             .map(str::trim)
@@ -848,10 +902,19 @@ pub fn top_level_names_from_record(
     dist: &Distribution,
     present: &std::collections::HashSet<OsString>,
 ) -> Vec<String> {
+    top_level_names_from_record_at(host, dist, present, None)
+}
+
+fn top_level_names_from_record_at(
+    host: &Host,
+    dist: &Distribution,
+    present: &std::collections::HashSet<OsString>,
+    site_dir: Option<&HostDir>,
+) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let site = &dist.site_packages;
-    let _ = super::record::for_each_record_entry(host, dist, None, &mut |entry| {
+    let _ = super::record::for_each_record_entry(host, dist, site_dir, &mut |entry| {
         let Some(rel) = super::record::below(site, &entry.path) else {
             return;
         };

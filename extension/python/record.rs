@@ -7,6 +7,7 @@
 //! ([`Host::normalize`]): never above the host root, and an entry that lands
 //! outside the environment's prefix is flagged rather than trusted.
 
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use super::distribution::{DistFormat, Distribution};
@@ -239,11 +240,49 @@ fn within(base: &Path, path: &Path) -> bool {
 /// Resolves a RECORD path against `base` lexically (`..` never climbs above
 /// `/`); an absolute path is taken as a host path.
 pub fn resolve_entry(base: &Path, rel: &str) -> PathBuf {
+    // The usual line (`pkg/mod.py` below a normalised base) needs no
+    // normalising: one allocation instead of a component walk.
+    if is_plain_relative(rel) && is_normal_absolute(base) {
+        use std::os::unix::ffi::OsStrExt;
+        let b = base.as_os_str().as_bytes();
+        let mut out = Vec::with_capacity(b.len() + 1 + rel.len());
+        out.extend_from_slice(b);
+        if !b.ends_with(b"/") {
+            out.push(b'/');
+        }
+        out.extend_from_slice(rel.as_bytes());
+        return PathBuf::from(std::ffi::OsString::from_vec(out));
+    }
     let rel = rel.replace('\\', "/");
     if rel.starts_with('/') {
         Host::normalize(Path::new(&rel))
     } else {
         Host::normalize(&base.join(rel))
+    }
+}
+
+/// True when `rel` is relative and every component is a plain name: no
+/// backslash, no empty, `.` or `..` component (so joining it to a
+/// normalised path gives a normalised path).
+fn is_plain_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.contains('\\')
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// True when `p` is what [`Host::normalize`] gives: absolute, and every
+/// component a plain name.
+fn is_normal_absolute(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    match b.strip_prefix(b"/") {
+        Some([]) => true,
+        Some(rest) => rest
+            .split(|c| *c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b".."),
+        None => false,
     }
 }
 
@@ -294,6 +333,9 @@ pub fn parse_record_line(line: &str) -> Option<RecordLine> {
 }
 
 fn split_csv(line: &str) -> Vec<String> {
+    if !line.contains('"') {
+        return line.split(',').map(str::to_string).collect();
+    }
     let mut fields = Vec::with_capacity(3);
     let mut cur = String::new();
     let mut quoted = false;
@@ -345,6 +387,26 @@ mod tests {
             resolve_entry(site, "/usr/share/x"),
             Path::new("/usr/share/x")
         );
+        assert_eq!(
+            resolve_entry(site, "pkg/mod.py"),
+            Path::new("/v/lib/python3.12/site-packages/pkg/mod.py")
+        );
+        for (rel, want) in [
+            (
+                "pkg//./mod.py",
+                "/v/lib/python3.12/site-packages/pkg/mod.py",
+            ),
+            ("pkg\\mod.py", "/v/lib/python3.12/site-packages/pkg/mod.py"),
+            ("pkg/../x.py", "/v/lib/python3.12/site-packages/x.py"),
+            ("./x.py", "/v/lib/python3.12/site-packages/x.py"),
+        ] {
+            assert_eq!(resolve_entry(site, rel), Path::new(want), "{rel}");
+        }
+        assert_eq!(
+            resolve_entry(Path::new("/v/./s"), "x.py"),
+            Path::new("/v/s/x.py")
+        );
+        assert_eq!(resolve_entry(Path::new("/"), "x.py"), Path::new("/x.py"));
         assert_eq!(environment_root(site), Path::new("/v"));
         assert_eq!(
             environment_root(Path::new("/usr/lib/python3/dist-packages")),

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use squatch::typosquat::{data, judge, Index, Verdict, DEFAULT_THRESHOLD};
+use squatch::typosquat::{data, judge, variants, Index, Verdict, DEFAULT_THRESHOLD};
 use typomania::checks::{Bitflips, Omitted, SwappedWords, Typos};
 use typomania::{AuthorSet, Corpus, Harness, Package};
 
@@ -135,6 +135,59 @@ fn best_of<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, last.expect("RUNS > 0"))
 }
 
+/// `TYPOSQUAT_DUMP=FILE cargo bench --bench typosquat`: writes every field
+/// of the assessment of each bench name, each labelled name, each popular
+/// and each known-malicious name (with the full index and with the
+/// shape-only one) and the variants of the top 300 names to FILE, then
+/// exits. Diff two dumps to prove a speed change leaves every score alone.
+fn dump(path: &std::ffi::OsStr, index: &Index, bench_names: &[String]) {
+    use std::fmt::Write as _;
+    let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+    let first_col = |text: &'static str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split('\t').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut all: Vec<String> = bench_names.to_vec();
+    all.extend(first_col(include_str!(
+        "../tests/data/typosquat/positives.tsv"
+    )));
+    all.extend(first_col(include_str!("../tests/data/typosquat/legit.tsv")));
+    all.extend(first_col(include_str!(
+        "../tests/data/typosquat/unranked_sample.tsv"
+    )));
+    all.extend(first_col(data::MALICIOUS_TSV));
+    all.extend(index.popular().iter().map(|p| p.name.clone()));
+    all.extend(first_col(data::CURATED_TSV));
+    // Odd strings: the unit tests' hostile-name sweep, longer.
+    let alphabet: Vec<char> = "ab-_.01rnmé中ωо torchequsnpy".chars().collect();
+    let mut x: u64 = 7;
+    for _ in 0..5_000 {
+        let mut s = String::new();
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        for k in 0..(x >> 59) as usize + 1 {
+            let r = (x >> (k % 50)) as usize;
+            s.push(alphabet[r % alphabet.len()]);
+        }
+        all.push(s);
+    }
+    all.push("a".repeat(200));
+    let mut out = String::new();
+    for n in &all {
+        let _ = writeln!(out, "full\t{:?}", index.assess(n));
+        let _ = writeln!(out, "shape\t{:?}", shape_only.assess(n));
+    }
+    for p in index.popular().iter().take(300) {
+        for v in variants(index, &p.name) {
+            let _ = writeln!(out, "variant\t{v:?}");
+        }
+    }
+    std::fs::write(path, out).expect("write dump");
+    println!("dumped {} names to {}", all.len(), path.to_string_lossy());
+}
+
 fn main() {
     let t = Instant::now();
     let index = Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV);
@@ -147,6 +200,10 @@ fn main() {
         .map(str::to_string)
         .collect();
     let names = names(&popular, &malicious);
+    if let Some(path) = std::env::var_os("TYPOSQUAT_DUMP") {
+        dump(&path, &index, &names);
+        return;
+    }
 
     let t = Instant::now();
     let corpus = Top(popular.iter().map(|n| (n.clone(), Pkg)).collect());

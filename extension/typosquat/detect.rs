@@ -2,7 +2,8 @@
 //! suspect name and proposes (target, technique, score) findings; the index
 //! keeps the best.
 
-use super::index::{sorted_tokens, Index};
+use super::index::Index;
+use super::keys::sorted_tokens;
 use super::text::{
     self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
     misspelled_added_word, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
@@ -82,21 +83,21 @@ impl Index {
     }
 
     fn finding(&self, id: u32, technique: String, score: f64) -> Finding {
-        let p = &self.popular[id as usize];
+        let rank = self.rank(id);
         Finding {
-            target: p.name.clone(),
-            rank: Some(p.rank),
+            target: self.name(id).to_string(),
+            rank: Some(rank),
             technique,
-            score: score * rank_factor(p.rank),
+            score: score * rank_factor(rank),
         }
     }
 
     /// Delimiter changes and look-alike characters: same skeleton.
     fn find_lookalikes(&self, q: &str, out: &mut Vec<Finding>) {
-        let Some(&id) = self.skeletons.get(&skeleton(q)) else {
+        let Some(id) = self.skeleton_id(&skeleton(q)) else {
             return;
         };
-        let p = &self.popular[id as usize].name;
+        let p = self.name(id);
         if p == q {
             return;
         }
@@ -132,10 +133,10 @@ impl Index {
     /// Several repeated characters (`asynciooo`): the same name once runs
     /// are collapsed, two or more characters longer (one is a plain typo).
     fn find_repeats(&self, q: &str, out: &mut Vec<Finding>) {
-        let Some(&id) = self.collapsed.get(&collapse_runs(q)) else {
+        let Some(id) = self.collapsed_id(&collapse_runs(q)) else {
             return;
         };
-        let p = &self.popular[id as usize].name;
+        let p = self.name(id);
         if q.len() < p.len() + 2 || p.len() < 5 {
             return;
         }
@@ -149,8 +150,8 @@ impl Index {
     /// Swapped words: the same tokens in another order.
     fn find_swapped_words(&self, q: &str, out: &mut Vec<Finding>) {
         let Some(key) = sorted_tokens(q) else { return };
-        if let Some(&id) = self.word_sets.get(&key) {
-            let p = &self.popular[id as usize].name;
+        if let Some(id) = self.word_set_id(&key) {
+            let p = self.name(id);
             if p != q {
                 out.push(self.finding(id, format!("swapped words (\"{q}\" for \"{p}\")"), 0.85));
             }
@@ -173,7 +174,7 @@ impl Index {
             if base.len() < 3 || !is_version_word(suffix) {
                 continue;
             }
-            if let Some(&id) = self.by_name.get(base) {
+            if let Some(id) = self.id_of(base) {
                 out.push(self.finding(
                     id,
                     format!("version-number suffix \"{suffix}\" added"),
@@ -181,8 +182,8 @@ impl Index {
                 ));
                 return;
             }
-            if let Some(&id) = self.skeletons.get(&skeleton(base)) {
-                if self.popular[id as usize].name.len() >= 5 {
+            if let Some(id) = self.skeleton_id(&skeleton(base)) {
+                if self.name(id).len() >= 5 {
                     out.push(self.finding(
                         id,
                         format!(
@@ -214,7 +215,7 @@ impl Index {
             candidate.clear();
             candidate.push_str(p);
             candidate.push_str(rest);
-            if let Some(&id) = self.by_name.get(candidate.as_str()) {
+            if let Some(id) = self.id_of(candidate.as_str()) {
                 let technique = match own {
                     Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
                     None => format!("prefix \"{p}\" dropped"),
@@ -233,8 +234,8 @@ impl Index {
         // hundreds of names within two edits of each other.
         let mut best: Option<(f64, u32, Vec<text::Edit>)> = None;
         for (id, d) in self.near(q, 2) {
-            let p = &self.popular[id as usize];
-            let base: f64 = match (d, p.name.len()) {
+            let (name, rank) = (self.name(id), self.rank(id));
+            let base: f64 = match (d, name.len()) {
                 // Short names sit one edit from many others.
                 (1, 6..) => 0.9,
                 (1, 5) => 0.75,
@@ -243,11 +244,11 @@ impl Index {
                 (_, 10..) => 0.75,
                 _ => 0.65,
             };
-            let factor = rank_factor(p.rank);
+            let factor = rank_factor(rank);
             if best.as_ref().is_some_and(|b| base * factor <= b.0) {
                 continue;
             }
-            let edits = edit_script(p.name.as_bytes(), q.as_bytes());
+            let edits = edit_script(name.as_bytes(), q.as_bytes());
             let digits_only = edits.iter().all(|e| {
                 matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
             });
@@ -267,16 +268,15 @@ impl Index {
             };
             // Two- and three-letter names are one edit from dozens of others.
             let score = if q.len() <= 3 { score.min(0.4) } else { score };
-            let score = score * self.added_word_penalty(q, &p.name) * factor;
+            let score = score * self.added_word_penalty(q, name) * factor;
             if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, id, edits));
             }
         }
         if let Some((score, id, edits)) = best {
-            let p = &self.popular[id as usize];
             out.push(Finding {
-                target: p.name.clone(),
-                rank: Some(p.rank),
+                target: self.name(id).to_string(),
+                rank: Some(self.rank(id)),
                 technique: describe_edits(&edits, q.as_bytes()),
                 score,
             });
@@ -300,7 +300,7 @@ impl Index {
     }
 
     fn is_plugin_host(&self, id: u32) -> bool {
-        self.children[id as usize] as usize >= PLUGIN_HOST_CHILDREN
+        self.children(id) as usize >= PLUGIN_HOST_CHILDREN
     }
 
     /// Combosquats: a popular name (possibly misspelled) plus added words.
@@ -339,29 +339,26 @@ impl Index {
                     continue;
                 }
                 let span = &q[tokens[a].0..tokens[b - 1].1];
-                let found = match self.by_name.get(span) {
-                    Some(&id) if span.len() >= 3 => Some((id, 0)),
+                let found = match self.id_of(span) {
+                    Some(id) if span.len() >= 3 => Some((id, 0)),
                     Some(_) => None,
                     // A misspelled base of one or two words.
                     None if span.len() >= 5 && b - a <= 2 && !is_added_word(span) => self
                         .near(span, 1)
                         .into_iter()
-                        .min_by_key(|&(id, _)| self.popular[id as usize].rank),
+                        .min_by_key(|&(id, _)| self.rank(id)),
                     None => None,
                 };
                 if let Some((id, d)) = found {
                     let better = match best {
                         None => true,
                         Some((ba, bb, bid, bd)) => {
-                            (
-                                d,
-                                std::cmp::Reverse(span.len()),
-                                self.popular[id as usize].rank,
-                            ) < (
-                                bd,
-                                std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
-                                self.popular[bid as usize].rank,
-                            )
+                            (d, std::cmp::Reverse(span.len()), self.rank(id))
+                                < (
+                                    bd,
+                                    std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
+                                    self.rank(bid),
+                                )
                         }
                     };
                     if better {
@@ -372,7 +369,7 @@ impl Index {
             }
         }
         let Some((a, b, id, d)) = best else { return };
-        let base = &self.popular[id as usize].name;
+        let base = self.name(id);
         let mut eco = Vec::new();
         let mut misspelled = Vec::new();
         let mut popular_words = Vec::new();
@@ -386,7 +383,7 @@ impl Index {
                 eco.push(w);
             } else if let Some(real) = misspelled_added_word(w) {
                 misspelled.push((w, real));
-            } else if w.len() >= 4 && self.by_name.contains_key(w) {
+            } else if w.len() >= 4 && self.id_of(w).is_some() {
                 popular_words.push(w);
             } else {
                 other.push(w);
@@ -416,7 +413,7 @@ impl Index {
         if !other.is_empty() {
             parts.push(format!("added {}", quote_list(&other)));
         }
-        let rank = self.popular[id as usize].rank;
+        let rank = self.rank(id);
         let score: f64 = if rank > COMBO_MAX_RANK || !other.is_empty() {
             // Unpopular bases and unknown added words: how most legitimate
             // long-tail names are made.
@@ -455,10 +452,9 @@ impl Index {
         }
         for cut in 2..q.len() - 1 {
             let (left, right) = q.split_at(cut);
-            if let Some(&id) = self
-                .by_name
-                .get(left)
-                .filter(|&&id| left.len() >= 4 && self.popular[id as usize].rank <= COMBO_MAX_RANK)
+            if let Some(id) = self
+                .id_of(left)
+                .filter(|&id| left.len() >= 4 && self.rank(id) <= COMBO_MAX_RANK)
             {
                 if is_added_word(right) && right.len() >= 2 {
                     out.push(self.finding(
@@ -466,7 +462,7 @@ impl Index {
                         format!("combosquat of \"{left}\": added \"{right}\" without a delimiter"),
                         if self.is_plugin_host(id) { 0.45 } else { 0.7 },
                     ));
-                } else if right.len() >= 4 && self.by_name.contains_key(right) {
+                } else if right.len() >= 4 && self.id_of(right).is_some() {
                     out.push(self.finding(
                         id,
                         format!("combosquat of \"{left}\": joined popular \"{right}\""),
@@ -475,10 +471,9 @@ impl Index {
                 }
             }
             if PREFIX_WORDS.contains(&left) && right.len() >= 4 {
-                if let Some(&id) = self
-                    .by_name
-                    .get(right)
-                    .filter(|&&id| self.popular[id as usize].rank <= COMBO_MAX_RANK)
+                if let Some(id) = self
+                    .id_of(right)
+                    .filter(|&id| self.rank(id) <= COMBO_MAX_RANK)
                 {
                     out.push(self.finding(
                         id,

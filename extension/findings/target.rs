@@ -64,8 +64,9 @@ pub struct TargetScan {
 /// process so that a repeated scheduled query re-reads nothing unchanged.
 #[derive(Debug)]
 pub struct Scanner {
-    /// The compiled rules.
-    pub rules: &'static RuleSet,
+    /// The compiled rules (compiled on first use, not when a table is
+    /// registered: a process that never scans never pays for them).
+    pub rules: &'static Rules,
     /// Archive limits.
     pub limits: Limits,
     files: Cache<(FileKey, Role), Arc<ScannedFile>>,
@@ -82,15 +83,21 @@ pub struct Scanner {
     persist: Option<Arc<PersistentCache>>,
 }
 
+/// Rules compiled on first use; derefs to the [`RuleSet`].
+pub type Rules = std::sync::LazyLock<&'static RuleSet>;
+
+/// The built-in rules ([`RuleSet::builtin`]), compiled on first use.
+pub static BUILTIN_RULES: Rules = std::sync::LazyLock::new(RuleSet::builtin);
+
 impl Default for Scanner {
     fn default() -> Self {
-        Scanner::new(RuleSet::builtin())
+        Scanner::new(&BUILTIN_RULES)
     }
 }
 
 impl Scanner {
     /// A scanner with these rules and empty caches.
-    pub fn new(rules: &'static RuleSet) -> Self {
+    pub fn new(rules: &'static Rules) -> Self {
         Scanner {
             rules,
             limits: Limits::default(),

@@ -205,26 +205,32 @@ impl Tables {
     fn map_get(&self, dir: Section, key: &str) -> Option<(u32, u32)> {
         let d = self.section(dir);
         let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
-        let b = pack::bucket(str_hash(key.as_bytes()), self.bits[dir as usize]);
+        let h = str_hash(key.as_bytes());
+        let b = pack::bucket(h, self.bits[dir as usize]);
+        let tag = pack::tag(h);
         let (start, end) = (read_u32(d, 4 * b) as usize, read_u32(d, 4 * b + 4) as usize);
         let pool = self.pool.as_bytes();
-        for i in start..end.min(entries.len() / 16) {
-            let e = 16 * i;
+        for i in start..end.min(entries.len() / pack::MAP_ENTRY) {
+            let e = pack::MAP_ENTRY * i;
+            if read_u32(entries, e + 8) != tag {
+                continue;
+            }
             let (off, len) = (
                 read_u32(entries, e) as usize,
                 read_u32(entries, e + 4) as usize,
             );
             if len == key.len() && pool.get(off..off + len) == Some(key.as_bytes()) {
-                return Some((read_u32(entries, e + 8), read_u32(entries, e + 12)));
+                return Some((read_u32(entries, e + 12), read_u32(entries, e + 16)));
             }
         }
         None
     }
 
-    /// Appends the ids filed under `hash` in the deletion table `dir` (its
-    /// fingerprints and ids are the next two sections), and possibly a few
-    /// more that share the hash's directory bits and fingerprint.
-    fn deletion_ids(&self, dir: Section, hash: u64, out: &mut Vec<u32>) {
+    /// Appends the ids filed under each of `hashes` in the deletion table
+    /// `dir` (its fingerprints and ids are the next two sections), and
+    /// possibly a few more that share a hash's directory bits and
+    /// fingerprint.
+    fn deletion_ids(&self, dir: Section, hashes: &[u64], out: &mut Vec<u32>) {
         let (fps, ids) = match dir {
             Section::OneEditDir => (Section::OneEditKeys, Section::OneEditIds),
             _ => (Section::TwoEditKeys, Section::TwoEditIds),
@@ -232,21 +238,33 @@ impl Tables {
         let d = self.section(dir);
         let (fps, ids) = (self.section(fps), self.section(ids));
         let bits = self.bits[dir as usize];
-        let b = pack::bucket(hash, bits);
-        let fp = pack::fingerprint(hash, bits);
-        let (start, end) = (read_u32(d, 4 * b) as usize, read_u32(d, 4 * b + 4) as usize);
+        let entries = fps.len() / 2;
+        // First the directory ranges, touching each range's fingerprints:
+        // the probes' cache misses then overlap instead of queueing.
+        let mut ranges: Vec<(usize, usize, u16)> = Vec::with_capacity(hashes.len());
+        let mut touched = 0u16;
+        for &h in hashes {
+            let b = pack::bucket(h, bits);
+            let start = read_u32(d, 4 * b) as usize;
+            let end = (read_u32(d, 4 * b + 4) as usize).min(entries);
+            touched ^= read_u16(fps, 2 * start);
+            ranges.push((start, end, pack::fingerprint(h, bits)));
+        }
+        std::hint::black_box(touched);
         let wide = pack::id_width(self.n) == 4;
-        // Sorted by fingerprint: stop at the first greater one.
-        for i in start..end.min(fps.len() / 2) {
-            let f = read_u16(fps, 2 * i);
-            if f == fp {
-                out.push(if wide {
-                    read_u32(ids, 4 * i)
-                } else {
-                    u32::from(read_u16(ids, 2 * i))
-                });
-            } else if f > fp {
-                break;
+        for (start, end, fp) in ranges {
+            // Sorted by fingerprint: stop at the first greater one.
+            for i in start..end {
+                let f = read_u16(fps, 2 * i);
+                if f == fp {
+                    out.push(if wide {
+                        read_u32(ids, 4 * i)
+                    } else {
+                        u32::from(read_u16(ids, 2 * i))
+                    });
+                } else if f > fp {
+                    break;
+                }
             }
         }
     }
@@ -438,7 +456,7 @@ impl Index {
 
     /// Number of known-malicious names.
     pub fn malicious_count(&self) -> usize {
-        self.tables.section(Section::Malicious).len() / 16
+        self.tables.section(Section::Malicious).len() / pack::MAP_ENTRY
     }
 
     /// Scores one name (any spelling; it is normalised first).
@@ -534,30 +552,32 @@ impl Index {
         // Distance 1 against every name: deletions of the suspect (0 or 1)
         // meet deletions of the name (0 or 1).
         let d = Deletions::new(b);
-        let mut keys: Vec<u64> = Vec::with_capacity(b.len() + 1);
-        keys.push(d.whole());
-        for i in 0..b.len() {
-            keys.push(d.without1(i));
-        }
-        for &k in &keys {
-            self.tables.deletion_ids(Section::OneEditDir, k, &mut ids);
-        }
         // Distance 2 only against long, well-ranked names, and only for
         // suspects short enough that a second edit is a typo rather than a
         // different name: the probes grow with the square of the length.
         let two = max >= 2
             && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2))
             && !self.tables.section(Section::TwoEditIds).is_empty();
+        let pairs = if two {
+            b.len() * b.len().saturating_sub(1) / 2
+        } else {
+            0
+        };
+        let mut keys: Vec<u64> = Vec::with_capacity(b.len() + 1 + pairs);
+        keys.push(d.whole());
+        for i in 0..b.len() {
+            keys.push(d.without1(i));
+        }
+        self.tables
+            .deletion_ids(Section::OneEditDir, &keys, &mut ids);
         if two {
-            for &k in &keys {
-                self.tables.deletion_ids(Section::TwoEditDir, k, &mut ids);
-            }
             for i in 0..b.len() {
                 for j in i + 1..b.len() {
-                    self.tables
-                        .deletion_ids(Section::TwoEditDir, d.without2(i, j), &mut ids);
+                    keys.push(d.without2(i, j));
                 }
             }
+            self.tables
+                .deletion_ids(Section::TwoEditDir, &keys, &mut ids);
         }
         ids.sort_unstable();
         ids.dedup();
@@ -727,6 +747,94 @@ mod tests {
                 (y.score, y.target, y.technique, y.distance),
                 "{a} vs {b}"
             );
+        }
+    }
+
+    #[test]
+    fn the_embedded_tables_are_the_shipped_data_packed() {
+        let (top, _) = data::parse_top(data::TOP_TSV, normalize);
+        let (mal, _) = data::parse_malicious(data::MALICIOUS_TSV, normalize);
+        let p = pack::pack(top, mal);
+        assert!(p.pool == EMBEDDED_POOL, "build.rs packed another pool");
+        assert!(p.tables == EMBEDDED_TABLES, "build.rs packed other tables");
+        assert!(idx().tables.n > 14_000);
+        assert_eq!(idx().popular().len(), idx().tables.n);
+        assert!(idx().malicious_count() > 9_000);
+    }
+
+    #[test]
+    fn damaged_tables_are_refused_or_read_as_absent() {
+        let pool = || Cow::Borrowed(EMBEDDED_POOL);
+        assert!(Tables::new(pool(), Cow::Borrowed(&b"not a table"[..])).is_err());
+        let mut wrong = EMBEDDED_TABLES.to_vec();
+        wrong[7] ^= 0xff;
+        assert!(Tables::new(pool(), Cow::Owned(wrong)).is_err());
+        assert!(Tables::new(pool(), Cow::Borrowed(&EMBEDDED_TABLES[..pack::HEADER_LEN])).is_err());
+        // Garbage inside the sections (header intact): lookups find
+        // nothing or something, and never panic.
+        let mut noisy = EMBEDDED_TABLES.to_vec();
+        let mut x: u64 = 1;
+        for b in noisy.iter_mut().skip(pack::HEADER_LEN) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            *b = (x >> 56) as u8;
+        }
+        let t = Tables::new(pool(), Cow::Owned(noisy)).expect("header intact");
+        let index = Index::with_tables(t, HashMap::default());
+        for n in ["torch", "reqeusts", "six", "a-b"] {
+            let a = index.assess(n);
+            assert!((0.0..=1.0).contains(&a.score), "{n}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn near_is_every_name_within_its_allowed_distance() {
+        // The deletion tables only propose candidates; the answer must be
+        // exactly what comparing with every popular name gives.
+        let index = idx();
+        let names: Vec<String> = index.popular().iter().map(|p| p.name.clone()).collect();
+        let mut x: u64 = 11;
+        let mut queries: Vec<String> = vec![
+            "reqeusts".into(),
+            "tensorfllow".into(),
+            "requests-toolbelts".into(),
+            "mypy-boto3-s3-control".into(),
+            "a".repeat(31),
+            "abcdefghijklmnopqrstuvwxyzabcde".into(),
+        ];
+        for _ in 0..40 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut v = names[(x >> 33) as usize % 3_000].as_bytes().to_vec();
+            for _ in 0..2 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = (x >> 40) as usize % v.len().max(1);
+                match (x >> 20) % 3 {
+                    0 if v.len() > 1 => {
+                        v.remove(i);
+                    }
+                    1 => v.insert(i, b'a' + (x >> 8) as u8 % 26),
+                    _ => v[i] = b'a' + (x >> 12) as u8 % 26,
+                }
+            }
+            queries.push(String::from_utf8(v).unwrap_or_default());
+        }
+        for q in &queries {
+            for max in [1, 2] {
+                let two =
+                    max >= 2 && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(q.len() + 2));
+                let brute: Vec<(u32, usize)> = (0..names.len() as u32)
+                    .filter_map(|id| {
+                        let allowed = max.min(if two && index.is_two_edit(id) { 2 } else { 1 });
+                        osa_bounded(q.as_bytes(), names[id as usize].as_bytes(), allowed)
+                            .filter(|&d| d > 0)
+                            .map(|d| (id, d))
+                    })
+                    .collect();
+                assert_eq!(index.near(q, max), brute, "{q} at {max}");
+            }
         }
     }
 

@@ -17,8 +17,8 @@
 //!   pool, ids in rank order; `Rank[id]`, `Children[id]`.
 //! - String maps (by name, known malicious, skeleton, collapsed runs,
 //!   sorted words): a directory of `2^b + 1` bucket starts over entries of
-//!   four `u32` (key offset, key length, two values), filed by the top `b`
-//!   bits of [`str_hash`] of the key.
+//!   five `u32` (key offset, key length, the low 32 bits of the key's
+//!   [`str_hash`], two values), filed by the top `b` bits of that hash.
 //! - Deletion tables (one edit, two edits): the deletion hashes of the
 //!   popular names with their ids, filed in a directory over the hashes'
 //!   top bits; each entry keeps the next 16 bits of its hash (a
@@ -226,6 +226,9 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
         .map(|(i, p)| (p.name.clone(), i as u32))
         .collect();
     sections.extend(id_map(names, &mut pool));
+    let mut bad: Vec<(String, String)> = bad.into_iter().collect();
+    // In name order, so that the pool (and the binary) is reproducible.
+    bad.sort_unstable();
     let bad: Vec<(String, u32, u32)> = bad
         .into_iter()
         .map(|(k, ids)| {
@@ -278,24 +281,33 @@ fn directory(buckets: impl Iterator<Item = usize>, bits: u32) -> Vec<u32> {
     counts
 }
 
+/// Bytes of one string-map entry: key offset, key length, key tag, two
+/// values (`u32` each).
+pub(crate) const MAP_ENTRY: usize = 20;
+
+/// The low 32 bits of a key's [`str_hash`], kept in its entry so that a
+/// probe for another key rarely reads the pool.
+pub(crate) fn tag(hash: u64) -> u32 {
+    hash as u32
+}
+
 /// A string map's directory and entries: `(key, value0, value1)`, keys
-/// unique; keys are added to the pool.
-fn string_map(mut entries: Vec<(String, u32, u32)>, pool: &mut Pool) -> [Vec<u8>; 2] {
-    let bits = bits_for(entries.len());
-    entries.sort_by(|a, b| {
-        (bucket(str_hash(a.0.as_bytes()), bits), &a.0)
-            .cmp(&(bucket(str_hash(b.0.as_bytes()), bits), &b.0))
-    });
-    let dir = directory(
-        entries
-            .iter()
-            .map(|e| bucket(str_hash(e.0.as_bytes()), bits)),
-        bits,
-    );
-    let mut flat = Vec::with_capacity(entries.len() * 4);
-    for (k, v0, v1) in &entries {
+/// unique; keys are added to the pool. About two keys a bucket.
+fn string_map(entries: Vec<(String, u32, u32)>, pool: &mut Pool) -> [Vec<u8>; 2] {
+    let bits = bits_for(entries.len().div_ceil(2));
+    let mut entries: Vec<(usize, String, u64, u32, u32)> = entries
+        .into_iter()
+        .map(|(k, v0, v1)| {
+            let h = str_hash(k.as_bytes());
+            (bucket(h, bits), k, h, v0, v1)
+        })
+        .collect();
+    entries.sort_unstable();
+    let dir = directory(entries.iter().map(|e| e.0), bits);
+    let mut flat = Vec::with_capacity(entries.len() * MAP_ENTRY / 4);
+    for (_, k, h, v0, v1) in &entries {
         let (off, len) = pool.add(k);
-        flat.extend_from_slice(&[off, len, *v0, *v1]);
+        flat.extend_from_slice(&[off, len, tag(*h), *v0, *v1]);
     }
     [u32s(&dir), u32s(&flat)]
 }
@@ -323,8 +335,9 @@ pub(crate) fn id_width(n: usize) -> usize {
 /// checks every candidate with the real edit distance, which such an id
 /// fails unless it is a true neighbour anyway.
 fn deletion_table(pairs: Vec<(u64, u32)>, n: usize) -> [Vec<u8>; 3] {
-    // About four entries a bucket: one cache line of fingerprints a probe.
-    let bits = bits_for(pairs.len().div_ceil(4));
+    // About sixteen entries a bucket: a directory small enough to stay in
+    // cache, and 32 bytes of fingerprints (one cache line) a probe.
+    let bits = bits_for(pairs.len().div_ceil(16));
     let mut keyed: Vec<(usize, u16, u32)> = pairs
         .into_iter()
         .map(|(h, id)| (bucket(h, bits), fingerprint(h, bits), id))

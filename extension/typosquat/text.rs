@@ -49,10 +49,10 @@ pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
     }
     let m = b.len();
     if m < 64 {
-        let mut rows = [[0usize; 64]; 3];
+        let mut rows = [[0u32; 64]; 3];
         return osa_rows(a, b, max, &mut rows);
     }
-    let mut rows = vec![vec![0usize; m + 1]; 3];
+    let mut rows = vec![vec![0u32; m + 1]; 3];
     let [r0, r1, r2] = &mut rows[..] else {
         return None;
     };
@@ -65,33 +65,38 @@ pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
 }
 
 /// The DP of [`osa_bounded`] over three caller-provided rows of at least
-/// `b.len() + 1` cells.
-fn osa_rows<R: AsMut<[usize]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
+/// `b.len() + 1` cells (distances saturate at `u32::MAX`, far beyond any
+/// name).
+fn osa_rows<R: AsMut<[u32]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
     let m = b.len();
+    let cap = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let max32 = cap(max);
     let [prev2, prev, cur] = rows;
     let (mut prev2, mut prev, mut cur) = (prev2.as_mut(), prev.as_mut(), cur.as_mut());
     for (j, c) in prev.iter_mut().enumerate().take(m + 1) {
-        *c = j;
+        *c = cap(j);
     }
     for i in 1..=a.len() {
-        cur[0] = i;
+        cur[0] = cap(i);
         let mut row_min = cur[0];
         for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let cost = u32::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j].saturating_add(1))
+                .min(cur[j - 1].saturating_add(1))
+                .min(prev[j - 1].saturating_add(cost));
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(prev2[j - 2] + 1);
+                v = v.min(prev2[j - 2].saturating_add(1));
             }
             cur[j] = v;
             row_min = row_min.min(v);
         }
-        if row_min > max {
+        if row_min > max32 {
             return None;
         }
         std::mem::swap(&mut prev2, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
-    let d = prev[m];
+    let d = prev[m] as usize;
     (d <= max).then_some(d)
 }
 
@@ -459,9 +464,16 @@ pub(crate) const ADDED_WORDS: &[&str] = &[
 /// Prefix words that mark a name as "the Python version of" something.
 pub(crate) const PREFIX_WORDS: &[&str] = &["py", "python", "python3", "py3", "pip", "pypi", "lib"];
 
-/// True when `word` is one of [`ADDED_WORDS`].
+/// True when `word` is one of [`ADDED_WORDS`] (a hash probe: the
+/// combosquat detectors ask for every cut of every name).
 pub(crate) fn is_added_word(word: &str) -> bool {
-    ADDED_WORDS.contains(&word)
+    type Words = (usize, std::collections::HashSet<&'static str, FastBuild>);
+    static SET: std::sync::OnceLock<Words> = std::sync::OnceLock::new();
+    let (longest, set) = SET.get_or_init(|| {
+        let longest = ADDED_WORDS.iter().map(|w| w.len()).max().unwrap_or(0);
+        (longest, ADDED_WORDS.iter().copied().collect())
+    });
+    word.len() <= *longest && set.contains(word)
 }
 
 /// The added word `word` imitates when it is a misspelling (one edit, words
@@ -560,6 +572,8 @@ mod tests {
     #[test]
     fn added_words_and_versions() {
         assert!(is_added_word("utils"));
+        assert!(ADDED_WORDS.iter().all(|w| is_added_word(w)));
+        assert!(!is_added_word("utilsx") && !is_added_word("") && !is_added_word("utilities-x"));
         assert_eq!(misspelled_added_word("utilites"), Some("utilities"));
         assert_eq!(misspelled_added_word("utils"), None);
         assert!(is_version_word("2"));

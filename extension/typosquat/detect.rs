@@ -29,6 +29,52 @@ pub(super) struct Finding {
     pub(super) score: f64,
 }
 
+/// The best finding so far for one suspect. Of the findings offered (in
+/// detector order), those against the suspect itself and, for a popular
+/// suspect, those against a target that is not more popular are dropped;
+/// the best of the rest has the highest score, then the best-ranked target,
+/// and the last offered wins a tie. A technique is written out only when
+/// its finding becomes the best.
+pub(super) struct Best<'q> {
+    q: &'q str,
+    own: Option<u32>,
+    best: Option<Finding>,
+}
+
+impl Best<'_> {
+    fn offer(
+        &mut self,
+        target: &str,
+        rank: Option<u32>,
+        score: f64,
+        technique: impl FnOnce() -> String,
+    ) {
+        if target == self.q {
+            return;
+        }
+        match (self.own, rank) {
+            (Some(own), Some(r)) if r >= own => return,
+            (Some(_), None) => return,
+            _ => {}
+        }
+        if let Some(b) = &self.best {
+            let order = b
+                .score
+                .total_cmp(&score)
+                .then_with(|| rank.unwrap_or(u32::MAX).cmp(&b.rank.unwrap_or(u32::MAX)));
+            if order == std::cmp::Ordering::Greater {
+                return;
+            }
+        }
+        self.best = Some(Finding {
+            target: target.to_string(),
+            rank,
+            technique: technique(),
+            score,
+        });
+    }
+}
+
 /// Attackers imitate what is downloaded most: the less popular the target,
 /// the less a near miss of it means.
 fn rank_factor(rank: u32) -> f64 {
@@ -59,41 +105,31 @@ impl Index {
     /// The best finding for normalised `q`; when `q` is popular with rank
     /// `own`, only more popular targets count.
     pub(super) fn best_finding(&self, q: &str, own: Option<u32>) -> Option<Finding> {
-        let mut findings: Vec<Finding> = Vec::new();
-        self.find_lookalikes(q, &mut findings);
-        self.find_swapped_words(q, &mut findings);
-        self.find_repeats(q, &mut findings);
-        self.find_version_suffix(q, &mut findings);
-        self.find_prefix_change(q, &mut findings);
-        self.find_typos(q, &mut findings);
-        self.find_combos(q, &mut findings);
-        findings
-            .into_iter()
-            .filter(|f| f.target != q)
-            .filter(|f| match (own, f.rank) {
-                (Some(own), Some(r)) => r < own,
-                (Some(_), None) => false,
-                _ => true,
-            })
-            .max_by(|a, b| {
-                a.score
-                    .total_cmp(&b.score)
-                    .then_with(|| b.rank.unwrap_or(u32::MAX).cmp(&a.rank.unwrap_or(u32::MAX)))
-            })
+        let mut best = Best { q, own, best: None };
+        self.find_lookalikes(q, &mut best);
+        self.find_swapped_words(q, &mut best);
+        self.find_repeats(q, &mut best);
+        self.find_version_suffix(q, &mut best);
+        self.find_prefix_change(q, &mut best);
+        self.find_typos(q, &mut best);
+        self.find_combos(q, &mut best);
+        best.best
     }
 
-    fn finding(&self, id: u32, technique: String, score: f64) -> Finding {
+    /// Offers a finding against popular id `id`; `score` before the rank
+    /// factor.
+    fn offer(&self, out: &mut Best<'_>, id: u32, score: f64, technique: impl FnOnce() -> String) {
         let rank = self.rank(id);
-        Finding {
-            target: self.name(id).to_string(),
-            rank: Some(rank),
+        out.offer(
+            self.name(id),
+            Some(rank),
+            score * rank_factor(rank),
             technique,
-            score: score * rank_factor(rank),
-        }
+        );
     }
 
     /// Delimiter changes and look-alike characters: same skeleton.
-    fn find_lookalikes(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_lookalikes(&self, q: &str, out: &mut Best<'_>) {
         let Some(id) = self.skeleton_id(&skeleton(q)) else {
             return;
         };
@@ -102,37 +138,42 @@ impl Index {
             return;
         }
         let short = p.len() <= 3;
-        let (technique, score) = if q.replace('-', "") == p.replace('-', "") {
-            // Slightly above the same change seen as an edit, so the more
-            // specific description wins.
-            (format!("delimiter changed (\"{q}\" for \"{p}\")"), 0.91)
-        } else if text::has_unicode_confusable(q) {
-            (
-                format!("look-alike Unicode characters imitating \"{p}\""),
-                0.95,
-            )
-        } else {
-            let mut pairs: Vec<String> = LOOKALIKE_SEQS
-                .iter()
-                .filter(|(f, r)| q.contains(f) && p.contains(r) && !p.contains(f))
-                .map(|(f, r)| format!("\"{f}\" for \"{r}\""))
-                .collect();
-            pairs.extend(
-                LOOKALIKE_CHARS
-                    .iter()
-                    .filter(|(f, r)| q.contains(*f as char) && p.contains(*r as char))
-                    .filter(|(f, _)| !p.contains(*f as char))
-                    .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
-            );
-            pairs.dedup();
-            (format!("look-alike characters: {}", pairs.join(", ")), 0.92)
+        let delimiter = q.replace('-', "") == p.replace('-', "");
+        let unicode = !delimiter && text::has_unicode_confusable(q);
+        // Slightly above the same change seen as an edit, so the more
+        // specific description wins.
+        let score = match (delimiter, unicode) {
+            (true, _) => 0.91,
+            (_, true) => 0.95,
+            _ => 0.92,
         };
-        out.push(self.finding(id, technique, if short { 0.45 } else { score }));
+        self.offer(out, id, if short { 0.45 } else { score }, || {
+            if delimiter {
+                format!("delimiter changed (\"{q}\" for \"{p}\")")
+            } else if unicode {
+                format!("look-alike Unicode characters imitating \"{p}\"")
+            } else {
+                let mut pairs: Vec<String> = LOOKALIKE_SEQS
+                    .iter()
+                    .filter(|(f, r)| q.contains(f) && p.contains(r) && !p.contains(f))
+                    .map(|(f, r)| format!("\"{f}\" for \"{r}\""))
+                    .collect();
+                pairs.extend(
+                    LOOKALIKE_CHARS
+                        .iter()
+                        .filter(|(f, r)| q.contains(*f as char) && p.contains(*r as char))
+                        .filter(|(f, _)| !p.contains(*f as char))
+                        .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
+                );
+                pairs.dedup();
+                format!("look-alike characters: {}", pairs.join(", "))
+            }
+        });
     }
 
     /// Several repeated characters (`asynciooo`): the same name once runs
     /// are collapsed, two or more characters longer (one is a plain typo).
-    fn find_repeats(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_repeats(&self, q: &str, out: &mut Best<'_>) {
         let Some(id) = self.collapsed_id(&collapse_runs(q)) else {
             return;
         };
@@ -140,27 +181,27 @@ impl Index {
         if q.len() < p.len() + 2 || p.len() < 5 {
             return;
         }
-        out.push(self.finding(
-            id,
-            format!("repeated characters ({} extra)", q.len() - p.len()),
-            0.85,
-        ));
+        self.offer(out, id, 0.85, || {
+            format!("repeated characters ({} extra)", q.len() - p.len())
+        });
     }
 
     /// Swapped words: the same tokens in another order.
-    fn find_swapped_words(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_swapped_words(&self, q: &str, out: &mut Best<'_>) {
         let Some(key) = sorted_tokens(q) else { return };
         if let Some(id) = self.word_set_id(&key) {
             let p = self.name(id);
             if p != q {
-                out.push(self.finding(id, format!("swapped words (\"{q}\" for \"{p}\")"), 0.85));
+                self.offer(out, id, 0.85, || {
+                    format!("swapped words (\"{q}\" for \"{p}\")")
+                });
             }
         }
     }
 
     /// A popular name with a version number appended (`requests2`,
     /// `requests-toolbelt-v2`, `requests-2-32-3`).
-    fn find_version_suffix(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_version_suffix(&self, q: &str, out: &mut Best<'_>) {
         let b = q.as_bytes();
         if !b.last().is_some_and(u8::is_ascii_digit) {
             return;
@@ -175,22 +216,18 @@ impl Index {
                 continue;
             }
             if let Some(id) = self.id_of(base) {
-                out.push(self.finding(
-                    id,
-                    format!("version-number suffix \"{suffix}\" added"),
-                    0.8,
-                ));
+                self.offer(out, id, 0.8, || {
+                    format!("version-number suffix \"{suffix}\" added")
+                });
                 return;
             }
             if let Some(id) = self.skeleton_id(&skeleton(base)) {
                 if self.name(id).len() >= 5 {
-                    out.push(self.finding(
-                        id,
+                    self.offer(out, id, 0.75, || {
                         format!(
                             "version-number suffix \"{suffix}\" added to a look-alike (\"{base}\")"
-                        ),
-                        0.75,
-                    ));
+                        )
+                    });
                     return;
                 }
             }
@@ -199,7 +236,7 @@ impl Index {
 
     /// A popular name with its `py`/`python` prefix changed or dropped
     /// (`python-cord` for `py-cord`, `execjs` for `pyexecjs`).
-    fn find_prefix_change(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_prefix_change(&self, q: &str, out: &mut Best<'_>) {
         const PREFIXES: [&str; 6] = ["python3-", "python-", "py3-", "py-", "python", "py"];
         let own = PREFIXES.iter().find(|p| q.starts_with(*p)).copied();
         let rest = own.map_or(q, |p| &q[p.len()..]);
@@ -216,11 +253,10 @@ impl Index {
             candidate.push_str(p);
             candidate.push_str(rest);
             if let Some(id) = self.id_of(candidate.as_str()) {
-                let technique = match own {
+                self.offer(out, id, 0.8, || match own {
                     Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
                     None => format!("prefix \"{p}\" dropped"),
-                };
-                out.push(self.finding(id, technique, 0.8));
+                });
                 return;
             }
         }
@@ -228,7 +264,7 @@ impl Index {
 
     /// Typos of the published detectors: repeated, omitted, swapped,
     /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
-    fn find_typos(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_typos(&self, q: &str, out: &mut Best<'_>) {
         // Candidates come in rank order (ids are ranks' positions); keep the
         // best and describe only it: popular families (`mypy-boto3-*`) put
         // hundreds of names within two edits of each other.
@@ -274,11 +310,8 @@ impl Index {
             }
         }
         if let Some((score, id, edits)) = best {
-            out.push(Finding {
-                target: self.name(id).to_string(),
-                rank: Some(self.rank(id)),
-                technique: describe_edits(&edits, q.as_bytes()),
-                score,
+            out.offer(self.name(id), Some(self.rank(id)), score, || {
+                describe_edits(&edits, q.as_bytes())
             });
         }
     }
@@ -304,7 +337,7 @@ impl Index {
     }
 
     /// Combosquats: a popular name (possibly misspelled) plus added words.
-    fn find_combos(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_combos(&self, q: &str, out: &mut Best<'_>) {
         let tokens: Vec<(usize, usize)> = {
             let mut v = Vec::new();
             let mut start = 0;
@@ -328,7 +361,7 @@ impl Index {
         }
     }
 
-    fn find_delimited_combos(&self, q: &str, tokens: &[(usize, usize)], out: &mut Vec<Finding>) {
+    fn find_delimited_combos(&self, q: &str, tokens: &[(usize, usize)], out: &mut Best<'_>) {
         let n = tokens.len();
         // The longest proper span of tokens that is a popular name (exact or
         // one edit away, for spans of five characters or more).
@@ -390,35 +423,13 @@ impl Index {
             }
         }
         let host = self.is_plugin_host(id);
-        let typo = if d > 0 {
-            let span = &q[tokens[a].0..tokens[b - 1].1];
-            let edits = edit_script(base.as_bytes(), span.as_bytes());
-            Some(describe_edits(&edits, span.as_bytes()))
-        } else {
-            None
-        };
-        let mut parts = Vec::new();
-        if let Some(t) = &typo {
-            parts.push(format!("misspelled \"{base}\" ({t})"));
-        }
-        if !eco.is_empty() {
-            parts.push(format!("added {}", quote_list(&eco)));
-        }
-        for (w, real) in &misspelled {
-            parts.push(format!("added misspelled word \"{w}\" (for \"{real}\")"));
-        }
-        if !popular_words.is_empty() {
-            parts.push(format!("joined popular {}", quote_list(&popular_words)));
-        }
-        if !other.is_empty() {
-            parts.push(format!("added {}", quote_list(&other)));
-        }
+        let typo = d > 0;
         let rank = self.rank(id);
         let score: f64 = if rank > COMBO_MAX_RANK || !other.is_empty() {
             // Unpopular bases and unknown added words: how most legitimate
             // long-tail names are made.
             0.3
-        } else if typo.is_some() {
+        } else if typo {
             // A misspelled base plus a word: only for names everyone knows,
             // or every long-tail name near a mid-list package would match.
             if base.len() >= 6 && rank <= COMBO_TYPO_MAX_RANK {
@@ -437,16 +448,33 @@ impl Index {
         } else {
             0.7
         };
-        out.push(self.finding(
-            id,
-            format!("combosquat of \"{base}\": {}", parts.join(", ")),
-            score,
-        ));
+        self.offer(out, id, score, || {
+            let mut parts = Vec::new();
+            if typo {
+                let span = &q[tokens[a].0..tokens[b - 1].1];
+                let edits = edit_script(base.as_bytes(), span.as_bytes());
+                let t = describe_edits(&edits, span.as_bytes());
+                parts.push(format!("misspelled \"{base}\" ({t})"));
+            }
+            if !eco.is_empty() {
+                parts.push(format!("added {}", quote_list(&eco)));
+            }
+            for (w, real) in &misspelled {
+                parts.push(format!("added misspelled word \"{w}\" (for \"{real}\")"));
+            }
+            if !popular_words.is_empty() {
+                parts.push(format!("joined popular {}", quote_list(&popular_words)));
+            }
+            if !other.is_empty() {
+                parts.push(format!("added {}", quote_list(&other)));
+            }
+            format!("combosquat of \"{base}\": {}", parts.join(", "))
+        });
     }
 
     /// Combosquats without a delimiter: `pyrequests`, `numpyutils`,
     /// `torchtriton`.
-    fn find_joined_combos(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_joined_combos(&self, q: &str, out: &mut Best<'_>) {
         if !q.is_ascii() || q.len() < 6 {
             return;
         }
@@ -457,17 +485,14 @@ impl Index {
                 .filter(|&id| left.len() >= 4 && self.rank(id) <= COMBO_MAX_RANK)
             {
                 if is_added_word(right) && right.len() >= 2 {
-                    out.push(self.finding(
-                        id,
-                        format!("combosquat of \"{left}\": added \"{right}\" without a delimiter"),
-                        if self.is_plugin_host(id) { 0.45 } else { 0.7 },
-                    ));
+                    let score = if self.is_plugin_host(id) { 0.45 } else { 0.7 };
+                    self.offer(out, id, score, || {
+                        format!("combosquat of \"{left}\": added \"{right}\" without a delimiter")
+                    });
                 } else if right.len() >= 4 && self.id_of(right).is_some() {
-                    out.push(self.finding(
-                        id,
-                        format!("combosquat of \"{left}\": joined popular \"{right}\""),
-                        0.6,
-                    ));
+                    self.offer(out, id, 0.6, || {
+                        format!("combosquat of \"{left}\": joined popular \"{right}\"")
+                    });
                 }
             }
             if PREFIX_WORDS.contains(&left) && right.len() >= 4 {
@@ -475,11 +500,9 @@ impl Index {
                     .id_of(right)
                     .filter(|&id| self.rank(id) <= COMBO_MAX_RANK)
                 {
-                    out.push(self.finding(
-                        id,
-                        format!("combosquat of \"{right}\": prefix \"{left}\" added"),
-                        0.7,
-                    ));
+                    self.offer(out, id, 0.7, || {
+                        format!("combosquat of \"{right}\": prefix \"{left}\" added")
+                    });
                 }
             }
         }

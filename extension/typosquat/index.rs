@@ -123,9 +123,9 @@ fn read_u32(b: &[u8], at: usize) -> u32 {
     }
 }
 
-fn read_u16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(s) => u16::from_le_bytes([s[0], s[1]]),
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
         None => 0,
     }
 }
@@ -227,41 +227,52 @@ impl Tables {
     }
 
     /// Appends the ids filed under each of `hashes` in the deletion table
-    /// `dir` (its fingerprints and ids are the next two sections), and
+    /// `dir` (its entries and filter are the next two sections), and
     /// possibly a few more that share a hash's directory bits and
     /// fingerprint.
     fn deletion_ids(&self, dir: Section, hashes: &[u64], out: &mut Vec<u32>) {
-        let (fps, ids) = match dir {
-            Section::OneEditDir => (Section::OneEditKeys, Section::OneEditIds),
-            _ => (Section::TwoEditKeys, Section::TwoEditIds),
+        let (entries, filter) = match dir {
+            Section::OneEditDir => (Section::OneEditEntries, Section::OneEditFilter),
+            _ => (Section::TwoEditEntries, Section::TwoEditFilter),
         };
         let d = self.section(dir);
-        let (fps, ids) = (self.section(fps), self.section(ids));
+        let (entries, filter) = (self.section(entries), self.section(filter));
         let bits = self.bits[dir as usize];
-        let entries = fps.len() / 2;
-        // First the directory ranges, touching each range's fingerprints:
-        // the probes' cache misses then overlap instead of queueing.
+        let filter_bits = (filter.len() * 8).max(1).trailing_zeros();
+        let width = pack::entry_width(self.n);
+        let count = entries.len() / width;
+        // First the filter and the directory ranges, touching each range's
+        // first entry: the probes' cache misses then overlap instead of
+        // queueing.
         let mut ranges: Vec<(usize, usize, u16)> = Vec::with_capacity(hashes.len());
-        let mut touched = 0u16;
+        let mut touched = 0u32;
         for &h in hashes {
+            let bit = pack::filter_bit(h, filter_bits);
+            if filter
+                .get(bit / 8)
+                .is_none_or(|byte| byte & (1 << (bit % 8)) == 0)
+            {
+                continue;
+            }
             let b = pack::bucket(h, bits);
             let start = read_u32(d, 4 * b) as usize;
-            let end = (read_u32(d, 4 * b + 4) as usize).min(entries);
-            touched ^= read_u16(fps, 2 * start);
+            let end = (read_u32(d, 4 * b + 4) as usize).min(count);
+            touched ^= read_u32(entries, width * start);
             ranges.push((start, end, pack::fingerprint(h, bits)));
         }
         std::hint::black_box(touched);
-        let wide = pack::id_width(self.n) == 4;
         for (start, end, fp) in ranges {
             // Sorted by fingerprint: stop at the first greater one.
             for i in start..end {
-                let f = read_u16(fps, 2 * i);
+                let (f, id) = if width == 4 {
+                    let e = read_u32(entries, 4 * i);
+                    (e as u16, e >> 16)
+                } else {
+                    let e = read_u64(entries, 8 * i);
+                    (e as u16, (e >> 16) as u32)
+                };
                 if f == fp {
-                    out.push(if wide {
-                        read_u32(ids, 4 * i)
-                    } else {
-                        u32::from(read_u16(ids, 2 * i))
-                    });
+                    out.push(id);
                 } else if f > fp {
                     break;
                 }
@@ -557,7 +568,7 @@ impl Index {
         // different name: the probes grow with the square of the length.
         let two = max >= 2
             && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2))
-            && !self.tables.section(Section::TwoEditIds).is_empty();
+            && !self.tables.section(Section::TwoEditEntries).is_empty();
         let pairs = if two {
             b.len() * b.len().saturating_sub(1) / 2
         } else {

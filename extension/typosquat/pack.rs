@@ -22,9 +22,11 @@
 //! - Deletion tables (one edit, two edits): the deletion hashes of the
 //!   popular names with their ids, filed in a directory over the hashes'
 //!   top bits; each entry keeps the next 16 bits of its hash (a
-//!   fingerprint, `[u16]`) and its id (`[u16]`, or `[u32]` past 65,536
-//!   names), sorted by fingerprint then id. A probe returns a superset of
-//!   the names filed under a hash; the caller's distance check is exact.
+//!   fingerprint) and its id, `fingerprint | id << 16` in a `u32` (a `u64`
+//!   past 65,536 names), sorted. Beside them a bitmap over the hashes' low
+//!   bits (about four bits a hash) turns most probes for absent hashes away
+//!   before they touch the entries. A probe returns a superset of the names
+//!   filed under a hash; the caller's distance check is exact.
 
 use std::collections::HashMap;
 
@@ -75,21 +77,21 @@ pub(crate) enum Section {
     WordSet,
     /// Deletion table directory: 0- and 1-deletions of every name.
     OneEditDir,
-    /// `[u16]` fingerprints, see [`Section::OneEditDir`].
-    OneEditKeys,
-    /// `[u16]` (or `[u32]`) ids, see [`Section::OneEditDir`].
-    OneEditIds,
+    /// Entries, see [`Section::OneEditDir`].
+    OneEditEntries,
+    /// Filter bitmap, see [`Section::OneEditDir`].
+    OneEditFilter,
     /// Deletion table directory: 0-, 1- and 2-deletions of long,
     /// well-ranked names.
     TwoEditDir,
-    /// `[u16]` fingerprints, see [`Section::TwoEditDir`].
-    TwoEditKeys,
-    /// `[u16]` (or `[u32]`) ids, see [`Section::TwoEditDir`].
-    TwoEditIds,
+    /// Entries, see [`Section::TwoEditDir`].
+    TwoEditEntries,
+    /// Filter bitmap, see [`Section::TwoEditDir`].
+    TwoEditFilter,
 }
 
 /// Number of sections.
-pub(crate) const SECTIONS: usize = Section::TwoEditIds as usize + 1;
+pub(crate) const SECTIONS: usize = Section::TwoEditFilter as usize + 1;
 /// Bytes before the first section: magic, count, padding, contents.
 pub(crate) const HEADER_LEN: usize = 16 + SECTIONS * 8;
 
@@ -318,17 +320,22 @@ pub(crate) fn fingerprint(hash: u64, bits: u32) -> u16 {
     (hash << bits >> 48) as u16
 }
 
-/// Bytes of each id in a deletion table of `n` popular names: 2 while ids
-/// fit in 16 bits.
-pub(crate) fn id_width(n: usize) -> usize {
+/// Bytes of each entry of a deletion table of `n` popular names: 4 while
+/// ids fit in 16 bits, else 8.
+pub(crate) fn entry_width(n: usize) -> usize {
     if n <= 1 << 16 {
-        2
-    } else {
         4
+    } else {
+        8
     }
 }
 
-/// A deletion table's directory, fingerprints and ids (`n` popular names).
+/// The filter bit of `hash` in a bitmap of `2^bits` bits.
+pub(crate) fn filter_bit(hash: u64, bits: u32) -> usize {
+    (hash & ((1u64 << bits) - 1)) as usize
+}
+
+/// A deletion table's directory, entries and filter (`n` popular names).
 ///
 /// Only the directory bits and a 16-bit fingerprint of each hash are kept,
 /// so a probe may also return an id filed under another hash; the caller
@@ -336,8 +343,14 @@ pub(crate) fn id_width(n: usize) -> usize {
 /// fails unless it is a true neighbour anyway.
 fn deletion_table(pairs: Vec<(u64, u32)>, n: usize) -> [Vec<u8>; 3] {
     // About sixteen entries a bucket: a directory small enough to stay in
-    // cache, and 32 bytes of fingerprints (one cache line) a probe.
+    // cache, and about one cache line of entries a probe.
     let bits = bits_for(pairs.len().div_ceil(16));
+    let filter_bits = bits_for(pairs.len() * 4).max(6);
+    let mut filter = vec![0u64; (1usize << filter_bits) / 64];
+    for &(h, _) in &pairs {
+        let bit = filter_bit(h, filter_bits);
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
     let mut keyed: Vec<(usize, u16, u32)> = pairs
         .into_iter()
         .map(|(h, id)| (bucket(h, bits), fingerprint(h, bits), id))
@@ -345,17 +358,17 @@ fn deletion_table(pairs: Vec<(u64, u32)>, n: usize) -> [Vec<u8>; 3] {
     keyed.sort_unstable();
     keyed.dedup();
     let dir = directory(keyed.iter().map(|&(b, _, _)| b), bits);
-    let fps: Vec<u8> = keyed.iter().flat_map(|(_, f, _)| f.to_le_bytes()).collect();
-    let ids: Vec<u8> = if id_width(n) == 2 {
+    let entries: Vec<u8> = if entry_width(n) == 4 {
         keyed
             .iter()
-            .flat_map(|&(_, _, id)| (id as u16).to_le_bytes())
+            .flat_map(|&(_, f, id)| (u32::from(f) | (id << 16)).to_le_bytes())
             .collect()
     } else {
         keyed
             .iter()
-            .flat_map(|&(_, _, id)| id.to_le_bytes())
+            .flat_map(|&(_, f, id)| (u64::from(f) | (u64::from(id) << 16)).to_le_bytes())
             .collect()
     };
-    [u32s(&dir), fps, ids]
+    let filter: Vec<u8> = filter.iter().flat_map(|w| w.to_le_bytes()).collect();
+    [u32s(&dir), entries, filter]
 }

@@ -13,9 +13,11 @@
 //!    and `tomllib` on the same lock files, timed inside one interpreter
 //!    (start-up and imports not counted).
 //! 2. `squatch check` on one 200-line requirements file, the whole process
-//!    (start-up included), best of 10; beside it, `python -c` that imports
+//!    (start-up included), median of 20 runs after a warm-up (wall and CPU
+//!    time, best wall too); beside it, `python -c` that imports
 //!    `packaging.requirements` and parses the same 200 lines (start-up
-//!    included).
+//!    included), timed the same way. The load average is printed around
+//!    them.
 //!
 //! The peer runs with `$SQUATCH_BENCH_PYTHON` (default `python3` on PATH;
 //! point it at a venv with `pip install packaging`); when it cannot be run
@@ -114,6 +116,33 @@ fn best_of<T>(runs: usize, who: libc::c_int, mut f: impl FnMut() -> T) -> (Durat
     (best, best_cpu, last.expect("runs > 0"))
 }
 
+/// Runs of `squatch check` (and of its peer) for the median.
+const CHECK_RUNS: usize = 20;
+
+/// Median wall time, best wall time and median CPU time (of waited-for
+/// children) of `runs` runs, after one warm-up run.
+fn median_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration, Duration, T) {
+    let mut last = f();
+    let mut wall = Vec::with_capacity(runs);
+    let mut cpus = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let c = cpu(libc::RUSAGE_CHILDREN);
+        let t = Instant::now();
+        last = f();
+        wall.push(t.elapsed());
+        cpus.push(cpu(libc::RUSAGE_CHILDREN).saturating_sub(c));
+    }
+    wall.sort();
+    cpus.sort();
+    (wall[runs / 2], wall[0], cpus[runs / 2], last)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -209,7 +238,8 @@ fn main() {
     let (text, reqs) = req_file(9999, 200);
     std::fs::write(one.join("requirements.txt"), text).unwrap();
     let exe = env!("CARGO_BIN_EXE_squatch");
-    let (t_check, c_check, status) = best_of(10, libc::RUSAGE_CHILDREN, || {
+    println!("  load average: {}", load());
+    let (t_check, best_check, c_check, status) = median_of(CHECK_RUNS, || {
         Command::new(exe)
             .args(["check", "requirements.txt"])
             .current_dir(&one)
@@ -218,15 +248,16 @@ fn main() {
             .status
     });
     println!(
-        "squatch check, one 200-line requirements.txt, whole process: {:.1} ms wall, {:.1} ms CPU (best of 10, exit {}; target < 50 ms)",
+        "squatch check, one 200-line requirements.txt, whole process: median {:.1} ms wall (best {:.1}), median {:.1} ms CPU ({CHECK_RUNS} runs, exit {}; target < 50 ms)",
         ms(t_check),
+        ms(best_check),
         ms(c_check),
         status.code().unwrap_or(-1)
     );
     let peer_file = one.join("lines.txt");
     std::fs::write(&peer_file, reqs.join("\n")).unwrap();
     let script = "import sys\nfrom packaging.requirements import Requirement\n[Requirement(l) for l in open(sys.argv[1]).read().splitlines()]\n";
-    let (t_peer, c_peer, ok) = best_of(10, libc::RUSAGE_CHILDREN, || {
+    let (t_peer, best_peer, c_peer, ok) = median_of(CHECK_RUNS, || {
         Command::new(python())
             .arg("-c")
             .arg(script)
@@ -237,8 +268,9 @@ fn main() {
     });
     if ok {
         println!(
-            "  peer: python -c 'import packaging.requirements' + Requirement() on the same 200 lines, whole process: {:.1} ms wall, {:.1} ms CPU (best of 10); squatch/peer = {:.2} wall, {:.2} CPU",
+            "  peer: python -c 'import packaging.requirements' + Requirement() on the same 200 lines, whole process: median {:.1} ms wall (best {:.1}), median {:.1} ms CPU ({CHECK_RUNS} runs); squatch/peer = {:.2} wall, {:.2} CPU",
             ms(t_peer),
+            ms(best_peer),
             ms(c_peer),
             ms(t_check) / ms(t_peer),
             ms(c_check) / ms(c_peer).max(0.001)
@@ -246,4 +278,5 @@ fn main() {
     } else {
         println!("  peer unavailable ({})", python().display());
     }
+    println!("  load average: {}", load());
 }

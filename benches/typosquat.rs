@@ -12,12 +12,17 @@
 //! keyboard typos); squatch runs its whole scorer (those techniques plus
 //! look-alikes, combosquats, prefixes, distance 2 and the known-malicious
 //! lookup).
+//!
+//! Times are the best of five runs, wall clock and the thread's CPU time
+//! (the steadier figure on a shared machine; the load average is printed
+//! beside it). `TYPOSQUAT_DUMP=FILE` writes every assessment instead (see
+//! `dump`), to check that a speed change moves no score.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use squatch::typosquat::{data, judge, Index, Verdict, DEFAULT_THRESHOLD};
+use squatch::typosquat::{data, judge, variants, Index, Verdict, DEFAULT_THRESHOLD};
 use typomania::checks::{Bitflips, Omitted, SwappedWords, Typos};
 use typomania::{AuthorSet, Corpus, Harness, Package};
 
@@ -123,22 +128,107 @@ fn names(popular: &[String], malicious: &[String]) -> Vec<String> {
     out
 }
 
+/// CPU time of the calling thread: on a shared, loaded machine the steadier
+/// figure (a preempted thread's wall clock keeps running; its CPU clock
+/// does not).
+fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime writes into the zeroed struct we pass.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Best wall time and best thread CPU time of [`RUNS`] runs.
 fn best_of<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
+    let (wall, _, r) = best_of_cpu(&mut f);
+    (wall, r)
+}
+
+/// Best wall time, best thread CPU time and the result of [`RUNS`] runs.
+fn best_of_cpu<T>(mut f: impl FnMut() -> T) -> (Duration, Duration, T) {
     let mut best = Duration::MAX;
+    let mut best_cpu = Duration::MAX;
     let mut last = None;
     for _ in 0..RUNS {
+        let c = thread_cpu();
         let t = Instant::now();
         let r = f();
         best = best.min(t.elapsed());
+        best_cpu = best_cpu.min(thread_cpu().saturating_sub(c));
         last = Some(r);
     }
-    (best, last.expect("RUNS > 0"))
+    (best, best_cpu, last.expect("RUNS > 0"))
+}
+
+/// `TYPOSQUAT_DUMP=FILE cargo bench --bench typosquat`: writes every field
+/// of the assessment of each bench name, each labelled name, each popular
+/// and each known-malicious name (with the full index and with the
+/// shape-only one) and the variants of the top 300 names to FILE, then
+/// exits. Diff two dumps to prove a speed change leaves every score alone.
+fn dump(path: &std::ffi::OsStr, index: &Index, bench_names: &[String]) {
+    use std::fmt::Write as _;
+    let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+    let first_col = |text: &'static str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split('\t').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut all: Vec<String> = bench_names.to_vec();
+    all.extend(first_col(include_str!(
+        "../tests/data/typosquat/positives.tsv"
+    )));
+    all.extend(first_col(include_str!("../tests/data/typosquat/legit.tsv")));
+    all.extend(first_col(include_str!(
+        "../tests/data/typosquat/unranked_sample.tsv"
+    )));
+    all.extend(first_col(data::MALICIOUS_TSV));
+    all.extend(index.popular().iter().map(|p| p.name.clone()));
+    all.extend(first_col(data::CURATED_TSV));
+    // Odd strings: the unit tests' hostile-name sweep, longer.
+    let alphabet: Vec<char> = "ab-_.01rnmé中ωо torchequsnpy".chars().collect();
+    let mut x: u64 = 7;
+    for _ in 0..5_000 {
+        let mut s = String::new();
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        for k in 0..(x >> 59) as usize + 1 {
+            let r = (x >> (k % 50)) as usize;
+            s.push(alphabet[r % alphabet.len()]);
+        }
+        all.push(s);
+    }
+    all.push("a".repeat(200));
+    let mut out = String::new();
+    for n in &all {
+        let _ = writeln!(out, "full\t{:?}", index.assess(n));
+        let _ = writeln!(out, "shape\t{:?}", shape_only.assess(n));
+    }
+    for p in index.popular().iter().take(300) {
+        for v in variants(index, &p.name) {
+            let _ = writeln!(out, "variant\t{v:?}");
+        }
+    }
+    std::fs::write(path, out).expect("write dump");
+    println!("dumped {} names to {}", all.len(), path.to_string_lossy());
 }
 
 fn main() {
+    // The shipped index is packed at compile time (build.rs): what a
+    // process pays before its first score is reading the table headers.
     let t = Instant::now();
-    let index = Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV);
+    let index = Index::embedded();
     let squatch_build = t.elapsed();
+    let t = Instant::now();
+    let runtime_packed = Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV);
+    let squatch_pack = t.elapsed();
+    drop(runtime_packed);
     let popular: Vec<String> = index.popular().iter().map(|p| p.name.clone()).collect();
     let malicious: Vec<String> = data::MALICIOUS_TSV
         .lines()
@@ -147,6 +237,10 @@ fn main() {
         .map(str::to_string)
         .collect();
     let names = names(&popular, &malicious);
+    if let Some(path) = std::env::var_os("TYPOSQUAT_DUMP") {
+        dump(&path, index, &names);
+        return;
+    }
 
     let t = Instant::now();
     let corpus = Top(popular.iter().map(|n| (n.clone(), Pkg)).collect());
@@ -159,7 +253,7 @@ fn main() {
         .build(corpus);
     let typomania_build = t.elapsed();
 
-    let (typomania_time, typomania_flagged) = best_of(|| {
+    let (typomania_time, typomania_cpu, typomania_flagged) = best_of_cpu(|| {
         names
             .iter()
             .filter(|n| {
@@ -170,7 +264,7 @@ fn main() {
             })
             .count()
     });
-    let (squatch_time, squatch_flagged) = best_of(|| {
+    let (squatch_time, squatch_cpu, squatch_flagged) = best_of_cpu(|| {
         names
             .iter()
             .filter(|n| black_box(index.assess(n)).score >= DEFAULT_THRESHOLD)
@@ -225,8 +319,8 @@ fn main() {
         popular.len()
     );
     println!(
-        "  index build   squatch {:>9.1?}   typomania {:>9.1?}",
-        squatch_build, typomania_build
+        "  index ready   squatch {:>9.1?}   typomania {:>9.1?}   (squatch: packed at compile time; packing the same data at run time takes {:.1?})",
+        squatch_build, typomania_build, squatch_pack
     );
     println!(
         "  score 10,000  squatch {:>9.1?}   typomania {:>9.1?}   ratio typomania/squatch = {:.2}",
@@ -238,6 +332,12 @@ fn main() {
         "  per name      squatch {:>9.2?}   typomania {:>9.2?}",
         squatch_time / names.len() as u32,
         typomania_time / names.len() as u32
+    );
+    println!(
+        "  CPU per name  squatch {:>9.2?}   typomania {:>9.2?}   (thread CPU time, best of {RUNS}; load average {})",
+        squatch_cpu / names.len() as u32,
+        typomania_cpu / names.len() as u32,
+        load()
     );
     println!(
         "  score+verdict squatch {:>9.1?}   ({:.2?} a name)",

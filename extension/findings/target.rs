@@ -64,8 +64,9 @@ pub struct TargetScan {
 /// process so that a repeated scheduled query re-reads nothing unchanged.
 #[derive(Debug)]
 pub struct Scanner {
-    /// The compiled rules.
-    pub rules: &'static RuleSet,
+    /// The compiled rules (compiled on first use, not when a table is
+    /// registered: a process that never scans never pays for them).
+    pub rules: &'static Rules,
     /// Archive limits.
     pub limits: Limits,
     files: Cache<(FileKey, Role), Arc<ScannedFile>>,
@@ -82,15 +83,37 @@ pub struct Scanner {
     persist: Option<Arc<PersistentCache>>,
 }
 
+/// A scanner's rules: given ones, or the built-in ones compiled on first
+/// use (not when a table is registered: a process that never scans never
+/// pays for them). Derefs to the [`RuleSet`].
+#[derive(Debug)]
+pub struct Rules(Option<&'static RuleSet>);
+
+impl std::ops::Deref for Rules {
+    type Target = RuleSet;
+    fn deref(&self) -> &RuleSet {
+        self.0.unwrap_or_else(RuleSet::builtin)
+    }
+}
+
+/// The built-in rules ([`RuleSet::builtin`]), compiled on first use.
+pub static BUILTIN_RULES: Rules = Rules(None);
+
 impl Default for Scanner {
     fn default() -> Self {
-        Scanner::new(RuleSet::builtin())
+        Scanner::with_rules(&BUILTIN_RULES)
     }
 }
 
 impl Scanner {
     /// A scanner with these rules and empty caches.
     pub fn new(rules: &'static RuleSet) -> Self {
+        // One small allocation kept for the process: scanners with rules of
+        // their own are made once (benches, tests).
+        Scanner::with_rules(Box::leak(Box::new(Rules(Some(rules)))))
+    }
+
+    fn with_rules(rules: &'static Rules) -> Self {
         Scanner {
             rules,
             limits: Limits::default(),

@@ -2,7 +2,8 @@
 //! suspect name and proposes (target, technique, score) findings; the index
 //! keeps the best.
 
-use super::index::{sorted_tokens, Index};
+use super::index::Index;
+use super::keys::sorted_tokens;
 use super::text::{
     self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
     misspelled_added_word, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
@@ -26,6 +27,52 @@ pub(super) struct Finding {
     pub(super) rank: Option<u32>,
     pub(super) technique: String,
     pub(super) score: f64,
+}
+
+/// The best finding so far for one suspect. Of the findings offered (in
+/// detector order), those against the suspect itself and, for a popular
+/// suspect, those against a target that is not more popular are dropped;
+/// the best of the rest has the highest score, then the best-ranked target,
+/// and the last offered wins a tie. A technique is written out only when
+/// its finding becomes the best.
+pub(super) struct Best<'q> {
+    q: &'q str,
+    own: Option<u32>,
+    best: Option<Finding>,
+}
+
+impl Best<'_> {
+    fn offer(
+        &mut self,
+        target: &str,
+        rank: Option<u32>,
+        score: f64,
+        technique: impl FnOnce() -> String,
+    ) {
+        if target == self.q {
+            return;
+        }
+        match (self.own, rank) {
+            (Some(own), Some(r)) if r >= own => return,
+            (Some(_), None) => return,
+            _ => {}
+        }
+        if let Some(b) = &self.best {
+            let order = b
+                .score
+                .total_cmp(&score)
+                .then_with(|| rank.unwrap_or(u32::MAX).cmp(&b.rank.unwrap_or(u32::MAX)));
+            if order == std::cmp::Ordering::Greater {
+                return;
+            }
+        }
+        self.best = Some(Finding {
+            target: target.to_string(),
+            rank,
+            technique: technique(),
+            score,
+        });
+    }
 }
 
 /// Attackers imitate what is downloaded most: the less popular the target,
@@ -58,108 +105,103 @@ impl Index {
     /// The best finding for normalised `q`; when `q` is popular with rank
     /// `own`, only more popular targets count.
     pub(super) fn best_finding(&self, q: &str, own: Option<u32>) -> Option<Finding> {
-        let mut findings: Vec<Finding> = Vec::new();
-        self.find_lookalikes(q, &mut findings);
-        self.find_swapped_words(q, &mut findings);
-        self.find_repeats(q, &mut findings);
-        self.find_version_suffix(q, &mut findings);
-        self.find_prefix_change(q, &mut findings);
-        self.find_typos(q, &mut findings);
-        self.find_combos(q, &mut findings);
-        findings
-            .into_iter()
-            .filter(|f| f.target != q)
-            .filter(|f| match (own, f.rank) {
-                (Some(own), Some(r)) => r < own,
-                (Some(_), None) => false,
-                _ => true,
-            })
-            .max_by(|a, b| {
-                a.score
-                    .total_cmp(&b.score)
-                    .then_with(|| b.rank.unwrap_or(u32::MAX).cmp(&a.rank.unwrap_or(u32::MAX)))
-            })
+        let mut best = Best { q, own, best: None };
+        self.find_lookalikes(q, &mut best);
+        self.find_swapped_words(q, &mut best);
+        self.find_repeats(q, &mut best);
+        self.find_version_suffix(q, &mut best);
+        self.find_prefix_change(q, &mut best);
+        self.find_typos(q, &mut best);
+        self.find_combos(q, &mut best);
+        best.best
     }
 
-    fn finding(&self, id: u32, technique: String, score: f64) -> Finding {
-        let p = &self.popular[id as usize];
-        Finding {
-            target: p.name.clone(),
-            rank: Some(p.rank),
+    /// Offers a finding against popular id `id`; `score` before the rank
+    /// factor.
+    fn offer(&self, out: &mut Best<'_>, id: u32, score: f64, technique: impl FnOnce() -> String) {
+        let rank = self.rank(id);
+        out.offer(
+            self.name(id),
+            Some(rank),
+            score * rank_factor(rank),
             technique,
-            score: score * rank_factor(p.rank),
-        }
+        );
     }
 
     /// Delimiter changes and look-alike characters: same skeleton.
-    fn find_lookalikes(&self, q: &str, out: &mut Vec<Finding>) {
-        let Some(&id) = self.skeletons.get(&skeleton(q)) else {
+    fn find_lookalikes(&self, q: &str, out: &mut Best<'_>) {
+        let Some(id) = self.skeleton_id(&skeleton(q)) else {
             return;
         };
-        let p = &self.popular[id as usize].name;
+        let p = self.name(id);
         if p == q {
             return;
         }
         let short = p.len() <= 3;
-        let (technique, score) = if q.replace('-', "") == p.replace('-', "") {
-            // Slightly above the same change seen as an edit, so the more
-            // specific description wins.
-            (format!("delimiter changed (\"{q}\" for \"{p}\")"), 0.91)
-        } else if text::has_unicode_confusable(q) {
-            (
-                format!("look-alike Unicode characters imitating \"{p}\""),
-                0.95,
-            )
-        } else {
-            let mut pairs: Vec<String> = LOOKALIKE_SEQS
-                .iter()
-                .filter(|(f, r)| q.contains(f) && p.contains(r) && !p.contains(f))
-                .map(|(f, r)| format!("\"{f}\" for \"{r}\""))
-                .collect();
-            pairs.extend(
-                LOOKALIKE_CHARS
-                    .iter()
-                    .filter(|(f, r)| q.contains(*f as char) && p.contains(*r as char))
-                    .filter(|(f, _)| !p.contains(*f as char))
-                    .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
-            );
-            pairs.dedup();
-            (format!("look-alike characters: {}", pairs.join(", ")), 0.92)
+        let delimiter = q.replace('-', "") == p.replace('-', "");
+        let unicode = !delimiter && text::has_unicode_confusable(q);
+        // Slightly above the same change seen as an edit, so the more
+        // specific description wins.
+        let score = match (delimiter, unicode) {
+            (true, _) => 0.91,
+            (_, true) => 0.95,
+            _ => 0.92,
         };
-        out.push(self.finding(id, technique, if short { 0.45 } else { score }));
+        self.offer(out, id, if short { 0.45 } else { score }, || {
+            if delimiter {
+                format!("delimiter changed (\"{q}\" for \"{p}\")")
+            } else if unicode {
+                format!("look-alike Unicode characters imitating \"{p}\"")
+            } else {
+                let mut pairs: Vec<String> = LOOKALIKE_SEQS
+                    .iter()
+                    .filter(|(f, r)| q.contains(f) && p.contains(r) && !p.contains(f))
+                    .map(|(f, r)| format!("\"{f}\" for \"{r}\""))
+                    .collect();
+                pairs.extend(
+                    LOOKALIKE_CHARS
+                        .iter()
+                        .filter(|(f, r)| q.contains(*f as char) && p.contains(*r as char))
+                        .filter(|(f, _)| !p.contains(*f as char))
+                        .map(|(f, r)| format!("\"{}\" for \"{}\"", *f as char, *r as char)),
+                );
+                pairs.dedup();
+                format!("look-alike characters: {}", pairs.join(", "))
+            }
+        });
     }
 
     /// Several repeated characters (`asynciooo`): the same name once runs
     /// are collapsed, two or more characters longer (one is a plain typo).
-    fn find_repeats(&self, q: &str, out: &mut Vec<Finding>) {
-        let Some(&id) = self.collapsed.get(&collapse_runs(q)) else {
+    fn find_repeats(&self, q: &str, out: &mut Best<'_>) {
+        let Some(id) = self.collapsed_id(&collapse_runs(q)) else {
             return;
         };
-        let p = &self.popular[id as usize].name;
+        let p = self.name(id);
         if q.len() < p.len() + 2 || p.len() < 5 {
             return;
         }
-        out.push(self.finding(
-            id,
-            format!("repeated characters ({} extra)", q.len() - p.len()),
-            0.85,
-        ));
+        self.offer(out, id, 0.85, || {
+            format!("repeated characters ({} extra)", q.len() - p.len())
+        });
     }
 
     /// Swapped words: the same tokens in another order.
-    fn find_swapped_words(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_swapped_words(&self, q: &str, out: &mut Best<'_>) {
         let Some(key) = sorted_tokens(q) else { return };
-        if let Some(&id) = self.word_sets.get(&key) {
-            let p = &self.popular[id as usize].name;
+        if let Some(id) = self.word_set_id(&key) {
+            let p = self.name(id);
             if p != q {
-                out.push(self.finding(id, format!("swapped words (\"{q}\" for \"{p}\")"), 0.85));
+                self.offer(out, id, 0.85, || {
+                    format!("swapped words (\"{q}\" for \"{p}\")")
+                });
             }
         }
     }
 
     /// A popular name with a version number appended (`requests2`,
     /// `requests-toolbelt-v2`, `requests-2-32-3`).
-    fn find_version_suffix(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_version_suffix(&self, q: &str, out: &mut Best<'_>) {
         let b = q.as_bytes();
         if !b.last().is_some_and(u8::is_ascii_digit) {
             return;
@@ -173,23 +215,19 @@ impl Index {
             if base.len() < 3 || !is_version_word(suffix) {
                 continue;
             }
-            if let Some(&id) = self.by_name.get(base) {
-                out.push(self.finding(
-                    id,
-                    format!("version-number suffix \"{suffix}\" added"),
-                    0.8,
-                ));
+            if let Some(id) = self.id_of(base) {
+                self.offer(out, id, 0.8, || {
+                    format!("version-number suffix \"{suffix}\" added")
+                });
                 return;
             }
-            if let Some(&id) = self.skeletons.get(&skeleton(base)) {
-                if self.popular[id as usize].name.len() >= 5 {
-                    out.push(self.finding(
-                        id,
+            if let Some(id) = self.skeleton_id(&skeleton(base)) {
+                if self.name(id).len() >= 5 {
+                    self.offer(out, id, 0.75, || {
                         format!(
                             "version-number suffix \"{suffix}\" added to a look-alike (\"{base}\")"
-                        ),
-                        0.75,
-                    ));
+                        )
+                    });
                     return;
                 }
             }
@@ -198,7 +236,7 @@ impl Index {
 
     /// A popular name with its `py`/`python` prefix changed or dropped
     /// (`python-cord` for `py-cord`, `execjs` for `pyexecjs`).
-    fn find_prefix_change(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_prefix_change(&self, q: &str, out: &mut Best<'_>) {
         const PREFIXES: [&str; 6] = ["python3-", "python-", "py3-", "py-", "python", "py"];
         let own = PREFIXES.iter().find(|p| q.starts_with(*p)).copied();
         let rest = own.map_or(q, |p| &q[p.len()..]);
@@ -214,12 +252,11 @@ impl Index {
             candidate.clear();
             candidate.push_str(p);
             candidate.push_str(rest);
-            if let Some(&id) = self.by_name.get(candidate.as_str()) {
-                let technique = match own {
+            if let Some(id) = self.id_of(candidate.as_str()) {
+                self.offer(out, id, 0.8, || match own {
                     Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
                     None => format!("prefix \"{p}\" dropped"),
-                };
-                out.push(self.finding(id, technique, 0.8));
+                });
                 return;
             }
         }
@@ -227,14 +264,14 @@ impl Index {
 
     /// Typos of the published detectors: repeated, omitted, swapped,
     /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
-    fn find_typos(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_typos(&self, q: &str, out: &mut Best<'_>) {
         // Candidates come in rank order (ids are ranks' positions); keep the
         // best and describe only it: popular families (`mypy-boto3-*`) put
         // hundreds of names within two edits of each other.
         let mut best: Option<(f64, u32, Vec<text::Edit>)> = None;
         for (id, d) in self.near(q, 2) {
-            let p = &self.popular[id as usize];
-            let base: f64 = match (d, p.name.len()) {
+            let (name, rank) = (self.name(id), self.rank(id));
+            let base: f64 = match (d, name.len()) {
                 // Short names sit one edit from many others.
                 (1, 6..) => 0.9,
                 (1, 5) => 0.75,
@@ -243,11 +280,11 @@ impl Index {
                 (_, 10..) => 0.75,
                 _ => 0.65,
             };
-            let factor = rank_factor(p.rank);
+            let factor = rank_factor(rank);
             if best.as_ref().is_some_and(|b| base * factor <= b.0) {
                 continue;
             }
-            let edits = edit_script(p.name.as_bytes(), q.as_bytes());
+            let edits = edit_script(name.as_bytes(), q.as_bytes());
             let digits_only = edits.iter().all(|e| {
                 matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
             });
@@ -267,18 +304,14 @@ impl Index {
             };
             // Two- and three-letter names are one edit from dozens of others.
             let score = if q.len() <= 3 { score.min(0.4) } else { score };
-            let score = score * self.added_word_penalty(q, &p.name) * factor;
+            let score = score * self.added_word_penalty(q, name) * factor;
             if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, id, edits));
             }
         }
         if let Some((score, id, edits)) = best {
-            let p = &self.popular[id as usize];
-            out.push(Finding {
-                target: p.name.clone(),
-                rank: Some(p.rank),
-                technique: describe_edits(&edits, q.as_bytes()),
-                score,
+            out.offer(self.name(id), Some(self.rank(id)), score, || {
+                describe_edits(&edits, q.as_bytes())
             });
         }
     }
@@ -300,11 +333,11 @@ impl Index {
     }
 
     fn is_plugin_host(&self, id: u32) -> bool {
-        self.children[id as usize] as usize >= PLUGIN_HOST_CHILDREN
+        self.children(id) as usize >= PLUGIN_HOST_CHILDREN
     }
 
     /// Combosquats: a popular name (possibly misspelled) plus added words.
-    fn find_combos(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_combos(&self, q: &str, out: &mut Best<'_>) {
         let tokens: Vec<(usize, usize)> = {
             let mut v = Vec::new();
             let mut start = 0;
@@ -328,7 +361,7 @@ impl Index {
         }
     }
 
-    fn find_delimited_combos(&self, q: &str, tokens: &[(usize, usize)], out: &mut Vec<Finding>) {
+    fn find_delimited_combos(&self, q: &str, tokens: &[(usize, usize)], out: &mut Best<'_>) {
         let n = tokens.len();
         // The longest proper span of tokens that is a popular name (exact or
         // one edit away, for spans of five characters or more).
@@ -339,29 +372,26 @@ impl Index {
                     continue;
                 }
                 let span = &q[tokens[a].0..tokens[b - 1].1];
-                let found = match self.by_name.get(span) {
-                    Some(&id) if span.len() >= 3 => Some((id, 0)),
+                let found = match self.id_of(span) {
+                    Some(id) if span.len() >= 3 => Some((id, 0)),
                     Some(_) => None,
                     // A misspelled base of one or two words.
                     None if span.len() >= 5 && b - a <= 2 && !is_added_word(span) => self
                         .near(span, 1)
                         .into_iter()
-                        .min_by_key(|&(id, _)| self.popular[id as usize].rank),
+                        .min_by_key(|&(id, _)| self.rank(id)),
                     None => None,
                 };
                 if let Some((id, d)) = found {
                     let better = match best {
                         None => true,
                         Some((ba, bb, bid, bd)) => {
-                            (
-                                d,
-                                std::cmp::Reverse(span.len()),
-                                self.popular[id as usize].rank,
-                            ) < (
-                                bd,
-                                std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
-                                self.popular[bid as usize].rank,
-                            )
+                            (d, std::cmp::Reverse(span.len()), self.rank(id))
+                                < (
+                                    bd,
+                                    std::cmp::Reverse(tokens[bb - 1].1 - tokens[ba].0),
+                                    self.rank(bid),
+                                )
                         }
                     };
                     if better {
@@ -372,7 +402,7 @@ impl Index {
             }
         }
         let Some((a, b, id, d)) = best else { return };
-        let base = &self.popular[id as usize].name;
+        let base = self.name(id);
         let mut eco = Vec::new();
         let mut misspelled = Vec::new();
         let mut popular_words = Vec::new();
@@ -386,42 +416,20 @@ impl Index {
                 eco.push(w);
             } else if let Some(real) = misspelled_added_word(w) {
                 misspelled.push((w, real));
-            } else if w.len() >= 4 && self.by_name.contains_key(w) {
+            } else if w.len() >= 4 && self.id_of(w).is_some() {
                 popular_words.push(w);
             } else {
                 other.push(w);
             }
         }
         let host = self.is_plugin_host(id);
-        let typo = if d > 0 {
-            let span = &q[tokens[a].0..tokens[b - 1].1];
-            let edits = edit_script(base.as_bytes(), span.as_bytes());
-            Some(describe_edits(&edits, span.as_bytes()))
-        } else {
-            None
-        };
-        let mut parts = Vec::new();
-        if let Some(t) = &typo {
-            parts.push(format!("misspelled \"{base}\" ({t})"));
-        }
-        if !eco.is_empty() {
-            parts.push(format!("added {}", quote_list(&eco)));
-        }
-        for (w, real) in &misspelled {
-            parts.push(format!("added misspelled word \"{w}\" (for \"{real}\")"));
-        }
-        if !popular_words.is_empty() {
-            parts.push(format!("joined popular {}", quote_list(&popular_words)));
-        }
-        if !other.is_empty() {
-            parts.push(format!("added {}", quote_list(&other)));
-        }
-        let rank = self.popular[id as usize].rank;
+        let typo = d > 0;
+        let rank = self.rank(id);
         let score: f64 = if rank > COMBO_MAX_RANK || !other.is_empty() {
             // Unpopular bases and unknown added words: how most legitimate
             // long-tail names are made.
             0.3
-        } else if typo.is_some() {
+        } else if typo {
             // A misspelled base plus a word: only for names everyone knows,
             // or every long-tail name near a mid-list package would match.
             if base.len() >= 6 && rank <= COMBO_TYPO_MAX_RANK {
@@ -440,51 +448,61 @@ impl Index {
         } else {
             0.7
         };
-        out.push(self.finding(
-            id,
-            format!("combosquat of \"{base}\": {}", parts.join(", ")),
-            score,
-        ));
+        self.offer(out, id, score, || {
+            let mut parts = Vec::new();
+            if typo {
+                let span = &q[tokens[a].0..tokens[b - 1].1];
+                let edits = edit_script(base.as_bytes(), span.as_bytes());
+                let t = describe_edits(&edits, span.as_bytes());
+                parts.push(format!("misspelled \"{base}\" ({t})"));
+            }
+            if !eco.is_empty() {
+                parts.push(format!("added {}", quote_list(&eco)));
+            }
+            for (w, real) in &misspelled {
+                parts.push(format!("added misspelled word \"{w}\" (for \"{real}\")"));
+            }
+            if !popular_words.is_empty() {
+                parts.push(format!("joined popular {}", quote_list(&popular_words)));
+            }
+            if !other.is_empty() {
+                parts.push(format!("added {}", quote_list(&other)));
+            }
+            format!("combosquat of \"{base}\": {}", parts.join(", "))
+        });
     }
 
     /// Combosquats without a delimiter: `pyrequests`, `numpyutils`,
     /// `torchtriton`.
-    fn find_joined_combos(&self, q: &str, out: &mut Vec<Finding>) {
+    fn find_joined_combos(&self, q: &str, out: &mut Best<'_>) {
         if !q.is_ascii() || q.len() < 6 {
             return;
         }
         for cut in 2..q.len() - 1 {
             let (left, right) = q.split_at(cut);
-            if let Some(&id) = self
-                .by_name
-                .get(left)
-                .filter(|&&id| left.len() >= 4 && self.popular[id as usize].rank <= COMBO_MAX_RANK)
+            if let Some(id) = self
+                .id_of(left)
+                .filter(|&id| left.len() >= 4 && self.rank(id) <= COMBO_MAX_RANK)
             {
                 if is_added_word(right) && right.len() >= 2 {
-                    out.push(self.finding(
-                        id,
-                        format!("combosquat of \"{left}\": added \"{right}\" without a delimiter"),
-                        if self.is_plugin_host(id) { 0.45 } else { 0.7 },
-                    ));
-                } else if right.len() >= 4 && self.by_name.contains_key(right) {
-                    out.push(self.finding(
-                        id,
-                        format!("combosquat of \"{left}\": joined popular \"{right}\""),
-                        0.6,
-                    ));
+                    let score = if self.is_plugin_host(id) { 0.45 } else { 0.7 };
+                    self.offer(out, id, score, || {
+                        format!("combosquat of \"{left}\": added \"{right}\" without a delimiter")
+                    });
+                } else if right.len() >= 4 && self.id_of(right).is_some() {
+                    self.offer(out, id, 0.6, || {
+                        format!("combosquat of \"{left}\": joined popular \"{right}\"")
+                    });
                 }
             }
             if PREFIX_WORDS.contains(&left) && right.len() >= 4 {
-                if let Some(&id) = self
-                    .by_name
-                    .get(right)
-                    .filter(|&&id| self.popular[id as usize].rank <= COMBO_MAX_RANK)
+                if let Some(id) = self
+                    .id_of(right)
+                    .filter(|&id| self.rank(id) <= COMBO_MAX_RANK)
                 {
-                    out.push(self.finding(
-                        id,
-                        format!("combosquat of \"{right}\": prefix \"{left}\" added"),
-                        0.7,
-                    ));
+                    self.offer(out, id, 0.7, || {
+                        format!("combosquat of \"{right}\": prefix \"{left}\" added")
+                    });
                 }
             }
         }

@@ -16,24 +16,20 @@
 //! stored under the hash of each string obtained by deleting one character
 //! (two for long, well-ranked names); a suspect is looked up under its own
 //! deletions, and the few candidates found are checked with the real
-//! distance. No suspect is compared with all 15,000 names.
+//! distance. No suspect is compared with all 15,000 names. The index of the
+//! shipped data is packed at compile time (`pack.rs`, run by `build.rs`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use super::data::{self, Curated, CuratedKind, Popular};
 use super::detect::Finding;
+use super::keys::str_hash;
 use super::normalize;
-use super::text::{collapse_runs, osa, osa_bounded, skeleton, Deletions, FastBuild};
-
-/// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
-/// matched at edit distance 2; all others at distance 1.
-pub const TWO_EDIT_MAX_RANK: u32 = 5_000;
-/// See [`TWO_EDIT_MAX_RANK`].
-pub const TWO_EDIT_MIN_LEN: usize = 8;
-/// ... and at most this long (longer names differ by two edits far more
-/// often by design than by a slip).
-pub const TWO_EDIT_MAX_LEN: usize = 30;
+use super::pack::{self, Section, SECTIONS};
+pub use super::pack::{TWO_EDIT_MAX_LEN, TWO_EDIT_MAX_RANK, TWO_EDIT_MIN_LEN};
+use super::text::{osa, osa_bounded, Deletions, FastBuild};
 /// Names longer than this are looked up exactly (popular, known malicious)
 /// but not searched for near misses: PyPI names are far shorter, and the
 /// searches grow with the square of the length.
@@ -79,102 +75,259 @@ impl Assessment {
 }
 
 /// The index. Build it once per process ([`Index::embedded`]) and share it.
-#[derive(Debug)]
+///
+/// Everything but the curated names lives in the packed tables
+/// (`pack.rs`): for [`Index::embedded`] they are compiled into the binary
+/// and read in place, so a process pays nothing to start scoring.
 pub struct Index {
-    pub(super) popular: Vec<Popular>,
-    pub(super) by_name: HashMap<String, u32, FastBuild>,
-    malicious: HashMap<String, String, FastBuild>,
+    tables: Tables,
     curated: HashMap<String, Curated, FastBuild>,
-    /// Every popular name under its 0- and 1-deletion variants.
-    one_edit: DeletionIndex,
-    /// Long, well-ranked names ([`TWO_EDIT_MAX_RANK`]) under their 0-, 1-
-    /// and 2-deletion variants.
-    two_edits: DeletionIndex,
-    /// Skeleton -> best-ranked popular id with it.
-    pub(super) skeletons: HashMap<String, u32, FastBuild>,
-    /// Name with runs of one character collapsed -> best-ranked popular id.
-    pub(super) collapsed: HashMap<String, u32, FastBuild>,
-    /// Sorted tokens -> best-ranked popular id (multi-word names only).
-    pub(super) word_sets: HashMap<String, u32, FastBuild>,
-    /// Per popular id: how many popular names start with `name-`.
-    pub(super) children: Vec<u32>,
+    /// The popular names as owned entries, made on first use of
+    /// [`Index::popular`].
+    popular: OnceLock<Vec<Popular>>,
 }
 
-/// Popular ids filed under hashes of their deletion variants: one hash
-/// probe gives the ids sharing a variant.
-#[derive(Debug, Default)]
-struct DeletionIndex {
-    ranges: HashMap<u64, (u32, u32), BuildHasherDefault<IdentityHasher>>,
-    ids: Vec<u32>,
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("popular", &self.tables.n)
+            .field("malicious", &self.malicious_count())
+            .field("curated", &self.curated.len())
+            .finish()
+    }
 }
 
-impl DeletionIndex {
-    fn new(mut pairs: Vec<(u64, u32)>) -> DeletionIndex {
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut ranges = HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
-        let mut ids = Vec::with_capacity(pairs.len());
-        let mut i = 0;
-        while i < pairs.len() {
-            let key = pairs[i].0;
-            let start = ids.len() as u32;
-            while i < pairs.len() && pairs[i].0 == key {
-                ids.push(pairs[i].1);
-                i += 1;
+/// The packed pool and tables, read in place (see `pack.rs` for the
+/// layout). Every read is bounds-checked: a damaged table reads as absent
+/// entries, never as a panic.
+struct Tables {
+    pool: Cow<'static, str>,
+    bytes: Cow<'static, [u8]>,
+    /// `(byte offset, byte length)` of each section.
+    sections: [(usize, usize); SECTIONS],
+    /// Directory bits of each directory section (0 for the others).
+    bits: [u32; SECTIONS],
+    /// Number of popular names.
+    n: usize,
+}
+
+/// Why packed tables cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("typosquat tables: {0}")]
+struct TablesError(&'static str);
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4) {
+        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        None => 0,
+    }
+}
+
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+        None => 0,
+    }
+}
+
+const DIRECTORIES: [Section; 7] = [
+    Section::ByNameDir,
+    Section::MaliciousDir,
+    Section::SkeletonDir,
+    Section::CollapsedDir,
+    Section::WordSetDir,
+    Section::OneEditDir,
+    Section::TwoEditDir,
+];
+
+impl Tables {
+    fn new(pool: Cow<'static, str>, bytes: Cow<'static, [u8]>) -> Result<Tables, TablesError> {
+        if bytes.get(..8) != Some(&pack::MAGIC[..]) {
+            return Err(TablesError("wrong magic or version"));
+        }
+        if read_u32(&bytes, 8) as usize != SECTIONS || bytes.len() < pack::HEADER_LEN {
+            return Err(TablesError("wrong section count"));
+        }
+        let mut sections = [(0, 0); SECTIONS];
+        for (i, s) in sections.iter_mut().enumerate() {
+            let (off, len) = (
+                read_u32(&bytes, 16 + 8 * i) as usize,
+                read_u32(&bytes, 20 + 8 * i) as usize,
+            );
+            if off.checked_add(len).is_none_or(|end| end > bytes.len()) {
+                return Err(TablesError("section out of bounds"));
             }
-            ranges.insert(key, (start, ids.len() as u32 - start));
+            *s = (off, len);
         }
-        ranges.shrink_to_fit();
-        DeletionIndex { ranges, ids }
+        let mut bits = [0; SECTIONS];
+        for d in DIRECTORIES {
+            let buckets = (sections[d as usize].1 / 4).saturating_sub(1);
+            if !buckets.is_power_of_two() {
+                return Err(TablesError("directory size"));
+            }
+            bits[d as usize] = buckets.trailing_zeros();
+        }
+        let n = sections[Section::Rank as usize].1 / 4;
+        if sections[Section::NameOff as usize].1 != 4 * (n + 1)
+            || sections[Section::Children as usize].1 != 4 * n
+        {
+            return Err(TablesError("name table sizes"));
+        }
+        Ok(Tables {
+            pool,
+            bytes,
+            sections,
+            bits,
+            n,
+        })
     }
 
-    fn get(&self, key: u64) -> &[u32] {
-        match self.ranges.get(&key) {
-            Some(&(start, len)) => &self.ids[start as usize..(start + len) as usize],
-            None => &[],
-        }
+    fn section(&self, s: Section) -> &[u8] {
+        let (off, len) = self.sections[s as usize];
+        &self.bytes[off..off + len]
     }
 
-    fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+    fn u32_in(&self, s: Section, i: usize) -> u32 {
+        read_u32(self.section(s), 4 * i)
+    }
+
+    fn name(&self, id: u32) -> &str {
+        let at = id as usize;
+        let (a, b) = (
+            self.u32_in(Section::NameOff, at) as usize,
+            self.u32_in(Section::NameOff, at + 1) as usize,
+        );
+        self.pool.get(a..b).unwrap_or("")
+    }
+
+    /// The two values filed under `key` in the string map `dir` (its
+    /// entries are the next section).
+    fn map_get(&self, dir: Section, key: &str) -> Option<(u32, u32)> {
+        let d = self.section(dir);
+        let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
+        let h = str_hash(key.as_bytes());
+        let b = pack::bucket(h, self.bits[dir as usize]);
+        let tag = pack::tag(h);
+        let (start, end) = (read_u32(d, 4 * b) as usize, read_u32(d, 4 * b + 4) as usize);
+        let pool = self.pool.as_bytes();
+        for i in start..end.min(entries.len() / pack::MAP_ENTRY) {
+            let e = pack::MAP_ENTRY * i;
+            if read_u32(entries, e + 8) != tag {
+                continue;
+            }
+            let (off, len) = (
+                read_u32(entries, e) as usize,
+                read_u32(entries, e + 4) as usize,
+            );
+            if len == key.len() && pool.get(off..off + len) == Some(key.as_bytes()) {
+                return Some((read_u32(entries, e + 12), read_u32(entries, e + 16)));
+            }
+        }
+        None
+    }
+
+    /// Appends the ids filed under each of `hashes` in the deletion table
+    /// `dir` (its entries and filter are the next two sections), and
+    /// possibly a few more that share a hash's directory bits and
+    /// fingerprint.
+    fn deletion_ids(&self, dir: Section, hashes: &[u64], out: &mut Vec<u32>) {
+        let (entries, filter) = match dir {
+            Section::OneEditDir => (Section::OneEditEntries, Section::OneEditFilter),
+            _ => (Section::TwoEditEntries, Section::TwoEditFilter),
+        };
+        let d = self.section(dir);
+        let (entries, filter) = (self.section(entries), self.section(filter));
+        let bits = self.bits[dir as usize];
+        let filter_bits = (filter.len() * 8).max(1).trailing_zeros();
+        let width = pack::entry_width(self.n);
+        let count = entries.len() / width;
+        // First the filter and the directory ranges, touching each range's
+        // first entry: the probes' cache misses then overlap instead of
+        // queueing.
+        let mut ranges: Vec<(usize, usize, u16)> = Vec::with_capacity(hashes.len());
+        let mut touched = 0u32;
+        for &h in hashes {
+            let bit = pack::filter_bit(h, filter_bits);
+            if filter
+                .get(bit / 8)
+                .is_none_or(|byte| byte & (1 << (bit % 8)) == 0)
+            {
+                continue;
+            }
+            let b = pack::bucket(h, bits);
+            let start = read_u32(d, 4 * b) as usize;
+            let end = (read_u32(d, 4 * b + 4) as usize).min(count);
+            touched ^= read_u32(entries, width * start);
+            ranges.push((start, end, pack::fingerprint(h, bits)));
+        }
+        std::hint::black_box(touched);
+        for (start, end, fp) in ranges {
+            // Sorted by fingerprint: stop at the first greater one.
+            for i in start..end {
+                let (f, id) = if width == 4 {
+                    let e = read_u32(entries, 4 * i);
+                    (e as u16, e >> 16)
+                } else {
+                    let e = read_u64(entries, 8 * i);
+                    (e as u16, (e >> 16) as u32)
+                };
+                if f == fp {
+                    out.push(id);
+                } else if f > fp {
+                    break;
+                }
+            }
+        }
     }
 }
 
-/// The keys of [`DeletionIndex`] are already hashes.
-#[derive(Default)]
-struct IdentityHasher(u64);
+/// The entries section of each string-map directory.
+const DIRECTORIES_ENTRIES: [Section; 5] = [
+    Section::ByName,
+    Section::Malicious,
+    Section::Skeleton,
+    Section::Collapsed,
+    Section::WordSet,
+];
 
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+fn dir_slot(dir: Section) -> usize {
+    match dir {
+        Section::ByNameDir => 0,
+        Section::MaliciousDir => 1,
+        Section::SkeletonDir => 2,
+        Section::CollapsedDir => 3,
+        _ => 4,
     }
 }
 
-/// The words of a name in sorted order, joined: equal for names that only
-/// swap their words. `None` for one-word names.
-pub(super) fn sorted_tokens(name: &str) -> Option<String> {
-    let mut t: Vec<&str> = name.split('-').filter(|s| !s.is_empty()).collect();
-    if t.len() < 2 {
-        return None;
-    }
-    t.sort_unstable();
-    Some(t.join("-"))
+/// Curated entries by name (the last of a name wins).
+fn curated_map(curated: Vec<Curated>) -> HashMap<String, Curated, FastBuild> {
+    curated.into_iter().map(|c| (c.name.clone(), c)).collect()
 }
+
+/// The pool and tables `build.rs` packed from the shipped data.
+static EMBEDDED_POOL: &str = include_str!(concat!(env!("OUT_DIR"), "/typosquat_pool.txt"));
+/// See [`EMBEDDED_POOL`].
+static EMBEDDED_TABLES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/typosquat_tables.bin"));
 
 impl Index {
-    /// The index of the data shipped in the binary, built on first use and
-    /// kept for the life of the process.
+    /// The index of the data shipped in the binary: tables packed at
+    /// compile time and read in place, so this costs microseconds.
     pub fn embedded() -> &'static Index {
-        static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
-        INDEX.get_or_init(|| Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV))
+        static INDEX: OnceLock<Index> = OnceLock::new();
+        INDEX.get_or_init(|| {
+            match Tables::new(Cow::Borrowed(EMBEDDED_POOL), Cow::Borrowed(EMBEDDED_TABLES)) {
+                Ok(tables) => Index::with_tables(
+                    tables,
+                    curated_map(data::parse_curated(data::CURATED_TSV, normalize).0),
+                ),
+                Err(e) => {
+                    // Only a broken build gets here: pack the data again.
+                    log::error!("{e}; rebuilding the typosquat index at run time");
+                    Index::from_tsv(data::TOP_TSV, data::MALICIOUS_TSV, data::CURATED_TSV)
+                }
+            }
+        })
     }
 
     /// Builds an index from the three TSV texts (see [`data`]). Pass `""` for
@@ -192,94 +345,107 @@ impl Index {
         Index::new(popular, mal, cur)
     }
 
-    /// Builds an index from parsed entries.
+    /// Builds an index from parsed entries (packed at run time, with the
+    /// code `build.rs` packs the embedded index with).
     pub fn new(
-        mut popular: Vec<Popular>,
+        popular: Vec<Popular>,
         malicious: Vec<data::Malicious>,
         curated: Vec<Curated>,
     ) -> Index {
-        popular.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.name.cmp(&b.name)));
-        let mut seen = HashMap::<String, u32, FastBuild>::default();
-        popular.retain(|p| !p.name.is_empty() && seen.insert(p.name.clone(), p.rank).is_none());
-        let by_name: HashMap<String, u32, FastBuild> = popular
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.clone(), i as u32))
-            .collect();
-
-        let mut one = Vec::with_capacity(popular.len() * 16);
-        let mut two = Vec::new();
-        let mut skeletons = HashMap::<String, u32, FastBuild>::default();
-        let mut collapsed = HashMap::<String, u32, FastBuild>::default();
-        let mut word_sets = HashMap::<String, u32, FastBuild>::default();
-        for (id, p) in popular.iter().enumerate() {
-            let id = id as u32;
-            let b = p.name.as_bytes();
-            let d = Deletions::new(b);
-            one.push((d.whole(), id));
-            for i in 0..b.len() {
-                one.push((d.without1(i), id));
+        let curated = curated_map(curated);
+        let packed = pack::pack(popular, malicious);
+        match Tables::new(Cow::Owned(packed.pool), Cow::Owned(packed.tables)) {
+            Ok(tables) => Index::with_tables(tables, curated),
+            Err(e) => {
+                // pack() and Tables::new() share one layout: unreachable
+                // unless they drift apart; an empty index then, not a panic.
+                log::error!("{e}: typosquat index left empty");
+                let empty = pack::pack(Vec::new(), Vec::new());
+                let tables = Tables::new(Cow::Owned(empty.pool), Cow::Owned(empty.tables))
+                    .unwrap_or_else(|_| unreachable!("the empty index packs"));
+                Index::with_tables(tables, curated)
             }
-            if Self::two_edits(p) {
-                two.push((d.whole(), id));
-                for i in 0..b.len() {
-                    two.push((d.without1(i), id));
-                    for j in i + 1..b.len() {
-                        two.push((d.without2(i, j), id));
-                    }
-                }
-            }
-            skeletons.entry(skeleton(&p.name)).or_insert(id);
-            collapsed.entry(collapse_runs(&p.name)).or_insert(id);
-            if let Some(key) = sorted_tokens(&p.name) {
-                word_sets.entry(key).or_insert(id);
-            }
-        }
-
-        let mut children = vec![0u32; popular.len()];
-        for p in &popular {
-            // Every proper `a-b-...` prefix of a popular name that is itself
-            // popular gains a child.
-            for (pos, _) in p.name.match_indices('-') {
-                if let Some(&id) = by_name.get(&p.name[..pos]) {
-                    children[id as usize] += 1;
-                }
-            }
-        }
-
-        Index {
-            popular,
-            by_name,
-            malicious: malicious.into_iter().map(|m| (m.name, m.ids)).collect(),
-            curated: curated.into_iter().map(|c| (c.name.clone(), c)).collect(),
-            one_edit: DeletionIndex::new(one),
-            two_edits: DeletionIndex::new(two),
-            skeletons,
-            collapsed,
-            word_sets,
-            children,
         }
     }
 
-    fn two_edits(p: &Popular) -> bool {
-        p.rank <= TWO_EDIT_MAX_RANK && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN).contains(&p.name.len())
+    fn with_tables(tables: Tables, curated: HashMap<String, Curated, FastBuild>) -> Index {
+        Index {
+            tables,
+            curated,
+            popular: OnceLock::new(),
+        }
+    }
+
+    /// The normalised name of popular id `id` (ids are rank order).
+    pub(super) fn name(&self, id: u32) -> &str {
+        self.tables.name(id)
+    }
+
+    /// The download rank of popular id `id`.
+    pub(super) fn rank(&self, id: u32) -> u32 {
+        self.tables.u32_in(Section::Rank, id as usize)
+    }
+
+    /// How many popular names start with `name(id)-`.
+    pub(super) fn children(&self, id: u32) -> u32 {
+        self.tables.u32_in(Section::Children, id as usize)
+    }
+
+    /// The popular id of a normalised name.
+    pub(super) fn id_of(&self, normalized: &str) -> Option<u32> {
+        self.tables
+            .map_get(Section::ByNameDir, normalized)
+            .map(|(id, _)| id)
+    }
+
+    /// The best-ranked popular id with this skeleton.
+    pub(super) fn skeleton_id(&self, skeleton: &str) -> Option<u32> {
+        self.tables
+            .map_get(Section::SkeletonDir, skeleton)
+            .map(|(id, _)| id)
+    }
+
+    /// The best-ranked popular id with these runs collapsed.
+    pub(super) fn collapsed_id(&self, collapsed: &str) -> Option<u32> {
+        self.tables
+            .map_get(Section::CollapsedDir, collapsed)
+            .map(|(id, _)| id)
+    }
+
+    /// The best-ranked popular id with these sorted words.
+    pub(super) fn word_set_id(&self, words: &str) -> Option<u32> {
+        self.tables
+            .map_get(Section::WordSetDir, words)
+            .map(|(id, _)| id)
+    }
+
+    fn is_two_edit(&self, id: u32) -> bool {
+        pack::two_edits(self.rank(id), self.name(id).len())
     }
 
     /// The popular packages, most downloaded first.
     pub fn popular(&self) -> &[Popular] {
-        &self.popular
+        self.popular.get_or_init(|| {
+            (0..self.tables.n as u32)
+                .map(|id| Popular {
+                    rank: self.rank(id),
+                    name: self.name(id).to_string(),
+                })
+                .collect()
+        })
     }
 
     /// The rank of a normalised name, when it is popular.
     pub fn rank_of(&self, normalized: &str) -> Option<u32> {
-        self.by_name
-            .get(normalized)
-            .map(|&id| self.popular[id as usize].rank)
+        self.id_of(normalized).map(|id| self.rank(id))
     }
 
     /// The OSV ids of a normalised name, when it is known malicious.
     pub fn malicious_ids(&self, normalized: &str) -> Option<&str> {
-        self.malicious.get(normalized).map(String::as_str)
+        let (off, len) = self.tables.map_get(Section::MaliciousDir, normalized)?;
+        self.tables
+            .pool
+            .get(off as usize..off as usize + len as usize)
     }
 
     /// The curated entry of a normalised name (family or dependency
@@ -301,14 +467,14 @@ impl Index {
 
     /// Number of known-malicious names.
     pub fn malicious_count(&self) -> usize {
-        self.malicious.len()
+        self.tables.section(Section::Malicious).len() / pack::MAP_ENTRY
     }
 
     /// Scores one name (any spelling; it is normalised first).
     pub fn assess(&self, name: &str) -> Assessment {
         let q = normalize(name);
         let popular_rank = self.rank_of(&q);
-        let known_malicious = self.malicious.get(&q).cloned();
+        let known_malicious = self.malicious_ids(&q).map(str::to_string);
         let mut best: Option<Finding> = None;
         let mut prefix = String::new();
         match self.curated.get(&q) {
@@ -382,48 +548,54 @@ impl Index {
     }
 
     /// Popular ids within their allowed edit distance of `q` (1, or 2 for
-    /// long well-ranked names), with the distance.
+    /// long well-ranked names), with the distance, in id order.
+    ///
+    /// The deletion tables propose candidates (a superset of the names
+    /// sharing a deletion variant with `q`); the exact distance decides.
+    /// A name is allowed distance 2 only when the distance-2 table was
+    /// probed: otherwise (`q` outside its lengths, or `max` 1) no name at
+    /// distance 2 can share a variant of at most one deletion with `q`, so
+    /// the answer is exactly every name at distance 1, plus, when probed,
+    /// every long, well-ranked name at distance 2.
     pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
         let b = q.as_bytes();
         let mut ids: Vec<u32> = Vec::new();
         // Distance 1 against every name: deletions of the suspect (0 or 1)
         // meet deletions of the name (0 or 1).
         let d = Deletions::new(b);
-        let mut keys: Vec<u64> = Vec::with_capacity(b.len() + 1);
+        // Distance 2 only against long, well-ranked names, and only for
+        // suspects short enough that a second edit is a typo rather than a
+        // different name: the probes grow with the square of the length.
+        let two = max >= 2
+            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2))
+            && !self.tables.section(Section::TwoEditEntries).is_empty();
+        let pairs = if two {
+            b.len() * b.len().saturating_sub(1) / 2
+        } else {
+            0
+        };
+        let mut keys: Vec<u64> = Vec::with_capacity(b.len() + 1 + pairs);
         keys.push(d.whole());
         for i in 0..b.len() {
             keys.push(d.without1(i));
         }
-        for &k in &keys {
-            ids.extend_from_slice(self.one_edit.get(k));
-        }
-        // Distance 2 only against long, well-ranked names, and only for
-        // suspects short enough that a second edit is a typo rather than a
-        // different name: the probes grow with the square of the length.
-        if max >= 2
-            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2))
-            && !self.two_edits.is_empty()
-        {
-            for &k in &keys {
-                ids.extend_from_slice(self.two_edits.get(k));
-            }
+        self.tables
+            .deletion_ids(Section::OneEditDir, &keys, &mut ids);
+        if two {
             for i in 0..b.len() {
                 for j in i + 1..b.len() {
-                    ids.extend_from_slice(self.two_edits.get(d.without2(i, j)));
+                    keys.push(d.without2(i, j));
                 }
             }
+            self.tables
+                .deletion_ids(Section::TwoEditDir, &keys, &mut ids);
         }
         ids.sort_unstable();
         ids.dedup();
         ids.into_iter()
             .filter_map(|id| {
-                let p = &self.popular[id as usize];
-                let allowed = if Self::two_edits(p) {
-                    max.min(2)
-                } else {
-                    max.min(1)
-                };
-                osa_bounded(b, p.name.as_bytes(), allowed)
+                let allowed = max.min(if two && self.is_two_edit(id) { 2 } else { 1 });
+                osa_bounded(b, self.name(id).as_bytes(), allowed)
                     .filter(|&d| d > 0)
                     .map(|d| (id, d))
             })
@@ -586,6 +758,94 @@ mod tests {
                 (y.score, y.target, y.technique, y.distance),
                 "{a} vs {b}"
             );
+        }
+    }
+
+    #[test]
+    fn the_embedded_tables_are_the_shipped_data_packed() {
+        let (top, _) = data::parse_top(data::TOP_TSV, normalize);
+        let (mal, _) = data::parse_malicious(data::MALICIOUS_TSV, normalize);
+        let p = pack::pack(top, mal);
+        assert!(p.pool == EMBEDDED_POOL, "build.rs packed another pool");
+        assert!(p.tables == EMBEDDED_TABLES, "build.rs packed other tables");
+        assert!(idx().tables.n > 14_000);
+        assert_eq!(idx().popular().len(), idx().tables.n);
+        assert!(idx().malicious_count() > 9_000);
+    }
+
+    #[test]
+    fn damaged_tables_are_refused_or_read_as_absent() {
+        let pool = || Cow::Borrowed(EMBEDDED_POOL);
+        assert!(Tables::new(pool(), Cow::Borrowed(&b"not a table"[..])).is_err());
+        let mut wrong = EMBEDDED_TABLES.to_vec();
+        wrong[7] ^= 0xff;
+        assert!(Tables::new(pool(), Cow::Owned(wrong)).is_err());
+        assert!(Tables::new(pool(), Cow::Borrowed(&EMBEDDED_TABLES[..pack::HEADER_LEN])).is_err());
+        // Garbage inside the sections (header intact): lookups find
+        // nothing or something, and never panic.
+        let mut noisy = EMBEDDED_TABLES.to_vec();
+        let mut x: u64 = 1;
+        for b in noisy.iter_mut().skip(pack::HEADER_LEN) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            *b = (x >> 56) as u8;
+        }
+        let t = Tables::new(pool(), Cow::Owned(noisy)).expect("header intact");
+        let index = Index::with_tables(t, HashMap::default());
+        for n in ["torch", "reqeusts", "six", "a-b"] {
+            let a = index.assess(n);
+            assert!((0.0..=1.0).contains(&a.score), "{n}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn near_is_every_name_within_its_allowed_distance() {
+        // The deletion tables only propose candidates; the answer must be
+        // exactly what comparing with every popular name gives.
+        let index = idx();
+        let names: Vec<String> = index.popular().iter().map(|p| p.name.clone()).collect();
+        let mut x: u64 = 11;
+        let mut queries: Vec<String> = vec![
+            "reqeusts".into(),
+            "tensorfllow".into(),
+            "requests-toolbelts".into(),
+            "mypy-boto3-s3-control".into(),
+            "a".repeat(31),
+            "abcdefghijklmnopqrstuvwxyzabcde".into(),
+        ];
+        for _ in 0..40 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut v = names[(x >> 33) as usize % 3_000].as_bytes().to_vec();
+            for _ in 0..2 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = (x >> 40) as usize % v.len().max(1);
+                match (x >> 20) % 3 {
+                    0 if v.len() > 1 => {
+                        v.remove(i);
+                    }
+                    1 => v.insert(i, b'a' + (x >> 8) as u8 % 26),
+                    _ => v[i] = b'a' + (x >> 12) as u8 % 26,
+                }
+            }
+            queries.push(String::from_utf8(v).unwrap_or_default());
+        }
+        for q in &queries {
+            for max in [1, 2] {
+                let two =
+                    max >= 2 && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(q.len() + 2));
+                let brute: Vec<(u32, usize)> = (0..names.len() as u32)
+                    .filter_map(|id| {
+                        let allowed = max.min(if two && index.is_two_edit(id) { 2 } else { 1 });
+                        osa_bounded(q.as_bytes(), names[id as usize].as_bytes(), allowed)
+                            .filter(|&d| d > 0)
+                            .map(|d| (id, d))
+                    })
+                    .collect();
+                assert_eq!(index.near(q, max), brute, "{q} at {max}");
+            }
         }
     }
 

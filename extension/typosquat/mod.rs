@@ -7,13 +7,16 @@
 //! `python_typosquat_scores` and `python_typosquat_variants` are thin glue
 //! over [`Index::assess`] and [`variants`].
 //!
-//! The reference data is embedded in the binary ([`data`]) and indexed once
-//! per process ([`Index::embedded`]); [`regenerate`] rewrites it from newer
-//! copies of its sources.
+//! The reference data is embedded in the binary ([`data`]), packed into
+//! lookup tables at compile time by `build.rs` and read in place
+//! ([`Index::embedded`]); [`regenerate`] rewrites it from newer copies of its
+//! sources.
 
 pub mod data;
 mod detect;
 mod index;
+mod keys;
+mod pack;
 mod regenerate;
 mod text;
 mod variants;

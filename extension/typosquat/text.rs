@@ -5,6 +5,10 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
+pub(crate) use super::keys::{
+    collapse_runs, has_unicode_confusable, skeleton, Deletions, LOOKALIKE_CHARS, LOOKALIKE_SEQS,
+};
+
 /// A small multiply-rotate hasher (the shape of rustc's FxHash) for the
 /// index's maps: names are short and not attacker-controlled in a way that
 /// matters for a read-only index, so SipHash's DoS resistance buys nothing.
@@ -33,77 +37,6 @@ impl Hasher for FastHasher {
 /// `BuildHasher` for [`FastHasher`].
 pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
 
-/// Hashes of a string with one or two characters deleted, each in O(1)
-/// after an O(n) setup: the keys of the deletion-neighbourhood index,
-/// computed without building the shorter strings. A polynomial hash (so a
-/// deletion is arithmetic on prefix hashes), finished with a 64-bit mixer.
-pub(crate) struct Deletions {
-    pre: Vec<u64>,
-    pow: Vec<u64>,
-}
-
-const BASE: u64 = 0x100_0000_01b3;
-
-fn mix(mut h: u64, len: usize) -> u64 {
-    h ^= (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
-impl Deletions {
-    /// Prepares the hashes of `b`.
-    pub(crate) fn new(b: &[u8]) -> Deletions {
-        let mut pre = Vec::with_capacity(b.len() + 1);
-        let mut pow = Vec::with_capacity(b.len() + 1);
-        pre.push(0u64);
-        pow.push(1u64);
-        for &c in b {
-            let last = pre[pre.len() - 1];
-            pre.push(last.wrapping_mul(BASE).wrapping_add(u64::from(c) + 1));
-            let p = pow[pow.len() - 1];
-            pow.push(p.wrapping_mul(BASE));
-        }
-        Deletions { pre, pow }
-    }
-
-    fn len(&self) -> usize {
-        self.pre.len() - 1
-    }
-
-    fn range(&self, x: usize, y: usize) -> u64 {
-        self.pre[y].wrapping_sub(self.pre[x].wrapping_mul(self.pow[y - x]))
-    }
-
-    /// The hash of the whole string.
-    pub(crate) fn whole(&self) -> u64 {
-        mix(self.pre[self.len()], self.len())
-    }
-
-    /// The hash with character `i` deleted.
-    pub(crate) fn without1(&self, i: usize) -> u64 {
-        let n = self.len();
-        let h = self
-            .range(0, i)
-            .wrapping_mul(self.pow[n - i - 1])
-            .wrapping_add(self.range(i + 1, n));
-        mix(h, n - 1)
-    }
-
-    /// The hash with characters `i < j` deleted.
-    pub(crate) fn without2(&self, i: usize, j: usize) -> u64 {
-        let n = self.len();
-        let h = self
-            .range(0, i)
-            .wrapping_mul(self.pow[n - i - 2])
-            .wrapping_add(self.range(i + 1, j).wrapping_mul(self.pow[n - j - 1]))
-            .wrapping_add(self.range(j + 1, n));
-        mix(h, n - 2)
-    }
-}
-
 /// The optimal-string-alignment distance between `a` and `b` (insertions,
 /// deletions, substitutions and adjacent transpositions each cost 1), or
 /// `None` when it is greater than `max`.
@@ -116,10 +49,10 @@ pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
     }
     let m = b.len();
     if m < 64 {
-        let mut rows = [[0usize; 64]; 3];
+        let mut rows = [[0u32; 64]; 3];
         return osa_rows(a, b, max, &mut rows);
     }
-    let mut rows = vec![vec![0usize; m + 1]; 3];
+    let mut rows = vec![vec![0u32; m + 1]; 3];
     let [r0, r1, r2] = &mut rows[..] else {
         return None;
     };
@@ -132,33 +65,38 @@ pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
 }
 
 /// The DP of [`osa_bounded`] over three caller-provided rows of at least
-/// `b.len() + 1` cells.
-fn osa_rows<R: AsMut<[usize]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
+/// `b.len() + 1` cells (distances saturate at `u32::MAX`, far beyond any
+/// name).
+fn osa_rows<R: AsMut<[u32]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
     let m = b.len();
+    let cap = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let max32 = cap(max);
     let [prev2, prev, cur] = rows;
     let (mut prev2, mut prev, mut cur) = (prev2.as_mut(), prev.as_mut(), cur.as_mut());
     for (j, c) in prev.iter_mut().enumerate().take(m + 1) {
-        *c = j;
+        *c = cap(j);
     }
     for i in 1..=a.len() {
-        cur[0] = i;
+        cur[0] = cap(i);
         let mut row_min = cur[0];
         for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let cost = u32::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j].saturating_add(1))
+                .min(cur[j - 1].saturating_add(1))
+                .min(prev[j - 1].saturating_add(cost));
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(prev2[j - 2] + 1);
+                v = v.min(prev2[j - 2].saturating_add(1));
             }
             cur[j] = v;
             row_min = row_min.min(v);
         }
-        if row_min > max {
+        if row_min > max32 {
             return None;
         }
         std::mem::swap(&mut prev2, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
-    let d = prev[m];
+    let d = prev[m] as usize;
     (d <= max).then_some(d)
 }
 
@@ -411,112 +349,10 @@ pub(crate) fn keyboard_neighbours(c: u8) -> Vec<u8> {
         .collect()
 }
 
-/// Single-character look-alikes (ASCII) as (fake, real).
-pub(crate) const LOOKALIKE_CHARS: [(u8, u8); 4] =
-    [(b'0', b'o'), (b'1', b'l'), (b'1', b'i'), (b'5', b's')];
-
-/// Multi-character look-alikes as (fake, real).
-pub(crate) const LOOKALIKE_SEQS: [(&str, &str); 4] =
-    [("rn", "m"), ("vv", "w"), ("cl", "d"), ("nn", "m")];
-
 fn lookalike(a: u8, b: u8) -> bool {
     LOOKALIKE_CHARS
         .iter()
         .any(|&(f, r)| (a, b) == (f, r) || (a, b) == (r, f))
-}
-
-/// Non-ASCII characters that render like an ASCII letter (Cyrillic and Greek
-/// confusables from Unicode's confusables.txt, lowercase forms).
-fn ascii_confusable(c: char) -> Option<char> {
-    Some(match c {
-        'а' | 'α' => 'a',
-        'с' | 'ϲ' => 'c',
-        'ԁ' => 'd',
-        'е' | 'ε' => 'e',
-        'ɡ' => 'g',
-        'һ' => 'h',
-        'і' | 'ι' | 'ı' => 'i',
-        'ј' => 'j',
-        'κ' | 'к' => 'k',
-        'ⅼ' | 'ӏ' => 'l',
-        'ո' => 'n',
-        'о' | 'ο' | 'σ' => 'o',
-        'р' | 'ρ' => 'p',
-        'ԛ' => 'q',
-        'ѕ' => 's',
-        'т' | 'τ' => 't',
-        'υ' | 'ս' => 'u',
-        'ν' | 'ѵ' => 'v',
-        'ԝ' | 'ω' => 'w',
-        'х' | 'χ' => 'x',
-        'у' | 'γ' => 'y',
-        'ʐ' => 'z',
-        _ => return None,
-    })
-}
-
-/// True when `name` holds a character outside PEP 508's name alphabet that
-/// maps to an ASCII look-alike.
-pub(crate) fn has_unicode_confusable(name: &str) -> bool {
-    name.chars().any(|c| ascii_confusable(c).is_some())
-}
-
-/// The "skeleton" of a normalised name: Unicode look-alikes mapped to ASCII,
-/// ASCII look-alikes (`rn`, `vv`, `cl`, `nn`, `0`, `1`, `5`) mapped to the
-/// letters they imitate, delimiters removed. Two names with one skeleton
-/// read the same to a hurried eye.
-pub(crate) fn skeleton(name: &str) -> String {
-    let mapped: String = name
-        .chars()
-        .filter(|&c| c != '-')
-        .map(|c| ascii_confusable(c).unwrap_or(c))
-        .collect();
-    let mut out = String::with_capacity(mapped.len());
-    let b = mapped.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let rest = &b[i..];
-        if let Some((fake, real)) = LOOKALIKE_SEQS
-            .iter()
-            .find(|(fake, _)| rest.starts_with(fake.as_bytes()))
-        {
-            out.push_str(real);
-            i += fake.len();
-            continue;
-        }
-        let c = match b[i] {
-            b'0' => 'o',
-            b'1' => 'l',
-            b'5' => 's',
-            _ => {
-                // Push the whole UTF-8 character starting here.
-                let ch = mapped[i..].chars().next().unwrap_or('?');
-                out.push(ch);
-                i += ch.len_utf8();
-                continue;
-            }
-        };
-        out.push(c);
-        i += 1;
-    }
-    // `nn` and `rn` collapse to `m`; `i`/`l` stay apart (PEP 503 lowercases
-    // names, so the capital-I confusion does not survive normalisation).
-    out
-}
-
-/// `name` with every run of one character collapsed to one (`asynciooo` ->
-/// `asyncio`, `pillow` -> `pilow`): names equal once collapsed differ only by
-/// repeated characters.
-pub(crate) fn collapse_runs(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut last = None;
-    for c in name.chars() {
-        if Some(c) != last {
-            out.push(c);
-        }
-        last = Some(c);
-    }
-    out
 }
 
 /// Words attackers add to a popular name: ecosystem words (py-, python-,
@@ -628,9 +464,16 @@ pub(crate) const ADDED_WORDS: &[&str] = &[
 /// Prefix words that mark a name as "the Python version of" something.
 pub(crate) const PREFIX_WORDS: &[&str] = &["py", "python", "python3", "py3", "pip", "pypi", "lib"];
 
-/// True when `word` is one of [`ADDED_WORDS`].
+/// True when `word` is one of [`ADDED_WORDS`] (a hash probe: the
+/// combosquat detectors ask for every cut of every name).
 pub(crate) fn is_added_word(word: &str) -> bool {
-    ADDED_WORDS.contains(&word)
+    type Words = (usize, std::collections::HashSet<&'static str, FastBuild>);
+    static SET: std::sync::OnceLock<Words> = std::sync::OnceLock::new();
+    let (longest, set) = SET.get_or_init(|| {
+        let longest = ADDED_WORDS.iter().map(|w| w.len()).max().unwrap_or(0);
+        (longest, ADDED_WORDS.iter().copied().collect())
+    });
+    word.len() <= *longest && set.contains(word)
 }
 
 /// The added word `word` imitates when it is a misspelling (one edit, words
@@ -729,6 +572,8 @@ mod tests {
     #[test]
     fn added_words_and_versions() {
         assert!(is_added_word("utils"));
+        assert!(ADDED_WORDS.iter().all(|w| is_added_word(w)));
+        assert!(!is_added_word("utilsx") && !is_added_word("") && !is_added_word("utilities-x"));
         assert_eq!(misspelled_added_word("utilites"), Some("utilities"));
         assert_eq!(misspelled_added_word("utils"), None);
         assert!(is_version_word("2"));

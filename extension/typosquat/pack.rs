@@ -1,0 +1,374 @@
+//! The packed form of the typosquat index: the popular and known-malicious
+//! names and every lookup structure over them, laid out as flat tables that
+//! are read in place, without parsing or allocating.
+//!
+//! `build.rs` includes this file (with `#[path]`) and packs the shipped
+//! data at compile time; the binary embeds the result, so a process starts
+//! with its index ready. [`super::Index::from_tsv`] packs other data at run
+//! time with the same code, so both paths give the same tables.
+//!
+//! Two outputs: a string pool (UTF-8, embedded with `include_str!`) and the
+//! tables (little-endian integers, embedded with `include_bytes!`). The
+//! tables start with [`MAGIC`], a section count and a table of contents of
+//! `(byte offset, byte length)` pairs, one per [`Section`]; each section is
+//! 8-byte aligned.
+//!
+//! - Names: `NameOff[id]..NameOff[id + 1]` is popular name `id` in the
+//!   pool, ids in rank order; `Rank[id]`, `Children[id]`.
+//! - String maps (by name, known malicious, skeleton, collapsed runs,
+//!   sorted words): a directory of `2^b + 1` bucket starts over entries of
+//!   five `u32` (key offset, key length, the low 32 bits of the key's
+//!   [`str_hash`], two values), filed by the top `b` bits of that hash.
+//! - Deletion tables (one edit, two edits): the deletion hashes of the
+//!   popular names with their ids, filed in a directory over the hashes'
+//!   top bits; each entry keeps the next 16 bits of its hash (a
+//!   fingerprint) and its id, `fingerprint | id << 16` in a `u32` (a `u64`
+//!   past 65,536 names), sorted. Beside them a bitmap over the hashes' low
+//!   bits (about four bits a hash) turns most probes for absent hashes away
+//!   before they touch the entries. A probe returns a superset of the names
+//!   filed under a hash; the caller's distance check is exact.
+
+use std::collections::HashMap;
+
+use super::data::{Malicious, Popular};
+use super::keys::{collapse_runs, skeleton, sorted_tokens, str_hash, Deletions};
+
+/// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
+/// matched at edit distance 2; all others at distance 1.
+pub const TWO_EDIT_MAX_RANK: u32 = 5_000;
+/// See [`TWO_EDIT_MAX_RANK`].
+pub const TWO_EDIT_MIN_LEN: usize = 8;
+/// ... and at most this long (longer names differ by two edits far more
+/// often by design than by a slip).
+pub const TWO_EDIT_MAX_LEN: usize = 30;
+
+/// The first bytes of the tables (format version in the last byte).
+pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x01";
+
+/// The sections of the tables, in table-of-contents order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Section {
+    /// `[u32; n + 1]`: pool offsets of the popular names.
+    NameOff,
+    /// `[u32; n]`: download rank of each popular name.
+    Rank,
+    /// `[u32; n]`: how many popular names start with `name-`.
+    Children,
+    /// Map directory: normalised popular name -> id.
+    ByNameDir,
+    /// Map entries, see [`Section::ByNameDir`].
+    ByName,
+    /// Map directory: known-malicious name -> OSV ids (pool offset, length).
+    MaliciousDir,
+    /// Map entries, see [`Section::MaliciousDir`].
+    Malicious,
+    /// Map directory: skeleton -> best-ranked id.
+    SkeletonDir,
+    /// Map entries, see [`Section::SkeletonDir`].
+    Skeleton,
+    /// Map directory: name with runs collapsed -> best-ranked id.
+    CollapsedDir,
+    /// Map entries, see [`Section::CollapsedDir`].
+    Collapsed,
+    /// Map directory: sorted words -> best-ranked id.
+    WordSetDir,
+    /// Map entries, see [`Section::WordSetDir`].
+    WordSet,
+    /// Deletion table directory: 0- and 1-deletions of every name.
+    OneEditDir,
+    /// Entries, see [`Section::OneEditDir`].
+    OneEditEntries,
+    /// Filter bitmap, see [`Section::OneEditDir`].
+    OneEditFilter,
+    /// Deletion table directory: 0-, 1- and 2-deletions of long,
+    /// well-ranked names.
+    TwoEditDir,
+    /// Entries, see [`Section::TwoEditDir`].
+    TwoEditEntries,
+    /// Filter bitmap, see [`Section::TwoEditDir`].
+    TwoEditFilter,
+}
+
+/// Number of sections.
+pub(crate) const SECTIONS: usize = Section::TwoEditFilter as usize + 1;
+/// Bytes before the first section: magic, count, padding, contents.
+pub(crate) const HEADER_LEN: usize = 16 + SECTIONS * 8;
+
+/// True when `p` is matched at distance 2 (see [`TWO_EDIT_MAX_RANK`]).
+pub(crate) fn two_edits(rank: u32, len: usize) -> bool {
+    rank <= TWO_EDIT_MAX_RANK && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN).contains(&len)
+}
+
+/// The directory bucket of `hash` in a directory of `2^bits` buckets.
+pub(crate) fn bucket(hash: u64, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (hash >> (64 - bits)) as usize
+    }
+}
+
+/// The smallest `b` with `2^b >= n` (at least 0).
+fn bits_for(n: usize) -> u32 {
+    let mut b = 0;
+    while (1usize << b) < n {
+        b += 1;
+    }
+    b
+}
+
+/// The packed index: the pool and the tables.
+pub(crate) struct Packed {
+    /// Every string the tables point into.
+    pub(crate) pool: String,
+    /// The tables (see the module documentation).
+    pub(crate) tables: Vec<u8>,
+}
+
+/// Pool offsets of strings already written.
+struct Pool {
+    text: String,
+    seen: HashMap<String, u32>,
+}
+
+impl Pool {
+    fn add(&mut self, s: &str) -> (u32, u32) {
+        if let Some(&off) = self.seen.get(s) {
+            return (off, s.len() as u32);
+        }
+        let off = self.text.len() as u32;
+        self.text.push_str(s);
+        self.seen.insert(s.to_string(), off);
+        (off, s.len() as u32)
+    }
+}
+
+/// Packs the index of `popular` and `malicious`: popular names sorted by
+/// rank then name, duplicates and empty names dropped (the first kept);
+/// for a known-malicious name listed twice the last ids win.
+pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Packed {
+    popular.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.name.cmp(&b.name)));
+    let mut seen = std::collections::HashSet::new();
+    popular.retain(|p| !p.name.is_empty() && seen.insert(p.name.clone()));
+    let n = popular.len();
+
+    let mut pool = Pool {
+        text: String::new(),
+        seen: HashMap::new(),
+    };
+    let mut name_off = Vec::with_capacity(n + 1);
+    for p in &popular {
+        // Names are unique: each is written once, in id order.
+        name_off.push(pool.add(&p.name).0);
+    }
+    name_off.push(pool.text.len() as u32);
+    let by_name: HashMap<&str, u32> = popular
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.as_str(), i as u32))
+        .collect();
+
+    let mut one = Vec::with_capacity(n * 16);
+    let mut two = Vec::new();
+    let mut skeletons = HashMap::<String, u32>::new();
+    let mut collapsed = HashMap::<String, u32>::new();
+    let mut word_sets = HashMap::<String, u32>::new();
+    for (id, p) in popular.iter().enumerate() {
+        let id = id as u32;
+        let b = p.name.as_bytes();
+        let d = Deletions::new(b);
+        one.push((d.whole(), id));
+        for i in 0..b.len() {
+            one.push((d.without1(i), id));
+        }
+        if two_edits(p.rank, b.len()) {
+            two.push((d.whole(), id));
+            for i in 0..b.len() {
+                two.push((d.without1(i), id));
+                for j in i + 1..b.len() {
+                    two.push((d.without2(i, j), id));
+                }
+            }
+        }
+        // Ids come in rank order: the first (best-ranked) name keeps a key.
+        skeletons.entry(skeleton(&p.name)).or_insert(id);
+        collapsed.entry(collapse_runs(&p.name)).or_insert(id);
+        if let Some(key) = sorted_tokens(&p.name) {
+            word_sets.entry(key).or_insert(id);
+        }
+    }
+
+    let mut children = vec![0u32; n];
+    for p in &popular {
+        // Every proper `a-b-...` prefix of a popular name that is itself
+        // popular gains a child.
+        for (pos, _) in p.name.match_indices('-') {
+            if let Some(&id) = by_name.get(&p.name[..pos]) {
+                children[id as usize] += 1;
+            }
+        }
+    }
+
+    let mut bad = HashMap::<String, String>::new();
+    for m in malicious {
+        bad.insert(m.name, m.ids);
+    }
+
+    let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS);
+    sections.push(u32s(&name_off));
+    sections.push(u32s(&popular.iter().map(|p| p.rank).collect::<Vec<_>>()));
+    sections.push(u32s(&children));
+    let id_map = |m: Vec<(String, u32)>, pool: &mut Pool| {
+        string_map(m.into_iter().map(|(k, v)| (k, v, 0)).collect(), pool)
+    };
+    let names = popular
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.clone(), i as u32))
+        .collect();
+    sections.extend(id_map(names, &mut pool));
+    let mut bad: Vec<(String, String)> = bad.into_iter().collect();
+    // In name order, so that the pool (and the binary) is reproducible.
+    bad.sort_unstable();
+    let bad: Vec<(String, u32, u32)> = bad
+        .into_iter()
+        .map(|(k, ids)| {
+            let (off, len) = pool.add(&ids);
+            (k, off, len)
+        })
+        .collect();
+    sections.extend(string_map(bad, &mut pool));
+    sections.extend(id_map(skeletons.into_iter().collect(), &mut pool));
+    sections.extend(id_map(collapsed.into_iter().collect(), &mut pool));
+    sections.extend(id_map(word_sets.into_iter().collect(), &mut pool));
+    sections.extend(deletion_table(one, n));
+    sections.extend(deletion_table(two, n));
+    debug_assert_eq!(sections.len(), SECTIONS);
+
+    let mut tables = Vec::new();
+    tables.extend_from_slice(MAGIC);
+    tables.extend_from_slice(&(SECTIONS as u32).to_le_bytes());
+    tables.extend_from_slice(&0u32.to_le_bytes());
+    let mut off = HEADER_LEN;
+    for s in &sections {
+        off = off.next_multiple_of(8);
+        tables.extend_from_slice(&(off as u32).to_le_bytes());
+        tables.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        off += s.len();
+    }
+    for s in &sections {
+        tables.resize(tables.len().next_multiple_of(8), 0);
+        tables.extend_from_slice(s);
+    }
+    Packed {
+        pool: pool.text,
+        tables,
+    }
+}
+
+fn u32s(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A bucket directory over entries sorted by bucket: `2^bits + 1` starts.
+fn directory(buckets: impl Iterator<Item = usize>, bits: u32) -> Vec<u32> {
+    let mut counts = vec![0u32; (1usize << bits) + 1];
+    for b in buckets {
+        counts[b + 1] += 1;
+    }
+    for i in 1..counts.len() {
+        counts[i] += counts[i - 1];
+    }
+    counts
+}
+
+/// Bytes of one string-map entry: key offset, key length, key tag, two
+/// values (`u32` each).
+pub(crate) const MAP_ENTRY: usize = 20;
+
+/// The low 32 bits of a key's [`str_hash`], kept in its entry so that a
+/// probe for another key rarely reads the pool.
+pub(crate) fn tag(hash: u64) -> u32 {
+    hash as u32
+}
+
+/// A string map's directory and entries: `(key, value0, value1)`, keys
+/// unique; keys are added to the pool. About two keys a bucket.
+fn string_map(entries: Vec<(String, u32, u32)>, pool: &mut Pool) -> [Vec<u8>; 2] {
+    let bits = bits_for(entries.len().div_ceil(2));
+    let mut entries: Vec<(usize, String, u64, u32, u32)> = entries
+        .into_iter()
+        .map(|(k, v0, v1)| {
+            let h = str_hash(k.as_bytes());
+            (bucket(h, bits), k, h, v0, v1)
+        })
+        .collect();
+    entries.sort_unstable();
+    let dir = directory(entries.iter().map(|e| e.0), bits);
+    let mut flat = Vec::with_capacity(entries.len() * MAP_ENTRY / 4);
+    for (_, k, h, v0, v1) in &entries {
+        let (off, len) = pool.add(k);
+        flat.extend_from_slice(&[off, len, tag(*h), *v0, *v1]);
+    }
+    [u32s(&dir), u32s(&flat)]
+}
+
+/// The 16 bits of `hash` below its directory bits: what a deletion table
+/// keeps of each hash.
+pub(crate) fn fingerprint(hash: u64, bits: u32) -> u16 {
+    (hash << bits >> 48) as u16
+}
+
+/// Bytes of each entry of a deletion table of `n` popular names: 4 while
+/// ids fit in 16 bits, else 8.
+pub(crate) fn entry_width(n: usize) -> usize {
+    if n <= 1 << 16 {
+        4
+    } else {
+        8
+    }
+}
+
+/// The filter bit of `hash` in a bitmap of `2^bits` bits.
+pub(crate) fn filter_bit(hash: u64, bits: u32) -> usize {
+    (hash & ((1u64 << bits) - 1)) as usize
+}
+
+/// A deletion table's directory, entries and filter (`n` popular names).
+///
+/// Only the directory bits and a 16-bit fingerprint of each hash are kept,
+/// so a probe may also return an id filed under another hash; the caller
+/// checks every candidate with the real edit distance, which such an id
+/// fails unless it is a true neighbour anyway.
+fn deletion_table(pairs: Vec<(u64, u32)>, n: usize) -> [Vec<u8>; 3] {
+    // About sixteen entries a bucket: a directory small enough to stay in
+    // cache, and about one cache line of entries a probe.
+    let bits = bits_for(pairs.len().div_ceil(16));
+    let filter_bits = bits_for(pairs.len() * 4).max(6);
+    let mut filter = vec![0u64; (1usize << filter_bits) / 64];
+    for &(h, _) in &pairs {
+        let bit = filter_bit(h, filter_bits);
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
+    let mut keyed: Vec<(usize, u16, u32)> = pairs
+        .into_iter()
+        .map(|(h, id)| (bucket(h, bits), fingerprint(h, bits), id))
+        .collect();
+    keyed.sort_unstable();
+    keyed.dedup();
+    let dir = directory(keyed.iter().map(|&(b, _, _)| b), bits);
+    let entries: Vec<u8> = if entry_width(n) == 4 {
+        keyed
+            .iter()
+            .flat_map(|&(_, f, id)| (u32::from(f) | (id << 16)).to_le_bytes())
+            .collect()
+    } else {
+        keyed
+            .iter()
+            .flat_map(|&(_, f, id)| (u64::from(f) | (u64::from(id) << 16)).to_le_bytes())
+            .collect()
+    };
+    let filter: Vec<u8> = filter.iter().flat_map(|w| w.to_le_bytes()).collect();
+    [u32s(&dir), entries, filter]
+}

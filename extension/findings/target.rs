@@ -1,6 +1,7 @@
 //! The on-demand mode (`WHERE path = ...`): one file, a source tree, or an
 //! sdist/wheel archive, scanned through the [`Host`] with per-file caching.
 
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,6 +41,53 @@ pub struct ScannedFile {
     pub scan: FileScan,
 }
 
+/// A cached directory listing: the entries' names, NUL-separated (no file
+/// name holds a NUL), and their types; the full paths are made again from
+/// the directory's path when it is listed, not kept.
+#[derive(Debug)]
+pub struct Listing {
+    names: Box<[u8]>,
+    types: Box<[std::fs::FileType]>,
+}
+
+impl Listing {
+    fn new(entries: &[crate::host::DirEntry]) -> Listing {
+        use std::os::unix::ffi::OsStrExt;
+        let mut names = Vec::with_capacity(entries.iter().map(|e| e.name.len() + 1).sum());
+        for (i, e) in entries.iter().enumerate() {
+            if i > 0 {
+                names.push(0);
+            }
+            names.extend_from_slice(e.name.as_bytes());
+        }
+        Listing {
+            names: names.into_boxed_slice(),
+            types: entries.iter().map(|e| e.file_type).collect(),
+        }
+    }
+
+    /// The entries again, below `dir` (as [`Host::read_dir`] names them).
+    fn entries(&self, dir: &Path) -> Vec<crate::host::DirEntry> {
+        use std::os::unix::ffi::OsStrExt;
+        if self.types.is_empty() {
+            return Vec::new();
+        }
+        let base = Host::normalize(dir);
+        self.names
+            .split(|b| *b == 0)
+            .zip(self.types.iter())
+            .map(|(name, file_type)| {
+                let name = std::ffi::OsStr::from_bytes(name);
+                crate::host::DirEntry {
+                    path: base.join(name),
+                    name: name.to_os_string(),
+                    file_type: *file_type,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A scanning problem tied to a file (becomes a row with `status` set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanProblem {
@@ -73,8 +121,13 @@ pub struct Scanner {
     /// Per-site indexes of distributions (see [`super::site`]).
     pub(crate) sites: Cache<PathBuf, Arc<super::site::SiteIndex>>,
     /// Directory listings keyed by the directory's version (its mtime
-    /// changes whenever an entry is added, removed or renamed).
-    listings: Cache<FileKey, Arc<Vec<crate::host::DirEntry>>>,
+    /// changes whenever an entry is added, removed or renamed), as a keyed
+    /// 128-bit hash of its [`FileKey`], and kept compact (names only, see
+    /// [`Listing`]): a host's listings are most of what a scan keeps.
+    listings: Cache<u128, Arc<Listing>>,
+    /// The two keys of the listings' 128-bit hashes (drawn per process, so
+    /// no one can aim a collision at them).
+    keys: (RandomState, RandomState),
     /// Directories already resolved inside the root during the current
     /// query (see [`Scanner::begin_query`]).
     dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
@@ -98,6 +151,7 @@ impl Scanner {
             archives: Cache::new(10_000),
             sites: Cache::new(10_000),
             listings: Cache::new(200_000),
+            keys: (RandomState::new(), RandomState::new()),
             dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
             persist: None,
         }
@@ -116,9 +170,12 @@ impl Scanner {
         dir: &Path,
     ) -> Result<Arc<Vec<crate::host::DirEntry>>, crate::host::HostError> {
         let md = self.stat(host, dir)?;
-        let key = FileKey::new(dir, &md);
+        let key = {
+            let k = FileKey::new(dir, &md);
+            (u128::from(self.keys.0.hash_one(&k)) << 64) | u128::from(self.keys.1.hash_one(&k))
+        };
         if let Some(hit) = self.listings.get(&key) {
-            return Ok(hit);
+            return Ok(Arc::new(hit.entries(dir)));
         }
         // The parent was resolved (once per query) by `stat` above: list the
         // child directly rather than re-walking its whole path.
@@ -129,9 +186,8 @@ impl Scanner {
             }
             _ => host.read_dir(dir)?,
         };
-        let entries = Arc::new(entries);
-        self.listings.insert(key, entries.clone());
-        Ok(entries)
+        self.listings.insert(key, Arc::new(Listing::new(&entries)));
+        Ok(Arc::new(entries))
     }
 
     /// Forgets the directory resolutions of the previous query. Call at the
@@ -140,8 +196,15 @@ impl Scanner {
     /// file, which is what makes a repeated query over an unchanged host
     /// cost little more than one `lstat` per file.
     pub fn begin_query(&self) {
+        self.end_query();
+    }
+
+    /// Drops the query's working set (the directory resolutions), so that
+    /// what a long-lived process keeps between queries is its caches only.
+    /// Call when a query's rows are made.
+    pub fn end_query(&self) {
         if let Ok(mut d) = self.dirs.lock() {
-            d.clear();
+            *d = std::collections::HashMap::new();
         }
     }
 
@@ -227,12 +290,14 @@ impl Scanner {
             return Ok(hit);
         }
         let ident = Ident::from_metadata(&md);
+        // With a persistent cache, that is the one cache: it holds every
+        // scan this process makes, so an in-process copy would only double
+        // the memory.
         if let Some(hit) = self
             .persist
             .as_ref()
             .and_then(|p| p.scan(path, role, ident))
         {
-            self.files.insert(key, hit.clone());
             return Ok(hit);
         }
         let (bytes, truncated) = host.read_prefix(path, MAX_SCAN_BYTES as u64)?;
@@ -240,9 +305,9 @@ impl Scanner {
         scan.truncated |= truncated;
         let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
         let out = Arc::new(ScannedFile { sha256, scan });
-        self.files.insert(key, out.clone());
-        if let Some(p) = &self.persist {
-            p.put_scan(path, role, ident, out.clone());
+        match &self.persist {
+            Some(p) => p.put_scan(path, role, ident, out.clone()),
+            None => self.files.insert(key, out.clone()),
         }
         Ok(out)
     }

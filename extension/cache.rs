@@ -122,7 +122,11 @@ pub fn trim_heap() {
     use std::sync::OnceLock;
     static START: OnceLock<std::time::Instant> = OnceLock::new();
     static LAST_MS: AtomicU64 = AtomicU64::new(0);
-    let now = START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1000;
+    let now = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1000;
     let last = LAST_MS.load(Ordering::Relaxed);
     if now.saturating_sub(last) < 1000
         || LAST_MS

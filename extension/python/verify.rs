@@ -9,7 +9,8 @@
 //! that no distribution of the site lists is *unrecorded*.
 //!
 //! Hashing streams each file through one reused buffer, and digests are
-//! cached by (path, device, inode, size, mtime, ctime). Whole verdicts are
+//! cached by (device, inode, size, mtime, ctime): in the persistent cache
+//! when there is one, else in memory as keyed 128-bit hashes. Whole verdicts are
 //! memoised too, per distribution, with the identities they rest on (the
 //! site's reference files, the listed files, the walked directories), so
 //! verifying an unchanged host again costs one `lstat` per file and

@@ -82,7 +82,7 @@ fn bench(
     repeat: usize,
 ) {
     // Warm up: page cache, and the file list squatch scans.
-    let warm = Scanner::new(RuleSet::builtin());
+    let warm = Scanner::new(RuleSet::builtin()).recording_paths();
     let findings = scan_environments(host, &warm, envs).findings.len();
     let files: Vec<PathBuf> = warm
         .scanned_paths()

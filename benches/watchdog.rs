@@ -8,7 +8,9 @@
 //!
 //! Run: `cargo bench --bench watchdog`. Knobs (env): `BENCH_VENVS` (50),
 //! `BENCH_DISTS` (200), `BENCH_DIR` (keep the synthetic host there between
-//! runs), `BENCH_CYCLES` (5).
+//! runs), `BENCH_CYCLES` (5), `BENCH_SQUATCH` (another squatch binary to
+//! run as the extension, e.g. a copy of an earlier build, to compare two
+//! builds under the same load).
 //!
 //! Measured from /proc for the extension process, per cycle and per table:
 //! peak RSS (VmHWM, reset through /proc/PID/clear_refs before each
@@ -150,7 +152,9 @@ fn start_extension(root: &Path) -> Extension {
     let socket = dir.path().join("osquery.em");
     let manager = Manager::new(None);
     manager.serve(&socket);
-    let child = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    let binary =
+        std::env::var("BENCH_SQUATCH").unwrap_or_else(|_| env!("CARGO_BIN_EXE_squatch").into());
+    let child = Command::new(binary)
         .arg("--socket")
         .arg(&socket)
         .args(["--timeout", "10", "--interval", "3"])

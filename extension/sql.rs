@@ -455,6 +455,10 @@ unsafe impl VTabCursor for SquatchCursor {
                     &e,
                 ))
             })?;
+            // The previous statement's rows are gone: give their pages back
+            // before this one allocates (peak RSS of a long script).
+            self.rows = Vec::new();
+            crate::cache::trim_heap();
             self.rows = self
                 .table
                 .generate(&ctx)

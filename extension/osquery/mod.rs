@@ -46,6 +46,7 @@ impl TableAdapter {
         let ctx = QueryContext::from_osquery_json(ctx_json)
             .map_err(|e| format!("table {}: {e}", self.table.name()))?;
         check_required(self.table.as_ref(), &ctx).map_err(|e| e.to_string())?;
+        crate::cache::trim_heap();
         let rows = self
             .table
             .generate(&ctx)

@@ -9,7 +9,8 @@
 //! that no distribution of the site lists is *unrecorded*.
 //!
 //! Hashing streams each file through one reused buffer, and digests are
-//! cached by (path, device, inode, size, mtime, ctime). Whole verdicts are
+//! cached by (device, inode, size, mtime, ctime): in the persistent cache
+//! when there is one, else in memory as keyed 128-bit hashes. Whole verdicts are
 //! memoised too, per distribution, with the identities they rest on (the
 //! site's reference files, the listed files, the walked directories), so
 //! verifying an unchanged host again costs one `lstat` per file and
@@ -344,7 +345,11 @@ impl DpkgIndex {
 /// A table keeps one for its lifetime so repeated queries are cheap.
 #[derive(Debug)]
 pub struct Verifier {
-    digests: Cache<(StatId, HashAlgo), Box<[u8]>>,
+    /// Digests of files by identity, without a persistent cache: both kept
+    /// as 128-bit keyed hashes (of the identity and algorithm, and of the
+    /// digest), 32 bytes an entry, which is all a comparison with the
+    /// expected digest needs.
+    digests: Cache<u128, u128>,
     /// Files found below a package directory, valid while every directory
     /// walked keeps its identity (adding or removing an entry changes a
     /// directory's mtime and ctime).
@@ -360,6 +365,10 @@ pub struct Verifier {
     /// Digests kept between processes (see [`crate::persist`]).
     persist: Option<Arc<crate::persist::PersistentCache>>,
 }
+
+/// Most file digests kept in memory without a persistent cache (32 bytes
+/// each: 16 MB at most).
+pub const DIGEST_CAP: usize = 500_000;
 
 /// Most directories one verification pass remembers as resolved or real.
 const RUN_CACHE_CAP: usize = 50_000;
@@ -421,8 +430,10 @@ struct Verified {
 struct Walk {
     /// Every directory walked, relative to the site dir, with its identity.
     dirs: Vec<(PathBuf, StatId)>,
-    /// Every file (or symlink) found that is not byte-compiled.
-    files: Vec<PathBuf>,
+    /// Every file (or symlink) found that is not byte-compiled, relative
+    /// to the site directory (absolute when not below it), NUL-separated:
+    /// a host's walks name every installed file, so they are kept compact.
+    files: std::ffi::OsString,
     /// Where the walk could not look (too deep, unreadable), in words.
     problems: Vec<String>,
 }
@@ -434,10 +445,10 @@ impl Default for Verifier {
 }
 
 impl Verifier {
-    /// A verifier with an empty cache (up to a million file digests).
+    /// A verifier with an empty cache (up to [`DIGEST_CAP`] file digests).
     pub fn new() -> Self {
         Verifier {
-            digests: Cache::new(1_000_000),
+            digests: Cache::new(DIGEST_CAP),
             walks: Cache::new(200_000),
             dpkg: Mutex::new(None),
             sites: Mutex::new(HashMap::new()),
@@ -459,6 +470,11 @@ impl Verifier {
     /// A 128-bit keyed hash of `x`, for the memo's identities.
     fn id_hash(&self, x: &impl Hash) -> u128 {
         (u128::from(self.keys.0.hash_one(x)) << 64) | u128::from(self.keys.1.hash_one(x))
+    }
+
+    /// The keyed hash a digest is compared by (see [`Verifier::digests`]).
+    fn digest_hash(&self, digest: &[u8]) -> u128 {
+        self.id_hash(&digest)
     }
 
     /// How many verifications were reused whole because nothing they rest
@@ -975,15 +991,25 @@ impl Run<'_> {
             return Check::Differs;
         }
         // Keyed by the file's identity alone (device, inode, size, times):
-        // hardlinked copies share a digest, as they share content.
+        // hardlinked copies share a digest, as they share content. With a
+        // persistent cache, that is the one cache (it holds every digest
+        // this process computes); without, a compact in-process one.
         let algo_name = algo.name();
-        let persisted = || {
-            let p = self.verifier.persist.as_ref()?;
-            let d = p.digest(&f.path, algo_name, crate::persist::Ident::from_stat_id(&id))?;
-            self.verifier.digests.insert((id, *algo), d.clone());
-            Some(d)
+        let verifier = self.verifier;
+        let cached = match &verifier.persist {
+            Some(p) => p.digest(&f.path, algo_name, crate::persist::Ident::from_stat_id(&id)),
+            None => {
+                if let Some(h) = verifier.digests.get(&verifier.id_hash(&(id, *algo))) {
+                    return if h == verifier.digest_hash(expected) {
+                        Check::Same
+                    } else {
+                        Check::Differs
+                    };
+                }
+                None
+            }
         };
-        let digest: Box<[u8]> = match self.verifier.digests.get(&(id, *algo)).or_else(persisted) {
+        let digest: Box<[u8]> = match cached {
             Some(d) => d,
             None => {
                 let opened = match (&rel, &self.site_dir) {
@@ -1003,15 +1029,17 @@ impl Run<'_> {
                 };
                 let d: Box<[u8]> = d.into_boxed_slice();
                 let id2 = StatId::from_metadata(&md2);
-                if let Some(p) = &self.verifier.persist {
-                    p.put_digest(
+                match &verifier.persist {
+                    Some(p) => p.put_digest(
                         &f.path,
                         algo_name,
                         crate::persist::Ident::from_stat_id(&id2),
                         &d,
-                    );
+                    ),
+                    None => verifier
+                        .digests
+                        .insert(verifier.id_hash(&(id2, *algo)), verifier.digest_hash(&d)),
                 }
-                self.verifier.digests.insert((id2, *algo), d.clone());
                 d
             }
         };
@@ -1037,13 +1065,15 @@ impl Run<'_> {
         }
         let mut walk = Walk {
             dirs: Vec::new(),
-            files: Vec::new(),
+            files: std::ffi::OsString::new(),
             problems: Vec::new(),
         };
         let before = *budget;
         walk_dir(self, dir, None, &mut walk, WALK_MAX_DEPTH, budget);
         let complete = *budget > 0 || before == 0;
         let cacheable = complete && walk.dirs.iter().all(|(_, id)| id.ino != 0);
+        walk.dirs.shrink_to_fit();
+        walk.files.shrink_to_fit();
         let walk = Arc::new(walk);
         let cacheable = cacheable && self.site_dir.is_some();
         if cacheable {
@@ -1206,10 +1236,10 @@ impl Run<'_> {
                 _ => walks = None,
             }
             errors.extend(walk.problems.iter().cloned());
-            for f in &walk.files {
+            for f in walk.files(&site) {
                 if !union.contains(&self.verifier.id_hash(&f.as_path())) {
                     v.files_unrecorded += 1;
-                    v.note(f, Change::Unrecorded);
+                    v.note(&f, Change::Unrecorded);
                 }
             }
         }
@@ -1365,7 +1395,30 @@ fn walk_dir(
         if name.ends_with(".pyc") || name.ends_with(".pyo") {
             continue;
         }
-        walk.files.push(e.path);
+        let f = below(&run.site, &e.path).unwrap_or(&e.path);
+        if !walk.files.is_empty() {
+            walk.files.push("\0");
+        }
+        walk.files.push(f);
+    }
+}
+
+impl Walk {
+    /// The files found, as host paths (`site`: the site directory walked).
+    fn files<'a>(&'a self, site: &'a Path) -> impl Iterator<Item = PathBuf> + 'a {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = self.files.as_bytes();
+        bytes
+            .split(|b| *b == 0)
+            .filter(move |_| !bytes.is_empty())
+            .map(move |name| {
+                let name = Path::new(std::ffi::OsStr::from_bytes(name));
+                if name.is_absolute() {
+                    name.to_path_buf()
+                } else {
+                    site.join(name)
+                }
+            })
     }
 }
 

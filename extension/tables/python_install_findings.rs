@@ -40,7 +40,12 @@ const COLUMNS: &[Column] = &[
 /// The `python_install_findings` table.
 pub struct PythonInstallFindings {
     host: Arc<Host>,
-    scanner: Scanner,
+    /// Made on the first query: compiling the rules costs a few MB, which
+    /// a process that never asks this table (every `squatch query` of
+    /// another table, an extension whose schedule has no findings query)
+    /// should not pay.
+    scanner: std::sync::OnceLock<Scanner>,
+    persist: Option<Arc<crate::persist::PersistentCache>>,
 }
 
 impl PythonInstallFindings {
@@ -48,7 +53,8 @@ impl PythonInstallFindings {
     pub fn new(host: Arc<Host>) -> Self {
         PythonInstallFindings {
             host,
-            scanner: Scanner::default(),
+            scanner: std::sync::OnceLock::new(),
+            persist: None,
         }
     }
 
@@ -58,13 +64,16 @@ impl PythonInstallFindings {
         mut self,
         cache: Option<Arc<crate::persist::PersistentCache>>,
     ) -> Self {
-        self.scanner = self.scanner.with_persistent_cache(cache);
+        self.persist = cache;
+        self.scanner = std::sync::OnceLock::new();
         self
     }
 
-    /// The scanner (and its caches) behind the table.
+    /// The scanner (and its caches) behind the table; the rules are
+    /// compiled on the first call.
     pub fn scanner(&self) -> &Scanner {
-        &self.scanner
+        self.scanner
+            .get_or_init(|| Scanner::default().with_persistent_cache(self.persist.clone()))
     }
 }
 
@@ -128,11 +137,20 @@ impl Table for PythonInstallFindings {
     }
 
     fn generate(&self, ctx: &QueryContext) -> Result<Vec<Row>, TableError> {
-        self.scanner.begin_query();
+        let scanner = self.scanner();
+        scanner.begin_query();
+        let out = self.generate_with(scanner, ctx);
+        scanner.end_query();
+        out
+    }
+}
+
+impl PythonInstallFindings {
+    fn generate_with(&self, scanner: &Scanner, ctx: &QueryContext) -> Result<Vec<Row>, TableError> {
         if let Some(paths) = ctx.equals("path") {
             let mut out = Vec::new();
             for p in paths {
-                let scan = self.scanner.scan_target(&self.host, &path_from_column(&p));
+                let scan = scanner.scan_target(&self.host, &path_from_column(&p));
                 out.extend(rows(scan, Some(&p)));
             }
             return Ok(out);
@@ -144,7 +162,7 @@ impl Table for PythonInstallFindings {
                 .collect(),
             None => python::discover_environments(&self.host),
         };
-        let scan = site::scan_environments(&self.host, &self.scanner, &envs);
+        let scan = site::scan_environments(&self.host, scanner, &envs);
         let mut out = rows(scan, None);
         // `WHERE environment = X` must see X verbatim in the rows it keeps.
         if let Some(list) = ctx.equals("environment") {

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 fn squatch(args: &[&str]) -> std::process::Output {
     common::squatch_command()
         .args(args)

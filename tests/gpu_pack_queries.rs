@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::gpu::{
     build_nvml_stub, plant_legit_driver, plant_process, plant_seed_attack, plant_seed_benign_twin,

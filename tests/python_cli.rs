@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::FakeHost;
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::recon::{dead_index_url, IndexServer, Project};
 use common::FakeHost;

@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::secrets::{github_pat, hf_token, opaque, plant_every_kind};
 use common::FakeHost;

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::secrets::{plant_every_kind, plant_seed_attack, plant_seed_benign};
 use common::FakeHost;
 

@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::FakeHost;
 
 const PAYLOAD: &str = r#"raise SystemExit("squatch test fixture: read as text, never run")

@@ -118,7 +118,7 @@ fn scan_site_memoised(
 ) {
     let persist = scanner
         .persistent_cache()
-        .filter(|_| std::ptr::eq(scanner.rules, super::RuleSet::builtin()));
+        .filter(|_| scanner.rules.is_builtin());
     let Some(persist) = persist else {
         return scan_site(host, scanner, env, site, out);
     };

@@ -226,6 +226,14 @@ impl std::ops::Deref for Rules {
     }
 }
 
+impl Rules {
+    /// Whether these are the built-in rules (what the persistent cache's
+    /// site memos were made with).
+    pub fn is_builtin(&self) -> bool {
+        self.0.is_none_or(|r| std::ptr::eq(r, RuleSet::builtin()))
+    }
+}
+
 /// The built-in rules ([`RuleSet::builtin`]), compiled on first use.
 pub static BUILTIN_RULES: Rules = Rules(None);
 

@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
         case("gpu-driver-write", m, r#"open("/usr/share/vulkan/icd.d/nvidia_icd.json", "w").write(x)"#, r#"open("/usr/share/vulkan/icd.d/nvidia_icd.json", "r")"#),
         case("gpu-cuda-injection", m, r#"os.environ["CUDA_INJECTION64_PATH"] = "/tmp/libfake.so""#, r#"os.environ["CUDA_VISIBLE_DEVICES"] = "0""#),
         case("mining", m, r#"pool = "stratum+tcp://pool.invalid:3333""#, r#"strategy = "tcp""#),
-        case("install-suspicious-import", i, "import getpass", "import setuptools"),
+        case("install-suspicious-import", i, "import socket", "import setuptools"),
         case("hook-install-override", i, "class PostInstall(install):", "class BuildExt(build_ext):"),
         // Role-restricted rules: the look-alike is the same line where it does not run at install.
         Case {

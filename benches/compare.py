@@ -15,7 +15,12 @@ that a re-run only re-times what is asked (--retime N re-runs GuardDog on the
 first N sampled archives of each set in this run, for the speed ratio).
 squatch runs on the sample *and* on the full sets in the same run.
 
+GuardDog may be limited to the first N archives of each (sorted) sample
+(--guarddog-limit): its figures, and squatch's beside them, are then on those
+N archives of each set.
+
 usage: compare.py --malware LIST --benign LIST [--sample 400] [--retime 40]
+                  [--guarddog-limit N]
 """
 import argparse
 import hashlib
@@ -82,6 +87,8 @@ def main():
     ap.add_argument("--squatch", default=os.path.join(HERE, "..", "target", "release", "examples", "findings_scan"))
     ap.add_argument("--cache", default="/tmp/guarddog-cache")
     ap.add_argument("--skip-guarddog", action="store_true")
+    ap.add_argument("--guarddog-limit", type=int, default=0,
+                    help="run GuardDog on the first N archives of each sorted sample only")
     a = ap.parse_args()
     os.makedirs(a.cache, exist_ok=True)
     sets = {}
@@ -111,12 +118,20 @@ def main():
         }
         if not a.skip_guarddog:
             gd = {}
+            if a.guarddog_limit:
+                sample = sample[: a.guarddog_limit]
+                samp, _ = squatch(a.squatch, sample)
+                r["gd_n"] = len(sample)
+                r["gd_squatch_flagged"] = sum(samp[p]["flagged"] for p in sample)
+                r["gd_squatch_mean_ms"] = sum(samp[p]["ms"] for p in sample) / len(sample)
             for i, p in enumerate(sample):
                 gd[p] = guarddog(a.guarddog, p, a.cache, force=i < a.retime)
                 if (i + 1) % 50 == 0:
                     print(f"  guarddog {name}: {i + 1}/{len(sample)}", file=sys.stderr, flush=True)
             timed = sample[: a.retime]
+            r["gd_n"] = len(sample)
             r["sample_guarddog_flagged"] = sum((gd[p]["score"] or 0) >= 5.0 for p in sample)
+            r["sample_guarddog_mean_s"] = sum(gd[p]["seconds"] for p in sample) / len(sample)
             r["sample_guarddog_errors"] = sum(gd[p]["score"] is None for p in sample)
             r["retimed_n"] = len(timed)
             r["retimed_guarddog_s"] = sum(gd[p]["seconds"] for p in timed)
@@ -134,9 +149,13 @@ def main():
     print(f"squatch  sample    : recall {100*m['sample_squatch_flagged']/m['sample_n']:.1f}%, "
           f"flagged {100*b['sample_squatch_flagged']/b['sample_n']:.1f}%")
     if "sample_guarddog_flagged" in m:
-        print(f"guarddog sample    : recall {100*m['sample_guarddog_flagged']/m['sample_n']:.1f}%, "
-              f"flagged {100*b['sample_guarddog_flagged']/b['sample_n']:.1f}% "
-              f"(errors: {m['sample_guarddog_errors']} malware, {b['sample_guarddog_errors']} benign)")
+        if "gd_squatch_flagged" in m:
+            print(f"squatch  first {m['gd_n']}/{b['gd_n']} of the samples: recall "
+                  f"{100*m['gd_squatch_flagged']/m['gd_n']:.1f}%, flagged {100*b['gd_squatch_flagged']/b['gd_n']:.1f}%")
+        print(f"guarddog same archives: recall {100*m['sample_guarddog_flagged']/m['gd_n']:.1f}%, "
+              f"flagged {100*b['sample_guarddog_flagged']/b['gd_n']:.1f}% "
+              f"(errors: {m['sample_guarddog_errors']} malware, {b['sample_guarddog_errors']} benign; "
+              f"mean {m['sample_guarddog_mean_s']:.1f}s / {b['sample_guarddog_mean_s']:.1f}s per package)")
         for name in ("malware", "benign"):
             r = report[name]
             print(f"speed ({name}, {r['retimed_n']} archives, same run): guarddog "

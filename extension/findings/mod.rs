@@ -21,8 +21,10 @@
 //! - [`manifest`]: console scripts and `cmdclass` declared in `setup.cfg`,
 //!   `pyproject.toml`, `setup.py` literals and a wheel's `entry_points.txt`.
 //! - [`redact`]: evidence excerpts with secret values removed.
+//! - [`lex`]: code versus prose (comments, docstrings, messages), scopes.
 
 pub mod archive;
+pub mod lex;
 pub mod manifest;
 pub mod pth;
 pub mod redact;
@@ -277,12 +279,24 @@ impl Role {
                     | "vendored"
                     | "_vendored"
                     | "third_party"
+                    | "third-party"
+                    | "thirdparty"
+                    | "3rdparty"
                     | "extern"
                     | "_distutils"
                     | "samples"
                     | "scripts"
+                    // Release tooling and build helpers outside the
+                    // importable package.
+                    | "tools"
+                    | "build_helpers"
+                    | "resources"
+                    | ".github"
+                    | "ci"
             )
         }) || file.starts_with("test_")
+            || file.starts_with("bench_")
+            || (parts.len() == 1 && file.starts_with("release") && file.ends_with(".py"))
             || file.ends_with("_test.py")
             || *file == "conftest.py";
         if peripheral {
@@ -381,6 +395,16 @@ mod tests {
         assert_eq!(Role::for_relative_path("evil_init.pth"), Role::Startup);
         assert_eq!(Role::for_relative_path("pyproject.toml"), Role::Config);
         assert_eq!(Role::for_relative_path("pkg/core.py"), Role::Module);
+        assert_eq!(Role::for_relative_path("tools/upload.py"), Role::Peripheral);
+        assert_eq!(
+            Role::for_relative_path("build_helpers/fetch.py"),
+            Role::Peripheral
+        );
+        assert_eq!(
+            Role::for_relative_path("release_tools.py"),
+            Role::Peripheral
+        );
+        assert_eq!(Role::for_relative_path("pkg/releases.py"), Role::Module);
     }
 
     #[test]

@@ -42,6 +42,49 @@ struct RuleFile {
     trusted_command: Vec<TrustedCommand>,
     #[serde(default)]
     owned_import: Vec<OwnedImport>,
+    #[serde(default)]
+    vendor: Vec<VendorSpec>,
+    #[serde(default)]
+    neutral_hosts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VendorSpec {
+    name: String,
+    credentials: Vec<String>,
+    hosts: Vec<String>,
+    source: String,
+}
+
+/// A credential and the API hosts of the vendor that issued it: reading the
+/// credential and sending it to one of those hosts is what the vendor's SDK
+/// does, not exfiltration.
+#[derive(Debug, Clone)]
+pub struct Vendor {
+    /// Vendor name (`OpenAI`).
+    pub name: String,
+    /// Host names (a host matches itself and its subdomains).
+    pub hosts: Vec<String>,
+    /// Where the pairing comes from (the vendor's API documentation).
+    pub source: String,
+}
+
+impl Vendor {
+    /// True when `host` is one of the vendor's hosts or a subdomain of one.
+    pub fn owns_host(&self, host: &str) -> bool {
+        host_in(host, &self.hosts)
+    }
+}
+
+/// True when `host` equals one of `list` or is a subdomain of one.
+pub fn host_in(host: &str, list: &[String]) -> bool {
+    list.iter().any(|h| {
+        host == h
+            || host
+                .strip_suffix(h.as_str())
+                .is_some_and(|p| p.ends_with('.'))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +241,13 @@ pub struct RuleSet {
     pub trusted_commands: Vec<TrustedCommand>,
     /// Popular import names and their owners.
     pub owned_imports: Vec<OwnedImport>,
+    /// Credential/vendor-API pairings.
+    pub vendors: Vec<Vendor>,
+    /// Hosts that say nothing about where data goes (loopback, XML
+    /// namespaces, documentation domains).
+    pub neutral_hosts: Vec<String>,
+    /// For each literal, the vendors whose credential it names.
+    pub(crate) literal_vendors: Vec<Vec<usize>>,
     /// The automaton over every literal; pattern ids index `literals`.
     pub(crate) automaton: AhoCorasick,
     /// For each literal, the rules whose `any` list holds it.
@@ -373,6 +423,29 @@ impl RuleSet {
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| FindingsError::Rules(e.to_string()))?;
+        let mut literal_vendors = vec![Vec::new(); literals.len()];
+        let mut vendors = Vec::new();
+        for (vi, v) in file.vendor.into_iter().enumerate() {
+            for c in &v.credentials {
+                let key = if c.starts_with("\\w") {
+                    c.clone()
+                } else {
+                    c.to_ascii_lowercase()
+                };
+                let Some(&lit) = index.get(&key) else {
+                    return Err(FindingsError::Rules(format!(
+                        "vendor {}: credential {c} is no rule literal",
+                        v.name
+                    )));
+                };
+                literal_vendors[lit].push(vi);
+            }
+            vendors.push(Vendor {
+                name: v.name,
+                hosts: v.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                source: v.source,
+            });
+        }
         let mut triggers = vec![Vec::new(); literals.len()];
         let mut detector_rules = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
@@ -391,6 +464,13 @@ impl RuleSet {
             pth_benign: file.pth_benign,
             trusted_commands: file.trusted_command,
             owned_imports: file.owned_import,
+            vendors,
+            neutral_hosts: file
+                .neutral_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            literal_vendors,
             automaton,
             triggers,
             detector_rules,

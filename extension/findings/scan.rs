@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lex::{self, Layout};
 use super::redact::excerpt;
-use super::rules::{Detector, RuleSet, BLOB_MIN_LEN, HEX_ESCAPES_MIN};
+use super::rules::{Combo, Detector, RuleSet, BLOB_MIN_LEN, HEX_ESCAPES_MIN};
 use super::{Finding, Role, Severity};
 
 /// Files larger than this are scanned only up to it (the rest is ignored and
@@ -44,6 +45,10 @@ struct Hit {
     rule: usize,
     line: usize,
     at: usize,
+    /// The literal that triggered it (none for detectors).
+    lit: Option<usize>,
+    /// True when the hit sits in a comment, docstring or message string.
+    prose: bool,
 }
 
 /// Scans `bytes` as the source of a file whose code runs as `role`,
@@ -108,6 +113,32 @@ pub fn scan_source_with_floor(
             .push((pid, m.start() - starts[line]));
     }
 
+    // Detectors: only lines long enough to hold what they look for.
+    let mut detected: Vec<(usize, usize, usize)> = Vec::new();
+    if !rules.detector_rules.is_empty() {
+        let min_len = BLOB_MIN_LEN.min(HEX_ESCAPES_MIN * 4);
+        for line in 0..starts.len() {
+            let raw = line_bytes(line);
+            if raw.len() < min_len || is_comment(raw) {
+                continue;
+            }
+            for &r in &rules.detector_rules {
+                let rule = &rules.rules[r];
+                if !rule.applies_to(role) {
+                    continue;
+                }
+                let found = match rule.detector {
+                    Some(Detector::LongEncodedBlob) => longest_encoded_run(raw),
+                    Some(Detector::HexEscapes) => hex_escapes(raw),
+                    None => None,
+                };
+                if let Some(at) = found {
+                    detected.push((r, line, at));
+                }
+            }
+        }
+    }
+
     let mut hits: Vec<Hit> = Vec::new();
     let mut per_rule: Vec<usize> = vec![0; rules.rules.len()];
     for (&line, lits) in &per_line {
@@ -128,57 +159,143 @@ pub fn scan_source_with_floor(
             if !rule.applies_to(role) || !rule.matches_line(&ids, &text) {
                 continue;
             }
-            // Offset of the first literal that triggered this rule.
-            let at = lits
-                .iter()
-                .find(|&&(l, _)| rules.triggers[l].contains(&r))
-                .map(|&(_, o)| o)
-                .unwrap_or(0);
-            hits.push(Hit { rule: r, line, at });
+            let first = lits.iter().find(|&&(l, _)| rules.triggers[l].contains(&r));
+            let (lit, at) = first.map(|&(l, o)| (Some(l), o)).unwrap_or((None, 0));
+            hits.push(Hit {
+                rule: r,
+                line,
+                at,
+                lit,
+                prose: false,
+            });
         }
     }
 
-    // Detectors: only lines long enough to hold what they look for.
-    if !rules.detector_rules.is_empty() {
-        let min_len = BLOB_MIN_LEN.min(HEX_ESCAPES_MIN * 4);
-        for line in 0..starts.len() {
-            let raw = line_bytes(line);
-            if raw.len() < min_len || is_comment(raw) {
-                continue;
-            }
-            for &r in &rules.detector_rules {
-                let rule = &rules.rules[r];
-                if !rule.applies_to(role) {
-                    continue;
+    // Code versus prose, scopes and import-time lines: computed only when a
+    // hit could be reported or a combination could form (most files have
+    // neither, and the pass costs about as much as the literal scan).
+    let could_report = hits
+        .iter()
+        .map(|h| h.rule)
+        .chain(detected.iter().map(|d| d.0))
+        .any(|r| {
+            let rule = &rules.rules[r];
+            [
+                Some(rule.severity),
+                rule.install_severity,
+                rule.import_severity,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .is_some_and(|s| s >= floor)
+        });
+    let could_combine = || {
+        let tags: BTreeSet<&str> = hits
+            .iter()
+            .map(|h| h.rule)
+            .chain(detected.iter().map(|d| d.0))
+            .flat_map(|r| rules.rules[r].tags.iter().map(String::as_str))
+            .collect();
+        rules.combos.iter().any(|c| {
+            c.groups
+                .iter()
+                .all(|g| g.iter().any(|t| tags.contains(t.as_str())))
+        })
+    };
+    let layout = if could_report || could_combine() {
+        lex::layout(bytes, &starts)
+    } else {
+        Layout::default()
+    };
+    // A hit whose literals only match inside prose is prose.
+    if !layout.prose_spans().is_empty() {
+        let mut code_ids_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for h in hits.iter_mut() {
+            let lits = &per_line[&h.line];
+            let code_ids = code_ids_of.entry(h.line).or_insert_with(|| {
+                let mut v: Vec<usize> = lits
+                    .iter()
+                    .filter(|&&(_, o)| !layout.is_prose(starts[h.line] + o))
+                    .map(|&(l, _)| l)
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            });
+            let rule = &rules.rules[h.rule];
+            let text = String::from_utf8_lossy(line_bytes(h.line));
+            if rule.matches_line(code_ids, &text) {
+                if let Some(&(l, o)) = lits.iter().find(|&&(l, o)| {
+                    rules.triggers[l].contains(&h.rule) && !layout.is_prose(starts[h.line] + o)
+                }) {
+                    h.lit = Some(l);
+                    h.at = o;
                 }
-                let found = match rule.detector {
-                    Some(Detector::LongEncodedBlob) => longest_encoded_run(raw),
-                    Some(Detector::HexEscapes) => hex_escapes(raw),
-                    None => None,
-                };
-                if let Some(at) = found {
-                    hits.push(Hit { rule: r, line, at });
-                }
+            } else {
+                h.prose = true;
             }
         }
     }
+
+    for (r, line, at) in detected {
+        // A blob in a docstring is prose unless it decodes to code (a
+        // payload parked where a reader skims).
+        let prose = layout.is_prose(starts[line] + at)
+            && !(rules.rules[r].detector == Some(Detector::LongEncodedBlob)
+                && decodes_to_code(&line_bytes(line)[at..]));
+        hits.push(Hit {
+            rule: r,
+            line,
+            at,
+            lit: None,
+            prose,
+        });
+    }
     hits.sort_by_key(|h| (h.line, h.rule));
+
+    // A module-level statement that sends something runs when the module is
+    // imported: its line weighs as import code.
+    let send_lines: BTreeSet<usize> = if role == Role::Module {
+        hits.iter()
+            .filter(|h| {
+                !h.prose
+                    && layout.import_time(h.line)
+                    && rules.rules[h.rule].tags.iter().any(|t| t == "send")
+            })
+            .map(|h| h.line)
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let role_at = |line: usize| {
+        if send_lines.contains(&line) {
+            Role::Import
+        } else {
+            role
+        }
+    };
 
     let mut findings = Vec::new();
     let short = starts.len() <= SHORT_FILE_LINES;
     for h in &hits {
         let rule = &rules.rules[h.rule];
-        let base = match (role, rule.install_severity, rule.import_severity) {
+        let here = role_at(h.line);
+        let base = match (here, rule.install_severity, rule.import_severity) {
             (Role::Install | Role::Startup, Some(s), _) => s,
             (Role::Import | Role::Entry, _, Some(s)) => s,
             _ => rule.severity,
         };
-        let delta = if rule.full_weight && role == Role::Module {
+        let delta = if rule.full_weight && here == Role::Module {
             0
         } else {
-            role.severity_delta(false, short)
+            here.severity_delta(false, short)
         };
-        let severity = base.shift(delta);
+        let mut severity = base.shift(delta);
+        if h.prose {
+            // Text about code (a usage example, an install hint).
+            severity = severity.shift(-2).min(Severity::Low);
+        }
         if severity < floor {
             continue;
         }
@@ -197,28 +314,38 @@ pub fn scan_source_with_floor(
         });
     }
 
-    // Co-occurrence: lines carrying each tag.
-    let mut tag_lines: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
-    for h in &hits {
+    // Co-occurrence: hits in code (not prose) carrying each tag.
+    let mut tag_hits: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, h) in hits.iter().enumerate() {
+        if h.prose {
+            continue;
+        }
         for t in &rules.rules[h.rule].tags {
-            tag_lines
-                .entry(t.as_str())
-                .or_default()
-                .push((h.line, h.at, h.rule));
+            tag_hits.entry(t.as_str()).or_default().push(k);
         }
     }
+    let ctx = ComboContext {
+        rules,
+        bytes,
+        starts: &starts,
+        layout: &layout,
+        related: Default::default(),
+        file_hosts: Default::default(),
+        vendor: Default::default(),
+    };
     for combo in &rules.combos {
-        let groups: Vec<Vec<(usize, usize, usize)>> = combo
+        let groups: Vec<Vec<usize>> = combo
             .groups
             .iter()
             .map(|g| {
-                let mut v: Vec<(usize, usize, usize)> = g
+                let mut v: Vec<usize> = g
                     .iter()
-                    .filter_map(|t| tag_lines.get(t.as_str()))
+                    .filter_map(|t| tag_hits.get(t.as_str()))
                     .flatten()
                     .copied()
                     .collect();
-                v.sort_unstable();
+                v.sort_unstable_by_key(|&k| (hits[k].line, hits[k].at, hits[k].rule));
+                v.dedup();
                 v
             })
             .collect();
@@ -226,22 +353,35 @@ pub fn scan_source_with_floor(
             continue;
         }
         // Anchor on the last group's hits (the send, the exec): the first one
-        // that has every other group within the window, met by a *different*
-        // rule (one rule carrying both tags is not a co-occurrence).
+        // that has every other group met by a *distinct* hit (another rule
+        // at another place: one constant carrying two tags is one hit)
+        // within the window and in the same unit of behaviour (the same
+        // function or module-level block, a function and its callee, a
+        // constant and its user: [`Layout::related`]). A window of 0 means
+        // the whole file (the install-hook combos: an overridden install
+        // command runs whatever setup.py defines).
         let last = groups.len() - 1;
-        let anchor = groups[last].iter().find(|&&(l, _, r)| {
+        let anchor = groups[last].iter().find(|&&a| {
+            let ha = &hits[a];
             groups[..last].iter().all(|g| {
-                g.iter().any(|&(o, _, rr)| {
-                    rr != r && (combo.window == 0 || o.abs_diff(l) <= combo.window)
+                g.iter().any(|&o| {
+                    let ho = &hits[o];
+                    ho.rule != ha.rule
+                        && (ho.line, ho.at) != (ha.line, ha.at)
+                        && (combo.window == 0
+                            || (ho.line.abs_diff(ha.line) <= combo.window
+                                && ctx.related(ho.line, ha.line)))
+                        && !ctx.vendor_api(combo, ho, ha)
                 })
             })
         });
-        let Some(&(line, at, _)) = anchor else {
+        let Some(&a) = anchor else {
             continue;
         };
+        let (line, at) = (hits[a].line, hits[a].at);
         let severity = combo
             .severity
-            .shift(role.severity_delta(true, short || combo.full_weight));
+            .shift(role_at(line).severity_delta(true, short || combo.full_weight));
         if severity < floor {
             continue;
         }
@@ -260,6 +400,161 @@ pub fn scan_source_with_floor(
         binary: false,
         truncated,
     }
+}
+
+/// Judged pairs: ((scope, module-level line), (scope, line)) to related.
+type RelatedCache = std::collections::HashMap<((u32, usize), (u32, usize)), bool>;
+
+/// What the vendor/endpoint pairing and the scope relation need.
+struct ComboContext<'a> {
+    rules: &'a RuleSet,
+    bytes: &'a [u8],
+    starts: &'a [usize],
+    layout: &'a Layout,
+    /// Scope pairs already judged by [`Layout::related`].
+    related: std::cell::RefCell<RelatedCache>,
+    /// URL hosts in code of the whole file, once asked.
+    file_hosts: std::cell::OnceCell<Vec<String>>,
+    /// Vendor verdicts per (credential literal, credential line, send line).
+    vendor: std::cell::RefCell<std::collections::HashMap<(usize, usize, usize), bool>>,
+}
+
+impl ComboContext<'_> {
+    /// [`Layout::related`], cached per pair of scopes (module-level lines
+    /// per line: a constant and its user).
+    fn related(&self, a: usize, b: usize) -> bool {
+        let (sa, sb) = (self.layout.scope(a), self.layout.scope(b));
+        if sa == sb {
+            return true;
+        }
+        let ka = if sa == 0 { (0, a) } else { (sa, 0) };
+        let kb = if sb == 0 { (0, b) } else { (sb, 0) };
+        let key = (ka.min(kb), ka.max(kb));
+        if let Some(&v) = self.related.borrow().get(&key) {
+            return v;
+        }
+        let v = self.layout.related(self.bytes, self.starts, a, b);
+        self.related.borrow_mut().insert(key, v);
+        v
+    }
+
+    /// True when a credential combo pairs a credential with the API of the
+    /// vendor that issued it: every URL host in code in the same scope (or,
+    /// when the scope names none, in the whole file) belongs to that vendor
+    /// or says nothing (loopback, XML namespaces), and at least one is the
+    /// vendor's. That is an SDK calling its own API, not exfiltration.
+    fn vendor_api(&self, combo: &Combo, cred: &Hit, send: &Hit) -> bool {
+        if !combo.groups[0].iter().any(|t| t == "credential") {
+            return false;
+        }
+        let Some(lit) = cred.lit else {
+            return false;
+        };
+        let vendors = &self.rules.literal_vendors[lit];
+        if vendors.is_empty() {
+            return false;
+        }
+        let key = (lit, cred.line, send.line);
+        if let Some(&v) = self.vendor.borrow().get(&key) {
+            return v;
+        }
+        let scope = self.layout.scope(send.line);
+        let in_scope = |l: usize| self.layout.scope(l) == scope;
+        let lo = cred.line.min(send.line);
+        let hi = cred.line.max(send.line);
+        let span = (lo.saturating_sub(combo.window.max(1))..=(hi + combo.window.max(1)))
+            .filter(|&l| l < self.starts.len() && in_scope(l));
+        let verdict = |hosts: Vec<String>| -> Option<bool> {
+            let mut vendor = false;
+            for h in hosts {
+                if vendors.iter().any(|&v| self.rules.vendors[v].owns_host(&h)) {
+                    vendor = true;
+                } else if !super::rules::host_in(&h, &self.rules.neutral_hosts) {
+                    return Some(false);
+                }
+            }
+            vendor.then_some(true)
+        };
+        let scoped: Vec<String> = span.flat_map(|l| self.hosts_on_line(l)).collect();
+        let v = if !scoped.is_empty() {
+            verdict(scoped).unwrap_or(false)
+        } else {
+            let all = self.file_hosts.get_or_init(|| {
+                (0..self.starts.len())
+                    .flat_map(|l| self.hosts_on_line(l))
+                    .collect()
+            });
+            verdict(all.clone()).unwrap_or(false)
+        };
+        self.vendor.borrow_mut().insert(key, v);
+        v
+    }
+
+    /// Host names of `scheme://host` URLs on a line, in code only.
+    fn hosts_on_line(&self, line: usize) -> Vec<String> {
+        let s = self.starts[line];
+        let e = self
+            .starts
+            .get(line + 1)
+            .copied()
+            .unwrap_or(self.bytes.len());
+        let raw = &self.bytes[s..e];
+        let mut out = Vec::new();
+        for k in memchr::memmem::find_iter(raw, b"://") {
+            if self.layout.is_prose(s + k) {
+                continue;
+            }
+            let rest = &raw[k + 3..];
+            let end = rest
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+                .unwrap_or(rest.len());
+            if end > 0 {
+                out.push(String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase());
+            }
+        }
+        out
+    }
+}
+
+/// True when a base64 run (from its start) decodes to something that looks
+/// like code or a compressed payload: a blob parked in a docstring that is
+/// meant to run.
+fn decodes_to_code(raw: &[u8]) -> bool {
+    use base64::Engine;
+    let end = raw
+        .iter()
+        .position(|&b| {
+            !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+        })
+        .unwrap_or(raw.len());
+    let run = &raw[..end.min(64 * 1024)];
+    let run = &run[..run.len() / 4 * 4];
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(run)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(run));
+    let Ok(d) = decoded else {
+        return false;
+    };
+    if d.starts_with(&[0x78, 0x9c])
+        || d.starts_with(&[0x78, 0xda])
+        || d.starts_with(&[0x78, 0x01])
+        || d.starts_with(&[0x1f, 0x8b])
+    {
+        return true;
+    }
+    [
+        &b"import "[..],
+        b"exec(",
+        b"eval(",
+        b"subprocess",
+        b"os.system",
+        b"socket",
+        b"def ",
+        b"__import__",
+    ]
+    .iter()
+    .any(|n| memchr::memmem::find(&d, n).is_some())
 }
 
 /// A line whose first non-blank character is `#` (Python comment; `.pth`

@@ -202,7 +202,7 @@ mod tests {
         assert!(rows
             .iter()
             .any(|r| r.get("rule_id") == Some("combo-install-hook-network")
-                && r.get("severity") == Some("high")));
+                && r.get("severity") == Some("medium")));
         assert!(rows
             .iter()
             .any(|r| r.get("rule_id") == Some("combo-host-beacon")));

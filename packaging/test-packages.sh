@@ -96,7 +96,8 @@ hook remove
 
 # ---------------------------------------------------------------------------
 step "building the packages"
-packaging/build-packages.sh "$out"
+maintainer="squatch CI <ci@squatch.invalid>"
+SQUATCH_MAINTAINER="$maintainer" packaging/build-packages.sh "$out"
 deb=$(ls "$out"/squatch_*.deb)
 rpmf=$(ls "$out"/squatch-*.rpm)
 ls -l "$deb" "$rpmf"
@@ -136,7 +137,8 @@ awk '$2 != "0/0" { print "owner: " $0 }
 [ ! -s "$work/deb.bad" ] || fail "bad .deb entries: $(cat "$work/deb.bad")"
 [ "$(dpkg-deb -f "$deb" Package)" = squatch ] || fail "package name"
 dpkg-deb -f "$deb" Depends | grep -q 'libc6' || fail "Depends lacks libc6: $(dpkg-deb -f "$deb" Depends)"
-[ -n "$(dpkg-deb -f "$deb" Maintainer)" ] || fail "no Maintainer"
+[ "$(dpkg-deb -f "$deb" Maintainer)" = "$maintainer" ] ||
+    fail "Maintainer is not SQUATCH_MAINTAINER: $(dpkg-deb -f "$deb" Maintainer)"
 for script in postinst prerm postrm; do
     dpkg-deb -I "$deb" "$script" >/dev/null || fail ".deb has no $script"
 done
@@ -171,6 +173,8 @@ rpm -qp --scripts "$rpmf" >"$work/rpm.scripts"
 grep -q 'osquery-hookup add' "$work/rpm.scripts" || fail ".rpm %post does not add the line"
 grep -q 'osquery-hookup remove' "$work/rpm.scripts" || fail ".rpm %preun does not remove the line"
 rpm -qp --requires "$rpmf" | grep -q '^libc.so.6' || fail ".rpm requires no libc"
+[ "$(rpm -qp --qf '%{PACKAGER}' "$rpmf")" = "$maintainer" ] ||
+    fail "Packager is not SQUATCH_MAINTAINER: $(rpm -qp --qf '%{PACKAGER}' "$rpmf")"
 
 # ---------------------------------------------------------------------------
 step "dpkg -i beside the operator's extensions.load"

@@ -709,87 +709,70 @@ impl PersistentCache {
         );
     }
 
-    fn encode(&self, kind: Kind, st: &State) -> serde_json::Result<Vec<u8>> {
-        /// Entries this process used first, then the rest, at most
-        /// [`MAX_ENTRIES`].
-        fn keep<T>(mut v: Vec<(bool, T)>) -> Vec<T> {
-            if v.len() > MAX_ENTRIES {
-                v.sort_by_key(|(used, _)| !*used);
-                v.truncate(MAX_ENTRIES);
-            }
-            v.into_iter().map(|(_, t)| t).collect()
-        }
-        fn to_disk<T: Serialize>(c: &PersistentCache, entries: Vec<T>) -> OnDisk<T> {
-            OnDisk {
+    /// Streams one kind's file to `w`, entries borrowed from `st` (never
+    /// copied nor built whole in memory): those this process used first,
+    /// then the rest, at most [`MAX_ENTRIES`]. Only UTF-8 paths are written
+    /// (a lossy name could stand for another file); the others are simply
+    /// scanned again.
+    fn encode(&self, kind: Kind, st: &State, w: impl Write) -> serde_json::Result<()> {
+        fn stream<T: Serialize>(
+            c: &PersistentCache,
+            w: impl Write,
+            entries: impl Iterator<Item = (bool, T)> + Clone,
+        ) -> serde_json::Result<()> {
+            let used = entries.clone().filter(|(u, _)| *u);
+            let rest = entries.filter(|(u, _)| !*u);
+            let all = used.chain(rest).map(|(_, t)| t).take(MAX_ENTRIES);
+            let disk = OnDiskOut {
                 format: FORMAT,
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                rules: c.rules.clone(),
-                entries,
-            }
+                version: env!("CARGO_PKG_VERSION"),
+                rules: &c.rules,
+                entries: Seq(std::cell::RefCell::new(Some(all))),
+            };
+            serde_json::to_writer(w, &disk)
         }
-        // Only UTF-8 paths are written (a lossy name could stand for
-        // another file); the others are simply scanned again.
         match kind {
-            Kind::Scans => {
-                let v = st
-                    .scans
+            Kind::Scans => stream(
+                self,
+                w,
+                st.scans
                     .iter()
                     .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
                     .filter_map(|(p, (role, (id, v, used)))| {
-                        Some((
-                            *used,
-                            ScanEntry(
-                                p.to_str()?.to_string(),
-                                *role,
-                                *id,
-                                v.sha256.clone(),
-                                v.scan.clone(),
-                            ),
-                        ))
-                    })
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
-            Kind::Digests => {
-                let v = st
-                    .digests
+                        Some((*used, ScanOut(p.to_str()?, *role, *id, &v.sha256, &v.scan)))
+                    }),
+            ),
+            Kind::Digests => stream(
+                self,
+                w,
+                st.digests
                     .iter()
                     .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
                     .filter_map(|(p, (algo, (id, d, used)))| {
-                        Some((
-                            *used,
-                            DigestEntry(p.to_str()?.to_string(), algo.clone(), *id, to_hex(d)),
-                        ))
-                    })
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
-            Kind::Sites => {
-                let v = st
-                    .sites
+                        Some((*used, DigestOut(p.to_str()?, algo, *id, to_hex(d))))
+                    }),
+            ),
+            Kind::Sites => stream(
+                self,
+                w,
+                st.sites
                     .iter()
-                    .map(|((e, s), (m, used))| {
-                        (*used, SiteEntry(e.clone(), s.clone(), (**m).clone()))
-                    })
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
-            Kind::Verified => {
-                let v = st
-                    .verified
+                    .map(|((e, s), (m, used))| (*used, SiteOut(e, s, m))),
+            ),
+            Kind::Verified => stream(
+                self,
+                w,
+                st.verified
                     .iter()
-                    .map(|(s, (m, used))| (*used, VerifyEntry(s.clone(), (**m).clone())))
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
+                    .map(|(s, (m, used))| (*used, VerifyOut(s, m))),
+            ),
         }
     }
 
+    /// Writes one kind's file: streamed into a temp file in the same
+    /// directory (at most [`MAX_FILE_BYTES`]), then renamed over the old
+    /// one, so a reader sees the old file or the new one, whole.
     fn write(&self, kind: Kind, st: &State) -> std::io::Result<()> {
-        let bytes = self.encode(kind, st).map_err(std::io::Error::other)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(std::io::Error::other("cache larger than its bound"));
-        }
         let file = self.path_of(kind);
         let dir = file.parent().unwrap_or(Path::new("."));
         std::fs::DirBuilder::new()
@@ -804,14 +787,20 @@ impl PersistentCache {
             std::process::id()
         ));
         let result = (|| {
-            let mut f = std::fs::OpenOptions::new()
+            let f = std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&tmp)?;
-            f.write_all(&bytes)?;
+            let mut w = Bounded {
+                inner: std::io::BufWriter::with_capacity(256 << 10, f),
+                left: MAX_FILE_BYTES,
+            };
+            self.encode(kind, st, &mut w)
+                .map_err(std::io::Error::other)?;
+            let f = w.inner.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &file)
         })();
@@ -823,6 +812,74 @@ impl PersistentCache {
         result
     }
 }
+
+/// A writer that fails once more than `left` bytes were written (a cache
+/// file is bounded).
+struct Bounded<W> {
+    inner: W,
+    left: u64,
+}
+
+impl<W: Write> Write for Bounded<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other("cache larger than its bound"));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A cache file as written: the header of [`OnDisk`], then its entries
+/// streamed from an iterator.
+#[derive(Serialize)]
+struct OnDiskOut<'a, E: Serialize> {
+    format: u32,
+    version: &'a str,
+    rules: &'a str,
+    entries: E,
+}
+
+/// Serialises the entries of an iterator as a sequence, once.
+struct Seq<I>(std::cell::RefCell<Option<I>>);
+
+impl<I> Serialize for Seq<I>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let it = self.0.borrow_mut().take();
+        s.collect_seq(it.into_iter().flatten())
+    }
+}
+
+/// [`ScanEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct ScanOut<'a>(
+    &'a str,
+    Role,
+    Ident,
+    &'a Option<String>,
+    &'a crate::findings::scan::FileScan,
+);
+
+/// [`DigestEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct DigestOut<'a>(&'a str, &'a str, Ident, String);
+
+/// [`SiteEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct SiteOut<'a>(&'a str, &'a str, &'a SiteMemo);
+
+/// [`VerifyEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct VerifyOut<'a>(&'a str, &'a VerifyMemo);
 
 /// Removes the cache files of the least recently written roots of `dir`
 /// beyond [`MAX_ROOTS`] (never those of `keep`, the file just written). A
@@ -998,13 +1055,85 @@ mod tests {
         // A corrupt sites file is thrown away whole.
         c3.put_site_memo(env, site, Some(memo.clone()));
         c3.save();
-        let sites = c3.files().pop().unwrap();
-        assert!(sites.to_string_lossy().ends_with(".sites.json"));
+        let sites = c3
+            .files()
+            .into_iter()
+            .find(|f| f.to_string_lossy().ends_with(".sites.json"))
+            .unwrap();
+        assert!(sites.exists());
         let text = std::fs::read_to_string(&sites).unwrap();
         std::fs::write(&sites, &text[..text.len() - 3]).unwrap();
         let c4 = PersistentCache::open(state.path(), root.path()).unwrap();
         assert!(c4.site_memo(env, site).is_none());
         assert_eq!(c4.stats().loaded, 0);
+    }
+
+    #[test]
+    fn verify_memos_round_trip_in_their_own_file() {
+        use crate::python::verify::Verification;
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let site = Path::new("/venv/lib/python3.12/site-packages");
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        // A verification as a real one comes (read back from a first pass).
+        let v: Verification = serde_json::from_str(
+            r#"{"status":"Modified","reference":"Record","dpkg_package":null,"files_checked":2,
+               "files_modified":1,"files_missing":0,"files_unrecorded":0,
+               "files_outside_environment":0,"files_unverifiable":0,
+               "changed":[["/venv/lib/python3.12/site-packages/a/x.py","Modified"]],"error":null}"#,
+        )
+        .unwrap();
+        let memo = VerifyMemo {
+            site: Ident(1, 2, 3, 4, 5),
+            rel: "a-1.0.dist-info\na-1.0.dist-info/RECORD\na".into(),
+            files: "a/x.py\na/y.py".into(),
+            digest: "ab".repeat(32),
+            dists: vec![(format!("{}/a-1.0.dist-info", site.display()), v)],
+        };
+        assert!(c.verify_memo(site).is_none());
+        c.put_verify_memo(site, Some(memo.clone()));
+        c.save();
+        assert_eq!(c.stats().saves, 1, "only the verified file");
+        let c2 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert_eq!(c2.verify_memo(site).as_deref(), Some(&memo));
+        assert!(c2.site_memo(Path::new("/venv"), site).is_none());
+        c2.put_verify_memo(site, Some(memo.clone()));
+        c2.save();
+        assert_eq!(c2.stats().saves, 0, "unchanged: not written");
+        c2.put_verify_memo(site, None);
+        c2.save();
+        let c3 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c3.verify_memo(site).is_none());
+    }
+
+    #[test]
+    fn a_file_over_the_bound_is_not_written_and_the_old_one_stays() {
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        let id = Ident(1, 2, 3, 4, 5);
+        c.put_digest(Path::new("/a"), "sha256", id, &[1; 32]);
+        c.save();
+        let file = c.path_of(Kind::Digests);
+        let old = std::fs::read(&file).unwrap();
+        let mut w = Bounded {
+            inner: Vec::new(),
+            left: 100,
+        };
+        let st = c.state.lock().unwrap();
+        assert!(
+            c.encode(Kind::Digests, &st, &mut w).is_err(),
+            "over 100 bytes"
+        );
+        assert!(c.encode(Kind::Digests, &st, Vec::new()).is_ok());
+        drop(st);
+        assert_eq!(std::fs::read(&file).unwrap(), old);
+        // No temp file left behind.
+        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]

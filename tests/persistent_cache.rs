@@ -397,6 +397,16 @@ fn a_site_verification_is_reused_whole_until_a_listed_file_or_a_walked_directory
     fh.dist(&site, "pkg0", "1.0")
         .file("pkg0/__init__.py", "X = 0\n")
         .write();
+    // An egg-info with its file list and a distribution without any: both
+    // kept in the memo too.
+    fh.dist(&site, "eggy", "0.1")
+        .egg_info()
+        .file("eggy/__init__.py", "Y = 1\n")
+        .write();
+    fh.dist(&site, "bare", "2.0")
+        .no_record()
+        .file("bare/__init__.py", "Z = 2\n")
+        .write();
     let root = fh.root().to_path_buf();
     let state = tempfile::tempdir().unwrap();
     let q = "SELECT name, record_status, files_modified, files_unrecorded, changed_files FROM python_package_provenance";
@@ -411,11 +421,21 @@ fn a_site_verification_is_reused_whole_until_a_listed_file_or_a_walked_directory
     settle();
 
     let first = squatch(&root, state.path(), &[], q);
-    assert!(
-        rows(&first).iter().all(|r| r["record_status"] == "ok"),
+    let status = |run: &Run, name: &str| {
+        rows(run)
+            .into_iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["record_status"].clone())
+    };
+    assert_eq!(
+        status(&first, "tqdm").as_deref(),
+        Some("ok"),
         "{}",
         first.stdout
     );
+    assert_eq!(status(&first, "pkg0").as_deref(), Some("ok"));
+    assert_eq!(status(&first, "bare").as_deref(), Some("unverified"));
+    assert!(status(&first, "eggy").is_some(), "{}", first.stdout);
     assert_eq!(verifications_reused(&first), 0);
     assert!(cache_files(state.path())
         .iter()

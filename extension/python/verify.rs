@@ -1439,9 +1439,19 @@ impl Run<'_> {
             ));
         }
         if v.reference == RecordReference::None {
-            v.error = (!errors.is_empty()).then(|| errors.join("; "));
+            // No reference at all (nothing went wrong reading one): the
+            // verdict rests only on what the fingerprint holds (no RECORD
+            // or file list in the metadata directory).
+            let clean = errors.is_empty();
+            v.error = (!clean).then(|| errors.join("; "));
             v.finish(false);
-            return (v, None);
+            let verified = clean.then(|| Verified {
+                paths: std::ffi::OsString::new(),
+                ids: Box::new([]),
+                walks: Box::new([]),
+                result: v.clone(),
+            });
+            return (v, verified);
         }
         let mut walks = Some(Vec::new());
         let mut budget = WALK_MAX_ENTRIES;

@@ -774,8 +774,9 @@ fn persisted_memo(
         return None;
     }
     let plain = |s: &str| !s.is_empty() && !s.contains('\n');
-    let mut rel: Vec<String> = Vec::new();
+    let mut rel: BTreeSet<String> = BTreeSet::new();
     let mut files: Vec<String> = Vec::new();
+    let mut listed: Vec<&str> = Vec::new();
     if dpkg.is_some() {
         files.push(DPKG_INFO.to_string());
     }
@@ -796,13 +797,15 @@ fn persisted_memo(
         if meta_id.mode & libc::S_IFMT == libc::S_IFLNK {
             return None;
         }
-        rel.push(meta.to_string());
+        rel.insert(meta.to_string());
         if meta_id.mode & libc::S_IFMT == libc::S_IFDIR {
             for f in ["RECORD", "installed-files.txt", "INSTALLER"] {
                 let r = format!("{meta}/{f}");
                 match sd.stat_id(Path::new(&r)) {
                     Ok(id) if id.mode & libc::S_IFMT == libc::S_IFLNK => return None,
-                    Ok(_) => rel.push(r),
+                    Ok(_) => {
+                        rel.insert(r);
+                    }
                     Err(e) if e.is_not_found() => {}
                     Err(_) => return None,
                 }
@@ -811,19 +814,40 @@ fn persisted_memo(
         for w in v.walks.iter() {
             for (p, _) in &w.dirs {
                 let p = p.to_str().filter(|p| plain(p))?;
-                rel.push(p.to_string());
+                rel.insert(p.to_string());
             }
         }
         let paths = v.paths.as_bytes();
         for f in paths.split(|b| *b == 0).filter(|_| !paths.is_empty()) {
             let f = std::str::from_utf8(f).ok().filter(|f| plain(f))?;
-            files.push(f.to_string());
+            listed.push(f);
         }
         if v.result.changed.iter().any(|(p, _)| p.to_str().is_none()) {
             return None;
         }
         out.push((d.metadata_path.to_str()?.to_string(), v.result.clone()));
     }
+    // A listed file below directories that are themselves checked (walked
+    // or metadata directories, real ones) is `stat`ed relative to the site
+    // like them, in byte order after them; the others (outside the site,
+    // missing, symlinks, below an unwalked directory) as the verification
+    // found them.
+    let sd = run.site_dir.as_ref()?;
+    for f in listed {
+        let dirs_checked = !f.starts_with('/')
+            && f.match_indices('/').all(|(i, _)| rel.contains(&f[..i]))
+            && f.contains('/');
+        let plain_file = dirs_checked
+            && sd
+                .stat_id(Path::new(f))
+                .is_ok_and(|id| id.mode & libc::S_IFMT != libc::S_IFLNK);
+        if plain_file {
+            rel.insert(f.to_string());
+        } else {
+            files.push(f.to_string());
+        }
+    }
+    let rel: Vec<String> = rel.into_iter().collect();
     let digest = persisted_digest(run, &rel, &files, Some(started))?;
     Some(crate::persist::VerifyMemo {
         site: crate::persist::Ident::from_stat_id(&site_id),

@@ -4,14 +4,15 @@
 //! the whole scan again.
 //!
 //! - Where: `<state_dir>/cache/<16 hex of SHA-256 of the root>.json` (scans),
-//!   `.digests.json` and `.sites.json` beside it, per examined root, the
+//!   `.digests.json`, `.sites.json` and `.verified.json` beside it, per examined root, the
 //!   directory 0700 and the files 0600. Never inside `--root` (a state
 //!   directory below an examined root other than `/` turns the cache off).
 //! - Keys: host path plus the file's identity (device, inode, size, mtime and
 //!   ctime in nanoseconds). The change time cannot be set back from user
 //!   space, so a file edited in place with its mtime restored misses. A site
 //!   memo ([`SiteMemo`]) is keyed by environment and site directory and
-//!   holds the identities of every file and directory its result rests on.
+//!   holds the identities of every file and directory its result rests on;
+//!   a [`VerifyMemo`] (a site's RECORD verifications) likewise.
 //! - Versioned: each file records the binary's version and a hash of the
 //!   rules it was scanned with; any difference, any parse error, an
 //!   unreadable or oversized file throws that whole file away.
@@ -40,7 +41,7 @@ use sha2::{Digest, Sha256};
 
 use crate::findings::target::ScannedFile;
 use crate::findings::{Finding, Role};
-use crate::host::StatId;
+use crate::host::{HostDir, StatId};
 
 /// Format of the cache files; bump when their layout changes.
 const FORMAT: u32 = 2;
@@ -113,6 +114,86 @@ pub struct SiteMemo {
     pub problems: Vec<(String, String, String)>,
 }
 
+/// One site directory's RECORD verifications (see `python::verify`) and the
+/// identities they rest on: reused whole by a later process while every one
+/// of them is unchanged (checked with one `fstatat` each, no RECORD read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyMemo {
+    /// Identity of the site directory itself (its listing).
+    pub site: Ident,
+    /// Paths below the site directory `stat`ed relative to it without
+    /// following a link (metadata directories, their reference files, the
+    /// directories walked for unrecorded files), `\n`-separated, each
+    /// directory before what lies below it.
+    pub rel: String,
+    /// The files the references list, as the verification found them
+    /// (relative to the site directory, or absolute host paths),
+    /// `\n`-separated.
+    pub files: String,
+    /// SHA-256 (hex) of the identities of `rel` then `files`, in order.
+    pub digest: String,
+    /// Each distribution of the site, in listing order: its metadata
+    /// directory and its verification.
+    pub dists: Vec<(String, crate::python::verify::Verification)>,
+}
+
+/// A file changed less than this before a memo's work started may have
+/// changed during it (timestamps come from a coarse clock): no memo rests
+/// on it.
+pub const MEMO_SLACK_NS: i128 = 1_000_000_000;
+
+/// Now, in nanoseconds since the epoch (0 if the clock is before it).
+pub fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// SHA-256 (hex) of the identities `stat` gives for `deps`, in order, with
+/// the effective user (what it may read decides what a scan sees): what a
+/// memo rests on. `None` as soon as `stat` gives `None` (a path the memo
+/// cannot rest on), or, with `before`, for one changed less than
+/// [`MEMO_SLACK_NS`] before that time.
+pub fn identities_digest<'a>(
+    deps: impl Iterator<Item = &'a str>,
+    before: Option<i128>,
+    mut stat: impl FnMut(&str) -> Option<StatId>,
+) -> Option<String> {
+    let mut h = Sha256::new();
+    // SAFETY: geteuid has no preconditions.
+    h.update(unsafe { libc::geteuid() }.to_le_bytes());
+    for rel in deps {
+        let id = stat(rel)?;
+        if before.is_some_and(|t| id.ctime_ns >= t - MEMO_SLACK_NS) {
+            return None;
+        }
+        h.update(rel.as_bytes());
+        h.update([0]);
+        for n in [id.dev, id.ino, id.size, u64::from(id.mode)] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(id.mtime_ns.to_le_bytes());
+        h.update(id.ctime_ns.to_le_bytes());
+    }
+    Some(to_hex(&h.finalize()))
+}
+
+/// [`identities_digest`] of `deps`, paths below `dir` `stat`ed relative to
+/// it. `None` when one is missing or a symlink (a memo never rests on a
+/// link, and the check stops there: nothing below it is looked at).
+pub fn deps_digest<'a>(
+    dir: &HostDir,
+    deps: impl Iterator<Item = &'a str>,
+    before: Option<i128>,
+) -> Option<String> {
+    identities_digest(deps, before, |rel| {
+        dir.stat_id(Path::new(rel))
+            .ok()
+            .filter(|id| id.mode & libc::S_IFMT != libc::S_IFLNK)
+    })
+}
+
 /// One cached scan on disk: path, role, identity, result.
 #[derive(Debug, Serialize, Deserialize)]
 struct ScanEntry(
@@ -131,6 +212,10 @@ struct DigestEntry(String, String, Ident, String);
 #[derive(Debug, Serialize, Deserialize)]
 struct SiteEntry(String, String, SiteMemo);
 
+/// One verification memo on disk: site directory, memo.
+#[derive(Debug, Serialize, Deserialize)]
+struct VerifyEntry(String, VerifyMemo);
+
 /// One cache file: a header that must match, then its entries.
 #[derive(Debug, Serialize, Deserialize)]
 struct OnDisk<T> {
@@ -147,17 +232,20 @@ enum Kind {
     Scans,
     Digests,
     Sites,
+    Verified,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Scans, Kind::Digests, Kind::Sites];
+    const ALL: [Kind; 4] = [Kind::Scans, Kind::Digests, Kind::Sites, Kind::Verified];
 
-    /// File name suffix: `<root hash>.json`, `.digests.json`, `.sites.json`.
+    /// File name suffix: `<root hash>.json`, `.digests.json`, `.sites.json`,
+    /// `.verified.json`.
     fn suffix(self) -> &'static str {
         match self {
             Kind::Scans => ".json",
             Kind::Digests => ".digests.json",
             Kind::Sites => ".sites.json",
+            Kind::Verified => ".verified.json",
         }
     }
 }
@@ -169,8 +257,8 @@ type DigestSlot = Slot<Box<[u8]>>;
 
 #[derive(Debug, Default)]
 struct State {
-    loaded: [bool; 3],
-    dirty: [bool; 3],
+    loaded: [bool; 4],
+    dirty: [bool; 4],
     /// By path, then by role (a path is scanned in one or two roles): looked
     /// up by `&Path`, no allocation per lookup.
     scans: HashMap<PathBuf, Vec<(Role, ScanSlot)>>,
@@ -178,6 +266,8 @@ struct State {
     digests: HashMap<PathBuf, Vec<(String, DigestSlot)>>,
     /// By (environment, site directory).
     sites: HashMap<(String, String), (Arc<SiteMemo>, bool)>,
+    /// By site directory.
+    verified: HashMap<String, (Arc<VerifyMemo>, bool)>,
 }
 
 /// Counters of one process's use of the cache (for tests and benchmarks).
@@ -193,6 +283,8 @@ pub struct CacheStats {
     pub saves: u64,
     /// Site directories whose whole scan was reused.
     pub site_hits: u64,
+    /// Site directories whose whole RECORD verification was reused.
+    pub verify_hits: u64,
 }
 
 /// The persistent cache of one examined root (see the module docs).
@@ -207,6 +299,7 @@ pub struct PersistentCache {
     misses: AtomicU64,
     saves: AtomicU64,
     site_hits: AtomicU64,
+    verify_hits: AtomicU64,
 }
 
 /// SHA-256 of the built-in rules, first 16 hex: part of the cache version.
@@ -284,6 +377,7 @@ impl PersistentCache {
             misses: AtomicU64::new(0),
             saves: AtomicU64::new(0),
             site_hits: AtomicU64::new(0),
+            verify_hits: AtomicU64::new(0),
         }))
     }
 
@@ -312,6 +406,7 @@ impl PersistentCache {
             misses: self.misses.load(Ordering::Relaxed),
             saves: self.saves.load(Ordering::Relaxed),
             site_hits: self.site_hits.load(Ordering::Relaxed),
+            verify_hits: self.verify_hits.load(Ordering::Relaxed),
         }
     }
 
@@ -421,6 +516,11 @@ impl PersistentCache {
             Kind::Sites => {
                 for SiteEntry(env, site, memo) in self.read_file(kind).unwrap_or_default() {
                     st.sites.insert((env, site), (Arc::new(memo), false));
+                }
+            }
+            Kind::Verified => {
+                for VerifyEntry(site, memo) in self.read_file(kind).unwrap_or_default() {
+                    st.verified.insert(site, (Arc::new(memo), false));
                 }
             }
         }
@@ -536,6 +636,46 @@ impl PersistentCache {
         });
     }
 
+    /// The verification memo of the site directory `site`, if one was
+    /// kept; the caller checks that it still holds
+    /// ([`PersistentCache::verify_hit`] once it does).
+    pub fn verify_memo(&self, site: &Path) -> Option<Arc<VerifyMemo>> {
+        let site = site.to_str()?;
+        self.with_state(Kind::Verified, |st| {
+            let (memo, used) = st.verified.get_mut(site)?;
+            *used = true;
+            Some(memo.clone())
+        })
+        .flatten()
+    }
+
+    /// Counts a verification memo that was found still valid and reused.
+    pub fn verify_hit(&self) {
+        self.verify_hits.fetch_add(1, Ordering::Relaxed);
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Remembers (or, with `None`, forgets) the verification memo of
+    /// `site`. Paths that are not UTF-8 are not kept.
+    pub fn put_verify_memo(&self, site: &Path, memo: Option<VerifyMemo>) {
+        let Some(site) = site.to_str() else {
+            return;
+        };
+        self.with_state(Kind::Verified, |st| {
+            let changed = match memo {
+                Some(m) => {
+                    let same = st.verified.get(site).is_some_and(|(old, _)| **old == m);
+                    st.verified.insert(site.to_string(), (Arc::new(m), true));
+                    !same
+                }
+                None => st.verified.remove(site).is_some(),
+            };
+            if changed {
+                st.dirty[Kind::Verified as usize] = true;
+            }
+        });
+    }
+
     /// Writes the kinds this process changed: temp file in the same
     /// directory, then rename. Failures are logged at debug level and
     /// otherwise ignored (a read-only state directory means no cache).
@@ -560,87 +700,79 @@ impl PersistentCache {
         }
         let s = self.stats();
         log::debug!(
-            "persistent cache: {} loaded, {} hits, {} misses, {} sites reused",
+            "persistent cache: {} loaded, {} hits, {} misses, {} sites reused, {} site verifications reused",
             s.loaded,
             s.hits,
             s.misses,
-            s.site_hits
+            s.site_hits,
+            s.verify_hits
         );
     }
 
-    fn encode(&self, kind: Kind, st: &State) -> serde_json::Result<Vec<u8>> {
-        /// Entries this process used first, then the rest, at most
-        /// [`MAX_ENTRIES`].
-        fn keep<T>(mut v: Vec<(bool, T)>) -> Vec<T> {
-            if v.len() > MAX_ENTRIES {
-                v.sort_by_key(|(used, _)| !*used);
-                v.truncate(MAX_ENTRIES);
-            }
-            v.into_iter().map(|(_, t)| t).collect()
-        }
-        fn to_disk<T: Serialize>(c: &PersistentCache, entries: Vec<T>) -> OnDisk<T> {
-            OnDisk {
+    /// Streams one kind's file to `w`, entries borrowed from `st` (never
+    /// copied nor built whole in memory): those this process used first,
+    /// then the rest, at most [`MAX_ENTRIES`]. Only UTF-8 paths are written
+    /// (a lossy name could stand for another file); the others are simply
+    /// scanned again.
+    fn encode(&self, kind: Kind, st: &State, w: impl Write) -> serde_json::Result<()> {
+        fn stream<T: Serialize>(
+            c: &PersistentCache,
+            w: impl Write,
+            entries: impl Iterator<Item = (bool, T)> + Clone,
+        ) -> serde_json::Result<()> {
+            let used = entries.clone().filter(|(u, _)| *u);
+            let rest = entries.filter(|(u, _)| !*u);
+            let all = used.chain(rest).map(|(_, t)| t).take(MAX_ENTRIES);
+            let disk = OnDiskOut {
                 format: FORMAT,
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                rules: c.rules.clone(),
-                entries,
-            }
+                version: env!("CARGO_PKG_VERSION"),
+                rules: &c.rules,
+                entries: Seq(std::cell::RefCell::new(Some(all))),
+            };
+            serde_json::to_writer(w, &disk)
         }
-        // Only UTF-8 paths are written (a lossy name could stand for
-        // another file); the others are simply scanned again.
         match kind {
-            Kind::Scans => {
-                let v = st
-                    .scans
+            Kind::Scans => stream(
+                self,
+                w,
+                st.scans
                     .iter()
                     .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
                     .filter_map(|(p, (role, (id, v, used)))| {
-                        Some((
-                            *used,
-                            ScanEntry(
-                                p.to_str()?.to_string(),
-                                *role,
-                                *id,
-                                v.sha256.clone(),
-                                v.scan.clone(),
-                            ),
-                        ))
-                    })
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
-            Kind::Digests => {
-                let v = st
-                    .digests
+                        Some((*used, ScanOut(p.to_str()?, *role, *id, &v.sha256, &v.scan)))
+                    }),
+            ),
+            Kind::Digests => stream(
+                self,
+                w,
+                st.digests
                     .iter()
                     .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
                     .filter_map(|(p, (algo, (id, d, used)))| {
-                        Some((
-                            *used,
-                            DigestEntry(p.to_str()?.to_string(), algo.clone(), *id, to_hex(d)),
-                        ))
-                    })
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
-            Kind::Sites => {
-                let v = st
-                    .sites
+                        Some((*used, DigestOut(p.to_str()?, algo, *id, to_hex(d))))
+                    }),
+            ),
+            Kind::Sites => stream(
+                self,
+                w,
+                st.sites
                     .iter()
-                    .map(|((e, s), (m, used))| {
-                        (*used, SiteEntry(e.clone(), s.clone(), (**m).clone()))
-                    })
-                    .collect();
-                serde_json::to_vec(&to_disk(self, keep(v)))
-            }
+                    .map(|((e, s), (m, used))| (*used, SiteOut(e, s, m))),
+            ),
+            Kind::Verified => stream(
+                self,
+                w,
+                st.verified
+                    .iter()
+                    .map(|(s, (m, used))| (*used, VerifyOut(s, m))),
+            ),
         }
     }
 
+    /// Writes one kind's file: streamed into a temp file in the same
+    /// directory (at most [`MAX_FILE_BYTES`]), then renamed over the old
+    /// one, so a reader sees the old file or the new one, whole.
     fn write(&self, kind: Kind, st: &State) -> std::io::Result<()> {
-        let bytes = self.encode(kind, st).map_err(std::io::Error::other)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(std::io::Error::other("cache larger than its bound"));
-        }
         let file = self.path_of(kind);
         let dir = file.parent().unwrap_or(Path::new("."));
         std::fs::DirBuilder::new()
@@ -655,14 +787,20 @@ impl PersistentCache {
             std::process::id()
         ));
         let result = (|| {
-            let mut f = std::fs::OpenOptions::new()
+            let f = std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&tmp)?;
-            f.write_all(&bytes)?;
+            let mut w = Bounded {
+                inner: std::io::BufWriter::with_capacity(256 << 10, f),
+                left: MAX_FILE_BYTES,
+            };
+            self.encode(kind, st, &mut w)
+                .map_err(std::io::Error::other)?;
+            let f = w.inner.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &file)
         })();
@@ -674,6 +812,74 @@ impl PersistentCache {
         result
     }
 }
+
+/// A writer that fails once more than `left` bytes were written (a cache
+/// file is bounded).
+struct Bounded<W> {
+    inner: W,
+    left: u64,
+}
+
+impl<W: Write> Write for Bounded<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other("cache larger than its bound"));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A cache file as written: the header of [`OnDisk`], then its entries
+/// streamed from an iterator.
+#[derive(Serialize)]
+struct OnDiskOut<'a, E: Serialize> {
+    format: u32,
+    version: &'a str,
+    rules: &'a str,
+    entries: E,
+}
+
+/// Serialises the entries of an iterator as a sequence, once.
+struct Seq<I>(std::cell::RefCell<Option<I>>);
+
+impl<I> Serialize for Seq<I>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let it = self.0.borrow_mut().take();
+        s.collect_seq(it.into_iter().flatten())
+    }
+}
+
+/// [`ScanEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct ScanOut<'a>(
+    &'a str,
+    Role,
+    Ident,
+    &'a Option<String>,
+    &'a crate::findings::scan::FileScan,
+);
+
+/// [`DigestEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct DigestOut<'a>(&'a str, &'a str, Ident, String);
+
+/// [`SiteEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct SiteOut<'a>(&'a str, &'a str, &'a SiteMemo);
+
+/// [`VerifyEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct VerifyOut<'a>(&'a str, &'a VerifyMemo);
 
 /// Removes the cache files of the least recently written roots of `dir`
 /// beyond [`MAX_ROOTS`] (never those of `keep`, the file just written). A
@@ -849,13 +1055,85 @@ mod tests {
         // A corrupt sites file is thrown away whole.
         c3.put_site_memo(env, site, Some(memo.clone()));
         c3.save();
-        let sites = c3.files().pop().unwrap();
-        assert!(sites.to_string_lossy().ends_with(".sites.json"));
+        let sites = c3
+            .files()
+            .into_iter()
+            .find(|f| f.to_string_lossy().ends_with(".sites.json"))
+            .unwrap();
+        assert!(sites.exists());
         let text = std::fs::read_to_string(&sites).unwrap();
         std::fs::write(&sites, &text[..text.len() - 3]).unwrap();
         let c4 = PersistentCache::open(state.path(), root.path()).unwrap();
         assert!(c4.site_memo(env, site).is_none());
         assert_eq!(c4.stats().loaded, 0);
+    }
+
+    #[test]
+    fn verify_memos_round_trip_in_their_own_file() {
+        use crate::python::verify::Verification;
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let site = Path::new("/venv/lib/python3.12/site-packages");
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        // A verification as a real one comes (read back from a first pass).
+        let v: Verification = serde_json::from_str(
+            r#"{"status":"Modified","reference":"Record","dpkg_package":null,"files_checked":2,
+               "files_modified":1,"files_missing":0,"files_unrecorded":0,
+               "files_outside_environment":0,"files_unverifiable":0,
+               "changed":[["/venv/lib/python3.12/site-packages/a/x.py","Modified"]],"error":null}"#,
+        )
+        .unwrap();
+        let memo = VerifyMemo {
+            site: Ident(1, 2, 3, 4, 5),
+            rel: "a-1.0.dist-info\na-1.0.dist-info/RECORD\na".into(),
+            files: "a/x.py\na/y.py".into(),
+            digest: "ab".repeat(32),
+            dists: vec![(format!("{}/a-1.0.dist-info", site.display()), v)],
+        };
+        assert!(c.verify_memo(site).is_none());
+        c.put_verify_memo(site, Some(memo.clone()));
+        c.save();
+        assert_eq!(c.stats().saves, 1, "only the verified file");
+        let c2 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert_eq!(c2.verify_memo(site).as_deref(), Some(&memo));
+        assert!(c2.site_memo(Path::new("/venv"), site).is_none());
+        c2.put_verify_memo(site, Some(memo.clone()));
+        c2.save();
+        assert_eq!(c2.stats().saves, 0, "unchanged: not written");
+        c2.put_verify_memo(site, None);
+        c2.save();
+        let c3 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c3.verify_memo(site).is_none());
+    }
+
+    #[test]
+    fn a_file_over_the_bound_is_not_written_and_the_old_one_stays() {
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        let id = Ident(1, 2, 3, 4, 5);
+        c.put_digest(Path::new("/a"), "sha256", id, &[1; 32]);
+        c.save();
+        let file = c.path_of(Kind::Digests);
+        let old = std::fs::read(&file).unwrap();
+        let mut w = Bounded {
+            inner: Vec::new(),
+            left: 100,
+        };
+        let st = c.state.lock().unwrap();
+        assert!(
+            c.encode(Kind::Digests, &st, &mut w).is_err(),
+            "over 100 bytes"
+        );
+        assert!(c.encode(Kind::Digests, &st, Vec::new()).is_ok());
+        drop(st);
+        assert_eq!(std::fs::read(&file).unwrap(), old);
+        // No temp file left behind.
+        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]

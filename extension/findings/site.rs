@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crate::cache::FileKey;
 use crate::host::Host;
+use crate::persist::{deps_digest, now_ns, MEMO_SLACK_NS};
 use crate::python::{self, Distribution, Environment};
 
 use super::pth::Owner;
@@ -141,11 +142,6 @@ fn scan_site_memoised(
     out.problems.extend(part.problems);
 }
 
-/// A file changed less than this before a scan started may have changed
-/// during it (timestamps are taken from a coarse clock): its site's scan
-/// is not kept.
-const MEMO_SLACK_NS: i128 = 1_000_000_000;
-
 /// Most paths one site memo rests on; a bigger site is scanned each time.
 const MEMO_MAX_DEPS: usize = 2_000_000;
 
@@ -160,46 +156,6 @@ const META_FILES: [&str; 8] = [
     "top_level.txt",
     "entry_points.txt",
 ];
-
-fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
-/// SHA-256 (hex) of the identities of `deps` below `dir`, in order, with
-/// the effective user (what it may read decides what a scan sees). `None`
-/// when one is missing or a symlink (a memo never rests on a link, and the
-/// check stops there: nothing below it is looked at), or, with `before`,
-/// changed less than [`MEMO_SLACK_NS`] before that time.
-fn deps_digest<'a>(
-    dir: &crate::host::HostDir,
-    deps: impl Iterator<Item = &'a str>,
-    before: Option<i128>,
-) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    // SAFETY: geteuid has no preconditions.
-    h.update(unsafe { libc::geteuid() }.to_le_bytes());
-    for rel in deps {
-        let id = dir.stat_id(Path::new(rel)).ok()?;
-        if id.mode & libc::S_IFMT == libc::S_IFLNK {
-            return None;
-        }
-        if before.is_some_and(|t| id.ctime_ns >= t - MEMO_SLACK_NS) {
-            return None;
-        }
-        h.update(rel.as_bytes());
-        h.update([0]);
-        for n in [id.dev, id.ino, id.size, u64::from(id.mode)] {
-            h.update(n.to_le_bytes());
-        }
-        h.update(id.mtime_ns.to_le_bytes());
-        h.update(id.ctime_ns.to_le_bytes());
-    }
-    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
 
 /// True when the site directory and every path `memo` rests on keep the
 /// identities they had when it was made.

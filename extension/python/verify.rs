@@ -15,6 +15,9 @@
 //! site's reference files, the listed files, the walked directories), so
 //! verifying an unchanged host again costs one `lstat` per file and
 //! directory: no RECORD is read, nothing is hashed, no directory listed.
+//! With a persistent cache, a whole site's verifications are also kept
+//! between processes ([`crate::persist::VerifyMemo`]) with the identities
+//! they rest on, and a later process revalidates them the same way.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -159,7 +162,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The overall verdict on a distribution's files (`record_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RecordStatus {
     /// Every listed file exists with its recorded hash, nothing unrecorded.
     Ok,
@@ -189,7 +192,7 @@ impl RecordStatus {
 }
 
 /// What the files were checked against (`record_reference`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RecordReference {
     /// The dist-info's RECORD.
     Record,
@@ -214,7 +217,7 @@ impl RecordReference {
 }
 
 /// How a changed file was changed, for [`Verification::changed`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// Content differs from the reference.
     Modified,
@@ -225,7 +228,7 @@ pub enum Change {
 }
 
 /// The result of verifying one distribution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     /// The verdict.
     pub status: RecordStatus,
@@ -373,6 +376,9 @@ pub const DIGEST_CAP: usize = 500_000;
 /// Most directories one verification pass remembers as resolved or real.
 const RUN_CACHE_CAP: usize = 50_000;
 
+/// dpkg's database of installed packages' file lists and md5sums.
+const DPKG_INFO: &str = "/var/lib/dpkg/info";
+
 /// Upper bound on memoised verifications; past it the memo starts afresh.
 const MEMO_CAP: usize = 200_000;
 
@@ -489,7 +495,7 @@ impl Verifier {
     }
 
     fn dpkg_index(&self, host: &Host) -> Arc<DpkgIndex> {
-        let dir = Path::new("/var/lib/dpkg/info");
+        let dir = Path::new(DPKG_INFO);
         let key = host.metadata(dir).ok().map(|md| FileKey::new(dir, &md));
         if let Ok(mut slot) = self.dpkg.lock() {
             if let Some((k, idx)) = slot.as_ref() {
@@ -538,11 +544,6 @@ impl Verifier {
         let dists: Vec<&Distribution> = dists.iter().map(Borrow::borrow).collect();
         let needs_dpkg = dists.iter().any(|d| d.installer.is_none());
 
-        let dpkg = if needs_dpkg {
-            Some(self.dpkg_index(host))
-        } else {
-            None
-        };
         let site_dir = dists
             .first()
             .and_then(|d| host.open_dir(&d.site_packages).ok());
@@ -550,15 +551,6 @@ impl Verifier {
             .first()
             .map(|d| d.site_packages.clone())
             .unwrap_or_default();
-        // Identities first, contents after: a reference rewritten between
-        // the two is read anew next time.
-        let fingerprint = {
-            let ids: Vec<RefId> = dists
-                .iter()
-                .map(|d| ref_id(host, d, dpkg.as_deref(), site_dir.as_ref()))
-                .collect();
-            self.id_hash(&ids)
-        };
         let mut run = Run {
             host,
             verifier: self,
@@ -568,6 +560,42 @@ impl Verifier {
             site_dir,
             real_dirs: HashMap::new(),
             trace: None,
+        };
+        // A whole site verified by an earlier process, every identity it
+        // rests on unchanged (dpkg's index is not even loaded then).
+        let persist = self.persist.as_ref().filter(|_| run.site_dir.is_some());
+        let all_wanted = (0..dists.len()).all(|i| wanted.get(i).copied().unwrap_or(false));
+        let mut persist_stale = false;
+        if let Some(p) = persist {
+            if let Some(m) = p.verify_memo(&site) {
+                if persisted_holds(&mut run, &m, &dists) {
+                    p.verify_hit();
+                    let mut out = vec![None; dists.len()];
+                    for (i, (_, v)) in m.dists.iter().enumerate() {
+                        if wanted.get(i).copied().unwrap_or(false) {
+                            self.reused.fetch_add(1, Ordering::Relaxed);
+                            out[i] = Some(v.clone());
+                        }
+                    }
+                    return out;
+                }
+            }
+            persist_stale = true;
+        }
+        let started = crate::persist::now_ns();
+        let dpkg = if needs_dpkg {
+            Some(self.dpkg_index(host))
+        } else {
+            None
+        };
+        // Identities first, contents after: a reference rewritten between
+        // the two is read anew next time.
+        let fingerprint = {
+            let ids: Vec<RefId> = dists
+                .iter()
+                .map(|d| ref_id(host, d, dpkg.as_deref(), run.site_dir.as_ref()))
+                .collect();
+            self.id_hash(&ids)
         };
         let mut out: Vec<Option<Verification>> = vec![None; dists.len()];
         let mut todo: Vec<usize> = Vec::new();
@@ -601,6 +629,9 @@ impl Verifier {
             }
         }
         if todo.is_empty() {
+            if persist_stale && all_wanted {
+                self.keep_persistent(&mut run, &dists, dpkg.as_deref(), started);
+            }
             return out;
         }
         todo.sort_unstable();
@@ -681,8 +712,219 @@ impl Verifier {
                 m.dists[i] = Some(v);
             }
         }
+        if persist_stale && all_wanted {
+            self.keep_persistent(&mut run, &dists, dpkg.as_deref(), started);
+        }
         out
     }
+
+    /// Keeps the site's verifications (all of them in the in-process memo,
+    /// just checked or made) in the persistent cache for a later process,
+    /// or forgets the stale memo there when they cannot be revalidated by
+    /// `stat` alone (see [`persisted_memo`]).
+    fn keep_persistent(
+        &self,
+        run: &mut Run,
+        dists: &[&Distribution],
+        dpkg: Option<&DpkgIndex>,
+        started: i128,
+    ) {
+        let Some(p) = &self.persist else {
+            return;
+        };
+        let verified: Option<Vec<Arc<Verified>>> = self
+            .sites
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&run.site)?.dists.iter().cloned().collect());
+        let memo = verified.and_then(|vs| persisted_memo(run, dists, &vs, dpkg, started));
+        p.put_verify_memo(&run.site, memo);
+    }
+}
+
+/// What a later process needs to reuse the verifications `vs` of the site's
+/// distributions `dists` (in listing order), or `None` when they cannot be
+/// revalidated by `stat` alone: a symlinked metadata directory or one not
+/// directly in the site, a symlink among the paths `stat`ed relative to the
+/// site, a listed file that cannot be identified, a path with a newline or
+/// not UTF-8, or anything changed less than a second before `started`.
+///
+/// It rests on the site directory (its listing), each metadata directory
+/// and its RECORD, `installed-files.txt` and INSTALLER (each reference, and
+/// what tells a Debian-built distribution), every directory walked for
+/// unrecorded files (an entry added, removed or renamed changes it), every
+/// listed file as the verification found it (any write changes its ctime,
+/// even with size and mtime put back) and, when `dpkg`'s index was used,
+/// its directory (any package installed or removed changes it) and each
+/// owner's md5sums.
+fn persisted_memo(
+    run: &mut Run,
+    dists: &[&Distribution],
+    vs: &[Arc<Verified>],
+    dpkg: Option<&DpkgIndex>,
+    started: i128,
+) -> Option<crate::persist::VerifyMemo> {
+    use std::os::unix::ffi::OsStrExt;
+    if vs.len() != dists.len() {
+        return None;
+    }
+    let sd = run.site_dir.as_ref()?;
+    let site_id = sd.stat_self().ok()?;
+    if site_id.ctime_ns >= started - crate::persist::MEMO_SLACK_NS {
+        return None;
+    }
+    let plain = |s: &str| !s.is_empty() && !s.contains('\n');
+    let mut rel: BTreeSet<String> = BTreeSet::new();
+    let mut files: Vec<String> = Vec::new();
+    let mut listed: Vec<&str> = Vec::new();
+    if dpkg.is_some() {
+        files.push(DPKG_INFO.to_string());
+    }
+    let mut out = Vec::with_capacity(dists.len());
+    for (d, v) in dists.iter().zip(vs) {
+        if d.link_target.is_some() {
+            return None;
+        }
+        if let Some(owner) = dpkg.and_then(|i| i.owner(&d.metadata_path)) {
+            let p = reference_path(d, Some(owner));
+            files.push(p.to_str().filter(|p| plain(p))?.to_string());
+        }
+        let meta = below(&run.site, &d.metadata_path)?.to_str()?;
+        if !plain(meta) || meta.contains('/') {
+            return None;
+        }
+        let meta_id = sd.stat_id(Path::new(meta)).ok()?;
+        if meta_id.mode & libc::S_IFMT == libc::S_IFLNK {
+            return None;
+        }
+        rel.insert(meta.to_string());
+        if meta_id.mode & libc::S_IFMT == libc::S_IFDIR {
+            for f in ["RECORD", "installed-files.txt", "INSTALLER"] {
+                let r = format!("{meta}/{f}");
+                match sd.stat_id(Path::new(&r)) {
+                    Ok(id) if id.mode & libc::S_IFMT == libc::S_IFLNK => return None,
+                    Ok(_) => {
+                        rel.insert(r);
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(_) => return None,
+                }
+            }
+        }
+        for w in v.walks.iter() {
+            for (p, _) in &w.dirs {
+                let p = p.to_str().filter(|p| plain(p))?;
+                rel.insert(p.to_string());
+            }
+        }
+        let paths = v.paths.as_bytes();
+        for f in paths.split(|b| *b == 0).filter(|_| !paths.is_empty()) {
+            let f = std::str::from_utf8(f).ok().filter(|f| plain(f))?;
+            listed.push(f);
+        }
+        if v.result.changed.iter().any(|(p, _)| p.to_str().is_none()) {
+            return None;
+        }
+        out.push((d.metadata_path.to_str()?.to_string(), v.result.clone()));
+    }
+    // A listed file below directories that are themselves checked (walked
+    // or metadata directories, real ones) is `stat`ed relative to the site
+    // like them, in byte order after them; the others (outside the site,
+    // missing, symlinks, below an unwalked directory) as the verification
+    // found them.
+    let sd = run.site_dir.as_ref()?;
+    for f in listed {
+        let dirs_checked = !f.starts_with('/')
+            && f.match_indices('/').all(|(i, _)| rel.contains(&f[..i]))
+            && f.contains('/');
+        let plain_file = dirs_checked
+            && sd
+                .stat_id(Path::new(f))
+                .is_ok_and(|id| id.mode & libc::S_IFMT != libc::S_IFLNK);
+        if plain_file {
+            rel.insert(f.to_string());
+        } else {
+            files.push(f.to_string());
+        }
+    }
+    let rel: Vec<String> = rel.into_iter().collect();
+    let digest = persisted_digest(run, &rel, &files, Some(started))?;
+    Some(crate::persist::VerifyMemo {
+        site: crate::persist::Ident::from_stat_id(&site_id),
+        rel: rel.join("\n"),
+        files: files.join("\n"),
+        digest,
+        dists: out,
+    })
+}
+
+/// The digest of the identities a [`crate::persist::VerifyMemo`] rests on:
+/// `rel` `stat`ed relative to the site directory (a symlink: `None`), then
+/// `files` identified as a verification does (a missing one as all zeros).
+fn persisted_digest<'a>(
+    run: &mut Run,
+    rel: &'a [impl AsRef<str>],
+    files: &'a [impl AsRef<str>],
+    before: Option<i128>,
+) -> Option<String> {
+    let n_rel = rel.len();
+    let mut k = 0usize;
+    let deps = rel
+        .iter()
+        .map(AsRef::as_ref)
+        .chain(files.iter().map(AsRef::as_ref));
+    crate::persist::identities_digest(deps, before, |p| {
+        let i = k;
+        k += 1;
+        if i < n_rel {
+            return run
+                .site_dir
+                .as_ref()?
+                .stat_id(Path::new(p))
+                .ok()
+                .filter(|id| id.mode & libc::S_IFMT != libc::S_IFLNK);
+        }
+        let path = if p.starts_with('/') {
+            PathBuf::from(p)
+        } else {
+            run.site.join(p)
+        };
+        match run.identify(&path) {
+            Ok((id, _)) => Some(id),
+            Err(Check::Missing) => Some(StatId {
+                dev: 0,
+                ino: 0,
+                size: 0,
+                mtime_ns: 0,
+                ctime_ns: 0,
+                mode: 0,
+            }),
+            Err(_) => None,
+        }
+    })
+}
+
+/// True when `m`, a site's verifications kept by an earlier process, is
+/// for the same distributions as `dists` and every identity it rests on
+/// is unchanged.
+fn persisted_holds(run: &mut Run, m: &crate::persist::VerifyMemo, dists: &[&Distribution]) -> bool {
+    let same_dists = m.dists.len() == dists.len()
+        && m.dists
+            .iter()
+            .zip(dists)
+            .all(|((p, _), d)| Path::new(p) == d.metadata_path);
+    let same_site = run.site_dir.as_ref().is_some_and(|sd| {
+        sd.stat_self()
+            .is_ok_and(|id| crate::persist::Ident::from_stat_id(&id) == m.site)
+    });
+    if !(same_dists && same_site) {
+        return false;
+    }
+    fn split(s: &str) -> Vec<&str> {
+        s.split('\n').filter(|x| !x.is_empty()).collect()
+    }
+    let (rel, files) = (split(&m.rel), split(&m.files));
+    persisted_digest(run, &rel, &files, None).is_some_and(|d| d == m.digest)
 }
 
 /// The host path `dist`'s reference is read from.
@@ -1221,9 +1463,19 @@ impl Run<'_> {
             ));
         }
         if v.reference == RecordReference::None {
-            v.error = (!errors.is_empty()).then(|| errors.join("; "));
+            // No reference at all (nothing went wrong reading one): the
+            // verdict rests only on what the fingerprint holds (no RECORD
+            // or file list in the metadata directory).
+            let clean = errors.is_empty();
+            v.error = (!clean).then(|| errors.join("; "));
             v.finish(false);
-            return (v, None);
+            let verified = clean.then(|| Verified {
+                paths: std::ffi::OsString::new(),
+                ids: Box::new([]),
+                walks: Box::new([]),
+                result: v.clone(),
+            });
+            return (v, verified);
         }
         let mut walks = Some(Vec::new());
         let mut budget = WALK_MAX_ENTRIES;

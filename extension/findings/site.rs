@@ -644,7 +644,9 @@ pub const MAX_CODE_FILES_PER_DIST: usize = 100_000;
 /// a keyed 128-bit hash, only when its first component exists in the site.
 #[derive(Debug)]
 pub struct SiteIndex {
-    dists: Vec<Distribution>,
+    /// The site's distributions: the shared distribution cache's own
+    /// copies when the scanner has one (no second parse, no second copy).
+    dists: Vec<Arc<Distribution>>,
     /// Per distribution: the listed Python files that exist below the site.
     code: Vec<Vec<python::RecordEntry>>,
     /// Per distribution: it has a non-empty file list.
@@ -695,10 +697,10 @@ fn site_keys(
     host: &Host,
     scanner: &Scanner,
     site: &Path,
-    dists: &[Distribution],
+    dists: &[Arc<Distribution>],
 ) -> Vec<Option<FileKey>> {
     std::iter::once(site.to_path_buf())
-        .chain(dists.iter().map(record_file))
+        .chain(dists.iter().map(|d| record_file(d)))
         .map(|p| scanner.stat(host, &p).ok().map(|md| FileKey::new(&p, &md)))
         .collect()
 }
@@ -709,7 +711,13 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
             return idx;
         }
     }
-    let dists = python::distributions(host, site);
+    let dists: Vec<Arc<Distribution>> = match scanner.distribution_cache() {
+        Some(cache) => python::distributions_shared(host, site, cache),
+        None => python::distributions(host, site)
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
+    };
     let names: HashSet<std::ffi::OsString> = scanner
         .list_dir(host, site)
         .map(|es| es.iter().map(|e| e.name.clone()).collect())
@@ -934,7 +942,7 @@ fn scan_site_level(
     host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dists: &[Distribution],
+    dists: &[Arc<Distribution>],
     owner_of: &HashMap<PathBuf, usize>,
     all_recorded: bool,
     out: &mut TargetScan,
@@ -1173,7 +1181,7 @@ fn scan_unrecorded(
 fn check_import_names(
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dists: &[Distribution],
+    dists: &[Arc<Distribution>],
     import_owners: &BTreeMap<String, Vec<usize>>,
     out: &mut TargetScan,
 ) {

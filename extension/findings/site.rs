@@ -317,7 +317,7 @@ fn memo_of(
     // Every code file scanned, and the directories above it (one below a
     // directory the walk skips, such as `__pycache__`).
     for code in idx.code.iter().flatten() {
-        let rel = python::record::below(site, &code.path)?.to_str()?;
+        let rel = code.rel.to_str()?;
         let mut at = 0;
         while let Some(i) = rel[at..].find('/') {
             deps.insert(rel[..at + i].to_string());
@@ -597,12 +597,37 @@ fn scan_stdlib_customize(
     }
 }
 
-/// RECORD's `sha256=<urlsafe base64>` digest as lowercase hex.
-fn record_digest_hex(b64: &str) -> Option<String> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+/// RECORD's `sha256=<urlsafe base64>` digest, decoded.
+fn record_digest(b64: &str) -> Option<Box<[u8]>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(b64.trim_end_matches('='))
-        .ok()?;
-    Some(raw.iter().map(|b| format!("{b:02x}")).collect())
+        .ok()
+        .map(Vec::into_boxed_slice)
+}
+
+/// One listed Python file of a distribution that exists below the site,
+/// kept compact for the life of the site index (a host has tens of
+/// thousands): its path relative to the site and RECORD's sha256, decoded.
+/// Files RECORD places outside the environment are not kept.
+#[derive(Debug)]
+struct CodeFile {
+    /// Below the site directory (the host path is `site.join(rel)`).
+    rel: Box<Path>,
+    /// RECORD's sha256 (raw bytes), when it gives one that decodes.
+    sha256: Option<Box<[u8]>>,
+}
+
+impl CodeFile {
+    fn new(rel: &Path, e: &python::RecordEntry) -> Self {
+        CodeFile {
+            rel: rel.into(),
+            sha256: e
+                .hash
+                .as_ref()
+                .filter(|(alg, _)| alg == "sha256")
+                .and_then(|(_, d)| record_digest(d)),
+        }
+    }
 }
 
 struct Site<'a> {
@@ -648,7 +673,7 @@ pub struct SiteIndex {
     /// copies when the scanner has one (no second parse, no second copy).
     dists: Vec<Arc<Distribution>>,
     /// Per distribution: the listed Python files that exist below the site.
-    code: Vec<Vec<python::RecordEntry>>,
+    code: Vec<Vec<CodeFile>>,
     /// Per distribution: it has a non-empty file list.
     has_list: Vec<bool>,
     /// Owner of each listed file directly in the site directory.
@@ -772,7 +797,7 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
                     return;
                 }
                 if scanner.stat(host, &e.path).is_ok() {
-                    code.push(e);
+                    code.push(CodeFile::new(rel, &e));
                 }
             });
         match streamed {
@@ -850,12 +875,11 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             import_owners.entry(name.clone()).or_default().push(i);
         }
         for entry in &idx.code[i] {
-            if entry.outside_environment || !scanned.insert(entry.path.clone()) {
+            if !scanned.insert(&*entry.rel) {
                 continue;
             }
-            let Ok(rel) = entry.path.strip_prefix(site) else {
-                continue;
-            };
+            let rel = &*entry.rel;
+            let path = site.join(rel);
             let rel_s = rel.to_string_lossy();
             let lower = rel_s.to_ascii_lowercase();
             if !(lower.ends_with(".py") || lower.ends_with(".pyw")) {
@@ -875,7 +899,7 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
                 host,
                 scanner,
                 &ctx,
-                &entry.path,
+                &path,
                 role,
                 Some(&dist.name),
                 entry,
@@ -897,7 +921,7 @@ fn scan_one(
     path: &Path,
     role: Role,
     package: Option<&str>,
-    entry: &python::RecordEntry,
+    entry: &CodeFile,
     out: &mut TargetScan,
 ) {
     match scanner.scan_file(host, path, role) {
@@ -907,10 +931,9 @@ fn scan_one(
                     .push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
             }
             let recorded = entry
-                .hash
+                .sha256
                 .as_ref()
-                .filter(|(alg, _)| alg == "sha256")
-                .and_then(|(_, d)| record_digest_hex(d));
+                .map(|raw| raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
             if let (Some(want), Some(got)) = (recorded, s.sha256.as_ref()) {
                 if !s.scan.truncated && &want != got {
                     out.findings.push(ctx.locate(

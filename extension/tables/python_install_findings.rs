@@ -64,10 +64,7 @@ impl PythonInstallFindings {
 
     /// Reads distributions through `cache`, shared with the other tables
     /// (one parsed copy of each in the process).
-    pub fn with_distribution_cache(
-        mut self,
-        cache: Arc<crate::python::DistributionCache>,
-    ) -> Self {
+    pub fn with_distribution_cache(mut self, cache: Arc<crate::python::DistributionCache>) -> Self {
         self.dists = Some(cache);
         self.scanner = std::sync::OnceLock::new();
         self
@@ -87,12 +84,11 @@ impl PythonInstallFindings {
     /// The scanner (and its caches) behind the table; the rules are
     /// compiled on the first call.
     pub fn scanner(&self) -> &Scanner {
-        self.scanner
-            .get_or_init(|| {
-                Scanner::default()
-                    .with_persistent_cache(self.persist.clone())
-                    .with_distribution_cache(self.dists.clone())
-            })
+        self.scanner.get_or_init(|| {
+            Scanner::default()
+                .with_persistent_cache(self.persist.clone())
+                .with_distribution_cache(self.dists.clone())
+        })
     }
 }
 

@@ -273,7 +273,7 @@ fn memo_of(
     // Every code file scanned, and the directories above it (one below a
     // directory the walk skips, such as `__pycache__`).
     for code in idx.code.iter().flatten() {
-        let rel = python::record::below(site, &code.path)?.to_str()?;
+        let rel = code.rel.to_str()?;
         let mut at = 0;
         while let Some(i) = rel[at..].find('/') {
             deps.insert(rel[..at + i].to_string());
@@ -553,12 +553,37 @@ fn scan_stdlib_customize(
     }
 }
 
-/// RECORD's `sha256=<urlsafe base64>` digest as lowercase hex.
-fn record_digest_hex(b64: &str) -> Option<String> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+/// RECORD's `sha256=<urlsafe base64>` digest, decoded.
+fn record_digest(b64: &str) -> Option<Box<[u8]>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(b64.trim_end_matches('='))
-        .ok()?;
-    Some(raw.iter().map(|b| format!("{b:02x}")).collect())
+        .ok()
+        .map(Vec::into_boxed_slice)
+}
+
+/// One listed Python file of a distribution that exists below the site,
+/// kept compact for the life of the site index (a host has tens of
+/// thousands): its path relative to the site and RECORD's sha256, decoded.
+/// Files RECORD places outside the environment are not kept.
+#[derive(Debug)]
+struct CodeFile {
+    /// Below the site directory (the host path is `site.join(rel)`).
+    rel: Box<Path>,
+    /// RECORD's sha256 (raw bytes), when it gives one that decodes.
+    sha256: Option<Box<[u8]>>,
+}
+
+impl CodeFile {
+    fn new(rel: &Path, e: &python::RecordEntry) -> Self {
+        CodeFile {
+            rel: rel.into(),
+            sha256: e
+                .hash
+                .as_ref()
+                .filter(|(alg, _)| alg == "sha256")
+                .and_then(|(_, d)| record_digest(d)),
+        }
+    }
 }
 
 struct Site<'a> {
@@ -600,9 +625,11 @@ pub const MAX_CODE_FILES_PER_DIST: usize = 100_000;
 /// a keyed 128-bit hash, only when its first component exists in the site.
 #[derive(Debug)]
 pub struct SiteIndex {
-    dists: Vec<Distribution>,
+    /// The site's distributions: the shared distribution cache's own
+    /// copies when the scanner has one (no second parse, no second copy).
+    dists: Vec<Arc<Distribution>>,
     /// Per distribution: the listed Python files that exist below the site.
-    code: Vec<Vec<python::RecordEntry>>,
+    code: Vec<Vec<CodeFile>>,
     /// Per distribution: it has a non-empty file list.
     has_list: Vec<bool>,
     /// Owner of each listed file directly in the site directory.
@@ -651,10 +678,10 @@ fn site_keys(
     host: &Host,
     scanner: &Scanner,
     site: &Path,
-    dists: &[Distribution],
+    dists: &[Arc<Distribution>],
 ) -> Vec<Option<FileKey>> {
     std::iter::once(site.to_path_buf())
-        .chain(dists.iter().map(record_file))
+        .chain(dists.iter().map(|d| record_file(d)))
         .map(|p| scanner.stat(host, &p).ok().map(|md| FileKey::new(&p, &md)))
         .collect()
 }
@@ -665,7 +692,13 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
             return idx;
         }
     }
-    let dists = python::distributions(host, site);
+    let dists: Vec<Arc<Distribution>> = match scanner.distribution_cache() {
+        Some(cache) => python::distributions_shared(host, site, cache),
+        None => python::distributions(host, site)
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
+    };
     let names: HashSet<std::ffi::OsString> = scanner
         .list_dir(host, site)
         .map(|es| es.iter().map(|e| e.name.clone()).collect())
@@ -720,7 +753,7 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
                     return;
                 }
                 if scanner.stat(host, &e.path).is_ok() {
-                    code.push(e);
+                    code.push(CodeFile::new(rel, &e));
                 }
             });
         match streamed {
@@ -798,12 +831,11 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             import_owners.entry(name.clone()).or_default().push(i);
         }
         for entry in &idx.code[i] {
-            if entry.outside_environment || !scanned.insert(entry.path.clone()) {
+            if !scanned.insert(&*entry.rel) {
                 continue;
             }
-            let Ok(rel) = entry.path.strip_prefix(site) else {
-                continue;
-            };
+            let rel = &*entry.rel;
+            let path = site.join(rel);
             let rel_s = rel.to_string_lossy();
             let lower = rel_s.to_ascii_lowercase();
             if !(lower.ends_with(".py") || lower.ends_with(".pyw")) {
@@ -823,7 +855,7 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
                 host,
                 scanner,
                 &ctx,
-                &entry.path,
+                &path,
                 role,
                 Some(&dist.name),
                 entry,
@@ -845,7 +877,7 @@ fn scan_one(
     path: &Path,
     role: Role,
     package: Option<&str>,
-    entry: &python::RecordEntry,
+    entry: &CodeFile,
     out: &mut TargetScan,
 ) {
     match scanner.scan_file(host, path, role) {
@@ -855,10 +887,9 @@ fn scan_one(
                     .push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
             }
             let recorded = entry
-                .hash
+                .sha256
                 .as_ref()
-                .filter(|(alg, _)| alg == "sha256")
-                .and_then(|(_, d)| record_digest_hex(d));
+                .map(|raw| raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
             if let (Some(want), Some(got)) = (recorded, s.sha256.as_ref()) {
                 if !s.scan.truncated && &want != got {
                     out.findings.push(ctx.locate(
@@ -890,7 +921,7 @@ fn scan_site_level(
     host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dists: &[Distribution],
+    dists: &[Arc<Distribution>],
     owner_of: &HashMap<PathBuf, usize>,
     all_recorded: bool,
     out: &mut TargetScan,
@@ -1129,7 +1160,7 @@ fn scan_unrecorded(
 fn check_import_names(
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dists: &[Distribution],
+    dists: &[Arc<Distribution>],
     import_owners: &BTreeMap<String, Vec<usize>>,
     out: &mut TargetScan,
 ) {

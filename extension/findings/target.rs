@@ -211,6 +211,9 @@ pub struct Scanner {
     dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
     /// Scans kept between processes (see [`crate::persist`]).
     persist: Option<Arc<PersistentCache>>,
+    /// Parsed distributions shared with the other tables (see
+    /// [`Scanner::with_distribution_cache`]).
+    dists: Option<Arc<crate::python::DistributionCache>>,
 }
 
 /// A scanner's rules: given ones, or the built-in ones compiled on first
@@ -263,7 +266,24 @@ impl Scanner {
             keys: (RandomState::new(), RandomState::new()),
             dirs: std::sync::Mutex::new(std::collections::HashMap::new()),
             persist: None,
+            dists: None,
         }
+    }
+
+    /// Reads site directories' distributions through `cache`, shared with
+    /// the tables that list them, so the site index holds the cache's
+    /// copies rather than parsing and keeping its own.
+    pub fn with_distribution_cache(
+        mut self,
+        cache: Option<Arc<crate::python::DistributionCache>>,
+    ) -> Self {
+        self.dists = cache;
+        self
+    }
+
+    /// The distribution cache shared with other tables, if any.
+    pub(crate) fn distribution_cache(&self) -> Option<&Arc<crate::python::DistributionCache>> {
+        self.dists.as_ref()
     }
 
     /// Also keeps file scans in `cache`, between processes.

@@ -46,6 +46,9 @@ pub struct PythonInstallFindings {
     /// should not pay.
     scanner: std::sync::OnceLock<Scanner>,
     persist: Option<Arc<crate::persist::PersistentCache>>,
+    /// Distributions shared with the other tables (see
+    /// [`Scanner::with_distribution_cache`]).
+    dists: Option<Arc<crate::python::DistributionCache>>,
 }
 
 impl PythonInstallFindings {
@@ -55,7 +58,16 @@ impl PythonInstallFindings {
             host,
             scanner: std::sync::OnceLock::new(),
             persist: None,
+            dists: None,
         }
+    }
+
+    /// Reads distributions through `cache`, shared with the other tables
+    /// (one parsed copy of each in the process).
+    pub fn with_distribution_cache(mut self, cache: Arc<crate::python::DistributionCache>) -> Self {
+        self.dists = Some(cache);
+        self.scanner = std::sync::OnceLock::new();
+        self
     }
 
     /// Also keeps file scans between processes in `cache` (see
@@ -72,8 +84,11 @@ impl PythonInstallFindings {
     /// The scanner (and its caches) behind the table; the rules are
     /// compiled on the first call.
     pub fn scanner(&self) -> &Scanner {
-        self.scanner
-            .get_or_init(|| Scanner::default().with_persistent_cache(self.persist.clone()))
+        self.scanner.get_or_init(|| {
+            Scanner::default()
+                .with_persistent_cache(self.persist.clone())
+                .with_distribution_cache(self.dists.clone())
+        })
     }
 }
 

@@ -122,13 +122,22 @@ impl PythonTyposquatScores {
     pub fn with_cache(host: Arc<Host>, dists: Arc<DistributionCache>) -> Self {
         PythonTyposquatScores {
             host,
+            // The site index reads distributions through the shared cache
+            // (no second parsed copy of each).
+            scanner: Scanner::default().with_distribution_cache(Some(dists.clone())),
             dists,
-            scanner: Scanner::default(),
         }
     }
 
-    /// Installed names, with their host evidence when `evidence` is set.
-    fn installed(&self, environment: Option<Vec<String>>, evidence: bool) -> Installed {
+    /// Installed names, with their host evidence when `evidence` is set;
+    /// with `only`, just those (normalised) names: the others are neither
+    /// kept nor looked into.
+    fn installed(
+        &self,
+        environment: Option<Vec<String>>,
+        evidence: bool,
+        only: Option<&std::collections::BTreeSet<String>>,
+    ) -> Installed {
         let host = &*self.host;
         let index = Index::embedded();
         let now = std::time::SystemTime::now()
@@ -161,7 +170,9 @@ impl PythonTyposquatScores {
             for (site, dists) in &sites {
                 let mut findings: Option<BTreeMap<String, Vec<String>>> = None;
                 for d in dists {
-                    if d.normalized_name.is_empty() {
+                    if d.normalized_name.is_empty()
+                        || only.is_some_and(|o| !o.contains(&d.normalized_name))
+                    {
                         continue;
                     }
                     let e = out
@@ -337,7 +348,8 @@ impl Table for PythonTyposquatScores {
             Some(names) => {
                 let installed =
                     if ctx.any_used(&["installed", "environments"]) || environment.is_some() {
-                        Some(self.installed(environment.clone(), want_evidence))
+                        let only = names.iter().map(|n| normalize_name(n)).collect();
+                        Some(self.installed(environment.clone(), want_evidence, Some(&only)))
                     } else {
                         None
                     };
@@ -369,7 +381,7 @@ impl Table for PythonTyposquatScores {
                 }
             }
             None => {
-                for (_, found) in self.installed(environment.clone(), want_evidence) {
+                for (_, found) in self.installed(environment.clone(), want_evidence, None) {
                     let a = index.assess(&found.name);
                     let mut row = Row::new();
                     set_assessment(&mut row, &a, found.evidence.as_ref());

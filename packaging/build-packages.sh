@@ -6,7 +6,7 @@
 #   packaging/build-packages.sh [OUT_DIR]     (default: target/packages)
 #
 # SQUATCH_MAINTAINER="Name <address>" sets the .deb's Maintainer and the
-# .rpm's Packager to the team that ships the package (Cargo.toml carries a
+# .rpm's Vendor to the team that ships the package (Cargo.toml carries a
 # placeholder address: set this for any package you publish).
 #
 # Needs cargo-deb and cargo-generate-rpm:
@@ -43,7 +43,7 @@ deb_args=()
 rpm_args=()
 if [ -n "${SQUATCH_MAINTAINER:-}" ]; then
     deb_args=(--maintainer "$SQUATCH_MAINTAINER")
-    rpm_args=(--set-metadata "packager = $(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$SQUATCH_MAINTAINER")")
+    rpm_args=(--set-metadata "vendor = $(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$SQUATCH_MAINTAINER")")
 fi
 cargo deb --no-build --profile dist --output "$out/" "${deb_args[@]}"
 cargo generate-rpm --profile dist --output "$out/" "${rpm_args[@]}"

@@ -173,8 +173,8 @@ rpm -qp --scripts "$rpmf" >"$work/rpm.scripts"
 grep -q 'osquery-hookup add' "$work/rpm.scripts" || fail ".rpm %post does not add the line"
 grep -q 'osquery-hookup remove' "$work/rpm.scripts" || fail ".rpm %preun does not remove the line"
 rpm -qp --requires "$rpmf" | grep -q '^libc.so.6' || fail ".rpm requires no libc"
-[ "$(rpm -qp --qf '%{PACKAGER}' "$rpmf")" = "$maintainer" ] ||
-    fail "Packager is not SQUATCH_MAINTAINER: $(rpm -qp --qf '%{PACKAGER}' "$rpmf")"
+[ "$(rpm -qp --qf '%{VENDOR}' "$rpmf")" = "$maintainer" ] ||
+    fail "Vendor is not SQUATCH_MAINTAINER: $(rpm -qp --qf '%{VENDOR}' "$rpmf")"
 
 # ---------------------------------------------------------------------------
 step "dpkg -i beside the operator's extensions.load"

@@ -255,6 +255,35 @@ type Slot<V> = (Ident, V, bool);
 type ScanSlot = Slot<Arc<ScannedFile>>;
 type DigestSlot = Slot<Box<[u8]>>;
 
+/// The value in `slots` under the key `is_key` picks, when it was kept at
+/// identity `id`; marks it used (kept at the next save).
+fn slot_get<K, V: Clone>(
+    slots: &mut [(K, Slot<V>)],
+    is_key: impl Fn(&K) -> bool,
+    id: Ident,
+) -> Option<V> {
+    let (_, (i, v, used)) = slots.iter_mut().find(|(k, _)| is_key(k))?;
+    if *i != id {
+        return None;
+    }
+    *used = true;
+    Some(v.clone())
+}
+
+/// Puts `slot` in `slots` under the key `is_key` picks, replacing what was
+/// there, or under a new key made by `key`.
+fn slot_put<K, V>(
+    slots: &mut Vec<(K, Slot<V>)>,
+    is_key: impl Fn(&K) -> bool,
+    key: impl FnOnce() -> K,
+    slot: Slot<V>,
+) {
+    match slots.iter_mut().find(|(k, _)| is_key(k)) {
+        Some((_, s)) => *s = slot,
+        None => slots.push((key(), slot)),
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     loaded: [bool; 4],
@@ -538,13 +567,7 @@ impl PersistentCache {
     pub fn scan(&self, path: &Path, role: Role, id: Ident) -> Option<Arc<ScannedFile>> {
         let hit = self
             .with_state(Kind::Scans, |st| {
-                let slots = st.scans.get_mut(path)?;
-                let (_, (i, v, used)) = slots.iter_mut().find(|(r, _)| *r == role)?;
-                if *i != id {
-                    return None;
-                }
-                *used = true;
-                Some(v.clone())
+                slot_get(st.scans.get_mut(path)?, |r| *r == role, id)
             })
             .flatten();
         self.count(hit.is_some());
@@ -555,11 +578,7 @@ impl PersistentCache {
     pub fn put_scan(&self, path: &Path, role: Role, id: Ident, value: Arc<ScannedFile>) {
         self.with_state(Kind::Scans, |st| {
             let slots = st.scans.entry(path.to_path_buf()).or_default();
-            let slot = (id, value, true);
-            match slots.iter_mut().find(|(r, _)| *r == role) {
-                Some((_, s)) => *s = slot,
-                None => slots.push((role, slot)),
-            }
+            slot_put(slots, |r| *r == role, || role, (id, value, true));
             st.dirty[Kind::Scans as usize] = true;
         });
     }
@@ -568,13 +587,7 @@ impl PersistentCache {
     pub fn digest(&self, path: &Path, algo: &str, id: Ident) -> Option<Box<[u8]>> {
         let hit = self
             .with_state(Kind::Digests, |st| {
-                let slots = st.digests.get_mut(path)?;
-                let (_, (i, v, used)) = slots.iter_mut().find(|(a, _)| a == algo)?;
-                if *i != id {
-                    return None;
-                }
-                *used = true;
-                Some(v.clone())
+                slot_get(st.digests.get_mut(path)?, |a| a == algo, id)
             })
             .flatten();
         self.count(hit.is_some());
@@ -585,11 +598,12 @@ impl PersistentCache {
     pub fn put_digest(&self, path: &Path, algo: &str, id: Ident, digest: &[u8]) {
         self.with_state(Kind::Digests, |st| {
             let slots = st.digests.entry(path.to_path_buf()).or_default();
-            let slot = (id, digest.into(), true);
-            match slots.iter_mut().find(|(a, _)| a == algo) {
-                Some((_, s)) => *s = slot,
-                None => slots.push((algo.to_string(), slot)),
-            }
+            slot_put(
+                slots,
+                |a| a == algo,
+                || algo.to_string(),
+                (id, digest.into(), true),
+            );
             st.dirty[Kind::Digests as usize] = true;
         });
     }

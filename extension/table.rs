@@ -393,8 +393,20 @@ impl QueryContext {
 /// One output row: column name to value, every value as text, as osquery
 /// returns them (integers as decimal, booleans as `1`/`0`). A column that is
 /// absent from the row reads as NULL in SQL and as `""` in osquery.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Row(pub BTreeMap<&'static str, String>);
+///
+/// Compact on purpose: a table such as `python_package_provenance` holds
+/// tens of thousands of rows of ~40 columns at once, so a row keeps all of
+/// its values in one text buffer, with one `(column, end offset)` cell per
+/// set column, rather than a map node and a `String` per value (a third of
+/// the memory). Rows are small, so a lookup is a short linear scan.
+#[derive(Clone, Default)]
+pub struct Row {
+    /// Every value, back to back, in the order the columns were set.
+    text: String,
+    /// The columns set, each with the end of its value in `text` (its start
+    /// is the previous cell's end).
+    cells: Vec<(&'static str, usize)>,
+}
 
 impl Row {
     /// An empty row.
@@ -402,42 +414,101 @@ impl Row {
         Row::default()
     }
 
-    /// Sets a text value.
+    /// Sets a text value (replacing an earlier value of the same column).
     pub fn set(&mut self, column: &'static str, value: impl Into<String>) -> &mut Self {
-        self.0.insert(column, value.into());
+        self.put(column, &value.into());
         self
     }
 
     /// Sets an integer value.
     pub fn int(&mut self, column: &'static str, value: i64) -> &mut Self {
-        self.0.insert(column, value.to_string());
+        self.put(column, &value.to_string());
         self
     }
 
     /// Sets a boolean value as `1`/`0`.
     pub fn bool(&mut self, column: &'static str, value: bool) -> &mut Self {
-        self.0
-            .insert(column, if value { "1" } else { "0" }.to_string());
+        self.put(column, if value { "1" } else { "0" });
         self
     }
 
     /// Sets a floating point value.
     pub fn double(&mut self, column: &'static str, value: f64) -> &mut Self {
-        self.0.insert(column, format!("{value}"));
+        self.put(column, &format!("{value}"));
         self
     }
 
     /// Sets a value when there is one; leaves the column NULL otherwise.
     pub fn opt(&mut self, column: &'static str, value: Option<impl Into<String>>) -> &mut Self {
         if let Some(v) = value {
-            self.0.insert(column, v.into());
+            self.put(column, &v.into());
         }
         self
     }
 
     /// The value of a column, if set.
     pub fn get(&self, column: &str) -> Option<&str> {
-        self.0.get(column).map(String::as_str)
+        let i = self.cells.iter().position(|(c, _)| *c == column)?;
+        Some(self.value(i))
+    }
+
+    /// Every set column with its value, in the order they were set.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        (0..self.cells.len()).map(|i| (self.cells[i].0, self.value(i)))
+    }
+
+    /// Every set column with its value, sorted by column name (the order a
+    /// map would give; for comparisons and stable output).
+    pub fn sorted(&self) -> Vec<(&'static str, &str)> {
+        let mut pairs: Vec<_> = self.iter().collect();
+        pairs.sort_unstable_by_key(|(c, _)| *c);
+        pairs
+    }
+
+    /// The value of cell `i`.
+    fn value(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.cells[i - 1].1 };
+        &self.text[start..self.cells[i].1]
+    }
+
+    /// Appends `value` for `column`, first dropping an earlier value of the
+    /// same column (rare: rebuilds the buffer).
+    fn put(&mut self, column: &'static str, value: &str) {
+        if let Some(i) = self.cells.iter().position(|(c, _)| *c == column) {
+            let old: Vec<(&'static str, String)> = self
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (c, v))| (c, v.to_string()))
+                .collect();
+            self.text.clear();
+            self.cells.clear();
+            for (c, v) in old {
+                self.push(c, &v);
+            }
+        }
+        self.push(column, value);
+    }
+
+    fn push(&mut self, column: &'static str, value: &str) {
+        self.text.push_str(value);
+        self.cells.push((column, self.text.len()));
+    }
+}
+
+impl PartialEq for Row {
+    /// Equal when the same columns hold the same values, whatever the order
+    /// they were set in.
+    fn eq(&self, other: &Self) -> bool {
+        self.cells.len() == other.cells.len() && self.sorted() == other.sorted()
+    }
+}
+
+impl Eq for Row {}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.sorted()).finish()
     }
 }
 
@@ -582,5 +653,43 @@ mod tests {
             .using(&["variant"]);
         let back = QueryContext::from_osquery_json(&ctx.to_osquery_json()).unwrap();
         assert_eq!(back, ctx);
+    }
+
+    #[test]
+    fn row_values_are_found_replaced_and_compared_by_column() {
+        let mut a = Row::new();
+        a.set("name", "torch")
+            .int("size", -3)
+            .bool("ok", true)
+            .set("empty", "")
+            .opt("none", None::<String>);
+        assert_eq!(a.get("name"), Some("torch"));
+        assert_eq!(a.get("size"), Some("-3"));
+        assert_eq!(a.get("ok"), Some("1"));
+        assert_eq!(a.get("empty"), Some(""));
+        assert_eq!(a.get("none"), None);
+        a.set("size", "12345");
+        assert_eq!(a.get("size"), Some("12345"));
+        assert_eq!(a.get("name"), Some("torch"));
+        assert_eq!(a.get("empty"), Some(""));
+        assert_eq!(a.iter().count(), 4);
+
+        let mut b = Row::new();
+        b.set("empty", "").set("ok", "1").set("size", "12345");
+        assert_ne!(a, b);
+        b.set("name", "torch");
+        assert_eq!(
+            a, b,
+            "equality does not depend on the order columns were set"
+        );
+        assert_eq!(
+            a.sorted(),
+            vec![
+                ("empty", ""),
+                ("name", "torch"),
+                ("ok", "1"),
+                ("size", "12345")
+            ]
+        );
     }
 }

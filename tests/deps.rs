@@ -28,7 +28,11 @@ fn fixture_rows() -> Rows {
     t.generate(&QueryContext::all().with("directory", Operator::Equals, "/requirements"))
         .unwrap()
         .into_iter()
-        .map(|r| r.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        .map(|r| {
+            r.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 

@@ -105,7 +105,7 @@ proptest! {
         let rows = run_table(&fh, state.path());
         let text: Vec<String> = rows
             .iter()
-            .flat_map(|r| r.0.values().cloned())
+            .flat_map(|r| r.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>())
             .collect();
         // Names are shown by design; a window that is part of a name (the
         // generator can glue a name onto a value) says nothing.

@@ -57,7 +57,7 @@ fn provenance_urls_are_redacted() {
         Some("git+https://github.com/example/plain.git")
     );
     for r in &rows {
-        for v in r.0.values() {
+        for (_, v) in r.iter() {
             for s in [&pw, &path_tok, &q_tok, &frag] {
                 assert!(!v.contains(s.as_str()));
             }

@@ -55,15 +55,15 @@ impl TableAdapter {
         Ok(rows
             .into_iter()
             .map(|row| {
-                // osquery expects every column; a missing one is "". The
-                // values move, not copy: a large answer is held once.
-                let mut values = row.0;
+                // osquery expects every column; a missing one is "". Each
+                // row is dropped as soon as it is copied: a large answer is
+                // held about once.
                 columns
                     .iter()
                     .map(|c| {
                         (
                             c.name.to_string(),
-                            values.remove(c.name).unwrap_or_default(),
+                            row.get(c.name).unwrap_or("").to_string(),
                         )
                     })
                     .collect()

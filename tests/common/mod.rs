@@ -578,7 +578,11 @@ pub fn generate(
         .generate(ctx)
         .expect("generate")
         .into_iter()
-        .map(|r| r.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        .map(|r| {
+            r.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 pub mod fake_osquery;

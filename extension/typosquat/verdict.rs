@@ -105,6 +105,49 @@ const SOUND_ALIKE: [(u8, u8); 5] = [
 
 /// The summaries of the popular packages (`name<TAB>normalised summary`).
 pub const TOP_SUMMARIES_TSV: &str = include_str!("../data/pypi_top_summaries.tsv");
+/// The popular names attackers repeatedly imitate
+/// (`target<TAB>slip|combo<TAB>malicious names<TAB>legitimate names`),
+/// derived from the tuning split (names 0-9, a-m) of a malware corpus only;
+/// see the file's header and `benches/attacked_targets.py`.
+pub const ATTACKED_TSV: &str = include_str!("../data/typosquat_attacked.tsv");
+/// Words that pose as an install step or a newer release of the package
+/// itself (`install-crypto`, `colored-upgrade`, `pipcrypto`): a third party
+/// naming its own tool has no reason to use them.
+const IMPERSONATION_WORDS: &[&str] = &[
+    "install", "pip", "setup", "update", "updated", "upgrade", "latest", "new", "official",
+];
+/// Vowels: one swapped for another inside a long name is a misspelling
+/// (`pysereal`), not a name of its own.
+const VOWELS: &[u8] = b"aeiou";
+
+/// How attackers imitate a target, per the shipped list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attack {
+    /// Malicious names one slip from it recur.
+    Slip,
+    /// Malicious names holding it as a word recur, often next to the
+    /// legitimate names that do.
+    Combo,
+}
+
+/// How often attackers imitated `target` that way (malicious names in the
+/// tuning split), when the shipped list names it.
+fn attacked(target: &str, how: Attack) -> Option<u32> {
+    static MAP: OnceLock<HashMap<(&'static str, bool), u32>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        ATTACKED_TSV
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let (t, kind, n) = (f.next()?, f.next()?, f.next()?.parse().ok()?);
+                Some(((t, kind == "combo"), n))
+            })
+            .collect()
+    })
+    .get(&(target, how == Attack::Combo))
+    .copied()
+}
 
 /// The three verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -399,6 +442,18 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
             ));
         }
     }
+    // A name built on a target attackers build on about as often as
+    // legitimate authors do (`beautifulsoup-requests`), whatever its score.
+    if name.contains('-') {
+        if let Some((t, n)) = name
+            .split('-')
+            .find_map(|t| attacked(t, Attack::Combo).map(|n| (t, n)))
+        {
+            return strong(format!(
+                "built on \"{t}\", a word {n} malicious names of the tuning corpus are built on (about as many as legitimate ones)"
+            ));
+        }
+    }
     if a.score < DEFAULT_THRESHOLD {
         return by_score(false);
     }
@@ -412,6 +467,12 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
                 }
             } else {
                 let words = added_words(name, target);
+                if !words.is_empty() && words.iter().all(|w| IMPERSONATION_WORDS.contains(w)) {
+                    return strong(format!(
+                        "{} added to {target}: poses as installing or a newer release of the package itself",
+                        words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
                 if !words.is_empty() && words.iter().all(|w| COMPANION_WORDS.contains(w)) {
                     return weak(format!(
                         "companion word {} added to {target}: how third-party tools built on a package are named",
@@ -437,6 +498,11 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
             if rank <= FAMOUS_RANK {
                 return strong(format!(
                     "one slip from a top-{FAMOUS_RANK} name ({target}, rank {rank})"
+                ));
+            }
+            if let Some(n) = attacked(target, Attack::Slip) {
+                return strong(format!(
+                    "one slip from {target}, a name attackers repeatedly imitate ({n} malicious names of the tuning corpus)"
                 ));
             }
             if let Some(reason) = slip_reason(name, target, kind) {
@@ -487,6 +553,19 @@ fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
                 return Some(format!(
                     "letter \"{}\" dropped inside the long name {target}",
                     ch as char
+                ));
+            }
+        }
+        Edit::Substituted { got, want }
+            if VOWELS.contains(&got) && VOWELS.contains(&want) && target.len() >= LONG_TARGET =>
+        {
+            // Inside: not the first letter, not the last (a changed ending
+            // is often a name of its own).
+            let at = q.iter().zip(target.as_bytes()).position(|(x, y)| x != y);
+            if at.is_some_and(|i| i > 0 && i + 1 < q.len()) {
+                return Some(format!(
+                    "vowel \"{}\" for \"{}\" inside the long name {target}: a misspelling, not a name of its own",
+                    got as char, want as char
                 ));
             }
         }

@@ -222,6 +222,23 @@ fn verdicts_on_names_alone() {
         whole.3 += alert_tp;
         whole.4 += alert_fp;
     }
+    // The labelled typosquats by first letter: those starting n-z are the
+    // malware names kept out of the tuning of the attacked-target list.
+    for (label, held_out) in [("0-9, a-m", false), ("n-z", true)] {
+        let part: Vec<&Vec<&str>> = positives
+            .iter()
+            .filter(|r| r[0].starts_with(|c: char| ('n'..='z').contains(&c)) == held_out)
+            .collect();
+        let tp = part
+            .iter()
+            .filter(|r| verdict(r[0]) == Verdict::Typosquat)
+            .count();
+        eprintln!(
+            "labelled typosquats starting {label}: verdict=typosquat {tp}/{} ({:.3})",
+            part.len(),
+            tp as f64 / part.len() as f64
+        );
+    }
     let (typo_unranked, typo_tp, typo_fp, alert_tp, alert_fp) = whole;
     let rate = typo_unranked as f64 / unranked.len() as f64;
     eprintln!(

@@ -25,7 +25,15 @@
 //! - a letter dropped inside a long name (`tkcalenar`);
 //! - a sound-alike letter (`pycerial`: `c` for `s`);
 //! - a slip inside one word of a multi-word name (`usvr-agent`);
-//! - a name made only of well-known names (`numpy-selenium`).
+//! - a vowel for a vowel inside a long name (`pysereal`);
+//! - a name made only of well-known names (`numpy-selenium`);
+//! - a slip of a target attackers repeatedly imitate (`customtkimter`), or
+//!   a name built on a word they build on about as often as legitimate
+//!   authors do (`beautifulsoup-requests`), per [`ATTACKED_TSV`]: derived
+//!   from a malware corpus's names starting with 0-9 or a-m only (the rest
+//!   and the evaluation sets are never read);
+//! - a combosquat whose added word poses as installing or a newer release
+//!   of the package itself (`install-crypto`, `colored-upgrade`).
 //!
 //! And a flagged name stays `suspicious`, whatever its score, when:
 //! - a combosquat adds only companion or field words (`rsa-cli`,
@@ -39,7 +47,9 @@
 //!   own name elsewhere.
 //!
 //! The rules were chosen on one half of the project's evaluation sets (a
-//! fixed hash of the name) and checked on the other (tests/typosquat_eval.rs).
+//! fixed hash of the name) and checked on the other (tests/typosquat_eval.rs);
+//! the last three on the malware corpus's tuning split and a fresh sample
+//! of PyPI names only (benches/README.md, "Verdicts on names alone").
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -500,13 +510,13 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
                     "one slip from a top-{FAMOUS_RANK} name ({target}, rank {rank})"
                 ));
             }
+            if let Some(reason) = slip_reason(name, target, kind) {
+                return strong(reason);
+            }
             if let Some(n) = attacked(target, Attack::Slip) {
                 return strong(format!(
                     "one slip from {target}, a name attackers repeatedly imitate ({n} malicious names of the tuning corpus)"
                 ));
-            }
-            if let Some(reason) = slip_reason(name, target, kind) {
-                return strong(reason);
             }
         }
         Kind::Other => {}
@@ -557,19 +567,6 @@ fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
             }
         }
         Edit::Substituted { got, want }
-            if VOWELS.contains(&got) && VOWELS.contains(&want) && target.len() >= LONG_TARGET =>
-        {
-            // Inside: not the first letter, not the last (a changed ending
-            // is often a name of its own).
-            let at = q.iter().zip(target.as_bytes()).position(|(x, y)| x != y);
-            if at.is_some_and(|i| i > 0 && i + 1 < q.len()) {
-                return Some(format!(
-                    "vowel \"{}\" for \"{}\" inside the long name {target}: a misspelling, not a name of its own",
-                    got as char, want as char
-                ));
-            }
-        }
-        Edit::Substituted { got, want }
             if SOUND_ALIKE.contains(&(got, want)) || SOUND_ALIKE.contains(&(want, got)) =>
         {
             return Some(format!(
@@ -589,6 +586,20 @@ fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
             if want.len() >= 4 && !plural {
                 return Some(format!(
                     "slip inside the word \"{want}\" of the multi-word name {target}"
+                ));
+            }
+        }
+    }
+    // A vowel for a vowel inside a long name: `pysereal`.
+    if let Edit::Substituted { got, want } = *edit {
+        if VOWELS.contains(&got) && VOWELS.contains(&want) && target.len() >= LONG_TARGET {
+            // Inside: not the first letter, not the last (a changed ending
+            // is often a name of its own).
+            let at = q.iter().zip(target.as_bytes()).position(|(x, y)| x != y);
+            if at.is_some_and(|i| i > 0 && i + 1 < q.len()) {
+                return Some(format!(
+                    "vowel \"{}\" for \"{}\" inside the long name {target}: a misspelling, not a name of its own",
+                    got as char, want as char
                 ));
             }
         }
@@ -866,11 +877,9 @@ mod tests {
 
     #[test]
     fn a_letter_slipped_inside_is_a_typosquat_an_affix_is_not() {
-        rule(
-            "customtkqinter",
-            "customtkinterz",
-            "slipped inside customtkinter",
-        );
+        // jellyfish (rank 1,240): customtkinter would be caught as a
+        // repeatedly attacked target whatever the slip.
+        rule("jellyqfish", "jellyfishz", "slipped inside jellyfish");
     }
 
     #[test]
@@ -882,11 +891,7 @@ mod tests {
 
     #[test]
     fn a_sound_alike_letter_is_a_typosquat_another_letter_is_not() {
-        rule(
-            "kustomtkinter",
-            "bustomtkinter",
-            "sound-alike \"k\" for \"c\"",
-        );
+        rule("jellyfich", "jellyfibh", "sound-alike \"c\" for \"s\"");
     }
 
     #[test]
@@ -920,7 +925,7 @@ mod tests {
 
     #[test]
     fn a_companion_word_keeps_a_combosquat_suspicious() {
-        rule("boto3-upgrade", "boto3-cli", "score 0.70");
+        rule("boto3-async", "boto3-cli", "score 0.70");
         let (_, reason) = reading("boto3-helpers");
         assert!(reason.contains("companion word \"helpers\""), "{reason}");
         assert_eq!(
@@ -954,5 +959,67 @@ mod tests {
             reason.contains("without python-magic's Python prefix"),
             "{reason}"
         );
+    }
+    #[test]
+    fn attacked_targets_are_shipped_from_the_tuning_split() {
+        assert!(ATTACKED_TSV.contains("pypi_malregistry") && ATTACKED_TSV.contains("a-m"));
+        assert_eq!(attacked("customtkinter", Attack::Slip), Some(61));
+        assert_eq!(attacked("beautifulsoup", Attack::Combo), Some(3));
+        assert_eq!(attacked("customtkinter", Attack::Combo), None);
+        // Every target of the list starts with a digit or a-m or is named
+        // by such malicious names; none is an evaluation name.
+        let eval = [
+            include_str!("../../tests/data/typosquat/positives.tsv"),
+            include_str!("../../tests/data/typosquat/unranked_sample.tsv"),
+        ];
+        for line in ATTACKED_TSV.lines().filter(|l| !l.starts_with('#')) {
+            let target = line.split('\t').next().unwrap();
+            assert!(
+                eval.iter()
+                    .all(|e| !e.lines().any(|l| l.split('\t').next() == Some(target))),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_slip_of_a_repeatedly_attacked_target_is_a_typosquat() {
+        // customtkinter (rank 4,540): 61 malicious slips in the tuning
+        // split; tkcalendar (rank 10,084) none: the same keyboard slip stays
+        // weak there.
+        rule(
+            "customtkimter",
+            "tkcalemdar",
+            "a name attackers repeatedly imitate",
+        );
+    }
+
+    #[test]
+    fn a_name_built_on_a_repeatedly_attacked_word_is_a_typosquat() {
+        // beautifulsoup: as many malicious names built on it in the tuning
+        // split as legitimate PyPI names; html5lib: none.
+        let a = shape_index().assess("beautifulsoup-parser");
+        assert!(a.score < DEFAULT_THRESHOLD, "{a:?}");
+        let r = read_shape_in(&a, shape_index);
+        assert!(r.strong && r.flagged, "{r:?}");
+        assert!(r.reason.unwrap().contains("built on \"beautifulsoup\""));
+        assert_eq!(judge(&a, None).verdict, Verdict::Typosquat);
+        let a = shape_index().assess("html5lib-parser");
+        let r = read_shape_in(&a, shape_index);
+        assert!(!r.strong && !r.flagged, "{r:?}");
+        assert_eq!(judge(&a, None).verdict, Verdict::Ok);
+    }
+
+    #[test]
+    fn an_install_or_release_word_is_a_typosquat_another_word_is_not() {
+        rule("dataset-latest", "dataset-python", "poses as installing");
+        rule("inquirer-update", "dataset-python", "poses as installing");
+    }
+
+    #[test]
+    fn a_vowel_for_a_vowel_inside_a_long_name_is_a_typosquat() {
+        // pyflakes has 8 letters; pyproj 6: a changed vowel there may be
+        // a word of its own.
+        rule("pyflakas", "pyprej", "vowel \"a\" for \"e\" inside");
     }
 }

@@ -966,8 +966,8 @@ mod tests {
         assert_eq!(attacked("customtkinter", Attack::Slip), Some(61));
         assert_eq!(attacked("beautifulsoup", Attack::Combo), Some(3));
         assert_eq!(attacked("customtkinter", Attack::Combo), None);
-        // Every target of the list starts with a digit or a-m or is named
-        // by such malicious names; none is an evaluation name.
+        // The header names the corpus and its split; no target is itself
+        // an evaluation name.
         let eval = [
             include_str!("../../tests/data/typosquat/positives.tsv"),
             include_str!("../../tests/data/typosquat/unranked_sample.tsv"),

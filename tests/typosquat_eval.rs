@@ -222,6 +222,23 @@ fn verdicts_on_names_alone() {
         whole.3 += alert_tp;
         whole.4 += alert_fp;
     }
+    // The labelled typosquats by first letter: those starting n-z are the
+    // malware names kept out of the tuning of the attacked-target list.
+    for (label, held_out) in [("0-9, a-m", false), ("n-z", true)] {
+        let part: Vec<&Vec<&str>> = positives
+            .iter()
+            .filter(|r| r[0].starts_with(|c: char| ('n'..='z').contains(&c)) == held_out)
+            .collect();
+        let tp = part
+            .iter()
+            .filter(|r| verdict(r[0]) == Verdict::Typosquat)
+            .count();
+        eprintln!(
+            "labelled typosquats starting {label}: verdict=typosquat {tp}/{} ({:.3})",
+            part.len(),
+            tp as f64 / part.len() as f64
+        );
+    }
     let (typo_unranked, typo_tp, typo_fp, alert_tp, alert_fp) = whole;
     let rate = typo_unranked as f64 / unranked.len() as f64;
     eprintln!(
@@ -279,13 +296,16 @@ const UNRANKED_NEIGHBOUR_RATE_CEILING: f64 = 0.22;
 const LONG_TAIL_RATE_CEILING: f64 = 0.0275;
 // Verdicts on names alone (was 19/2000 typosquat on the long tail and
 // 233/332 labelled typosquats before the name-only shape rules of
-// verdict.rs). Reached: 15/2000 (0.0075) typosquat on the long tail
-// (half A 8/1010, half B 7/990).
-const VERDICT_LONG_TAIL_CEILING: f64 = 0.0075;
-// Reached: 294/332 (0.886) labelled typosquats are `typosquat` on their
-// names alone (half A 140/162 = 0.864, half B 154/170 = 0.906), none of the
-// 332 legitimate neighbours; 308/332 are at least `suspicious`.
-const VERDICT_TYPOSQUAT_RECALL_FLOOR: f64 = 0.885;
+// verdict.rs; then 15/2000 and 294/332 before the attacked-target,
+// impersonation-word and vowel rules, derived from the malware corpus's
+// tuning split). Reached: 16/2000 (0.0080) typosquat on the long tail
+// (half A 9/1010, half B 7/990): one more (`reportlib`, a vowel inside a
+// long name), within the 1%.
+const VERDICT_LONG_TAIL_CEILING: f64 = 0.008;
+// Reached: 298/332 (0.898) labelled typosquats are `typosquat` on their
+// names alone (half A 143/162 = 0.883, half B 155/170 = 0.912), none of the
+// 332 legitimate neighbours; 310/332 are at least `suspicious`.
+const VERDICT_TYPOSQUAT_RECALL_FLOOR: f64 = 0.897;
 // Each half (A: the rules were tuned on it; B: held out).
-const VERDICT_LONG_TAIL_HALF_CEILING: f64 = 0.008;
-const VERDICT_TYPOSQUAT_RECALL_HALF_FLOOR: f64 = 0.86;
+const VERDICT_LONG_TAIL_HALF_CEILING: f64 = 0.009;
+const VERDICT_TYPOSQUAT_RECALL_HALF_FLOOR: f64 = 0.88;

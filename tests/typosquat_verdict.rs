@@ -143,3 +143,39 @@ fn proposed_pack_queries_fire_on_the_attack_only() {
         );
     }
 }
+
+/// Not a check: writes the shape-only reading of every name of
+/// `$TYPOSQUAT_SHAPE_DUMP_IN` (one a line) to `$TYPOSQUAT_SHAPE_DUMP_OUT` as
+/// `name, score, target, target rank, distance, technique, verdict, strong,
+/// reason` (TSV), the index built without the known-malicious list: the
+/// input `benches/attacked_targets.py` reads to find slip targets.
+/// `cargo test --test typosquat_verdict -- --ignored shape_dump`.
+#[test]
+#[ignore]
+fn shape_dump() {
+    use squatch::typosquat::{data, judge, verdict::read_shape, Index};
+    let (Ok(input), Ok(output)) = (
+        std::env::var("TYPOSQUAT_SHAPE_DUMP_IN"),
+        std::env::var("TYPOSQUAT_SHAPE_DUMP_OUT"),
+    ) else {
+        panic!("set TYPOSQUAT_SHAPE_DUMP_IN and TYPOSQUAT_SHAPE_DUMP_OUT");
+    };
+    let index = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+    let mut out = String::new();
+    for n in std::fs::read_to_string(input).unwrap().lines() {
+        let a = index.assess(n);
+        let r = read_shape(&a);
+        out.push_str(&format!(
+            "{n}\t{:.3}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            a.score,
+            a.target.clone().unwrap_or_default(),
+            a.target_rank.map(|r| r.to_string()).unwrap_or_default(),
+            a.distance.map(|r| r.to_string()).unwrap_or_default(),
+            a.technique,
+            judge(&a, None).verdict.as_str(),
+            r.strong,
+            r.reason.unwrap_or_default()
+        ));
+    }
+    std::fs::write(output, out).unwrap();
+}

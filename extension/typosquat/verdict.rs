@@ -25,7 +25,15 @@
 //! - a letter dropped inside a long name (`tkcalenar`);
 //! - a sound-alike letter (`pycerial`: `c` for `s`);
 //! - a slip inside one word of a multi-word name (`usvr-agent`);
-//! - a name made only of well-known names (`numpy-selenium`).
+//! - a vowel for a vowel inside a long name (`pysereal`);
+//! - a name made only of well-known names (`numpy-selenium`);
+//! - a slip of a target attackers repeatedly imitate (`customtkimter`), or
+//!   a name built on a word they build on about as often as legitimate
+//!   authors do (`beautifulsoup-requests`), per [`ATTACKED_TSV`]: derived
+//!   from a malware corpus's names starting with 0-9 or a-m only (the rest
+//!   and the evaluation sets are never read);
+//! - a combosquat whose added word poses as installing or a newer release
+//!   of the package itself (`install-crypto`, `colored-upgrade`).
 //!
 //! And a flagged name stays `suspicious`, whatever its score, when:
 //! - a combosquat adds only companion or field words (`rsa-cli`,
@@ -39,7 +47,9 @@
 //!   own name elsewhere.
 //!
 //! The rules were chosen on one half of the project's evaluation sets (a
-//! fixed hash of the name) and checked on the other (tests/typosquat_eval.rs).
+//! fixed hash of the name) and checked on the other (tests/typosquat_eval.rs);
+//! the last three on the malware corpus's tuning split and a fresh sample
+//! of PyPI names only (benches/README.md, "Verdicts on names alone").
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -105,6 +115,49 @@ const SOUND_ALIKE: [(u8, u8); 5] = [
 
 /// The summaries of the popular packages (`name<TAB>normalised summary`).
 pub const TOP_SUMMARIES_TSV: &str = include_str!("../data/pypi_top_summaries.tsv");
+/// The popular names attackers repeatedly imitate
+/// (`target<TAB>slip|combo<TAB>malicious names<TAB>legitimate names`),
+/// derived from the tuning split (names 0-9, a-m) of a malware corpus only;
+/// see the file's header and `benches/attacked_targets.py`.
+pub const ATTACKED_TSV: &str = include_str!("../data/typosquat_attacked.tsv");
+/// Words that pose as an install step or a newer release of the package
+/// itself (`install-crypto`, `colored-upgrade`, `pipcrypto`): a third party
+/// naming its own tool has no reason to use them.
+const IMPERSONATION_WORDS: &[&str] = &[
+    "install", "pip", "setup", "update", "updated", "upgrade", "latest", "new", "official",
+];
+/// Vowels: one swapped for another inside a long name is a misspelling
+/// (`pysereal`), not a name of its own.
+const VOWELS: &[u8] = b"aeiou";
+
+/// How attackers imitate a target, per the shipped list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attack {
+    /// Malicious names one slip from it recur.
+    Slip,
+    /// Malicious names holding it as a word recur, often next to the
+    /// legitimate names that do.
+    Combo,
+}
+
+/// How often attackers imitated `target` that way (malicious names in the
+/// tuning split), when the shipped list names it.
+fn attacked(target: &str, how: Attack) -> Option<u32> {
+    static MAP: OnceLock<HashMap<(&'static str, bool), u32>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        ATTACKED_TSV
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let (t, kind, n) = (f.next()?, f.next()?, f.next()?.parse().ok()?);
+                Some(((t, kind == "combo"), n))
+            })
+            .collect()
+    })
+    .get(&(target, how == Attack::Combo))
+    .copied()
+}
 
 /// The three verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -399,6 +452,18 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
             ));
         }
     }
+    // A name built on a target attackers build on about as often as
+    // legitimate authors do (`beautifulsoup-requests`), whatever its score.
+    if name.contains('-') {
+        if let Some((t, n)) = name
+            .split('-')
+            .find_map(|t| attacked(t, Attack::Combo).map(|n| (t, n)))
+        {
+            return strong(format!(
+                "built on \"{t}\", a word {n} malicious names of the tuning corpus are built on (about as many as legitimate ones)"
+            ));
+        }
+    }
     if a.score < DEFAULT_THRESHOLD {
         return by_score(false);
     }
@@ -412,6 +477,12 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
                 }
             } else {
                 let words = added_words(name, target);
+                if !words.is_empty() && words.iter().all(|w| IMPERSONATION_WORDS.contains(w)) {
+                    return strong(format!(
+                        "{} added to {target}: poses as installing or a newer release of the package itself",
+                        words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
                 if !words.is_empty() && words.iter().all(|w| COMPANION_WORDS.contains(w)) {
                     return weak(format!(
                         "companion word {} added to {target}: how third-party tools built on a package are named",
@@ -441,6 +512,11 @@ fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> Shape
             }
             if let Some(reason) = slip_reason(name, target, kind) {
                 return strong(reason);
+            }
+            if let Some(n) = attacked(target, Attack::Slip) {
+                return strong(format!(
+                    "one slip from {target}, a name attackers repeatedly imitate ({n} malicious names of the tuning corpus)"
+                ));
             }
         }
         Kind::Other => {}
@@ -510,6 +586,20 @@ fn slip_reason(name: &str, target: &str, kind: Kind) -> Option<String> {
             if want.len() >= 4 && !plural {
                 return Some(format!(
                     "slip inside the word \"{want}\" of the multi-word name {target}"
+                ));
+            }
+        }
+    }
+    // A vowel for a vowel inside a long name: `pysereal`.
+    if let Edit::Substituted { got, want } = *edit {
+        if VOWELS.contains(&got) && VOWELS.contains(&want) && target.len() >= LONG_TARGET {
+            // Inside: not the first letter, not the last (a changed ending
+            // is often a name of its own).
+            let at = q.iter().zip(target.as_bytes()).position(|(x, y)| x != y);
+            if at.is_some_and(|i| i > 0 && i + 1 < q.len()) {
+                return Some(format!(
+                    "vowel \"{}\" for \"{}\" inside the long name {target}: a misspelling, not a name of its own",
+                    got as char, want as char
                 ));
             }
         }
@@ -787,11 +877,9 @@ mod tests {
 
     #[test]
     fn a_letter_slipped_inside_is_a_typosquat_an_affix_is_not() {
-        rule(
-            "customtkqinter",
-            "customtkinterz",
-            "slipped inside customtkinter",
-        );
+        // jellyfish (rank 1,240): customtkinter would be caught as a
+        // repeatedly attacked target whatever the slip.
+        rule("jellyqfish", "jellyfishz", "slipped inside jellyfish");
     }
 
     #[test]
@@ -803,11 +891,7 @@ mod tests {
 
     #[test]
     fn a_sound_alike_letter_is_a_typosquat_another_letter_is_not() {
-        rule(
-            "kustomtkinter",
-            "bustomtkinter",
-            "sound-alike \"k\" for \"c\"",
-        );
+        rule("jellyfich", "jellyfibh", "sound-alike \"c\" for \"s\"");
     }
 
     #[test]
@@ -841,7 +925,7 @@ mod tests {
 
     #[test]
     fn a_companion_word_keeps_a_combosquat_suspicious() {
-        rule("boto3-upgrade", "boto3-cli", "score 0.70");
+        rule("boto3-async", "boto3-cli", "score 0.70");
         let (_, reason) = reading("boto3-helpers");
         assert!(reason.contains("companion word \"helpers\""), "{reason}");
         assert_eq!(
@@ -875,5 +959,67 @@ mod tests {
             reason.contains("without python-magic's Python prefix"),
             "{reason}"
         );
+    }
+    #[test]
+    fn attacked_targets_are_shipped_from_the_tuning_split() {
+        assert!(ATTACKED_TSV.contains("pypi_malregistry") && ATTACKED_TSV.contains("a-m"));
+        assert_eq!(attacked("customtkinter", Attack::Slip), Some(61));
+        assert_eq!(attacked("beautifulsoup", Attack::Combo), Some(3));
+        assert_eq!(attacked("customtkinter", Attack::Combo), None);
+        // The header names the corpus and its split; no target is itself
+        // an evaluation name.
+        let eval = [
+            include_str!("../../tests/data/typosquat/positives.tsv"),
+            include_str!("../../tests/data/typosquat/unranked_sample.tsv"),
+        ];
+        for line in ATTACKED_TSV.lines().filter(|l| !l.starts_with('#')) {
+            let target = line.split('\t').next().unwrap();
+            assert!(
+                eval.iter()
+                    .all(|e| !e.lines().any(|l| l.split('\t').next() == Some(target))),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_slip_of_a_repeatedly_attacked_target_is_a_typosquat() {
+        // customtkinter (rank 4,540): 61 malicious slips in the tuning
+        // split; tkcalendar (rank 10,084) none: the same keyboard slip stays
+        // weak there.
+        rule(
+            "customtkimter",
+            "tkcalemdar",
+            "a name attackers repeatedly imitate",
+        );
+    }
+
+    #[test]
+    fn a_name_built_on_a_repeatedly_attacked_word_is_a_typosquat() {
+        // beautifulsoup: as many malicious names built on it in the tuning
+        // split as legitimate PyPI names; html5lib: none.
+        let a = shape_index().assess("beautifulsoup-parser");
+        assert!(a.score < DEFAULT_THRESHOLD, "{a:?}");
+        let r = read_shape_in(&a, shape_index);
+        assert!(r.strong && r.flagged, "{r:?}");
+        assert!(r.reason.unwrap().contains("built on \"beautifulsoup\""));
+        assert_eq!(judge(&a, None).verdict, Verdict::Typosquat);
+        let a = shape_index().assess("html5lib-parser");
+        let r = read_shape_in(&a, shape_index);
+        assert!(!r.strong && !r.flagged, "{r:?}");
+        assert_eq!(judge(&a, None).verdict, Verdict::Ok);
+    }
+
+    #[test]
+    fn an_install_or_release_word_is_a_typosquat_another_word_is_not() {
+        rule("dataset-latest", "dataset-python", "poses as installing");
+        rule("inquirer-update", "dataset-python", "poses as installing");
+    }
+
+    #[test]
+    fn a_vowel_for_a_vowel_inside_a_long_name_is_a_typosquat() {
+        // pyflakes has 8 letters; pyproj 6: a changed vowel there may be
+        // a word of its own.
+        rule("pyflakas", "pyprej", "vowel \"a\" for \"e\" inside");
     }
 }

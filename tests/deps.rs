@@ -183,35 +183,13 @@ fn every_format_gives_rows_with_lines() {
     assert_eq!((bad["line"].as_str(), bad["status"].as_str()), ("2", "ok"));
 }
 
-fn squatch(root: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = common::squatch_command()
-        .arg("--root")
-        .arg(root)
-        .arg("--state-dir")
-        .arg(root.join("../state-not-used"))
-        .args(args)
-        .output()
-        .expect("run squatch");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The detection queries proposed for the packs.
 const UNPINNED_OR_UNHASHED: &str = "SELECT path, line, name, specifier, pinned, hashed FROM python_requirements WHERE format = 'requirements.txt' AND error IS NULL AND (pinned = 0 OR hashed = 0)";
 const TYPOSQUAT_IN_FILES: &str = "SELECT path, line, name, typosquat_target, typosquat_score, known_malicious FROM python_requirements WHERE typosquat_score >= 0.5 OR known_malicious = 1";
 const CONFUSION_INDEXES: &str = "SELECT path, pid, process_name, tool, setting, url, risk FROM python_package_indexes WHERE risk LIKE '%dependency confusion%'";
 
 fn query(fh: &FakeHost, sql: &str) -> Vec<Value> {
-    let (code, out, err) = squatch(fh.root(), &["query", "--json", sql]);
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str::<Value>(&out)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    common::query_json(fh.root(), &[], sql)
 }
 
 #[test]

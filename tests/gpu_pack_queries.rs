@@ -24,23 +24,7 @@ pub const GPU_TOOLKIT_VULNERABLE: &str = "SELECT path, package, package_version,
 pub const GPU_UNTRUSTED_PROCESS: &str = "SELECT g.gpu_uuid, g.pid, g.process_name, g.path, g.exe_deleted, g.exe_in_world_writable_dir, g.used_memory, u.utilization_gpu, p.uid, p.parent FROM nvidia_gpu_processes AS g JOIN nvidia_gpus AS u ON u.uuid = g.gpu_uuid LEFT JOIN processes AS p ON p.pid = g.pid WHERE u.utilization_gpu >= 50 AND (g.exe_deleted = 1 OR g.exe_in_world_writable_dir = 1 OR NOT (p.path GLOB '/usr/bin/python3*' OR p.path GLOB '/opt/conda/bin/python*' OR p.path GLOB '/opt/conda/envs/*/bin/python*' OR p.path GLOB '/home/*/.venv/bin/python*') OR NOT (p.cmdline GLOB '*torchrun*' OR p.cmdline GLOB '*train*.py*' OR p.cmdline GLOB '*accelerate launch*' OR p.cmdline GLOB '*deepspeed*'))";
 
 fn query(root: &Path, extra: &[&str], sql: &str) -> Vec<serde_json::Value> {
-    let state = tempfile::tempdir().unwrap();
-    let out = common::squatch_command()
-        .arg("--root")
-        .arg(root)
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(extra)
-        .args(["query", "--json", sql])
-        .output()
-        .expect("run squatch");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    v.as_array().cloned().unwrap_or_default()
+    common::query_json(root, extra, sql)
 }
 
 fn legit() -> FakeHost {

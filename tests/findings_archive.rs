@@ -563,7 +563,10 @@ fn a_shipped_virtualenv_link_to_the_interpreter_is_low_unless_written_through() 
             ("pkg-1.0/venv/bin/python", "/bin/python"),
             ("pkg-1.0/venv315/bin/python3", "/usr/local/bin/python3.15"),
         ],
-        &[("pkg-1.0/setup.py", b"from setuptools import setup\nsetup()\n")],
+        &[(
+            "pkg-1.0/setup.py",
+            b"from setuptools import setup\nsetup()\n",
+        )],
     );
     let scan = scan_archive(
         RuleSet::builtin(),
@@ -572,14 +575,19 @@ fn a_shipped_virtualenv_link_to_the_interpreter_is_low_unless_written_through() 
         &Limits::default(),
     );
     let got = rule_ids(&scan);
-    assert!(!got.contains(&"archive-path-traversal".to_string()), "{got:?}");
+    assert!(
+        !got.contains(&"archive-path-traversal".to_string()),
+        "{got:?}"
+    );
     let low: Vec<_> = scan
         .findings
         .iter()
         .filter(|f| f.finding.rule_id == "archive-interpreter-symlink")
         .collect();
     assert_eq!(low.len(), 2, "{got:?}");
-    assert!(low.iter().all(|f| f.finding.severity == squatch::findings::Severity::Low));
+    assert!(low
+        .iter()
+        .all(|f| f.finding.severity == squatch::findings::Severity::Low));
     // A member written through the link, or a link anywhere else: traversal.
     for bytes in [
         targz_links(
@@ -591,7 +599,10 @@ fn a_shipped_virtualenv_link_to_the_interpreter_is_low_unless_written_through() 
             &[("pkg-1.0/venv/bin/python3", b"#!/bin/sh\necho replaced\n")],
         ),
         targz_links(&[("pkg-1.0/venv/bin/python", "/root/.ssh/id_rsa")], &[]),
-        targz_links(&[("pkg-1.0/venv/bin/python", "/usr/bin/../../etc/python3")], &[]),
+        targz_links(
+            &[("pkg-1.0/venv/bin/python", "/usr/bin/../../etc/python3")],
+            &[],
+        ),
     ] {
         let scan = scan_archive(
             RuleSet::builtin(),

@@ -561,7 +561,10 @@ fn held_text_that_never_runs_is_prose() {
         max_severity(template, Role::Module, "dl-shell-pipe"),
         Some(Severity::Low)
     );
-    let ran = template.replace("    return script\n", "    subprocess.run([\"powershell\", \"-Command\", script])\n");
+    let ran = template.replace(
+        "    return script\n",
+        "    subprocess.run([\"powershell\", \"-Command\", script])\n",
+    );
     assert_eq!(
         max_severity(&ran, Role::Module, "dl-shell-pipe"),
         Some(Severity::High)
@@ -608,7 +611,10 @@ fn build_tool_spawns_are_build_steps() {
         "        subprocess.run([exe, \"--quiet\"])\n",
         "        os.system(cmd)\n",
     ] {
-        let src = build.replace("        egg_info.run(self)\n", &format!("{spawn}        egg_info.run(self)\n"));
+        let src = build.replace(
+            "        egg_info.run(self)\n",
+            &format!("{spawn}        egg_info.run(self)\n"),
+        );
         assert_eq!(
             max_severity(&src, Role::Install, "combo-install-hook-process"),
             Some(Severity::High),

@@ -192,9 +192,9 @@ pub fn interpreter_path(target: &str) -> bool {
     let Some((dir, file)) = target.rsplit_once('/') else {
         return false;
     };
-    let version = file.strip_prefix("python").is_some_and(|v| {
-        v.chars().all(|c| c.is_ascii_digit() || c == '.') && !v.contains("..")
-    });
+    let version = file
+        .strip_prefix("python")
+        .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.') && !v.contains(".."));
     let bin_dir = matches!(
         dir,
         "/bin" | "/usr/bin" | "/usr/local/bin" | "/opt/homebrew/bin" | "/opt/local/bin"
@@ -969,7 +969,9 @@ fn scan_tar_entries<R: Read>(
         // the link was for.
         if let Some(k) = interpreter_links.iter().position(|(link, _)| {
             name.trim_end_matches('/') == link.as_str()
-                || name.strip_prefix(link.as_str()).is_some_and(|r| r.starts_with('/'))
+                || name
+                    .strip_prefix(link.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
         }) {
             let (link, target) = interpreter_links.swap_remove(k);
             traversal(&format!("{link} -> {target}, then {name}"), out);

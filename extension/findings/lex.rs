@@ -396,7 +396,12 @@ fn held_string(
     if brackets.len() != usize::from(paren) || e <= first || bytes[e - 1] != b'=' {
         return None;
     }
-    if e >= 2 && matches!(bytes[e - 2], b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b':') {
+    if e >= 2
+        && matches!(
+            bytes[e - 2],
+            b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b':'
+        )
+    {
         return None;
     }
     // The target: an identifier at the start of the statement (then
@@ -417,7 +422,13 @@ fn held_string(
     let mut i = p;
     loop {
         let mut q = i;
-        while q < n && matches!(bytes[q], b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'f' | b'F') && q - i < 3 {
+        while q < n
+            && matches!(
+                bytes[q],
+                b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'f' | b'F'
+            )
+            && q - i < 3
+        {
             q += 1;
         }
         if q >= n || !matches!(bytes[q], b'"' | b'\'') {
@@ -451,9 +462,8 @@ fn held_string(
         i = j;
     }
     let (s0, e0) = (spans[0].0, spans[spans.len() - 1].1);
-    if memchr::memchr(b'\n', &bytes[s0..e0]).is_none() {
-        return None;
-    }
+    // Held text runs over several lines (a one-line constant is a value).
+    memchr::memchr(b'\n', &bytes[s0..e0])?;
     Some(Held {
         name: (first, name_end),
         spans,
@@ -686,14 +696,18 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
             let en = starts.get(l + 1).copied().unwrap_or(n);
             &bytes[st..en.max(st)]
         };
-        let has_sink =
-            |raw: &[u8]| SINKS.iter().any(|k| memchr::memmem::find(raw, k.as_bytes()).is_some());
+        let has_sink = |raw: &[u8]| {
+            SINKS
+                .iter()
+                .any(|k| memchr::memmem::find(raw, k.as_bytes()).is_some())
+        };
         // Functions of this file whose body holds a sink.
         let sink_defs: std::collections::HashSet<&[u8]> = defs
             .iter()
             .filter(|(id, _, _)| {
                 runs.get(id).is_some_and(|rs| {
-                    rs.iter().any(|&(from, to)| (from..to).any(|l| has_sink(line_text(l))))
+                    rs.iter()
+                        .any(|&(from, to)| (from..to).any(|l| has_sink(line_text(l))))
                 })
             })
             .map(|(_, _, name)| name.as_bytes())

@@ -272,10 +272,7 @@ pub fn scan_source_with_floor(
         let tags = &rules.rules[h.rule].tags;
         // A host written as an element of a data list (a block list of
         // domains) names the host; it does not use it.
-        if !h.prose
-            && tags.iter().any(|t| t == "exfil_endpoint")
-            && data_row(line_bytes(h.line))
-        {
+        if !h.prose && tags.iter().any(|t| t == "exfil_endpoint") && data_row(line_bytes(h.line)) {
             h.prose = true;
         }
         // A download URL in a row with its SHA-256 is pinned to one artefact.
@@ -661,9 +658,7 @@ fn spawned_command(text: &[u8]) -> Option<String> {
     if q != b'"' && q != b'\'' {
         return None;
     }
-    let len = text[i + 1..]
-        .iter()
-        .position(|&c| c == q || c == b'\n')?;
+    let len = text[i + 1..].iter().position(|&c| c == q || c == b'\n')?;
     let body = String::from_utf8_lossy(&text[i + 1..i + 1 + len]).into_owned();
     let word = if list {
         body.trim().to_string()

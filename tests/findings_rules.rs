@@ -546,6 +546,7 @@ fn held_text_that_never_runs_is_prose() {
         "def go():\n    subprocess.run(\n        [\"bash\", \"-c\",\n         INSTALL])\n",
         "def go(p):\n    open(p, \"w\").write(INSTALL)\n",
         "def _sh(s):\n    return subprocess.call(s, shell=True)\n\ndef go():\n    _sh(INSTALL)\n",
+        "def go(cmd=None):\n    run = cmd if cmd is not None else INSTALL\n    return subprocess.Popen(\n        [\"sh\", \"-c\", run])\n",
     ] {
         let src = format!("{}\n{sink}", remote.split("\n\nasync").next().unwrap());
         assert_eq!(
@@ -664,4 +665,24 @@ fn an_environment_copied_for_a_child_is_not_a_dump() {
         max_severity(sent, Role::Import, "combo-environment-exfiltration"),
         Some(Severity::High)
     );
+}
+
+#[test]
+fn a_webhook_client_is_not_a_hard_coded_webhook() {
+    let client = "def send(webhook_id, webhook_token, content):\n    url = f\"https://discord.com/api/webhooks/{webhook_id}/{webhook_token}\"\n    return fetch_url(url, data=content)\n";
+    assert_eq!(
+        max_severity(client, Role::Import, "exfil-discord-webhook"),
+        None
+    );
+    for fixed in [
+        "url = f\"https://discord.com/api/webhooks/{HOOK_ID}/{HOOK_TOKEN}\"\n",
+        "url = \"https://discord.com/api/webhooks/\" + HOOK\n",
+        "url = \"https://discordapp.com/api/webhooks/0000/FAKE\"\n",
+    ] {
+        assert_eq!(
+            max_severity(fixed, Role::Import, "exfil-discord-webhook"),
+            Some(Severity::High),
+            "{fixed}"
+        );
+    }
 }

@@ -16,7 +16,8 @@
 //!   (`DOCUMENTATION = r'''...'''`, `INSTALL = """set -e ..."""`,
 //!   `helps['x'] = """..."""`) whose name this file never hands to an
 //!   execution sink (`exec`, `subprocess`, `os.system`, a `.write(`, a
-//!   function of this file that has one). Such text is documentation or a
+//!   function of this file that has one) nor uses inside a function that
+//!   has one. Such text is documentation or a
 //!   template for somewhere else (a remote host, a sandbox, a user's
 //!   terminal): it counts as prose. Held text that reaches a sink stays code;
 //! - each line's **scope**: the innermost `def`/`class` it sits in, or the
@@ -702,7 +703,7 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                 .any(|k| memchr::memmem::find(raw, k.as_bytes()).is_some())
         };
         // Functions of this file whose body holds a sink.
-        let sink_defs: std::collections::HashSet<&[u8]> = defs
+        let sink_ids: std::collections::HashSet<u32> = defs
             .iter()
             .filter(|(id, _, _)| {
                 runs.get(id).is_some_and(|rs| {
@@ -710,6 +711,11 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                         .any(|&(from, to)| (from..to).any(|l| has_sink(line_text(l))))
                 })
             })
+            .map(|(id, _, _)| *id)
+            .collect();
+        let sink_defs: std::collections::HashSet<&[u8]> = defs
+            .iter()
+            .filter(|(id, _, _)| sink_ids.contains(id))
             .map(|(_, _, name)| name.as_bytes())
             .collect();
         let calls_sink_def = |raw: &[u8]| {
@@ -731,6 +737,11 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                     return false;
                 }
                 let line = line_of(k);
+                // Used in a function that has a sink (`cmd = DEFAULT if ...`
+                // then `Popen([..., cmd])`): code.
+                if scope[line] != 0 && sink_ids.contains(&scope[line]) {
+                    return true;
+                }
                 (line.saturating_sub(SINK_LOOKBACK)..=line).any(|l| {
                     let raw = line_text(l);
                     has_sink(raw) || calls_sink_def(raw)

@@ -18,6 +18,9 @@ Two ways to say which projects:
       with an sdist are downloaded; the chosen rank<TAB>name lines go to
       --names-out (sorted by rank), so that the set can be fetched again with
       the first form. Ranks 401-800 are refused: they are an untouched check.
+      --exclude LIST (repeatable) never samples a project of LIST: a fresh
+      evaluation sample leaves out every name already used for tuning
+      (benches/sample801_3000.txt, benches/sample801_3000_dev.txt).
 """
 import argparse
 import hashlib

@@ -18,6 +18,9 @@ Two ways to say which projects:
       with an sdist are downloaded; the chosen rank<TAB>name lines go to
       --names-out (sorted by rank), so that the set can be fetched again with
       the first form. Ranks 401-800 are refused: they are an untouched check.
+      --exclude LIST (repeatable) never samples a project of LIST: a fresh
+      evaluation sample leaves out every name already used for tuning
+      (benches/sample801_3000.txt, benches/sample801_3000_dev.txt).
 """
 import argparse
 import hashlib
@@ -102,14 +105,15 @@ def main():
     ap.add_argument("--sample", type=int, default=400)
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--names-out", help="where to write the chosen rank<TAB>name lines")
-    ap.add_argument("--exclude", help="rank<TAB>name list never to sample from (the evaluation set, when "
-                    "sampling a separate tuning set from the same ranks)")
+    ap.add_argument("--exclude", action="append", default=[],
+                    help="rank<TAB>name list never to sample from (a set already used, e.g. an earlier "
+                    "evaluation or tuning sample of the same ranks); repeatable")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     got = none = bad = 0
     if a.ranked:
         lo, hi = (int(x) for x in a.ranks.split("-"))
-        skip = {n for _, n in read_ranked(a.exclude)} if a.exclude else set()
+        skip = {n for path in a.exclude for _, n in read_ranked(path)}
         pool = [(r, n) for r, n in read_ranked(a.ranked) if lo <= r <= hi and n not in skip]
         if any(r in RESERVED for r, _ in pool):
             sys.exit("ranks 401-800 are reserved for an independent check")

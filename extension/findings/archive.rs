@@ -184,6 +184,26 @@ pub fn escapes_root(name: &str) -> bool {
         || name.split(['/', '\\']).any(|c| c == "..")
 }
 
+/// True when an absolute link target is an ordinary Python interpreter
+/// (`/usr/bin/python3`, `/usr/local/bin/python3.12`, `/bin/python`,
+/// `/opt/homebrew/bin/python3`): what a virtual environment's `bin/python`
+/// points at.
+pub fn interpreter_path(target: &str) -> bool {
+    let Some((dir, file)) = target.rsplit_once('/') else {
+        return false;
+    };
+    let version = file
+        .strip_prefix("python")
+        .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.') && !v.contains(".."));
+    let bin_dir = matches!(
+        dir,
+        "/bin" | "/usr/bin" | "/usr/local/bin" | "/opt/homebrew/bin" | "/opt/local/bin"
+    ) || (dir.starts_with("/usr/local/opt/python") || dir.starts_with("/opt/python"))
+        && dir.ends_with("/bin")
+        && !dir.contains("..");
+    version && bin_dir
+}
+
 /// True when a link at `name` pointing to `target` resolves outside the
 /// archive's root (relative targets are resolved from the link's directory).
 pub fn link_escapes(name: &str, target: &str) -> bool {
@@ -630,6 +650,7 @@ impl Blobs {
             .split_once('/')
             .map_or(name, |(_, r)| r);
         if self.native
+            || precompressed_asset(&lower)
             || size < BLOB_MIN_BYTES
             || self.found.len() >= 16
             || Role::for_relative_path(rel) == Role::Peripheral
@@ -643,6 +664,25 @@ impl Blobs {
         }
         Ok(())
     }
+}
+
+/// Web assets that servers ship precompressed next to the original.
+const WEB_ASSETS: &[&str] = &[
+    "js", "mjs", "cjs", "css", "html", "htm", "svg", "json", "map", "wasm", "txt", "xml", "ttf",
+    "otf", "ico",
+];
+
+/// True when a (lowercase) member name is a precompressed web asset
+/// (`chunk.js.br`, `app.css.gz`, `index.html.zst`): Brotli has no magic
+/// bytes, so its name is what says it is data.
+fn precompressed_asset(lower: &str) -> bool {
+    let Some((stem, ext)) = lower.rsplit_once('.') else {
+        return false;
+    };
+    matches!(ext, "br" | "gz" | "zst")
+        && stem
+            .rsplit_once('.')
+            .is_some_and(|(base, inner)| !base.ends_with('/') && WEB_ASSETS.contains(&inner))
 }
 
 /// True when a sample has no known format's magic bytes and the entropy of
@@ -875,6 +915,40 @@ fn scan_tar<R: Read>(
         Ok(e) => e,
         Err(e) => return limit_hit(format!("unreadable tar: {e}"), out),
     };
+    // Symlinks to an ordinary interpreter path (a virtual environment
+    // shipped by mistake): (link, target), until a member goes through one.
+    let mut interpreter_links: Vec<(String, String)> = Vec::new();
+    scan_tar_entries(
+        rules,
+        entries,
+        limits,
+        out,
+        manifests,
+        &mut interpreter_links,
+    );
+    for (link, target) in interpreter_links {
+        out.findings.push(MemberFinding {
+            member: String::new(),
+            sha256: None,
+            finding: archive_finding(
+                "archive-interpreter-symlink",
+                Severity::Low,
+                super::redact::excerpt(&format!("{link} -> {target}"), 0),
+                "a symlink to a system Python interpreter (a virtual environment shipped in the sdist): no member is written through it",
+            ),
+        });
+    }
+}
+
+/// The entries of a tar stream (see [`scan_tar`]).
+fn scan_tar_entries<R: Read>(
+    rules: &RuleSet,
+    entries: tar::Entries<'_, R>,
+    limits: &Limits,
+    out: &mut ArchiveScan,
+    manifests: &mut Manifests,
+    interpreter_links: &mut Vec<(String, String)>,
+) {
     let mut count = 0usize;
     let mut wheel_like = false;
     for entry in entries {
@@ -891,12 +965,30 @@ fn scan_tar<R: Read>(
             traversal(&name, out);
             continue;
         }
+        // A later member written through an interpreter link is the attack
+        // the link was for.
+        if let Some(k) = interpreter_links.iter().position(|(link, _)| {
+            name.trim_end_matches('/') == link.as_str()
+                || name
+                    .strip_prefix(link.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        }) {
+            let (link, target) = interpreter_links.swap_remove(k);
+            traversal(&format!("{link} -> {target}, then {name}"), out);
+        }
         let kind = entry.header().entry_type();
         if kind.is_symlink() || kind.is_hard_link() {
             if let Some(target) = entry.link_name_bytes() {
                 let target = String::from_utf8_lossy(&target).into_owned();
                 if link_escapes(&name, &target) {
-                    traversal(&format!("{name} -> {target}"), out);
+                    if kind.is_symlink()
+                        && interpreter_path(&target)
+                        && interpreter_links.len() < 64
+                    {
+                        interpreter_links.push((name.trim_end_matches('/').to_string(), target));
+                    } else {
+                        traversal(&format!("{name} -> {target}"), out);
+                    }
                 }
             }
             continue;

@@ -11,6 +11,15 @@
 //!   `help=`/`description=` keywords). A rule hit inside prose is text about
 //!   code (a usage example, an install hint), not code; f-strings are never
 //!   prose (their fields are code);
+//! - which spans are **held text**: a multi-line string (triple-quoted, or a
+//!   parenthesised run of literals over several lines) assigned to a name
+//!   (`DOCUMENTATION = r'''...'''`, `INSTALL = """set -e ..."""`,
+//!   `helps['x'] = """..."""`) whose name this file never hands to an
+//!   execution sink (`exec`, `subprocess`, `os.system`, a `.write(`, a
+//!   function of this file that has one) nor uses inside a function that
+//!   has one. Such text is documentation or a
+//!   template for somewhere else (a remote host, a sandbox, a user's
+//!   terminal): it counts as prose. Held text that reaches a sink stays code;
 //! - each line's **scope**: the innermost `def`/`class` it sits in, or the
 //!   module level, so that a co-occurrence needs both hits in the same
 //!   function or module-level block;
@@ -198,6 +207,53 @@ const MESSAGE_KEYWORDS: &[&str] = &[
     "doc",
 ];
 
+/// Literals that mark a line where held text could be executed or dropped
+/// to disk: a held string whose name appears on such a line (or up to
+/// [`SINK_LOOKBACK`] lines below one: a call whose arguments run over
+/// several lines) is code.
+const SINKS: &[&str] = &[
+    "exec(",
+    "eval(",
+    "compile(",
+    "system(",
+    "popen(",
+    "Popen(",
+    "subprocess",
+    "check_output(",
+    "check_call(",
+    "getoutput(",
+    "spawn",
+    "execv",
+    "execl",
+    "startfile(",
+    "ShellExecute",
+    ".write(",
+    "write_text(",
+    "write_bytes(",
+    "writelines(",
+    "shell=True",
+    "run_command(",
+    "\"-c\"",
+    "'-c'",
+    "b64decode(",
+    "decompress(",
+    "marshal.loads(",
+];
+
+/// How many lines above a use of a held string's name a sink may start.
+const SINK_LOOKBACK: usize = 3;
+
+/// At most this many held strings are followed per file.
+const MAX_HELD: usize = 256;
+
+/// A multi-line string assigned to a name (see the module comment).
+struct Held {
+    /// The base name of the assignment target.
+    name: (usize, usize),
+    /// The literal spans.
+    spans: Vec<(usize, usize)>,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Bracket {
     Message,
@@ -315,11 +371,112 @@ fn string_end(bytes: &[u8], mut i: usize, q: u8, triple: bool) -> usize {
     }
 }
 
+/// The held string whose first literal starts at `p` (prefix included), if
+/// the literal is the whole value of an assignment (`NAME = """..."""`,
+/// `NAME = (\n "..." \n f"..."\n)`) and spans several lines.
+fn held_string(
+    bytes: &[u8],
+    stmt_first: Option<usize>,
+    p: usize,
+    brackets: &[Bracket],
+) -> Option<Held> {
+    let first = stmt_first?;
+    let n = bytes.len();
+    // Before the literal: `=` (after an optional `(` that opens the run).
+    let mut e = p;
+    while e > first && bytes[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    let paren = e > first && bytes[e - 1] == b'(';
+    if paren {
+        e -= 1;
+        while e > first && bytes[e - 1].is_ascii_whitespace() {
+            e -= 1;
+        }
+    }
+    if brackets.len() != usize::from(paren) || e <= first || bytes[e - 1] != b'=' {
+        return None;
+    }
+    if e >= 2
+        && matches!(
+            bytes[e - 2],
+            b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b':'
+        )
+    {
+        return None;
+    }
+    // The target: an identifier at the start of the statement (then
+    // `.attr`, `[key]` or `: type` may follow).
+    let name_end = bytes[first..e]
+        .iter()
+        .position(|&c| !ident(c))
+        .map_or(e, |k| first + k);
+    if name_end == first || bytes[first].is_ascii_digit() {
+        return None;
+    }
+    let target = &bytes[first..e - 1];
+    if target.contains(&b'(') || target.contains(&b'\n') {
+        return None;
+    }
+    // The literals: one, or (in parentheses) a run of them.
+    let mut spans = Vec::new();
+    let mut i = p;
+    loop {
+        let mut q = i;
+        while q < n
+            && matches!(
+                bytes[q],
+                b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'f' | b'F'
+            )
+            && q - i < 3
+        {
+            q += 1;
+        }
+        if q >= n || !matches!(bytes[q], b'"' | b'\'') {
+            return None;
+        }
+        let qc = bytes[q];
+        let triple = q + 2 < n && bytes[q + 1] == qc && bytes[q + 2] == qc;
+        let end = string_end(bytes, if triple { q + 3 } else { q + 1 }, qc, triple);
+        spans.push((i, end));
+        if !paren {
+            break;
+        }
+        // Next token: another literal, or the closing `)`.
+        let mut j = end;
+        loop {
+            while j < n && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if j < n && bytes[j] == b'#' {
+                j = memchr::memchr(b'\n', &bytes[j..]).map_or(n, |k| j + k);
+                continue;
+            }
+            break;
+        }
+        if j < n && bytes[j] == b')' {
+            break;
+        }
+        if spans.len() >= 4096 {
+            return None;
+        }
+        i = j;
+    }
+    let (s0, e0) = (spans[0].0, spans[spans.len() - 1].1);
+    // Held text runs over several lines (a one-line constant is a value).
+    memchr::memchr(b'\n', &bytes[s0..e0])?;
+    Some(Held {
+        name: (first, name_end),
+        spans,
+    })
+}
+
 /// Runs the pass over `bytes`, whose physical lines start at `starts`
 /// (byte offsets, `starts[0] == 0`).
 pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
     let n = bytes.len();
     let mut prose: Vec<(usize, usize)> = Vec::new();
+    let mut held: Vec<Held> = Vec::new();
     // Logical line starts: (line, scope, import_time).
     let mut marks: Vec<(usize, u32, bool)> = Vec::new();
     let mut brackets: Vec<Bracket> = Vec::new();
@@ -483,6 +640,10 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                                 || keyword_message(bytes, p))));
                 if is_prose {
                     prose.push((p, end));
+                } else if held.len() < MAX_HELD && !docs_run {
+                    if let Some(h) = held_string(bytes, stmt_first, p, &brackets) {
+                        held.push(h);
+                    }
                 }
                 i = end.max(i + 1);
             }
@@ -529,6 +690,68 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
         }
         runs.entry(sc).or_default().push((l, e));
         l = e;
+    }
+    if !held.is_empty() {
+        let line_text = |l: usize| {
+            let st = starts[l];
+            let en = starts.get(l + 1).copied().unwrap_or(n);
+            &bytes[st..en.max(st)]
+        };
+        let has_sink = |raw: &[u8]| {
+            SINKS
+                .iter()
+                .any(|k| memchr::memmem::find(raw, k.as_bytes()).is_some())
+        };
+        // Functions of this file whose body holds a sink.
+        let sink_ids: std::collections::HashSet<u32> = defs
+            .iter()
+            .filter(|(id, _, _)| {
+                runs.get(id).is_some_and(|rs| {
+                    rs.iter()
+                        .any(|&(from, to)| (from..to).any(|l| has_sink(line_text(l))))
+                })
+            })
+            .map(|(id, _, _)| *id)
+            .collect();
+        let sink_defs: std::collections::HashSet<&[u8]> = defs
+            .iter()
+            .filter(|(id, _, _)| sink_ids.contains(id))
+            .map(|(_, _, name)| name.as_bytes())
+            .collect();
+        let calls_sink_def = |raw: &[u8]| {
+            memchr::memchr_iter(b'(', raw).any(|k| {
+                let (s, e) = callee_name(raw, k);
+                s < e && sink_defs.contains(&raw[s..e])
+            })
+        };
+        for h in &held {
+            let name = &bytes[h.name.0..h.name.1];
+            let inside = |off: usize| h.spans.iter().any(|&(s, e)| s <= off && off < e);
+            let executed = memchr::memmem::find_iter(bytes, name).any(|k| {
+                if k == h.name.0 || inside(k) {
+                    return false;
+                }
+                let whole = (k == 0 || !ident(bytes[k - 1]))
+                    && bytes.get(k + name.len()).is_none_or(|&c| !ident(c));
+                if !whole {
+                    return false;
+                }
+                let line = line_of(k);
+                // Used in a function that has a sink (`cmd = DEFAULT if ...`
+                // then `Popen([..., cmd])`): code.
+                if scope[line] != 0 && sink_ids.contains(&scope[line]) {
+                    return true;
+                }
+                (line.saturating_sub(SINK_LOOKBACK)..=line).any(|l| {
+                    let raw = line_text(l);
+                    has_sink(raw) || calls_sink_def(raw)
+                })
+            });
+            if !executed {
+                prose.extend(h.spans.iter().copied());
+            }
+        }
+        prose.sort_unstable();
     }
     Layout {
         prose,

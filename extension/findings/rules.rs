@@ -46,6 +46,8 @@ struct RuleFile {
     vendor: Vec<VendorSpec>,
     #[serde(default)]
     neutral_hosts: Vec<String>,
+    #[serde(default)]
+    build_tools: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +248,10 @@ pub struct RuleSet {
     /// Hosts that say nothing about where data goes (loopback, XML
     /// namespaces, documentation domains).
     pub neutral_hosts: Vec<String>,
+    /// Commands a build runs (compilers, build systems, SDK queries): a
+    /// process spawn whose command is one of these is a build step, not a
+    /// dropper (lowercase base names).
+    pub build_tools: Vec<String>,
     /// For each literal, the vendors whose credential it names.
     pub(crate) literal_vendors: Vec<Vec<usize>>,
     /// The automaton over every literal; pattern ids index `literals`.
@@ -467,6 +473,11 @@ impl RuleSet {
             vendors,
             neutral_hosts: file
                 .neutral_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            build_tools: file
+                .build_tools
                 .iter()
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),

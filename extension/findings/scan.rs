@@ -49,6 +49,14 @@ struct Hit {
     lit: Option<usize>,
     /// True when the hit sits in a comment, docstring or message string.
     prose: bool,
+    /// True when the hit is a spawn of a build tool (a build step).
+    build: bool,
+    /// True when the hit copies the environment for a child process
+    /// (`env = os.environ.copy()` ... `Popen(..., env=env)`).
+    child_env: bool,
+    /// True when the URL sits in a row with its own SHA-256 (a download
+    /// pinned to a known artefact): at most medium.
+    pinned: bool,
 }
 
 /// Scans `bytes` as the source of a file whose code runs as `role`,
@@ -167,6 +175,9 @@ pub fn scan_source_with_floor(
                 at,
                 lit,
                 prose: false,
+                build: false,
+                child_env: false,
+                pinned: false,
             });
         }
     }
@@ -250,9 +261,36 @@ pub fn scan_source_with_floor(
             at,
             lit: None,
             prose,
+            build: false,
+            child_env: false,
+            pinned: false,
         });
     }
     hits.sort_by_key(|h| (h.line, h.rule));
+
+    for h in hits.iter_mut() {
+        let tags = &rules.rules[h.rule].tags;
+        // A host written as an element of a data list (a block list of
+        // domains) names the host; it does not use it.
+        if !h.prose && tags.iter().any(|t| t == "exfil_endpoint") && data_row(line_bytes(h.line)) {
+            h.prose = true;
+        }
+        // A download URL in a row with its SHA-256 is pinned to one artefact.
+        if tags.iter().any(|t| t == "download") && pinned_row(line_bytes(h.line)) {
+            h.pinned = true;
+        }
+        // `env = os.environ.copy()` handed to a child as `env=env` is the
+        // child's environment, not a dump to send.
+        if tags.iter().any(|t| t == "env_dump") {
+            h.child_env = child_env(bytes, line_bytes(h.line));
+        }
+        // A spawn of a compiler, build system or SDK query is a build step.
+        if tags.iter().any(|t| t == "spawn") {
+            let from = starts[h.line] + h.at;
+            h.build = spawned_command(&bytes[from..bytes.len().min(from + 512)])
+                .is_some_and(|c| is_build_tool(rules, &c));
+        }
+    }
 
     // A module-level statement that sends something runs when the module is
     // imported: its line weighs as import code.
@@ -296,6 +334,9 @@ pub fn scan_source_with_floor(
             // Text about code (a usage example, an install hint).
             severity = severity.shift(-2).min(Severity::Low);
         }
+        if h.pinned {
+            severity = severity.min(Severity::Medium);
+        }
         if severity < floor {
             continue;
         }
@@ -321,6 +362,9 @@ pub fn scan_source_with_floor(
             continue;
         }
         for t in &rules.rules[h.rule].tags {
+            if (h.build && t == "process") || (h.child_env && t == "env_dump") {
+                continue;
+            }
             tag_hits.entry(t.as_str()).or_default().push(k);
         }
     }
@@ -515,6 +559,135 @@ impl ComboContext<'_> {
         }
         out
     }
+}
+
+/// True when a line holds nothing but string literals and commas (a row of
+/// a data list: `'webhook.site',`), none of them a URL (`://`).
+fn data_row(raw: &[u8]) -> bool {
+    let mut i = 0;
+    let mut literals = 0;
+    loop {
+        while i < raw.len() && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= raw.len() {
+            return literals > 0;
+        }
+        let q = raw[i];
+        if q != b'"' && q != b'\'' {
+            return false;
+        }
+        let Some(len) = raw[i + 1..].iter().position(|&c| c == q || c == b'\\') else {
+            return false;
+        };
+        let body = &raw[i + 1..i + 1 + len];
+        if raw[i + 1 + len] == b'\\' || memchr::memmem::find(body, b"://").is_some() {
+            return false;
+        }
+        literals += 1;
+        i += len + 2;
+        while i < raw.len() && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i < raw.len() && raw[i] == b',' {
+            i += 1;
+        }
+    }
+}
+
+/// True when a line holds a string literal that is a SHA-256 (or SHA-512)
+/// digest in hex: a URL on it is pinned to that artefact.
+fn pinned_row(raw: &[u8]) -> bool {
+    raw.split(|&c| c == b'"' || c == b'\'')
+        .skip(1)
+        .step_by(2)
+        .any(|lit| matches!(lit.len(), 64 | 128) && lit.iter().all(u8::is_ascii_hexdigit))
+}
+
+/// True when the line assigns an environment copy to a name that the file
+/// passes to a child process as `env=NAME`.
+fn child_env(bytes: &[u8], raw: &[u8]) -> bool {
+    let start = raw
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let raw = &raw[start..];
+    let end = raw
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))
+        .unwrap_or(raw.len());
+    let rest = raw[end..].trim_ascii_start();
+    if end == 0 || !rest.starts_with(b"=") || rest.starts_with(b"==") {
+        return false;
+    }
+    let name = &raw[..end];
+    ["env=", "env = "].iter().any(|kw| {
+        let mut pat = kw.as_bytes().to_vec();
+        pat.extend_from_slice(name);
+        memchr::memmem::find_iter(bytes, &pat).any(|k| {
+            let after = k + pat.len();
+            bytes
+                .get(after)
+                .is_none_or(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))
+        })
+    })
+}
+
+/// The command a spawn call starts, from the text at the call: the first
+/// element of a literal argv list (`run(["make", ...])`), or the first word
+/// of a literal command string without shell operators
+/// (`os.system("make all")`). None when it is not written as a literal.
+fn spawned_command(text: &[u8]) -> Option<String> {
+    let open = memchr::memchr(b'(', text)?;
+    let mut i = open + 1;
+    let skip = |i: &mut usize| {
+        while *i < text.len() && text[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    skip(&mut i);
+    let list = i < text.len() && matches!(text[i], b'[' | b'(');
+    if list {
+        i += 1;
+        skip(&mut i);
+    }
+    while i < text.len() && matches!(text[i], b'r' | b'R' | b'u' | b'U' | b'b' | b'B') {
+        i += 1;
+    }
+    let q = *text.get(i)?;
+    if q != b'"' && q != b'\'' {
+        return None;
+    }
+    let len = text[i + 1..].iter().position(|&c| c == q || c == b'\n')?;
+    let body = String::from_utf8_lossy(&text[i + 1..i + 1 + len]).into_owned();
+    let word = if list {
+        body.trim().to_string()
+    } else {
+        if body
+            .chars()
+            .any(|c| matches!(c, '|' | ';' | '&' | '$' | '`' | '>' | '<' | '\\'))
+        {
+            return None;
+        }
+        body.split_whitespace().next()?.to_string()
+    };
+    Some(word)
+}
+
+/// True when a command (a path or a bare name) is one of the rules'
+/// `build_tools`.
+fn is_build_tool(rules: &RuleSet, command: &str) -> bool {
+    let base = command
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(command)
+        .to_ascii_lowercase();
+    let bare = base.strip_suffix(".exe").unwrap_or(&base);
+    !bare.is_empty()
+        && rules
+            .build_tools
+            .iter()
+            .any(|t| t == &base || t.as_str() == bare)
 }
 
 /// True when a base64 run (from its start) decodes to something that looks

@@ -109,6 +109,8 @@ struct Tables {
     sections: [(usize, usize); SECTIONS],
     /// Directory bits of each directory section (0 for the others).
     bits: [u32; SECTIONS],
+    /// Bits of the name filter ([`Section::ByNameFilter`]).
+    name_filter_bits: u32,
     /// Number of popular names.
     n: usize,
 }
@@ -169,6 +171,11 @@ impl Tables {
             }
             bits[d as usize] = buckets.trailing_zeros();
         }
+        let filter_len = sections[Section::ByNameFilter as usize].1;
+        if filter_len < 8 || !filter_len.is_power_of_two() {
+            return Err(TablesError("name filter size"));
+        }
+        let name_filter_bits = (filter_len * 8).trailing_zeros();
         let n = sections[Section::Rank as usize].1 / 4;
         if sections[Section::NameOff as usize].1 != 4 * (n + 1)
             || sections[Section::Children as usize].1 != 4 * n
@@ -180,6 +187,7 @@ impl Tables {
             bytes,
             sections,
             bits,
+            name_filter_bits,
             n,
         })
     }
@@ -208,6 +216,16 @@ impl Tables {
         let d = self.section(dir);
         let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
         let h = str_hash(key.as_bytes());
+        if dir == Section::ByNameDir {
+            let bit = pack::name_filter_bit(h, self.name_filter_bits);
+            let filter = self.section(Section::ByNameFilter);
+            if filter
+                .get(bit / 8)
+                .is_some_and(|byte| byte & (1 << (bit % 8)) == 0)
+            {
+                return None;
+            }
+        }
         let b = pack::bucket(h, self.bits[dir as usize]);
         let tag = pack::tag(h);
         let (start, end) = (read_u32(d, 4 * b) as usize, read_u32(d, 4 * b + 4) as usize);

@@ -27,6 +27,10 @@
 //!   bits (about four bits a hash) turns most probes for absent hashes away
 //!   before they touch the entries. A probe returns a superset of the names
 //!   filed under a hash; the caller's distance check is exact.
+//! - Name filter: a bitmap over bits 32.. of the [`str_hash`] of every
+//!   popular name (about sixteen bits a name, cache-resident), so that the
+//!   many lookups of strings that are no popular name (the combosquat and
+//!   prefix detectors try every cut) mostly stop before the map.
 
 use std::collections::HashMap;
 
@@ -43,7 +47,7 @@ pub const TWO_EDIT_MIN_LEN: usize = 8;
 pub const TWO_EDIT_MAX_LEN: usize = 30;
 
 /// The first bytes of the tables (format version in the last byte).
-pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x01";
+pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x02";
 
 /// The sections of the tables, in table-of-contents order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +92,12 @@ pub(crate) enum Section {
     TwoEditEntries,
     /// Filter bitmap, see [`Section::TwoEditDir`].
     TwoEditFilter,
+    /// Bitmap over the popular names' [`str_hash`]es (see [`name_filter_bit`]).
+    ByNameFilter,
 }
 
 /// Number of sections.
-pub(crate) const SECTIONS: usize = Section::TwoEditFilter as usize + 1;
+pub(crate) const SECTIONS: usize = Section::ByNameFilter as usize + 1;
 /// Bytes before the first section: magic, count, padding, contents.
 pub(crate) const HEADER_LEN: usize = 16 + SECTIONS * 8;
 
@@ -244,6 +250,13 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
     sections.extend(id_map(word_sets.into_iter().collect(), &mut pool));
     sections.extend(deletion_table(one, n));
     sections.extend(deletion_table(two, n));
+    let filter_bits = bits_for(n * 16).max(6);
+    let mut filter = vec![0u64; (1usize << filter_bits) / 64];
+    for p in &popular {
+        let bit = name_filter_bit(str_hash(p.name.as_bytes()), filter_bits);
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
+    sections.push(filter.iter().flat_map(|w| w.to_le_bytes()).collect());
     debug_assert_eq!(sections.len(), SECTIONS);
 
     let mut tables = Vec::new();
@@ -328,6 +341,12 @@ pub(crate) fn entry_width(n: usize) -> usize {
     } else {
         8
     }
+}
+
+/// The bit of a name's [`str_hash`] in the name filter of `2^bits` bits
+/// (bits above the map's tag, below its directory bits).
+pub(crate) fn name_filter_bit(hash: u64, bits: u32) -> usize {
+    ((hash >> 32) & ((1u64 << bits) - 1)) as usize
 }
 
 /// The filter bit of `hash` in a bitmap of `2^bits` bits.

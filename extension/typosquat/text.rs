@@ -204,9 +204,21 @@ pub(crate) fn typo_like_substitution(got: u8, want: u8) -> bool {
 /// order. Among alignments with the fewest edits it prefers the one made of
 /// slips (omitted, repeated, swapped, keyboard-adjacent characters), so
 /// that `colorram` reads as a repeated "r" and an omitted "a" rather than
-/// two arbitrary changes. Only called for the one target finally reported,
-/// so the full matrix is fine.
+/// two arbitrary changes. Only called for the one target finally reported.
+///
+/// Names at most two edits apart (typos, the usual case) fill only the
+/// diagonal band `|i - j| <= d` of the matrix: an alignment of `d` edits
+/// costs at most `101 d`, less than any cell `d + 1` off the diagonal
+/// (`100 (d + 1)` or more), so the cells the traceback visits or compares
+/// with hold the values of the full matrix and the script is the same.
 pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
+    let k = osa_within(target, suspect, 2).unwrap_or(target.len().max(suspect.len()));
+    edit_script_in_band(target, suspect, k)
+}
+
+/// [`edit_script`] on the band `|i - j| <= k` (the whole matrix when `k`
+/// is the longer length); `k` at least the distance of the two.
+fn edit_script_in_band(target: &[u8], suspect: &[u8], k: usize) -> Vec<Edit> {
     // Costs in hundredths: a slip costs 100, any other edit 101, so the
     // number of edits is still minimised first.
     const SLIP: usize = 100;
@@ -232,15 +244,17 @@ pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
             OTHER
         }
     };
-    let mut d = vec![0usize; (n + 1) * w];
-    for i in 0..=n {
+    // Out of the band: farther than any alignment in it.
+    const FAR: usize = usize::MAX / 4;
+    let mut d = vec![FAR; (n + 1) * w];
+    for i in 0..=n.min(k) {
         d[i * w] = i * SLIP;
     }
-    for j in 1..=m {
+    for j in 1..=m.min(k) {
         d[j] = d[j - 1] + ins(j);
     }
     for i in 1..=n {
-        for j in 1..=m {
+        for j in i.saturating_sub(k).max(1)..=(i + k).min(m) {
             let mut v = (d[(i - 1) * w + j] + SLIP)
                 .min(d[i * w + j - 1] + ins(j))
                 .min(d[(i - 1) * w + j - 1] + sub(i, j));
@@ -725,6 +739,14 @@ mod tests {
         }
         let long = vec![b'a'; 80];
         assert_eq!(osa_within(&long, &long[1..], 2), Some(1));
+    }
+
+    #[test]
+    fn banded_edit_scripts_equal_the_full_matrix() {
+        for (t, s) in near_pairs() {
+            let full = edit_script_in_band(&t, &s, t.len().max(s.len()));
+            assert_eq!(edit_script(&t, &s), full, "{t:?} {s:?}");
+        }
     }
 
     #[test]

@@ -271,8 +271,8 @@ impl Tables {
         passed.resize(hashes.len(), 0);
         let mut kept = 0;
         for &h in hashes {
-            let bit = pack::filter_bit(h, filter_bits);
-            let set = filter.get(bit / 8).map_or(0, |byte| (byte >> (bit % 8)) & 1);
+            let (word, mask) = pack::filter_word(h, filter_bits);
+            let set = read_u64(filter, 8 * word) & mask == mask;
             passed[kept] = h;
             kept += usize::from(set);
         }

@@ -653,7 +653,7 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
         .filter(|w| !word.starts_with(*w))
         // `updater` for `updated`: a different ending is a different word.
         .filter(|w| word.as_bytes()[..word.len() - 1] != w.as_bytes()[..w.len() - 1])
-        .find(|w| osa_bounded(word.as_bytes(), w.as_bytes(), 1).is_some())
+        .find(|w| osa_within(word.as_bytes(), w.as_bytes(), 1).is_some())
 }
 
 /// True when `word` is a version number as attackers append it (`2`,

@@ -109,8 +109,8 @@ struct Tables {
     sections: [(usize, usize); SECTIONS],
     /// Directory bits of each directory section (0 for the others).
     bits: [u32; SECTIONS],
-    /// Bits of the name filter ([`Section::ByNameFilter`]).
-    name_filter_bits: u32,
+    /// Bits of each string map's key filter, in map order.
+    filter_bits: [u32; 5],
     /// Number of popular names.
     n: usize,
 }
@@ -171,11 +171,14 @@ impl Tables {
             }
             bits[d as usize] = buckets.trailing_zeros();
         }
-        let filter_len = sections[Section::ByNameFilter as usize].1;
-        if filter_len < 8 || !filter_len.is_power_of_two() {
-            return Err(TablesError("name filter size"));
+        let mut filter_bits = [0; 5];
+        for (slot, f) in MAP_FILTERS.iter().enumerate() {
+            let len = sections[*f as usize].1;
+            if len < 8 || !len.is_power_of_two() {
+                return Err(TablesError("map filter size"));
+            }
+            filter_bits[slot] = (len * 8).trailing_zeros();
         }
-        let name_filter_bits = (filter_len * 8).trailing_zeros();
         let n = sections[Section::Rank as usize].1 / 4;
         if sections[Section::NameOff as usize].1 != 4 * (n + 1)
             || sections[Section::Children as usize].1 != 4 * n
@@ -187,7 +190,7 @@ impl Tables {
             bytes,
             sections,
             bits,
-            name_filter_bits,
+            filter_bits,
             n,
         })
     }
@@ -216,15 +219,14 @@ impl Tables {
         let d = self.section(dir);
         let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
         let h = str_hash(key.as_bytes());
-        if dir == Section::ByNameDir {
-            let bit = pack::name_filter_bit(h, self.name_filter_bits);
-            let filter = self.section(Section::ByNameFilter);
-            if filter
-                .get(bit / 8)
-                .is_some_and(|byte| byte & (1 << (bit % 8)) == 0)
-            {
-                return None;
-            }
+        let slot = dir_slot(dir);
+        let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
+        if self
+            .section(MAP_FILTERS[slot])
+            .get(bit / 8)
+            .is_some_and(|byte| byte & (1 << (bit % 8)) == 0)
+        {
+            return None;
         }
         let b = pack::bucket(h, self.bits[dir as usize]);
         let tag = pack::tag(h);
@@ -341,6 +343,15 @@ const DIRECTORIES_ENTRIES: [Section; 5] = [
     Section::Skeleton,
     Section::Collapsed,
     Section::WordSet,
+];
+
+/// The key filter section of each string-map directory.
+const MAP_FILTERS: [Section; 5] = [
+    Section::ByNameFilter,
+    Section::MaliciousFilter,
+    Section::SkeletonFilter,
+    Section::CollapsedFilter,
+    Section::WordSetFilter,
 ];
 
 fn dir_slot(dir: Section) -> usize {

@@ -29,9 +29,9 @@ use super::keys::str_hash;
 use super::normalize;
 use super::pack::{self, Section, SECTIONS};
 pub use super::pack::{TWO_EDIT_MAX_LEN, TWO_EDIT_MAX_RANK, TWO_EDIT_MIN_LEN};
-use super::text::{osa, osa_within, Deletions, FastBuild};
 #[cfg(test)]
 use super::text::osa_bounded;
+use super::text::{osa, osa_within, Deletions, FastBuild};
 /// Names longer than this are looked up exactly (popular, known malicious)
 /// but not searched for near misses: PyPI names are far shorter, and the
 /// searches grow with the square of the length.

@@ -238,7 +238,11 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
     sections.push(u32s(&children));
     let mut filters = Vec::with_capacity(5);
     let id_map = |m: Vec<(String, u32)>, pool: &mut Pool, filters: &mut Vec<Vec<u8>>| {
-        string_map(m.into_iter().map(|(k, v)| (k, v, 0)).collect(), pool, filters)
+        string_map(
+            m.into_iter().map(|(k, v)| (k, v, 0)).collect(),
+            pool,
+            filters,
+        )
     };
     let names = popular
         .iter()
@@ -257,9 +261,21 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
         })
         .collect();
     sections.extend(string_map(bad, &mut pool, &mut filters));
-    sections.extend(id_map(skeletons.into_iter().collect(), &mut pool, &mut filters));
-    sections.extend(id_map(collapsed.into_iter().collect(), &mut pool, &mut filters));
-    sections.extend(id_map(word_sets.into_iter().collect(), &mut pool, &mut filters));
+    sections.extend(id_map(
+        skeletons.into_iter().collect(),
+        &mut pool,
+        &mut filters,
+    ));
+    sections.extend(id_map(
+        collapsed.into_iter().collect(),
+        &mut pool,
+        &mut filters,
+    ));
+    sections.extend(id_map(
+        word_sets.into_iter().collect(),
+        &mut pool,
+        &mut filters,
+    ));
     sections.extend(deletion_table(one, n));
     sections.extend(deletion_table(two, n));
     sections.extend(filters);

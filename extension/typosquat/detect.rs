@@ -6,7 +6,7 @@ use super::index::Index;
 use super::keys::sorted_tokens;
 use super::text::{
     self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
-    misspelled_added_word, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+    misspelled_added_word, script_facts, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// A popular name with at least this many popular `name-...` children is a
@@ -19,6 +19,12 @@ const COMBO_MAX_RANK: u32 = 5_000;
 /// Combosquats of a misspelled base are reported only for bases ranked at
 /// or above this.
 const COMBO_TYPO_MAX_RANK: u32 = 2_000;
+
+/// The highest score [`Index::find_typos`] can offer (the best base score,
+/// rank factor and added-word penalty at most 1).
+const TYPO_MAX_SCORE: f64 = 0.9;
+/// The highest score [`Index::find_combos`] can offer.
+const COMBO_MAX_SCORE: f64 = 0.85;
 
 /// One technique match against one target, before the best is chosen.
 #[derive(Debug, Clone)]
@@ -42,6 +48,13 @@ pub(super) struct Best<'q> {
 }
 
 impl Best<'_> {
+    /// True when no finding scoring at most `max` can replace the best
+    /// (a tie can, with a better-ranked target): a detector whose findings
+    /// never score above `max` need not run.
+    fn beats(&self, max: f64) -> bool {
+        self.best.as_ref().is_some_and(|b| b.score > max)
+    }
+
     fn offer(
         &mut self,
         target: &str,
@@ -89,18 +102,6 @@ fn rank_factor(rank: u32) -> f64 {
     }
 }
 
-/// True for the edits a hurried typist or a look-alike makes: omitted,
-/// repeated or swapped characters, keyboard-adjacent or look-alike
-/// substitutions, delimiter changes. Two arbitrary substitutions are how
-/// unrelated names differ, not how typos look.
-fn typo_like(e: &text::Edit, suspect: &[u8]) -> bool {
-    match *e {
-        text::Edit::Omitted { .. } | text::Edit::Swapped { .. } => true,
-        text::Edit::Added { ch, at } => text::typo_like_insert(suspect, at, ch),
-        text::Edit::Substituted { got, want } => text::typo_like_substitution(got, want),
-    }
-}
-
 impl Index {
     /// The best finding for normalised `q`; when `q` is popular with rank
     /// `own`, only more popular targets count.
@@ -111,8 +112,14 @@ impl Index {
         self.find_repeats(q, &mut best);
         self.find_version_suffix(q, &mut best);
         self.find_prefix_change(q, &mut best);
-        self.find_typos(q, &mut best);
-        self.find_combos(q, &mut best);
+        // The two costly detectors run only when their best could still
+        // win (the result is the same either way).
+        if !best.beats(TYPO_MAX_SCORE) {
+            self.find_typos(q, &mut best);
+        }
+        if !best.beats(COMBO_MAX_SCORE) {
+            self.find_combos(q, &mut best);
+        }
         best.best
     }
 
@@ -267,8 +274,9 @@ impl Index {
     fn find_typos(&self, q: &str, out: &mut Best<'_>) {
         // Candidates come in rank order (ids are ranks' positions); keep the
         // best and describe only it: popular families (`mypy-boto3-*`) put
-        // hundreds of names within two edits of each other.
-        let mut best: Option<(f64, u32, Vec<text::Edit>)> = None;
+        // hundreds of names within two edits of each other. Two arbitrary
+        // substitutions are how unrelated names differ, not how typos look.
+        let mut best: Option<(f64, u32)> = None;
         for (id, d) in self.near(q, 2) {
             let (name, rank) = (self.name(id), self.rank(id));
             let base: f64 = match (d, name.len()) {
@@ -284,12 +292,7 @@ impl Index {
             if best.as_ref().is_some_and(|b| base * factor <= b.0) {
                 continue;
             }
-            let edits = edit_script(name.as_bytes(), q.as_bytes());
-            let digits_only = edits.iter().all(|e| {
-                matches!(e, text::Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
-            });
-            let all_typo_like =
-                text::is_exchange(&edits) || edits.iter().all(|e| typo_like(e, q.as_bytes()));
+            let (digits_only, all_typo_like) = script_facts(name.as_bytes(), q.as_bytes(), d);
             let score = if digits_only {
                 // cu11 vs cu12, v1 vs v2: versions, not typos.
                 0.4
@@ -306,12 +309,13 @@ impl Index {
             let score = if q.len() <= 3 { score.min(0.4) } else { score };
             let score = score * self.added_word_penalty(q, name) * factor;
             if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, id, edits));
+                best = Some((score, id));
             }
         }
-        if let Some((score, id, edits)) = best {
-            out.offer(self.name(id), Some(self.rank(id)), score, || {
-                describe_edits(&edits, q.as_bytes())
+        if let Some((score, id)) = best {
+            let name = self.name(id);
+            out.offer(name, Some(self.rank(id)), score, || {
+                describe_edits(&edit_script(name.as_bytes(), q.as_bytes()), q.as_bytes())
             });
         }
     }
@@ -320,14 +324,14 @@ impl Index {
     /// ecosystem word: that is a combosquat of `torch`, not a typo of
     /// `torch-npu`. Returns a factor that lets the combosquat win.
     fn added_word_penalty(&self, q: &str, p: &str) -> f64 {
-        let qt: Vec<&str> = q.split('-').collect();
-        let pt: Vec<&str> = p.split('-').collect();
-        if qt.len() != pt.len() || qt.len() < 2 {
+        let words = |s: &str| s.bytes().filter(|&b| b == b'-').count() + 1;
+        let n = words(q);
+        if n != words(p) || n < 2 {
             return 1.0;
         }
-        let differing: Vec<usize> = (0..qt.len()).filter(|&i| qt[i] != pt[i]).collect();
-        match differing.as_slice() {
-            [i] if is_added_word(qt[*i]) => 0.75,
+        let mut differing = q.split('-').zip(p.split('-')).filter(|(a, b)| a != b);
+        match (differing.next(), differing.next()) {
+            (Some((w, _)), None) if is_added_word(w) => 0.75,
             _ => 1.0,
         }
     }
@@ -480,9 +484,13 @@ impl Index {
         }
         for cut in 2..q.len() - 1 {
             let (left, right) = q.split_at(cut);
-            if let Some(id) = self
-                .id_of(left)
-                .filter(|&id| left.len() >= 4 && self.rank(id) <= COMBO_MAX_RANK)
+            // A base of four characters or more, and a right side that
+            // either branch could use: only then is the base looked up.
+            let usable = (right.len() >= 2 && is_added_word(right)) || right.len() >= 4;
+            if let Some(id) = (left.len() >= 4 && usable)
+                .then(|| self.id_of(left))
+                .flatten()
+                .filter(|&id| self.rank(id) <= COMBO_MAX_RANK)
             {
                 if is_added_word(right) && right.len() >= 2 {
                     let score = if self.is_plugin_host(id) { 0.45 } else { 0.7 };

@@ -29,7 +29,9 @@ use super::keys::str_hash;
 use super::normalize;
 use super::pack::{self, Section, SECTIONS};
 pub use super::pack::{TWO_EDIT_MAX_LEN, TWO_EDIT_MAX_RANK, TWO_EDIT_MIN_LEN};
-use super::text::{osa, osa_bounded, Deletions, FastBuild};
+#[cfg(test)]
+use super::text::osa_bounded;
+use super::text::{osa, osa_within, Deletions, FastBuild};
 /// Names longer than this are looked up exactly (popular, known malicious)
 /// but not searched for near misses: PyPI names are far shorter, and the
 /// searches grow with the square of the length.
@@ -107,6 +109,8 @@ struct Tables {
     sections: [(usize, usize); SECTIONS],
     /// Directory bits of each directory section (0 for the others).
     bits: [u32; SECTIONS],
+    /// Bits of each string map's key filter, in map order.
+    filter_bits: [u32; 5],
     /// Number of popular names.
     n: usize,
 }
@@ -167,6 +171,14 @@ impl Tables {
             }
             bits[d as usize] = buckets.trailing_zeros();
         }
+        let mut filter_bits = [0; 5];
+        for (slot, f) in MAP_FILTERS.iter().enumerate() {
+            let len = sections[*f as usize].1;
+            if len < 8 || !len.is_power_of_two() {
+                return Err(TablesError("map filter size"));
+            }
+            filter_bits[slot] = (len * 8).trailing_zeros();
+        }
         let n = sections[Section::Rank as usize].1 / 4;
         if sections[Section::NameOff as usize].1 != 4 * (n + 1)
             || sections[Section::Children as usize].1 != 4 * n
@@ -178,6 +190,7 @@ impl Tables {
             bytes,
             sections,
             bits,
+            filter_bits,
             n,
         })
     }
@@ -206,6 +219,15 @@ impl Tables {
         let d = self.section(dir);
         let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
         let h = str_hash(key.as_bytes());
+        let slot = dir_slot(dir);
+        let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
+        if self
+            .section(MAP_FILTERS[slot])
+            .get(bit / 8)
+            .is_some_and(|byte| byte & (1 << (bit % 8)) == 0)
+        {
+            return None;
+        }
         let b = pack::bucket(h, self.bits[dir as usize]);
         let tag = pack::tag(h);
         let (start, end) = (read_u32(d, 4 * b) as usize, read_u32(d, 4 * b + 4) as usize);
@@ -229,8 +251,13 @@ impl Tables {
     /// Appends the ids filed under each of `hashes` in the deletion table
     /// `dir` (its entries and filter are the next two sections), and
     /// possibly a few more that share a hash's directory bits and
-    /// fingerprint.
-    fn deletion_ids(&self, dir: Section, hashes: &[u64], out: &mut Vec<u32>) {
+    /// fingerprint. `scratch` is working space.
+    ///
+    /// Three passes, so that the probes' cache misses overlap instead of
+    /// queueing: the filter bits of every hash (no branch on a load), then
+    /// the directory ranges of the hashes that pass, touching each range's
+    /// first entry, then the scans.
+    fn deletion_ids(&self, dir: Section, hashes: &[u64], scratch: &mut Probes, out: &mut Vec<u32>) {
         let (entries, filter) = match dir {
             Section::OneEditDir => (Section::OneEditEntries, Section::OneEditFilter),
             _ => (Section::TwoEditEntries, Section::TwoEditFilter),
@@ -241,19 +268,20 @@ impl Tables {
         let filter_bits = (filter.len() * 8).max(1).trailing_zeros();
         let width = pack::entry_width(self.n);
         let count = entries.len() / width;
-        // First the filter and the directory ranges, touching each range's
-        // first entry: the probes' cache misses then overlap instead of
-        // queueing.
-        let mut ranges: Vec<(usize, usize, u16)> = Vec::with_capacity(hashes.len());
-        let mut touched = 0u32;
+        let passed = &mut scratch.passed;
+        passed.clear();
+        passed.resize(hashes.len(), 0);
+        let mut kept = 0;
         for &h in hashes {
-            let bit = pack::filter_bit(h, filter_bits);
-            if filter
-                .get(bit / 8)
-                .is_none_or(|byte| byte & (1 << (bit % 8)) == 0)
-            {
-                continue;
-            }
+            let (word, mask) = pack::filter_word(h, filter_bits);
+            let set = read_u64(filter, 8 * word) & mask == mask;
+            passed[kept] = h;
+            kept += usize::from(set);
+        }
+        let ranges = &mut scratch.ranges;
+        ranges.clear();
+        let mut touched = 0u32;
+        for &h in &passed[..kept] {
             let b = pack::bucket(h, bits);
             let start = read_u32(d, 4 * b) as usize;
             let end = (read_u32(d, 4 * b + 4) as usize).min(count);
@@ -261,7 +289,7 @@ impl Tables {
             ranges.push((start, end, pack::fingerprint(h, bits)));
         }
         std::hint::black_box(touched);
-        for (start, end, fp) in ranges {
+        for &(start, end, fp) in ranges.iter() {
             // Sorted by fingerprint: stop at the first greater one.
             for i in start..end {
                 let (f, id) = if width == 4 {
@@ -281,6 +309,33 @@ impl Tables {
     }
 }
 
+/// Working space of [`Tables::deletion_ids`].
+#[derive(Default)]
+struct Probes {
+    /// The hashes whose filter bit is set.
+    passed: Vec<u64>,
+    /// Their entry ranges and fingerprints.
+    ranges: Vec<(usize, usize, u16)>,
+}
+
+/// Working space of [`Index::near`], kept per thread so that a search
+/// allocates nothing but its answer.
+struct NearScratch {
+    deletions: Deletions,
+    keys: Vec<u64>,
+    ids: Vec<u32>,
+    probes: Probes,
+}
+
+thread_local! {
+    static NEAR_SCRATCH: std::cell::RefCell<NearScratch> = std::cell::RefCell::new(NearScratch {
+        deletions: Deletions::new(b""),
+        keys: Vec::new(),
+        ids: Vec::new(),
+        probes: Probes::default(),
+    });
+}
+
 /// The entries section of each string-map directory.
 const DIRECTORIES_ENTRIES: [Section; 5] = [
     Section::ByName,
@@ -288,6 +343,15 @@ const DIRECTORIES_ENTRIES: [Section; 5] = [
     Section::Skeleton,
     Section::Collapsed,
     Section::WordSet,
+];
+
+/// The key filter section of each string-map directory.
+const MAP_FILTERS: [Section; 5] = [
+    Section::ByNameFilter,
+    Section::MaliciousFilter,
+    Section::SkeletonFilter,
+    Section::CollapsedFilter,
+    Section::WordSetFilter,
 ];
 
 fn dir_slot(dir: Section) -> usize {
@@ -527,7 +591,11 @@ impl Index {
         if let Some(f) = best {
             a.distance = Some(osa(q.as_bytes(), f.target.as_bytes()) as u32);
             a.score = f.score;
-            a.technique = format!("{prefix}{}", f.technique);
+            a.technique = if prefix.is_empty() {
+                f.technique
+            } else {
+                format!("{prefix}{}", f.technique)
+            };
             a.target = Some(f.target);
             a.target_rank = f.rank;
         } else if let Some(own) = popular_rank {
@@ -558,44 +626,84 @@ impl Index {
     /// the answer is exactly every name at distance 1, plus, when probed,
     /// every long, well-ranked name at distance 2.
     pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
+        NEAR_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.near_in(q, max, &mut scratch),
+            // Only a re-entrant call gets here (none does): fresh space.
+            Err(_) => self.near_in(
+                q,
+                max,
+                &mut NearScratch {
+                    deletions: Deletions::new(b""),
+                    keys: Vec::new(),
+                    ids: Vec::new(),
+                    probes: Probes::default(),
+                },
+            ),
+        })
+    }
+
+    /// [`Index::near`] in the working space `s`.
+    fn near_in(&self, q: &str, max: usize, s: &mut NearScratch) -> Vec<(u32, usize)> {
         let b = q.as_bytes();
-        let mut ids: Vec<u32> = Vec::new();
+        let NearScratch {
+            deletions: d,
+            keys,
+            ids,
+            probes,
+        } = s;
+        ids.clear();
+        keys.clear();
         // Distance 1 against every name: deletions of the suspect (0 or 1)
         // meet deletions of the name (0 or 1).
-        let d = Deletions::new(b);
+        d.reset(b);
         // Distance 2 only against long, well-ranked names, and only for
         // suspects short enough that a second edit is a typo rather than a
         // different name: the probes grow with the square of the length.
         let two = max >= 2
             && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2))
             && !self.tables.section(Section::TwoEditEntries).is_empty();
-        let pairs = if two {
-            b.len() * b.len().saturating_sub(1) / 2
-        } else {
-            0
-        };
-        let mut keys: Vec<u64> = Vec::with_capacity(b.len() + 1 + pairs);
+        // Deleting either of two equal neighbours gives the same string:
+        // its hash is probed once.
+        let repeat = |i: usize| i > 0 && b[i] == b[i - 1];
         keys.push(d.whole());
         for i in 0..b.len() {
-            keys.push(d.without1(i));
+            if !repeat(i) {
+                keys.push(d.without1(i));
+            }
         }
         self.tables
-            .deletion_ids(Section::OneEditDir, &keys, &mut ids);
+            .deletion_ids(Section::OneEditDir, keys, probes, ids);
         if two {
-            for i in 0..b.len() {
-                for j in i + 1..b.len() {
-                    keys.push(d.without2(i, j));
+            // The distance-2 table holds strings of at least
+            // TWO_EDIT_MIN_LEN - 2 characters: shorter keys are not probed.
+            let shortest = TWO_EDIT_MIN_LEN - 2;
+            if b.len() - 1 < shortest {
+                keys.truncate(1);
+            }
+            if b.len() - 2 >= shortest {
+                for i in 0..b.len() {
+                    if repeat(i) {
+                        continue;
+                    }
+                    for j in i + 1..b.len() {
+                        // (i, j) and (i, j - 1) delete the same string
+                        // when b[j] repeats b[j - 1] (j - 1 is not i).
+                        if j > i + 1 && b[j] == b[j - 1] {
+                            continue;
+                        }
+                        keys.push(d.without2(i, j));
+                    }
                 }
             }
             self.tables
-                .deletion_ids(Section::TwoEditDir, &keys, &mut ids);
+                .deletion_ids(Section::TwoEditDir, keys, probes, ids);
         }
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter()
-            .filter_map(|id| {
+        ids.iter()
+            .filter_map(|&id| {
                 let allowed = max.min(if two && self.is_two_edit(id) { 2 } else { 1 });
-                osa_bounded(b, self.name(id).as_bytes(), allowed)
+                osa_within(b, self.name(id).as_bytes(), allowed)
                     .filter(|&d| d > 0)
                     .map(|d| (id, d))
             })

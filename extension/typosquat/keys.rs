@@ -30,8 +30,19 @@ fn mix(mut h: u64, len: usize) -> u64 {
 impl Deletions {
     /// Prepares the hashes of `b`.
     pub(crate) fn new(b: &[u8]) -> Deletions {
-        let mut pre = Vec::with_capacity(b.len() + 1);
-        let mut pow = Vec::with_capacity(b.len() + 1);
+        let mut d = Deletions {
+            pre: Vec::with_capacity(b.len() + 1),
+            pow: Vec::with_capacity(b.len() + 1),
+        };
+        d.reset(b);
+        d
+    }
+
+    /// Prepares the hashes of `b` in place (reusing the buffers).
+    pub(crate) fn reset(&mut self, b: &[u8]) {
+        let (pre, pow) = (&mut self.pre, &mut self.pow);
+        pre.clear();
+        pow.clear();
         pre.push(0u64);
         pow.push(1u64);
         for &c in b {
@@ -40,7 +51,6 @@ impl Deletions {
             let p = pow[pow.len() - 1];
             pow.push(p.wrapping_mul(BASE));
         }
-        Deletions { pre, pow }
     }
 
     fn len(&self) -> usize {

@@ -23,10 +23,16 @@
 //!   popular names with their ids, filed in a directory over the hashes'
 //!   top bits; each entry keeps the next 16 bits of its hash (a
 //!   fingerprint) and its id, `fingerprint | id << 16` in a `u32` (a `u64`
-//!   past 65,536 names), sorted. Beside them a bitmap over the hashes' low
-//!   bits (about four bits a hash) turns most probes for absent hashes away
+//!   past 65,536 names), sorted. Beside them a blocked Bloom filter (8-16
+//!   bits a hash; each hash sets two bits of the 64-bit word its low bits
+//!   pick, see [`filter_word`]) turns most probes for absent hashes away
 //!   before they touch the entries. A probe returns a superset of the names
 //!   filed under a hash; the caller's distance check is exact.
+//! - Map filters, one a string map, in map order: a bitmap over bits 32..
+//!   of the [`str_hash`] of every key (about sixteen bits a key,
+//!   cache-resident), so that the many lookups of strings that are no key
+//!   (the combosquat and prefix detectors try every cut; most names have no
+//!   look-alike skeleton) mostly stop before the map.
 
 use std::collections::HashMap;
 
@@ -43,7 +49,7 @@ pub const TWO_EDIT_MIN_LEN: usize = 8;
 pub const TWO_EDIT_MAX_LEN: usize = 30;
 
 /// The first bytes of the tables (format version in the last byte).
-pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x01";
+pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x04";
 
 /// The sections of the tables, in table-of-contents order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +94,21 @@ pub(crate) enum Section {
     TwoEditEntries,
     /// Filter bitmap, see [`Section::TwoEditDir`].
     TwoEditFilter,
+    /// Bitmap over the keys' [`str_hash`]es of [`Section::ByName`] (see
+    /// [`key_filter_bit`]).
+    ByNameFilter,
+    /// The same for [`Section::Malicious`].
+    MaliciousFilter,
+    /// The same for [`Section::Skeleton`].
+    SkeletonFilter,
+    /// The same for [`Section::Collapsed`].
+    CollapsedFilter,
+    /// The same for [`Section::WordSet`].
+    WordSetFilter,
 }
 
 /// Number of sections.
-pub(crate) const SECTIONS: usize = Section::TwoEditFilter as usize + 1;
+pub(crate) const SECTIONS: usize = Section::WordSetFilter as usize + 1;
 /// Bytes before the first section: magic, count, padding, contents.
 pub(crate) const HEADER_LEN: usize = 16 + SECTIONS * 8;
 
@@ -219,15 +236,20 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
     sections.push(u32s(&name_off));
     sections.push(u32s(&popular.iter().map(|p| p.rank).collect::<Vec<_>>()));
     sections.push(u32s(&children));
-    let id_map = |m: Vec<(String, u32)>, pool: &mut Pool| {
-        string_map(m.into_iter().map(|(k, v)| (k, v, 0)).collect(), pool)
+    let mut filters = Vec::with_capacity(5);
+    let id_map = |m: Vec<(String, u32)>, pool: &mut Pool, filters: &mut Vec<Vec<u8>>| {
+        string_map(
+            m.into_iter().map(|(k, v)| (k, v, 0)).collect(),
+            pool,
+            filters,
+        )
     };
     let names = popular
         .iter()
         .enumerate()
         .map(|(i, p)| (p.name.clone(), i as u32))
         .collect();
-    sections.extend(id_map(names, &mut pool));
+    sections.extend(id_map(names, &mut pool, &mut filters));
     let mut bad: Vec<(String, String)> = bad.into_iter().collect();
     // In name order, so that the pool (and the binary) is reproducible.
     bad.sort_unstable();
@@ -238,12 +260,25 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
             (k, off, len)
         })
         .collect();
-    sections.extend(string_map(bad, &mut pool));
-    sections.extend(id_map(skeletons.into_iter().collect(), &mut pool));
-    sections.extend(id_map(collapsed.into_iter().collect(), &mut pool));
-    sections.extend(id_map(word_sets.into_iter().collect(), &mut pool));
+    sections.extend(string_map(bad, &mut pool, &mut filters));
+    sections.extend(id_map(
+        skeletons.into_iter().collect(),
+        &mut pool,
+        &mut filters,
+    ));
+    sections.extend(id_map(
+        collapsed.into_iter().collect(),
+        &mut pool,
+        &mut filters,
+    ));
+    sections.extend(id_map(
+        word_sets.into_iter().collect(),
+        &mut pool,
+        &mut filters,
+    ));
     sections.extend(deletion_table(one, n));
     sections.extend(deletion_table(two, n));
+    sections.extend(filters);
     debug_assert_eq!(sections.len(), SECTIONS);
 
     let mut tables = Vec::new();
@@ -294,8 +329,13 @@ pub(crate) fn tag(hash: u64) -> u32 {
 }
 
 /// A string map's directory and entries: `(key, value0, value1)`, keys
-/// unique; keys are added to the pool. About two keys a bucket.
-fn string_map(entries: Vec<(String, u32, u32)>, pool: &mut Pool) -> [Vec<u8>; 2] {
+/// unique; keys are added to the pool. About two keys a bucket. Its key
+/// filter is pushed to `filters`.
+fn string_map(
+    entries: Vec<(String, u32, u32)>,
+    pool: &mut Pool,
+    filters: &mut Vec<Vec<u8>>,
+) -> [Vec<u8>; 2] {
     let bits = bits_for(entries.len().div_ceil(2));
     let mut entries: Vec<(usize, String, u64, u32, u32)> = entries
         .into_iter()
@@ -306,6 +346,13 @@ fn string_map(entries: Vec<(String, u32, u32)>, pool: &mut Pool) -> [Vec<u8>; 2]
         .collect();
     entries.sort_unstable();
     let dir = directory(entries.iter().map(|e| e.0), bits);
+    let filter_bits = bits_for(entries.len() * 16).max(6);
+    let mut filter = vec![0u64; (1usize << filter_bits) / 64];
+    for e in &entries {
+        let bit = key_filter_bit(e.2, filter_bits);
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
+    filters.push(filter.iter().flat_map(|w| w.to_le_bytes()).collect());
     let mut flat = Vec::with_capacity(entries.len() * MAP_ENTRY / 4);
     for (_, k, h, v0, v1) in &entries {
         let (off, len) = pool.add(k);
@@ -330,9 +377,18 @@ pub(crate) fn entry_width(n: usize) -> usize {
     }
 }
 
-/// The filter bit of `hash` in a bitmap of `2^bits` bits.
-pub(crate) fn filter_bit(hash: u64, bits: u32) -> usize {
-    (hash & ((1u64 << bits) - 1)) as usize
+/// The bit of a key's [`str_hash`] in a map filter of `2^bits` bits
+/// (bits above the map's tag, below its directory bits).
+pub(crate) fn key_filter_bit(hash: u64, bits: u32) -> usize {
+    ((hash >> 32) & ((1u64 << bits) - 1)) as usize
+}
+
+/// The filter word of `hash` in a deletion table's bitmap of `2^bits`
+/// bits, and the two bits of that 64-bit word it sets (one word a probe:
+/// one cache access, a quarter of the false passes of one bit).
+pub(crate) fn filter_word(hash: u64, bits: u32) -> (usize, u64) {
+    let word = ((hash & ((1u64 << bits) - 1)) >> 6) as usize;
+    (word, (1u64 << (hash & 63)) | (1u64 << ((hash >> 24) & 63)))
 }
 
 /// A deletion table's directory, entries and filter (`n` popular names).
@@ -345,11 +401,11 @@ fn deletion_table(pairs: Vec<(u64, u32)>, n: usize) -> [Vec<u8>; 3] {
     // About sixteen entries a bucket: a directory small enough to stay in
     // cache, and about one cache line of entries a probe.
     let bits = bits_for(pairs.len().div_ceil(16));
-    let filter_bits = bits_for(pairs.len() * 4).max(6);
+    let filter_bits = bits_for(pairs.len() * 8).max(6);
     let mut filter = vec![0u64; (1usize << filter_bits) / 64];
     for &(h, _) in &pairs {
-        let bit = filter_bit(h, filter_bits);
-        filter[bit / 64] |= 1 << (bit % 64);
+        let (word, mask) = filter_word(h, filter_bits);
+        filter[word] |= mask;
     }
     let mut keyed: Vec<(usize, u16, u32)> = pairs
         .into_iter()

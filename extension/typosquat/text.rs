@@ -100,9 +100,68 @@ fn osa_rows<R: AsMut<[u32]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) 
     (d <= max).then_some(d)
 }
 
-/// The optimal-string-alignment distance, unbounded.
+/// The optimal-string-alignment distance, unbounded. Small distances (the
+/// usual case: a typo and its target) take the banded DP first.
 pub(crate) fn osa(a: &[u8], b: &[u8]) -> usize {
+    if let Some(d) = osa_within(a, b, 4) {
+        return d;
+    }
     osa_bounded(a, b, a.len().max(b.len())).unwrap_or(a.len().max(b.len()))
+}
+
+/// [`osa_bounded`], computed on the diagonal band `|i - j| <= max` only:
+/// the same answer (a cell whose distance is at most `max` lies on a path
+/// of cells no greater, all inside the band; every cell outside the band
+/// is read as "more than `max`"), in `O(len * max)` instead of
+/// `O(len^2)`. For the index's candidate checks (`max` 1 or 2).
+pub(crate) fn osa_within(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
+    const CELLS: usize = 64;
+    const FAR: u32 = u32::MAX / 4;
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    if a == b {
+        return Some(0);
+    }
+    let (n, m) = (a.len(), b.len());
+    if m >= CELLS || max > 8 {
+        return osa_bounded(a, b, max);
+    }
+    let mut rows = [[FAR; CELLS]; 3];
+    // Rows rotate: `p2` is row i - 2, `p1` row i - 1, `c` row i. Each row
+    // writes its band and one cell either side (FAR, or the exact first
+    // column), which covers every cell the next two rows read.
+    let (mut p2, mut p1, mut c) = (0usize, 1usize, 2usize);
+    for (j, cell) in rows[p1].iter_mut().enumerate().take(m.min(max) + 1) {
+        *cell = j as u32;
+    }
+    let max32 = max as u32;
+    for i in 1..=n {
+        let lo = i.saturating_sub(max).max(1);
+        let hi = (i + max).min(m);
+        rows[c][lo - 1] = if lo == 1 { i as u32 } else { FAR };
+        let mut row_min = FAR;
+        for j in lo..=hi {
+            let cost = u32::from(a[i - 1] != b[j - 1]);
+            let mut v = (rows[p1][j] + 1)
+                .min(rows[c][j - 1] + 1)
+                .min(rows[p1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(rows[p2][j - 2] + 1);
+            }
+            rows[c][j] = v;
+            row_min = row_min.min(v);
+        }
+        if hi < m {
+            rows[c][hi + 1] = FAR;
+        }
+        if row_min > max32 {
+            return None;
+        }
+        (p2, p1, c) = (p1, c, p2);
+    }
+    let d = rows[p1][m] as usize;
+    (d <= max).then_some(d)
 }
 
 /// One edit that turns the popular name into the suspect name.
@@ -145,9 +204,21 @@ pub(crate) fn typo_like_substitution(got: u8, want: u8) -> bool {
 /// order. Among alignments with the fewest edits it prefers the one made of
 /// slips (omitted, repeated, swapped, keyboard-adjacent characters), so
 /// that `colorram` reads as a repeated "r" and an omitted "a" rather than
-/// two arbitrary changes. Only called for the one target finally reported,
-/// so the full matrix is fine.
+/// two arbitrary changes. Only called for the one target finally reported.
+///
+/// Names at most two edits apart (typos, the usual case) fill only the
+/// diagonal band `|i - j| <= d` of the matrix: an alignment of `d` edits
+/// costs at most `101 d`, less than any cell `d + 1` off the diagonal
+/// (`100 (d + 1)` or more), so the cells the traceback visits or compares
+/// with hold the values of the full matrix and the script is the same.
 pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
+    let k = osa_within(target, suspect, 2).unwrap_or(target.len().max(suspect.len()));
+    edit_script_in_band(target, suspect, k)
+}
+
+/// [`edit_script`] on the band `|i - j| <= k` (the whole matrix when `k`
+/// is the longer length); `k` at least the distance of the two.
+fn edit_script_in_band(target: &[u8], suspect: &[u8], k: usize) -> Vec<Edit> {
     // Costs in hundredths: a slip costs 100, any other edit 101, so the
     // number of edits is still minimised first.
     const SLIP: usize = 100;
@@ -173,15 +244,17 @@ pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
             OTHER
         }
     };
-    let mut d = vec![0usize; (n + 1) * w];
-    for i in 0..=n {
+    // Out of the band: farther than any alignment in it.
+    const FAR: usize = usize::MAX / 4;
+    let mut d = vec![FAR; (n + 1) * w];
+    for i in 0..=n.min(k) {
         d[i * w] = i * SLIP;
     }
-    for j in 1..=m {
+    for j in 1..=m.min(k) {
         d[j] = d[j - 1] + ins(j);
     }
     for i in 1..=n {
-        for j in 1..=m {
+        for j in i.saturating_sub(k).max(1)..=(i + k).min(m) {
             let mut v = (d[(i - 1) * w + j] + SLIP)
                 .min(d[i * w + j - 1] + ins(j))
                 .min(d[(i - 1) * w + j - 1] + sub(i, j));
@@ -232,6 +305,95 @@ pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
     }
     edits.reverse();
     edits
+}
+
+/// What scoring asks of an edit script: `(digits_only, all_typo_like)`.
+/// Digits only: every edit substitutes a digit for a digit (`cu11` for
+/// `cu12`: versions, not typos). All typo-like: the edits exchange one pair
+/// of characters, or each is a slip a hurried typist or a look-alike makes
+/// (omitted, repeated or swapped characters, keyboard-adjacent or
+/// look-alike substitutions, delimiter changes).
+pub(crate) fn edit_facts(edits: &[Edit], suspect: &[u8]) -> (bool, bool) {
+    let digits_only = edits.iter().all(|e| {
+        matches!(e, Edit::Substituted { got, want } if got.is_ascii_digit() && want.is_ascii_digit())
+    });
+    let all_typo_like = is_exchange(edits)
+        || edits.iter().all(|e| match *e {
+            Edit::Omitted { .. } | Edit::Swapped { .. } => true,
+            Edit::Added { ch, at } => typo_like_insert(suspect, at, ch),
+            Edit::Substituted { got, want } => typo_like_substitution(got, want),
+        });
+    (digits_only, all_typo_like)
+}
+
+/// [`edit_facts`] of the edit script from `target` to `suspect`, which are
+/// `d` edits apart: without building the script when `d` is 1.
+pub(crate) fn script_facts(target: &[u8], suspect: &[u8], d: usize) -> (bool, bool) {
+    if d == 1 {
+        if let Some(f) = one_edit_facts(target, suspect) {
+            return f;
+        }
+    }
+    edit_facts(&edit_script(target, suspect), suspect)
+}
+
+/// What scoring asks of the edit script from `target` to `suspect` when
+/// they are one edit apart, without building it: `(digits_only,
+/// all_typo_like)`, as [`edit_script`]'s single edit would answer (it picks
+/// a slip whenever one of the one-edit alignments is a slip). `None` when
+/// the two are not one edit apart.
+pub(crate) fn one_edit_facts(target: &[u8], suspect: &[u8]) -> Option<(bool, bool)> {
+    let (n, m) = (target.len(), suspect.len());
+    let short = n.min(m);
+    let prefix = target
+        .iter()
+        .zip(suspect)
+        .take_while(|(x, y)| x == y)
+        .count();
+    let suffix = target
+        .iter()
+        .rev()
+        .zip(suspect.iter().rev())
+        .take(short)
+        .take_while(|(x, y)| x == y)
+        .count();
+    if m == n {
+        if prefix == n {
+            return None;
+        }
+        let p = prefix;
+        let last = n - 1 - suffix;
+        if p == last {
+            let (got, want) = (suspect[p], target[p]);
+            return Some((
+                got.is_ascii_digit() && want.is_ascii_digit(),
+                typo_like_substitution(got, want),
+            ));
+        }
+        if last == p + 1 && target[p] == suspect[last] && target[last] == suspect[p] {
+            // Swapped: a slip, not a substitution.
+            return Some((false, true));
+        }
+        return None;
+    }
+    if m == n + 1 {
+        // Added: the character at any `k` with `suspect` minus `k` equal to
+        // `target`; those `k` run from `m - 1 - suffix` to `prefix`.
+        let first = (m - 1).saturating_sub(suffix);
+        if first > prefix {
+            return None;
+        }
+        let slip = (first..=prefix).any(|k| typo_like_insert(suspect, k, suspect[k]));
+        return Some((false, slip));
+    }
+    if n == m + 1 {
+        if prefix + suffix < m {
+            return None;
+        }
+        // Omitted: always a slip.
+        return Some((false, true));
+    }
+    None
 }
 
 /// True when `edits` are two substitutions that exchange one pair of
@@ -491,7 +653,7 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
         .filter(|w| !word.starts_with(*w))
         // `updater` for `updated`: a different ending is a different word.
         .filter(|w| word.as_bytes()[..word.len() - 1] != w.as_bytes()[..w.len() - 1])
-        .find(|w| osa_bounded(word.as_bytes(), w.as_bytes(), 1).is_some())
+        .find(|w| osa_within(word.as_bytes(), w.as_bytes(), 1).is_some())
 }
 
 /// True when `word` is a version number as attackers append it (`2`,
@@ -518,6 +680,88 @@ mod tests {
         assert_eq!(osa(b"numpy", b"nupmyy"), 2);
         assert_eq!(osa_bounded(b"numpy", b"pandas", 2), None);
         assert_eq!(osa(b"", b"abc"), 3);
+    }
+
+    /// Random pairs near each other: names, their one- and two-edit
+    /// mutations (runs, swaps, digits, delimiters).
+    fn near_pairs() -> Vec<(Vec<u8>, Vec<u8>)> {
+        let words: [&[u8]; 8] = [
+            b"requests",
+            b"numpy",
+            b"cu12",
+            b"aab-bbc",
+            b"tensorflow",
+            b"ss",
+            b"a",
+            b"py-yaml2",
+        ];
+        let alphabet = b"abcs12-";
+        let mut x: u64 = 3;
+        let mut next = |n: usize| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize % n.max(1)
+        };
+        let mut out = Vec::new();
+        for _ in 0..20_000 {
+            let t = words[next(words.len())].to_vec();
+            let mut s = t.clone();
+            for _ in 0..1 + next(3) {
+                let i = next(s.len());
+                match next(4) {
+                    0 if s.len() > 1 => {
+                        s.remove(i);
+                    }
+                    1 => s.insert(i, alphabet[next(alphabet.len())]),
+                    2 if i + 1 < s.len() => s.swap(i, i + 1),
+                    _ => s[i] = alphabet[next(alphabet.len())],
+                }
+            }
+            out.push((t, s));
+        }
+        out
+    }
+
+    #[test]
+    fn banded_osa_equals_the_full_dp() {
+        for (t, s) in near_pairs() {
+            for max in 0..5 {
+                assert_eq!(
+                    osa_within(&t, &s, max),
+                    osa_bounded(&t, &s, max),
+                    "{t:?} {s:?} {max}"
+                );
+                assert_eq!(osa_within(&s, &t, max), osa_bounded(&s, &t, max));
+            }
+            let full = osa_bounded(&t, &s, t.len().max(s.len())).unwrap_or(0);
+            assert_eq!(osa(&t, &s), full);
+        }
+        let long = vec![b'a'; 80];
+        assert_eq!(osa_within(&long, &long[1..], 2), Some(1));
+    }
+
+    #[test]
+    fn banded_edit_scripts_equal_the_full_matrix() {
+        for (t, s) in near_pairs() {
+            let full = edit_script_in_band(&t, &s, t.len().max(s.len()));
+            assert_eq!(edit_script(&t, &s), full, "{t:?} {s:?}");
+        }
+    }
+
+    #[test]
+    fn one_edit_facts_are_the_edit_scripts() {
+        let mut one = 0;
+        for (t, s) in near_pairs() {
+            let d = osa(&t, &s);
+            let script = edit_facts(&edit_script(&t, &s), &s);
+            assert_eq!(script_facts(&t, &s, d), script, "{t:?} {s:?}");
+            if d == 1 {
+                one += 1;
+                assert_eq!(one_edit_facts(&t, &s), Some(script), "{t:?} {s:?}");
+            }
+        }
+        assert!(one > 5_000, "{one}");
     }
 
     #[test]

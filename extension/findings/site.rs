@@ -642,6 +642,9 @@ struct SiteDirs<'a> {
     listed: std::cell::RefCell<ListingMap>,
 }
 
+/// Most directory listings one scan of a site keeps at once.
+const MAX_SITE_LISTINGS: usize = 100_000;
+
 /// A listing's entries, or why the directory could not be listed.
 type Listed = Result<std::rc::Rc<Vec<RawEntry>>, std::rc::Rc<crate::host::HostError>>;
 type ListingMap = HashMap<PathBuf, Listed>;
@@ -700,9 +703,13 @@ impl<'a> SiteDirs<'a> {
             }),
         };
         let got: Listed = got.map(std::rc::Rc::new).map_err(std::rc::Rc::new);
-        self.listed
-            .borrow_mut()
-            .insert(rel.to_path_buf(), got.clone());
+        // Kept: listings of directories that exist (bounded by the disk).
+        // Not kept: failures, so that a RECORD naming a million missing
+        // directories costs time, not memory.
+        let mut listed = self.listed.borrow_mut();
+        if got.is_ok() && listed.len() < MAX_SITE_LISTINGS {
+            listed.insert(rel.to_path_buf(), got.clone());
+        }
         got
     }
 

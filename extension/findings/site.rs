@@ -642,6 +642,14 @@ struct SiteDirs<'a> {
     listed: std::cell::RefCell<ListingMap>,
 }
 
+/// Whether a path names a Python source file (`.py`/`.pyw`, any case).
+fn is_python_file(rel: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let b = rel.as_os_str().as_bytes();
+    let ends = |x: &[u8]| b.len() >= x.len() && b[b.len() - x.len()..].eq_ignore_ascii_case(x);
+    ends(b".py") || ends(b".pyw")
+}
+
 /// Most directory listings one scan of a site keeps at once.
 const MAX_SITE_LISTINGS: usize = 100_000;
 
@@ -720,6 +728,43 @@ impl<'a> SiteDirs<'a> {
             .binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes()))
             .ok()
             .map(|k| entries[k].kind)
+    }
+
+    /// The [`FileKey`] of `path` as [`Scanner::stat`] gives it; for a file
+    /// of a metadata directory listed in the site as a real directory (a
+    /// RECORD), one `fstatat` relative to the site held open.
+    fn key(&self, path: &Path) -> Option<FileKey> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = python::record::below(self.site, path).filter(|rel| {
+            let b = rel.as_os_str().as_bytes();
+            b.iter().filter(|c| **c == b'/').count() == 1
+                && rel.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if let (Some(dir), Some(rel)) = (&self.dir, rel) {
+            let first = rel.components().next().map(|c| c.as_os_str());
+            let real_dir = first.is_some_and(|f| {
+                self.list(Path::new(""))
+                    .is_ok_and(|es| Self::kind_in(&es, f) == Some(EntryType::Dir))
+            });
+            if real_dir {
+                match dir.stat_id(rel) {
+                    Ok(id) if id.mode & libc::S_IFMT != libc::S_IFLNK => {
+                        return Some(FileKey {
+                            path: path.to_path_buf(),
+                            dev: id.dev,
+                            ino: id.ino,
+                            size: id.size,
+                            mtime_ns: id.mtime_ns,
+                            ctime_ns: id.ctime_ns,
+                        })
+                    }
+                    Err(e) if e.is_not_found() => return None,
+                    _ => {}
+                }
+            }
+        }
+        let md = self.scanner.stat(self.host, path).ok()?;
+        Some(FileKey::new(path, &md))
     }
 
     /// Whether the file `rel` below the site (host path `path`) exists, as
@@ -824,22 +869,17 @@ fn record_file(d: &Distribution) -> PathBuf {
     }
 }
 
-fn site_keys(
-    host: &Host,
-    scanner: &Scanner,
-    site: &Path,
-    dists: &[Arc<Distribution>],
-) -> Vec<Option<FileKey>> {
-    std::iter::once(site.to_path_buf())
+fn site_keys(dirs: &SiteDirs<'_>, dists: &[Arc<Distribution>]) -> Vec<Option<FileKey>> {
+    std::iter::once(dirs.site.to_path_buf())
         .chain(dists.iter().map(|d| record_file(d)))
-        .map(|p| scanner.stat(host, &p).ok().map(|md| FileKey::new(&p, &md)))
+        .map(|p| dirs.key(&p))
         .collect()
 }
 
 fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIndex> {
     let site = dirs.site;
     if let Some(idx) = scanner.sites.get(&site.to_path_buf()) {
-        if site_keys(host, scanner, site, &idx.dists) == idx.keys {
+        if site_keys(dirs, &idx.dists) == idx.keys {
             return idx;
         }
     }
@@ -893,10 +933,13 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
                     let h = idx.hash(&e.path);
                     idx.listed.insert(h);
                 }
-                idx.recorded_tops
-                    .insert(first.to_string_lossy().into_owned());
-                let lower = rel.to_string_lossy().to_ascii_lowercase();
-                if !(lower.ends_with(".py") || lower.ends_with(".pyw")) || e.outside_environment {
+                // Most entries share their first component: no copy of it
+                // when it is known already.
+                if !first.to_str().is_some_and(|f| idx.recorded_tops.contains(f)) {
+                    idx.recorded_tops
+                        .insert(first.to_string_lossy().into_owned());
+                }
+                if !is_python_file(rel) || e.outside_environment {
                     return;
                 }
                 if code.len() >= MAX_CODE_FILES_PER_DIST {
@@ -957,7 +1000,7 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
         .iter()
         .map(|d| python::distribution::entry_points_at(host, d, sd))
         .collect();
-    idx.keys = site_keys(host, scanner, site, &dists);
+    idx.keys = site_keys(dirs, &dists);
     idx.dists = dists;
     let idx = Arc::new(idx);
     scanner.sites.insert(site.to_path_buf(), idx.clone());

@@ -883,12 +883,13 @@ impl HostDir {
             });
         }
         let bytes = rel.as_os_str().as_bytes();
-        let c = std::ffi::CString::new(if bytes.is_empty() { b"." } else { bytes }).map_err(
-            |_| HostError::Io {
-                path: host_path.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
-            },
-        )?;
+        let c =
+            std::ffi::CString::new(if bytes.is_empty() { b"." } else { bytes }).map_err(|_| {
+                HostError::Io {
+                    path: host_path.clone(),
+                    source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
+                }
+            })?;
         // SAFETY: `open_how` is plain data; all-zero is valid before the
         // fields are set.
         let mut how: libc::open_how = unsafe { std::mem::zeroed() };
@@ -1301,26 +1302,48 @@ mod tests {
                 ("sub".to_string(), EntryType::Dir),
             ]
         );
-        assert!(d.list_beneath(Path::new("pkg/sub")).unwrap().unwrap().is_empty());
+        assert!(d
+            .list_beneath(Path::new("pkg/sub"))
+            .unwrap()
+            .unwrap()
+            .is_empty());
         assert_eq!(d.list_beneath(Path::new("")).unwrap().unwrap().len(), 2);
         // A symlink on the way, or as the entry: not followed, the caller
         // takes the checked way.
         assert!(d.list_beneath(Path::new("linkdir")).unwrap().is_none());
         assert!(d.list_beneath(Path::new("pkg/link")).unwrap().is_none());
         assert!(d.list_beneath(Path::new("pkg/a.py")).unwrap().is_none());
-        assert!(d.open_regular_beneath(Path::new("pkg/link")).unwrap().is_none());
-        assert!(d.open_regular_beneath(Path::new("linkdir/passwd")).unwrap().is_none());
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/link"))
+            .unwrap()
+            .is_none());
+        assert!(d
+            .open_regular_beneath(Path::new("linkdir/passwd"))
+            .unwrap()
+            .is_none());
         // A FIFO is opened without blocking and refused; a directory refused.
-        assert!(d.open_regular_beneath(Path::new("pkg/fifo.py")).unwrap().is_none());
-        assert!(d.open_regular_beneath(Path::new("pkg/sub")).unwrap().is_none());
-        let (_, md) = d.open_regular_beneath(Path::new("pkg/b.py")).unwrap().unwrap();
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/fifo.py"))
+            .unwrap()
+            .is_none());
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/sub"))
+            .unwrap()
+            .is_none());
+        let (_, md) = d
+            .open_regular_beneath(Path::new("pkg/b.py"))
+            .unwrap()
+            .unwrap();
         assert_eq!(md.len(), 6);
         assert!(d
             .open_regular_beneath(Path::new("pkg/nope.py"))
             .unwrap_err()
             .is_not_found());
         assert!(d.list_beneath(Path::new("../site")).is_err());
-        assert!(d.list_beneath(Path::new("nope")).unwrap_err().is_not_found());
+        assert!(d
+            .list_beneath(Path::new("nope"))
+            .unwrap_err()
+            .is_not_found());
     }
 
     #[test]

@@ -673,7 +673,7 @@ fn threads_and_warm_caches_give_the_same_rows() {
     let s = scenario();
     // More sites than threads, each with a finding of its own.
     for i in 0..5 {
-        let site = s.fh.venv(&format!("/home/alice/p{i}/.venv"), "3.12", false);
+        let site = s.fh.venv(format!("/home/alice/p{i}/.venv"), "3.12", false);
         s.fh.dist(&site, &format!("lib{i}"), "1.0.0")
             .file(&format!("lib{i}/__init__.py"), "x = 1\n")
             .file(&format!("lib{i}/core.py"), PAYLOAD)

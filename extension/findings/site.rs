@@ -738,7 +738,9 @@ impl<'a> SiteDirs<'a> {
         let rel = python::record::below(self.site, path).filter(|rel| {
             let b = rel.as_os_str().as_bytes();
             b.iter().filter(|c| **c == b'/').count() == 1
-                && rel.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+                && rel
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
         });
         if let (Some(dir), Some(rel)) = (&self.dir, rel) {
             let first = rel.components().next().map(|c| c.as_os_str());
@@ -914,44 +916,46 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
         let mut code = Vec::new();
         let mut any = false;
         let mut dropped = 0u64;
-        let streamed =
-            python::record::for_each_record_entry(host, d, site_dir, &mut |e| {
-                any = true;
-                let Some(rel) = python::record::below(site, &e.path) else {
-                    return;
-                };
-                let mut comps = rel.components();
-                let Some(first) = comps.next().map(|c| c.as_os_str()) else {
-                    return;
-                };
-                if !names.contains(first) {
-                    return; // not in the site: nothing to scan, own or walk
-                }
-                if comps.next().is_none() {
-                    idx.owner_of.entry(e.path.clone()).or_insert(i);
-                } else {
-                    let h = idx.hash(&e.path);
-                    idx.listed.insert(h);
-                }
-                // Most entries share their first component: no copy of it
-                // when it is known already.
-                if !first.to_str().is_some_and(|f| idx.recorded_tops.contains(f)) {
-                    idx.recorded_tops
-                        .insert(first.to_string_lossy().into_owned());
-                }
-                if !is_python_file(rel) || e.outside_environment {
-                    return;
-                }
-                if code.len() >= MAX_CODE_FILES_PER_DIST {
-                    dropped += 1;
-                    return;
-                }
-                // From its directory's listing (listed once for all its
-                // files, and again of use to the unrecorded-file search).
-                if let Some(regular) = dirs.existing(rel, &e.path) {
-                    code.push(CodeFile::new(rel, &e, regular));
-                }
-            });
+        let streamed = python::record::for_each_record_entry(host, d, site_dir, &mut |e| {
+            any = true;
+            let Some(rel) = python::record::below(site, &e.path) else {
+                return;
+            };
+            let mut comps = rel.components();
+            let Some(first) = comps.next().map(|c| c.as_os_str()) else {
+                return;
+            };
+            if !names.contains(first) {
+                return; // not in the site: nothing to scan, own or walk
+            }
+            if comps.next().is_none() {
+                idx.owner_of.entry(e.path.clone()).or_insert(i);
+            } else {
+                let h = idx.hash(&e.path);
+                idx.listed.insert(h);
+            }
+            // Most entries share their first component: no copy of it
+            // when it is known already.
+            if !first
+                .to_str()
+                .is_some_and(|f| idx.recorded_tops.contains(f))
+            {
+                idx.recorded_tops
+                    .insert(first.to_string_lossy().into_owned());
+            }
+            if !is_python_file(rel) || e.outside_environment {
+                return;
+            }
+            if code.len() >= MAX_CODE_FILES_PER_DIST {
+                dropped += 1;
+                return;
+            }
+            // From its directory's listing (listed once for all its
+            // files, and again of use to the unrecorded-file search).
+            if let Some(regular) = dirs.existing(rel, &e.path) {
+                code.push(CodeFile::new(rel, &e, regular));
+            }
+        });
         match streamed {
             Ok(Some((_, stats))) if stats.overlong > 0 => {
                 let msg = format!(
@@ -1061,7 +1065,16 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             );
         }
         if idx.has_list[i] {
-            scan_unrecorded(host, scanner, &ctx, &dirs, dist, &idx.top_level[i], &idx, out);
+            scan_unrecorded(
+                host,
+                scanner,
+                &ctx,
+                &dirs,
+                dist,
+                &idx.top_level[i],
+                &idx,
+                out,
+            );
         }
     }
     check_import_names(scanner, &ctx, dists, &import_owners, out);

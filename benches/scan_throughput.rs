@@ -11,7 +11,11 @@
 //! Figures (median of `BENCH_REPEAT`, default 3):
 //! - squatch table: a fresh `Scanner` running the whole installed-code scan
 //!   (environment sites, RECORD indexes, every file read, scanned and
-//!   SHA-256 hashed), one thread;
+//!   SHA-256 hashed), one thread (`Scanner::with_threads(1)`), against
+//!   rg -j1;
+//! - squatch table, its default threads (`Scanner::threads`: the CPUs, at
+//!   most `MAX_SCAN_THREADS`; the site directories shared among them),
+//!   against rg's default threads;
 //! - squatch files: only the per-file part (read, scan, SHA-256) over the
 //!   list, one thread;
 //! - rg -j1 and rg (its default threads) over the same list.
@@ -104,6 +108,9 @@ fn bench(
     drop(f);
     let rules = RuleSet::builtin();
     let mut table = Vec::new();
+    let mut table_n = Vec::new();
+    let mut table_n_cpu = Vec::new();
+    let threads = Scanner::new(rules).threads;
     let mut per_file = Vec::new();
     let mut rg1 = Vec::new();
     let mut rgn = Vec::new();
@@ -112,10 +119,17 @@ fn bench(
     for _ in 0..repeat {
         let c = cpu(libc::RUSAGE_SELF);
         let t = Instant::now();
-        let s = Scanner::new(rules);
+        let s = Scanner::new(rules).with_threads(1);
         std::hint::black_box(scan_environments(host, &s, envs));
         table.push(t.elapsed());
         table_cpu.push(cpu(libc::RUSAGE_SELF) - c);
+
+        let c = cpu(libc::RUSAGE_SELF);
+        let t = Instant::now();
+        let s = Scanner::new(rules);
+        std::hint::black_box(scan_environments(host, &s, envs));
+        table_n.push(t.elapsed());
+        table_n_cpu.push(cpu(libc::RUSAGE_SELF) - c);
 
         let c = cpu(libc::RUSAGE_SELF);
         let t = Instant::now();
@@ -155,6 +169,14 @@ fn bench(
         ms(rn),
         t.as_secs_f64() / r1.as_secs_f64(),
         p.as_secs_f64() / r1.as_secs_f64()
+    );
+    let (tn, tnc) = (median(table_n), median(table_n_cpu));
+    println!(
+        "  squatch table scan ({threads} threads) {:8.1} ms (CPU {:8.1} ms) | rg (default threads) {:8.1} ms | table/rg = {:.2}x",
+        ms(tn),
+        ms(tnc),
+        ms(rn),
+        tn.as_secs_f64() / rn.as_secs_f64()
     );
     let (tc, pc, rc) = (median(table_cpu), median(per_file_cpu), median(rg1_cpu));
     println!(

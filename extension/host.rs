@@ -832,6 +832,205 @@ impl HostDir {
     }
 }
 
+/// What a listed entry is, as `getdents` says (an `lstat` where the file
+/// system does not): a symlink is a symlink, never followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link.
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+/// One entry of a directory listed by [`HostDir::list_beneath`].
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// File name (may be non-UTF-8).
+    pub name: std::ffi::OsString,
+    /// The entry's own type.
+    pub kind: EntryType,
+}
+
+impl EntryType {
+    fn from_mode(mode: u32) -> EntryType {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => EntryType::Dir,
+            libc::S_IFREG => EntryType::File,
+            libc::S_IFLNK => EntryType::Symlink,
+            _ => EntryType::Other,
+        }
+    }
+}
+
+impl HostDir {
+    /// Opens `rel` (a plain relative path; empty for this directory itself)
+    /// below this directory with `openat2` `RESOLVE_BENEATH |
+    /// RESOLVE_NO_SYMLINKS`: nothing on the way, nor `rel` itself, may be a
+    /// symlink. `Ok(None)` where one is met, or where `openat2` is not
+    /// available: the caller then takes the fully checked way.
+    fn open_beneath(&self, rel: &Path, flags: libc::c_int) -> Result<Option<File>, HostError> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let host_path = self.path.join(rel);
+        let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+        if !plain {
+            return Err(HostError::Io {
+                path: host_path,
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path"),
+            });
+        }
+        let bytes = rel.as_os_str().as_bytes();
+        let c =
+            std::ffi::CString::new(if bytes.is_empty() { b"." } else { bytes }).map_err(|_| {
+                HostError::Io {
+                    path: host_path.clone(),
+                    source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
+                }
+            })?;
+        // SAFETY: `open_how` is plain data; all-zero is valid before the
+        // fields are set.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (flags | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+        how.resolve =
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: the directory fd lives as long as `self`, `c` is
+        // NUL-terminated and `how` is a valid `open_how` of the given size.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.file.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(
+                    libc::ENOSYS
+                    | libc::EPERM
+                    | libc::EINVAL
+                    | libc::E2BIG
+                    | libc::ELOOP
+                    | libc::EXDEV
+                    | libc::EAGAIN
+                    // `O_DIRECTORY | O_NOFOLLOW` on a symlink, or a
+                    // component that is not a directory: the checked way
+                    // tells which.
+                    | libc::ENOTDIR,
+                ) => Ok(None),
+                _ => Err(HostError::Io {
+                    path: host_path,
+                    source: err,
+                }),
+            };
+        }
+        // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
+        Ok(Some(unsafe { File::from_raw_fd(fd as i32) }))
+    }
+
+    /// Opens the file `rel` below this directory for reading, relative to the
+    /// open directory (no walk of the whole path, no `lstat` first): one
+    /// `openat2` (`O_NONBLOCK`, so a FIFO cannot block it) and one `fstat`.
+    /// `Ok(None)` when a symlink is on the way or `rel` is not a regular file
+    /// (then [`Host::open_file`]'s fully checked way gives the answer).
+    /// Meant for entries a listing has just shown to be regular files: the
+    /// open itself does not refuse a device node.
+    pub fn open_regular_beneath(&self, rel: &Path) -> Result<Option<(File, Metadata)>, HostError> {
+        let Some(file) = self.open_beneath(rel, libc::O_RDONLY)? else {
+            return Ok(None);
+        };
+        let md = file.metadata().map_err(|source| HostError::Io {
+            path: self.path.join(rel),
+            source,
+        })?;
+        Ok(md.is_file().then_some((file, md)))
+    }
+
+    /// Lists the directory `rel` below this one (empty: this one), relative
+    /// to the open directory: `openat2` as in [`HostDir::open_regular_beneath`],
+    /// then `getdents64` on it. Entries sorted by name, `.` and `..` left
+    /// out, types not followed. `Ok(None)` when a symlink is on the way (the
+    /// caller lists the fully checked way, [`Host::read_dir`]).
+    pub fn list_beneath(&self, rel: &Path) -> Result<Option<Vec<RawEntry>>, HostError> {
+        use std::os::fd::AsRawFd;
+        let Some(dir) = self.open_beneath(rel, libc::O_RDONLY | libc::O_DIRECTORY)? else {
+            return Ok(None);
+        };
+        let io_err = |source| HostError::Io {
+            path: self.path.join(rel),
+            source,
+        };
+        let fd = dir.as_raw_fd();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            // SAFETY: `fd` is an open directory and `buf` a live, writable
+            // buffer of the given length.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(io_err(e));
+            }
+            if n == 0 {
+                break;
+            }
+            // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8,
+            // then the NUL-terminated name.
+            let n = n as usize;
+            let mut off = 0;
+            while off + 19 <= n {
+                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                if reclen < 19 || off + reclen > n {
+                    break;
+                }
+                let d_type = buf[off + 18];
+                let raw = &buf[off + 19..off + reclen];
+                let name = &raw[..memchr::memchr(0, raw).unwrap_or(raw.len())];
+                off += reclen;
+                if name.is_empty() || name == b"." || name == b".." {
+                    continue;
+                }
+                let kind = match d_type {
+                    libc::DT_DIR => EntryType::Dir,
+                    libc::DT_REG => EntryType::File,
+                    libc::DT_LNK => EntryType::Symlink,
+                    libc::DT_UNKNOWN => {
+                        let Ok(c) = std::ffi::CString::new(name) else {
+                            continue;
+                        };
+                        // SAFETY: an all-zero `stat` is a valid value for
+                        // fstatat to fill.
+                        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                        // SAFETY: `fd` is open, `c` NUL-terminated, `st` writable.
+                        let r = unsafe {
+                            libc::fstatat(fd, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+                        };
+                        if r != 0 {
+                            continue; // as `read_dir` skips an entry it cannot type
+                        }
+                        EntryType::from_mode(st.st_mode as u32)
+                    }
+                    _ => EntryType::Other,
+                };
+                out.push(RawEntry {
+                    name: std::ffi::OsString::from_vec(name.to_vec()),
+                    kind,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(Some(out))
+    }
+}
+
 /// The bytes of `p` after its leading `/` when `p` is already what
 /// [`Host::normalize`] gives (absolute, every component a plain name).
 fn normal_relative(p: &Path) -> Option<&[u8]> {
@@ -1071,6 +1270,78 @@ mod tests {
         assert!(host.open_file_at(&d, Path::new("pkg.dist-info")).is_err());
         assert!(host
             .open_file_at(&d, Path::new("nope"))
+            .unwrap_err()
+            .is_not_found());
+    }
+
+    #[test]
+    fn list_and_open_beneath_never_follow_a_link_nor_block() {
+        let (dir, host) = host();
+        let site = dir.path().join("site");
+        std::fs::create_dir_all(site.join("pkg/sub")).unwrap();
+        std::fs::write(site.join("pkg/b.py"), b"x = 1\n").unwrap();
+        std::fs::write(site.join("pkg/a.py"), b"").unwrap();
+        symlink("/etc", site.join("pkg/link")).unwrap();
+        symlink("/etc", site.join("linkdir")).unwrap();
+        let fifo = std::ffi::CString::new(site.join("pkg/fifo.py").as_os_str().as_bytes()).unwrap();
+        // SAFETY: `fifo` is a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let d = host.open_dir(Path::new("/site")).unwrap();
+        let listed = d.list_beneath(Path::new("pkg")).unwrap().unwrap();
+        let view: Vec<(String, EntryType)> = listed
+            .iter()
+            .map(|e| (e.name.to_string_lossy().into_owned(), e.kind))
+            .collect();
+        assert_eq!(
+            view,
+            vec![
+                ("a.py".to_string(), EntryType::File),
+                ("b.py".to_string(), EntryType::File),
+                ("fifo.py".to_string(), EntryType::Other),
+                ("link".to_string(), EntryType::Symlink),
+                ("sub".to_string(), EntryType::Dir),
+            ]
+        );
+        assert!(d
+            .list_beneath(Path::new("pkg/sub"))
+            .unwrap()
+            .unwrap()
+            .is_empty());
+        assert_eq!(d.list_beneath(Path::new("")).unwrap().unwrap().len(), 2);
+        // A symlink on the way, or as the entry: not followed, the caller
+        // takes the checked way.
+        assert!(d.list_beneath(Path::new("linkdir")).unwrap().is_none());
+        assert!(d.list_beneath(Path::new("pkg/link")).unwrap().is_none());
+        assert!(d.list_beneath(Path::new("pkg/a.py")).unwrap().is_none());
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/link"))
+            .unwrap()
+            .is_none());
+        assert!(d
+            .open_regular_beneath(Path::new("linkdir/passwd"))
+            .unwrap()
+            .is_none());
+        // A FIFO is opened without blocking and refused; a directory refused.
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/fifo.py"))
+            .unwrap()
+            .is_none());
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/sub"))
+            .unwrap()
+            .is_none());
+        let (_, md) = d
+            .open_regular_beneath(Path::new("pkg/b.py"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(md.len(), 6);
+        assert!(d
+            .open_regular_beneath(Path::new("pkg/nope.py"))
+            .unwrap_err()
+            .is_not_found());
+        assert!(d.list_beneath(Path::new("../site")).is_err());
+        assert!(d
+            .list_beneath(Path::new("nope"))
             .unwrap_err()
             .is_not_found());
     }

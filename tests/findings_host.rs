@@ -662,3 +662,37 @@ fn a_stdlib_sitecustomize_link_never_leaves_the_root() {
         "{rows:#?}"
     );
 }
+
+/// The whole-host scan gives the same rows, in the same order, whether it
+/// scans its site directories in turn or several at once; and the same
+/// rows again on a second scan by the same scanner (its caches warm).
+#[test]
+fn threads_and_warm_caches_give_the_same_rows() {
+    use squatch::findings::site::scan_environments;
+    use squatch::findings::target::Scanner;
+    let s = scenario();
+    // More sites than threads, each with a finding of its own.
+    for i in 0..5 {
+        let site = s.fh.venv(format!("/home/alice/p{i}/.venv"), "3.12", false);
+        s.fh.dist(&site, &format!("lib{i}"), "1.0.0")
+            .file(&format!("lib{i}/__init__.py"), "x = 1\n")
+            .file(&format!("lib{i}/core.py"), PAYLOAD)
+            .write();
+        s.fh.add_unrecorded(&site.join(format!("lib{i}/dropped.py")), PAYLOAD);
+    }
+    let host = s.fh.host();
+    let envs = squatch::python::discover_environments(&host);
+    assert!(envs.len() >= 6);
+    let rows = |scanner: &Scanner| {
+        let scan = scan_environments(&host, scanner, &envs);
+        (
+            format!("{:?}", scan.findings),
+            format!("{:?}", scan.problems),
+        )
+    };
+    let one = Scanner::default().with_threads(1);
+    let single = rows(&one);
+    assert!(single.0.contains("unrecorded-file") && single.0.contains("lib4"));
+    assert_eq!(rows(&Scanner::default().with_threads(4)), single);
+    assert_eq!(rows(&one), single, "a warm scanner gives the same rows");
+}

@@ -79,14 +79,50 @@ fn finding(
 
 /// Scans every environment the host has (or those given), each site
 /// directory once.
+///
+/// Site directories are scanned by up to [`Scanner::threads`] threads at
+/// once, each site whole by one thread, and their rows put together in the
+/// order a single thread gives them: the rows are the same whatever the
+/// number of threads.
 pub fn scan_environments(host: &Host, scanner: &Scanner, envs: &[Environment]) -> TargetScan {
     let mut out = TargetScan::default();
     let mut seen_sites = BTreeSet::new();
+    let mut sites: Vec<(&Path, &Path)> = Vec::new();
     for env in envs {
         for site in &env.site_packages {
             if seen_sites.insert(site.clone()) {
-                scan_site_memoised(host, scanner, &env.path, site, &mut out);
+                sites.push((&env.path, site));
             }
+        }
+    }
+    let threads = scanner.threads.clamp(1, sites.len().max(1));
+    if threads == 1 {
+        for (env, site) in &sites {
+            scan_site_memoised(host, scanner, env, site, &mut out);
+        }
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let parts: Vec<std::sync::Mutex<Option<TargetScan>>> =
+            sites.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((env, site)) = sites.get(i) else {
+                        break;
+                    };
+                    let mut part = TargetScan::default();
+                    scan_site_memoised(host, scanner, env, site, &mut part);
+                    if let Ok(mut slot) = parts[i].lock() {
+                        *slot = Some(part);
+                    }
+                });
+            }
+        });
+        for part in parts {
+            let part = part.into_inner().ok().flatten().unwrap_or_default();
+            out.findings.extend(part.findings);
+            out.problems.extend(part.problems);
         }
     }
     let mut seen_files = BTreeSet::new();
@@ -571,17 +607,185 @@ struct CodeFile {
     rel: Box<Path>,
     /// RECORD's sha256 (raw bytes), when it gives one that decodes.
     sha256: Option<Box<[u8]>>,
+    /// Its directory's listing showed a regular file (not a symlink): it
+    /// is opened relative to the site directory ([`Scanner::scan_file_at`]).
+    regular: bool,
 }
 
 impl CodeFile {
-    fn new(rel: &Path, e: &python::RecordEntry) -> Self {
+    fn new(rel: &Path, e: &python::RecordEntry, regular: bool) -> Self {
         CodeFile {
+            regular,
             rel: rel.into(),
             sha256: e
                 .hash
                 .as_ref()
                 .filter(|(alg, _)| alg == "sha256")
                 .and_then(|(_, d)| record_digest(d)),
+        }
+    }
+}
+
+/// The directories of one site listed during one scan of it, each listed
+/// once, relative to the site directory held open (`openat2` beneath it and
+/// `getdents64`: no walk of the whole path, no `lstat` per file), and
+/// shared by the RECORD index's existence checks and the unrecorded-file
+/// search. A symlink on the way is listed the fully checked way
+/// ([`Scanner::list_dir`], resolved inside the root).
+struct SiteDirs<'a> {
+    host: &'a Host,
+    scanner: &'a Scanner,
+    site: &'a Path,
+    /// The site directory held open (`None` when it cannot be opened).
+    dir: Option<crate::host::HostDir>,
+    /// Listings made so far, by path relative to the site ("" for itself).
+    listed: std::cell::RefCell<ListingMap>,
+}
+
+/// Whether a path names a Python source file (`.py`/`.pyw`, any case).
+fn is_python_file(rel: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let b = rel.as_os_str().as_bytes();
+    let ends = |x: &[u8]| b.len() >= x.len() && b[b.len() - x.len()..].eq_ignore_ascii_case(x);
+    ends(b".py") || ends(b".pyw")
+}
+
+/// Most directory listings one scan of a site keeps at once.
+const MAX_SITE_LISTINGS: usize = 100_000;
+
+/// A listing's entries, or why the directory could not be listed.
+type Listed = Result<std::rc::Rc<Vec<RawEntry>>, std::rc::Rc<crate::host::HostError>>;
+type ListingMap = HashMap<PathBuf, Listed>;
+
+use crate::host::{EntryType, RawEntry};
+
+impl<'a> SiteDirs<'a> {
+    fn new(host: &'a Host, scanner: &'a Scanner, site: &'a Path) -> Self {
+        SiteDirs {
+            host,
+            scanner,
+            site,
+            dir: host.open_dir(site).ok(),
+            listed: std::cell::RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The host path of `rel` below the site.
+    fn path(&self, rel: &Path) -> PathBuf {
+        if rel.as_os_str().is_empty() {
+            self.site.to_path_buf()
+        } else {
+            self.site.join(rel)
+        }
+    }
+
+    /// The entries of the directory `rel` below the site, sorted by name.
+    fn list(&self, rel: &Path) -> Listed {
+        if let Some(hit) = self.listed.borrow().get(rel) {
+            return hit.clone();
+        }
+        let path = self.path(rel);
+        let beneath = self.dir.as_ref().map(|d| d.list_beneath(rel));
+        let got = match beneath {
+            Some(Ok(Some(entries))) => Ok(entries),
+            // Named as the checked way names it: below the site as given.
+            Some(Err(crate::host::HostError::Io { source, .. })) => {
+                Err(crate::host::HostError::Io { path, source })
+            }
+            Some(Err(e)) => Err(e),
+            _ => self.scanner.list_dir(self.host, &path).map(|es| {
+                es.iter()
+                    .map(|e| RawEntry {
+                        name: e.name.clone(),
+                        kind: if e.file_type.is_symlink() {
+                            EntryType::Symlink
+                        } else if e.file_type.is_dir() {
+                            EntryType::Dir
+                        } else if e.file_type.is_file() {
+                            EntryType::File
+                        } else {
+                            EntryType::Other
+                        },
+                    })
+                    .collect()
+            }),
+        };
+        let got: Listed = got.map(std::rc::Rc::new).map_err(std::rc::Rc::new);
+        // Kept: listings of directories that exist (bounded by the disk).
+        // Not kept: failures, so that a RECORD naming a million missing
+        // directories costs time, not memory.
+        let mut listed = self.listed.borrow_mut();
+        if got.is_ok() && listed.len() < MAX_SITE_LISTINGS {
+            listed.insert(rel.to_path_buf(), got.clone());
+        }
+        got
+    }
+
+    /// The type of `name` in the listing `entries`, if it is there.
+    fn kind_in(entries: &[RawEntry], name: &std::ffi::OsStr) -> Option<EntryType> {
+        use std::os::unix::ffi::OsStrExt;
+        entries
+            .binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes()))
+            .ok()
+            .map(|k| entries[k].kind)
+    }
+
+    /// The [`FileKey`] of `path` as [`Scanner::stat`] gives it; for a file
+    /// of a metadata directory listed in the site as a real directory (a
+    /// RECORD), one `fstatat` relative to the site held open.
+    fn key(&self, path: &Path) -> Option<FileKey> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = python::record::below(self.site, path).filter(|rel| {
+            let b = rel.as_os_str().as_bytes();
+            b.iter().filter(|c| **c == b'/').count() == 1
+                && rel
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if let (Some(dir), Some(rel)) = (&self.dir, rel) {
+            let first = rel.components().next().map(|c| c.as_os_str());
+            let real_dir = first.is_some_and(|f| {
+                self.list(Path::new(""))
+                    .is_ok_and(|es| Self::kind_in(&es, f) == Some(EntryType::Dir))
+            });
+            if real_dir {
+                match dir.stat_id(rel) {
+                    Ok(id) if id.mode & libc::S_IFMT != libc::S_IFLNK => {
+                        return Some(FileKey {
+                            path: path.to_path_buf(),
+                            dev: id.dev,
+                            ino: id.ino,
+                            size: id.size,
+                            mtime_ns: id.mtime_ns,
+                            ctime_ns: id.ctime_ns,
+                        })
+                    }
+                    Err(e) if e.is_not_found() => return None,
+                    _ => {}
+                }
+            }
+        }
+        let md = self.scanner.stat(self.host, path).ok()?;
+        Some(FileKey::new(path, &md))
+    }
+
+    /// Whether the file `rel` below the site (host path `path`) exists, as
+    /// [`Scanner::stat`] would say, from its directory's listing: `None`
+    /// when it does not, `Some(true)` for a regular file, `Some(false)` for
+    /// anything else that exists (a symlink resolving inside the root, a
+    /// directory, a FIFO). Where the directory cannot be listed, `stat`
+    /// decides.
+    fn existing(&self, rel: &Path, path: &Path) -> Option<bool> {
+        let name = rel.file_name()?;
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let by_stat = || self.scanner.stat(self.host, path).is_ok().then_some(false);
+        match self.list(parent) {
+            Ok(entries) => match Self::kind_in(&entries, name)? {
+                EntryType::File => Some(true),
+                EntryType::Symlink => by_stat(),
+                EntryType::Dir | EntryType::Other => Some(false),
+            },
+            Err(_) => by_stat(),
         }
     }
 }
@@ -650,13 +854,6 @@ pub struct SiteIndex {
 }
 
 impl SiteIndex {
-    fn position(&self, dist: &Distribution) -> usize {
-        self.dists
-            .iter()
-            .position(|d| d.metadata_path == dist.metadata_path)
-            .unwrap_or(0)
-    }
-
     fn hash(&self, p: &Path) -> u128 {
         (u128::from(self.hash_keys.0.hash_one(p)) << 64) | u128::from(self.hash_keys.1.hash_one(p))
     }
@@ -674,21 +871,17 @@ fn record_file(d: &Distribution) -> PathBuf {
     }
 }
 
-fn site_keys(
-    host: &Host,
-    scanner: &Scanner,
-    site: &Path,
-    dists: &[Arc<Distribution>],
-) -> Vec<Option<FileKey>> {
-    std::iter::once(site.to_path_buf())
+fn site_keys(dirs: &SiteDirs<'_>, dists: &[Arc<Distribution>]) -> Vec<Option<FileKey>> {
+    std::iter::once(dirs.site.to_path_buf())
         .chain(dists.iter().map(|d| record_file(d)))
-        .map(|p| scanner.stat(host, &p).ok().map(|md| FileKey::new(&p, &md)))
+        .map(|p| dirs.key(&p))
         .collect()
 }
 
-fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
+fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIndex> {
+    let site = dirs.site;
     if let Some(idx) = scanner.sites.get(&site.to_path_buf()) {
-        if site_keys(host, scanner, site, &idx.dists) == idx.keys {
+        if site_keys(dirs, &idx.dists) == idx.keys {
             return idx;
         }
     }
@@ -718,44 +911,51 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
     };
     // RECORDs are opened relative to the site directory held open (no
     // walk of the whole path per distribution).
-    let site_dir = host.open_dir(site).ok();
+    let site_dir = dirs.dir.as_ref();
     for (i, d) in dists.iter().enumerate() {
         let mut code = Vec::new();
         let mut any = false;
         let mut dropped = 0u64;
-        let streamed =
-            python::record::for_each_record_entry(host, d, site_dir.as_ref(), &mut |e| {
-                any = true;
-                let Some(rel) = python::record::below(site, &e.path) else {
-                    return;
-                };
-                let mut comps = rel.components();
-                let Some(first) = comps.next().map(|c| c.as_os_str()) else {
-                    return;
-                };
-                if !names.contains(first) {
-                    return; // not in the site: nothing to scan, own or walk
-                }
-                if comps.next().is_none() {
-                    idx.owner_of.entry(e.path.clone()).or_insert(i);
-                } else {
-                    let h = idx.hash(&e.path);
-                    idx.listed.insert(h);
-                }
+        let streamed = python::record::for_each_record_entry(host, d, site_dir, &mut |e| {
+            any = true;
+            let Some(rel) = python::record::below(site, &e.path) else {
+                return;
+            };
+            let mut comps = rel.components();
+            let Some(first) = comps.next().map(|c| c.as_os_str()) else {
+                return;
+            };
+            if !names.contains(first) {
+                return; // not in the site: nothing to scan, own or walk
+            }
+            if comps.next().is_none() {
+                idx.owner_of.entry(e.path.clone()).or_insert(i);
+            } else {
+                let h = idx.hash(&e.path);
+                idx.listed.insert(h);
+            }
+            // Most entries share their first component: no copy of it
+            // when it is known already.
+            if !first
+                .to_str()
+                .is_some_and(|f| idx.recorded_tops.contains(f))
+            {
                 idx.recorded_tops
                     .insert(first.to_string_lossy().into_owned());
-                let lower = rel.to_string_lossy().to_ascii_lowercase();
-                if !(lower.ends_with(".py") || lower.ends_with(".pyw")) || e.outside_environment {
-                    return;
-                }
-                if code.len() >= MAX_CODE_FILES_PER_DIST {
-                    dropped += 1;
-                    return;
-                }
-                if scanner.stat(host, &e.path).is_ok() {
-                    code.push(CodeFile::new(rel, &e));
-                }
-            });
+            }
+            if !is_python_file(rel) || e.outside_environment {
+                return;
+            }
+            if code.len() >= MAX_CODE_FILES_PER_DIST {
+                dropped += 1;
+                return;
+            }
+            // From its directory's listing (listed once for all its
+            // files, and again of use to the unrecorded-file search).
+            if let Some(regular) = dirs.existing(rel, &e.path) {
+                code.push(CodeFile::new(rel, &e, regular));
+            }
+        });
         match streamed {
             Ok(Some((_, stats))) if stats.overlong > 0 => {
                 let msg = format!(
@@ -795,7 +995,7 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
         idx.code.push(code);
         idx.has_list.push(any);
     }
-    let sd = site_dir.as_ref();
+    let sd = site_dir;
     idx.top_level = dists
         .iter()
         .map(|d| python::distribution::top_level_names_at(host, d, &names, sd))
@@ -804,7 +1004,7 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
         .iter()
         .map(|d| python::distribution::entry_points_at(host, d, sd))
         .collect();
-    idx.keys = site_keys(host, scanner, site, &dists);
+    idx.keys = site_keys(dirs, &dists);
     idx.dists = dists;
     let idx = Arc::new(idx);
     scanner.sites.insert(site.to_path_buf(), idx.clone());
@@ -814,7 +1014,8 @@ fn site_index(host: &Host, scanner: &Scanner, site: &Path) -> Arc<SiteIndex> {
 /// Scans one site directory of the environment at `env`.
 pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &mut TargetScan) {
     let ctx = Site { env, site };
-    let idx = site_index(host, scanner, site);
+    let dirs = SiteDirs::new(host, scanner, site);
+    let idx = site_index(host, scanner, &dirs);
     let (dists, owner_of) = (&idx.dists, &idx.owner_of);
     out.problems.extend(idx.problems.iter().cloned());
 
@@ -855,6 +1056,7 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
                 host,
                 scanner,
                 &ctx,
+                &dirs,
                 &path,
                 role,
                 Some(&dist.name),
@@ -863,7 +1065,16 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             );
         }
         if idx.has_list[i] {
-            scan_unrecorded(host, scanner, &ctx, dist, &idx, out);
+            scan_unrecorded(
+                host,
+                scanner,
+                &ctx,
+                &dirs,
+                dist,
+                &idx.top_level[i],
+                &idx,
+                out,
+            );
         }
     }
     check_import_names(scanner, &ctx, dists, &import_owners, out);
@@ -874,22 +1085,24 @@ fn scan_one(
     host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
+    dirs: &SiteDirs<'_>,
     path: &Path,
     role: Role,
     package: Option<&str>,
     entry: &CodeFile,
     out: &mut TargetScan,
 ) {
-    match scanner.scan_file(host, path, role) {
+    let scanned = match &dirs.dir {
+        Some(dir) if entry.regular => scanner.scan_file_at(host, dir, &entry.rel, path, role),
+        _ => scanner.scan_file(host, path, role),
+    };
+    match scanned {
         Ok(s) => {
             for f in &s.scan.findings {
                 out.findings
                     .push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
             }
-            let recorded = entry
-                .sha256
-                .as_ref()
-                .map(|raw| raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let recorded = entry.sha256.as_deref().map(super::hex_lower);
             if let (Some(want), Some(got)) = (recorded, s.sha256.as_ref()) {
                 if !s.scan.truncated && &want != got {
                     out.findings.push(ctx.locate(
@@ -1049,26 +1262,46 @@ fn scan_entry_points(
 }
 
 /// Files inside the distribution's import packages that no RECORD lists.
+/// Directories are listed through `dirs` (the listings the RECORD index
+/// made, reused).
+#[allow(clippy::too_many_arguments)]
 fn scan_unrecorded(
     host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
+    dirs: &SiteDirs<'_>,
     dist: &Distribution,
+    tops: &[String],
     idx: &SiteIndex,
     out: &mut TargetScan,
 ) {
     let mut walked = 0usize;
-    for top in &idx.top_level[idx.position(dist)] {
+    let site_entries = dirs.list(Path::new("")).ok();
+    for top in tops {
         if COMMON_TOP_LEVEL.contains(&top.as_str()) || !idx.recorded_tops.contains(top) {
             continue;
         }
-        let dir = ctx.site.join(top);
-        if !scanner.stat(host, &dir).is_ok_and(|m| m.is_dir()) {
+        // A directory (a symlink to one followed inside the root, as
+        // `Scanner::stat` does), else nothing to search.
+        let plain = !top.is_empty() && !top.contains('/') && top != "." && top != "..";
+        let listed = site_entries
+            .as_ref()
+            .filter(|_| plain)
+            .map(|es| SiteDirs::kind_in(es, std::ffi::OsStr::new(top)));
+        let is_dir = match listed {
+            Some(Some(EntryType::Dir)) => true,
+            Some(None | Some(EntryType::File | EntryType::Other)) => false,
+            _ => scanner
+                .stat(host, &ctx.site.join(top))
+                .is_ok_and(|m| m.is_dir()),
+        };
+        if !is_dir {
             continue;
         }
-        let mut stack = vec![(dir, 0usize)];
-        while let Some((d, depth)) = stack.pop() {
-            let entries = match scanner.list_dir(host, &d) {
+        let mut stack = vec![(PathBuf::from(top), 0usize)];
+        while let Some((rel_dir, depth)) = stack.pop() {
+            let d = dirs.path(&rel_dir);
+            let entries = match dirs.list(&rel_dir) {
                 Ok(e) => e,
                 Err(e) => {
                     log::warn!("{e}: not searched for unrecorded files");
@@ -1080,7 +1313,7 @@ fn scan_unrecorded(
                     continue;
                 }
             };
-            for e in entries.iter().cloned() {
+            for e in entries.iter() {
                 walked += 1;
                 if walked > MAX_UNRECORDED_WALK {
                     let msg = format!(
@@ -1095,8 +1328,8 @@ fn scan_unrecorded(
                     });
                     return;
                 }
-                let name = e.name_lossy();
-                if e.file_type.is_dir() {
+                let name = e.name.to_string_lossy();
+                if e.kind == EntryType::Dir {
                     if name == "__pycache__" {
                         continue;
                     }
@@ -1104,30 +1337,31 @@ fn scan_unrecorded(
                         let msg = format!(
                             "too_deep: directory nested more than {MAX_UNRECORDED_DEPTH} levels below {top}; not searched"
                         );
-                        log::warn!("{}: {msg}", e.path.display());
+                        let path = d.join(&e.name);
+                        log::warn!("{}: {msg}", path.display());
                         out.problems.push(ScanProblem {
-                            path: e.path.clone(),
+                            path,
                             member: String::new(),
                             message: msg,
                         });
                         continue;
                     }
-                    stack.push((e.path, depth + 1));
+                    stack.push((rel_dir.join(&e.name), depth + 1));
                     continue;
                 }
-                if name.ends_with(".pyc") || idx.is_listed(&e.path) {
+                if name.ends_with(".pyc") {
                     continue;
                 }
-                let rel = e
-                    .path
-                    .strip_prefix(ctx.site)
-                    .map(|r| r.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let path = d.join(&e.name);
+                if idx.is_listed(&path) {
+                    continue;
+                }
+                let rel = rel_dir.join(&e.name).to_string_lossy().into_owned();
                 let code = [".py", ".pyw", ".so", ".pth", ".sh"]
                     .iter()
                     .any(|x| name.ends_with(x));
                 out.findings.push(ctx.locate(
-                    &e.path,
+                    &path,
                     Some(&dist.name),
                     None,
                     finding(
@@ -1141,10 +1375,10 @@ fn scan_unrecorded(
                 ));
                 if name.ends_with(".py") {
                     let role = Role::for_relative_path(&rel);
-                    if let Ok(s) = scanner.scan_file(host, &e.path, role) {
+                    if let Ok(s) = scanner.scan_file(host, &path, role) {
                         for f in &s.scan.findings {
                             out.findings.push(ctx.locate(
-                                &e.path,
+                                &path,
                                 Some(&dist.name),
                                 s.sha256.clone(),
                                 f.clone(),

@@ -85,7 +85,7 @@ impl Cached {
                 binary,
                 truncated,
             } => Arc::new(ScannedFile {
-                sha256: sha256.map(|d| d.iter().map(|b| format!("{b:02x}")).collect()),
+                sha256: sha256.map(|d| super::hex_lower(&d)),
                 scan: FileScan {
                     binary: *binary,
                     truncated: *truncated,
@@ -190,6 +190,9 @@ pub struct Scanner {
     pub rules: &'static Rules,
     /// Archive limits.
     pub limits: Limits,
+    /// Most threads scanning site directories at once in the whole-host
+    /// scan ([`super::site::scan_environments`]); 1 scans them in turn.
+    pub threads: usize,
     /// File scans without a persistent cache, by a keyed 128-bit hash of
     /// (file version, role), compact when the file had no finding.
     files: Cache<u128, Cached>,
@@ -214,6 +217,19 @@ pub struct Scanner {
     /// Parsed distributions shared with the other tables (see
     /// [`Scanner::with_distribution_cache`]).
     dists: Option<Arc<crate::python::DistributionCache>>,
+}
+
+/// Most threads a whole-host scan uses by default: few, since the scan
+/// shares the host with its work (and osquery's watchdog counts the CPU).
+pub const MAX_SCAN_THREADS: usize = 4;
+
+/// The default number of scanning threads: the CPUs this process may run
+/// on, at most [`MAX_SCAN_THREADS`].
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(MAX_SCAN_THREADS)
 }
 
 /// A scanner's rules: given ones, or the built-in ones compiled on first
@@ -258,6 +274,7 @@ impl Scanner {
         Scanner {
             rules,
             limits: Limits::default(),
+            threads: default_threads(),
             files: Cache::new(200_000),
             paths: None,
             archives: Cache::new(10_000),
@@ -268,6 +285,12 @@ impl Scanner {
             persist: None,
             dists: None,
         }
+    }
+
+    /// Scans at most `threads` site directories at once (at least 1).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Reads site directories' distributions through `cache`, shared with
@@ -493,6 +516,53 @@ impl Scanner {
         Ok(out)
     }
 
+    /// [`Scanner::scan_file`] for `rel`, a file below the open directory
+    /// `dir` (`path` is `dir`'s path joined with `rel`) that a listing has
+    /// just shown to be a regular file: opened relative to `dir` and
+    /// `fstat`ed (the cache key comes from the open file), so one `openat2`
+    /// and one `fstat` replace two `lstat`s of the whole path and an open
+    /// of it. A symlink on the way, or anything not a regular file by now,
+    /// takes [`Scanner::scan_file`]'s way.
+    pub fn scan_file_at(
+        &self,
+        host: &Host,
+        dir: &crate::host::HostDir,
+        rel: &Path,
+        path: &Path,
+        role: Role,
+    ) -> Result<Arc<ScannedFile>, crate::host::HostError> {
+        let Some((file, md)) = dir.open_regular_beneath(rel)? else {
+            return self.scan_file(host, path, role);
+        };
+        if let Some(p) = &self.paths {
+            if let Ok(mut p) = p.lock() {
+                p.push(path.to_path_buf());
+            }
+        }
+        let key = self.hash128(&(FileKey::new(path, &md), role));
+        if let Some(hit) = self.files.get(&key) {
+            return Ok(hit.get());
+        }
+        let ident = Ident::from_metadata(&md);
+        if let Some(hit) = self
+            .persist
+            .as_ref()
+            .and_then(|p| p.scan(path, role, ident))
+        {
+            return Ok(hit);
+        }
+        let (bytes, truncated) = read_known(file, &md, path)?;
+        let mut scan = scan_source(self.rules, &bytes, role);
+        scan.truncated |= truncated;
+        let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
+        let out = Arc::new(ScannedFile { sha256, scan });
+        match &self.persist {
+            Some(p) => p.put_scan(path, role, ident, out.clone()),
+            None => self.files.insert(key, Cached::new(&out)),
+        }
+        Ok(out)
+    }
+
     /// Scans a site-level `.pth` (not cached: they are few and small).
     pub fn scan_pth_file(
         &self,
@@ -695,6 +765,41 @@ impl Scanner {
             }
         }
     }
+}
+
+/// Reads at most [`MAX_SCAN_BYTES`] of an open regular file whose `fstat`
+/// gave `md`: exactly that many bytes (no extra read to find the end; a
+/// file that grows meanwhile is cut at its size then, one that shrinks ends
+/// early), or to the end when `fstat` says 0 bytes. The flag: it was longer.
+fn read_known(
+    mut file: std::fs::File,
+    md: &std::fs::Metadata,
+    path: &Path,
+) -> Result<(Vec<u8>, bool), crate::host::HostError> {
+    use std::io::Read;
+    let cap = MAX_SCAN_BYTES as u64;
+    let io = |source| crate::host::HostError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if md.len() == 0 {
+        let mut buf = Vec::new();
+        file.take(cap).read_to_end(&mut buf).map_err(io)?;
+        return Ok((buf, false));
+    }
+    let want = md.len().min(cap) as usize;
+    let mut buf = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    buf.truncate(got);
+    Ok((buf, md.len() > cap))
 }
 
 /// What a source tree's top-level manifests say before its files are

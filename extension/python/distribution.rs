@@ -374,10 +374,8 @@ fn listed(
             continue;
         }
         // The METADATA's identity, else (no METADATA) the directory's.
-        let id = dir
-            .stat_id(&entry.meta_rel)
-            .ok()
-            .or_else(|| dir.stat_id(Path::new(name)).ok());
+        let meta_id = dir.stat_id(&entry.meta_rel).ok();
+        let id = meta_id.or_else(|| dir.stat_id(Path::new(name)).ok());
         if let Some(id) = id {
             let last = entry.last.lock().ok().and_then(|l| l.clone());
             if let Some((seen, d, complete)) = last.or_else(|| cache.get(&site_id, name)) {
@@ -391,7 +389,11 @@ fn listed(
             EntryKind::DistInfo => DistFormat::DistInfo,
             _ => DistFormat::EggInfo,
         };
-        let base = is_dir.then_some(MetaDir::At(&dir, name));
+        // The METADATA just `stat`ed is opened without a second `lstat`.
+        let known = meta_id
+            .filter(|_| is_dir)
+            .and_then(|id| Some((entry.meta_rel.file_name()?, id)));
+        let base = is_dir.then_some(MetaDir::At(&dir, name, known));
         let lossy = name.to_string_lossy();
         let Some(id) = id else {
             // Gone since it was listed: load reports the error.
@@ -456,7 +458,9 @@ fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
         };
         // The entry is a real directory (read_dir does not follow links).
         let base = match (&dir, kind) {
-            (Some(d), EntryKind::DistInfo | EntryKind::EggInfoDir) => Some(MetaDir::At(d, &e.name)),
+            (Some(d), EntryKind::DistInfo | EntryKind::EggInfoDir) => {
+                Some(MetaDir::At(d, &e.name, None))
+            }
             _ => None,
         };
         out.push(Arc::new(load(
@@ -502,8 +506,10 @@ pub fn load_distribution(host: &Host, site: &Path, metadata_path: &Path) -> Opti
 
 /// Where a metadata directory's files are read from.
 enum MetaDir<'a> {
-    /// `name/<file>` below an open site directory (cheap: no path walk).
-    At(&'a HostDir, &'a OsStr),
+    /// `name/<file>` below an open site directory (cheap: no path walk),
+    /// with the [`StatId`] of one of its files when the caller has just
+    /// taken it (that `lstat` is then not repeated before the open).
+    At(&'a HostDir, &'a OsStr, Option<(&'a OsStr, StatId)>),
     /// A host path, resolved inside the root on every read.
     Path(PathBuf),
 }
@@ -515,14 +521,17 @@ impl MetaDir<'_> {
         file: &str,
     ) -> Result<(std::fs::File, std::fs::Metadata), HostError> {
         match self {
-            MetaDir::At(dir, name) => host.open_file_at(dir, &Path::new(name).join(file)),
+            MetaDir::At(dir, name, known) => {
+                let known = known.filter(|(f, _)| *f == file).map(|(_, id)| id);
+                host.open_file_at_known(dir, &Path::new(name).join(file), known)
+            }
             MetaDir::Path(p) => host.open_file(&p.join(file)),
         }
     }
 
     fn exists(&self, host: &Host, file: &str) -> bool {
         match self {
-            MetaDir::At(dir, name) => dir.stat_id(&Path::new(name).join(file)).is_ok(),
+            MetaDir::At(dir, name, _) => dir.stat_id(&Path::new(name).join(file)).is_ok(),
             MetaDir::Path(p) => host.symlink_metadata(&p.join(file)).is_ok(),
         }
     }
@@ -538,7 +547,7 @@ impl MetaDir<'_> {
     ) -> Result<(Vec<u8>, bool), HostError> {
         let (f, md) = self.open(host, file)?;
         read_open(f, &md, cap, prefix, || match self {
-            MetaDir::At(dir, name) => dir.path().join(name).join(file),
+            MetaDir::At(dir, name, _) => dir.path().join(name).join(file),
             MetaDir::Path(p) => p.join(file),
         })
     }

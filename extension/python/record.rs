@@ -319,15 +319,27 @@ pub fn parse_record_line(line: &str) -> Option<RecordLine> {
     if line.trim().is_empty() {
         return None;
     }
+    let hash_of = |h: &str| {
+        let (algo, digest) = h.split_once('=')?;
+        (!digest.is_empty()).then(|| (algo.to_ascii_lowercase(), digest.to_string()))
+    };
+    // The usual line has no quotes: its fields are borrowed, not copied.
+    if !line.contains('"') {
+        let mut fields = line.split(',');
+        let path = fields.next()?;
+        if path.is_empty() {
+            return None;
+        }
+        let hash = fields.next().and_then(hash_of);
+        let size = fields.next().and_then(|s| s.trim().parse().ok());
+        return Some((path.to_string(), hash, size));
+    }
     let fields = split_csv(line);
     let path = fields.first()?.clone();
     if path.is_empty() {
         return None;
     }
-    let hash = fields.get(1).and_then(|h| {
-        let (algo, digest) = h.split_once('=')?;
-        (!digest.is_empty()).then(|| (algo.to_ascii_lowercase(), digest.to_string()))
-    });
+    let hash = fields.get(1).and_then(|h| hash_of(h));
     let size = fields.get(2).and_then(|s| s.trim().parse().ok());
     Some((path, hash, size))
 }

@@ -47,6 +47,12 @@ struct Cli {
     #[arg(long, global = true, env = "SQUATCH_NO_CACHE")]
     no_cache: bool,
 
+    /// Most threads scanning site directories at once for
+    /// python_install_findings (default: 1 in extension mode, where a
+    /// scheduled query should stay gentle; otherwise the CPUs, at most 4).
+    #[arg(long, global = true, env = "SQUATCH_SCAN_THREADS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    scan_threads: Option<u16>,
+
     /// Extension mode: osquery's extension manager socket (passed by osqueryd).
     #[arg(long)]
     socket: Option<PathBuf>,
@@ -221,6 +227,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         fingerprint_key: cli.fingerprint_key.clone(),
         nvml_lib: cli.nvml_lib.clone(),
         persistent_cache: !cli.no_cache,
+        scan_threads: cli
+            .scan_threads
+            .map(usize::from)
+            .or(cli.socket.is_some().then_some(1)),
     };
     let tables = tables::registry_with(host.clone(), &settings);
 

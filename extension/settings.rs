@@ -28,6 +28,13 @@ pub struct Settings {
     /// `<state_dir>/cache/` (see [`crate::persist`]). On in the command line
     /// unless `--no-cache`; off by default in the library.
     pub persistent_cache: bool,
+    /// Most threads `python_install_findings` uses to scan site directories
+    /// at once (`--scan-threads`). `None`: the CPUs, at most
+    /// [`crate::findings::target::MAX_SCAN_THREADS`]. Extension mode passes
+    /// 1 unless told otherwise: a scheduled query on a fleet host should not
+    /// take every core, and osquery's watchdog counts the extension's CPU
+    /// share, not its total.
+    pub scan_threads: Option<usize>,
 }
 
 impl Default for Settings {
@@ -37,6 +44,7 @@ impl Default for Settings {
             fingerprint_key: None,
             nvml_lib: None,
             persistent_cache: false,
+            scan_threads: None,
         }
     }
 }

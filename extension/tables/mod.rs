@@ -57,7 +57,8 @@ pub fn registry_with(host: Arc<Host>, settings: &Settings) -> Vec<Arc<dyn Table>
         Arc::new(
             python_install_findings::PythonInstallFindings::new(host.clone())
                 .with_persistent_cache(persist.clone())
-                .with_distribution_cache(dists.clone()),
+                .with_distribution_cache(dists.clone())
+                .with_scan_threads(settings.scan_threads),
         ),
         Arc::new(python_package_indexes::PythonPackageIndexes::new(
             host.clone(),

@@ -49,6 +49,8 @@ pub struct PythonInstallFindings {
     /// Distributions shared with the other tables (see
     /// [`Scanner::with_distribution_cache`]).
     dists: Option<Arc<crate::python::DistributionCache>>,
+    /// Most site directories scanned at once; `None`: the scanner's default.
+    threads: Option<usize>,
 }
 
 impl PythonInstallFindings {
@@ -59,7 +61,16 @@ impl PythonInstallFindings {
             scanner: std::sync::OnceLock::new(),
             persist: None,
             dists: None,
+            threads: None,
         }
+    }
+
+    /// Scans at most `threads` site directories at once (`None`: the
+    /// scanner's default, see [`Scanner::with_threads`]).
+    pub fn with_scan_threads(mut self, threads: Option<usize>) -> Self {
+        self.threads = threads;
+        self.scanner = std::sync::OnceLock::new();
+        self
     }
 
     /// Reads distributions through `cache`, shared with the other tables
@@ -85,9 +96,13 @@ impl PythonInstallFindings {
     /// compiled on the first call.
     pub fn scanner(&self) -> &Scanner {
         self.scanner.get_or_init(|| {
-            Scanner::default()
+            let scanner = Scanner::default()
                 .with_persistent_cache(self.persist.clone())
-                .with_distribution_cache(self.dists.clone())
+                .with_distribution_cache(self.dists.clone());
+            match self.threads {
+                Some(n) => scanner.with_threads(n),
+                None => scanner,
+            }
         })
     }
 }
@@ -200,6 +215,17 @@ impl PythonInstallFindings {
 mod tests {
     use super::*;
     use crate::table::Operator;
+
+    #[test]
+    fn scan_threads_reach_the_scanner() {
+        let host = Arc::new(Host::new("/nonexistent-root"));
+        let one = PythonInstallFindings::new(host.clone()).with_scan_threads(Some(1));
+        assert_eq!(one.scanner().threads, 1);
+        let three = PythonInstallFindings::new(host.clone()).with_scan_threads(Some(3));
+        assert_eq!(three.scanner().threads, 3);
+        let default = PythonInstallFindings::new(host).with_scan_threads(None);
+        assert_eq!(default.scanner().threads, Scanner::default().threads);
+    }
 
     #[test]
     fn on_demand_setup_py_with_hook_and_beacon() {

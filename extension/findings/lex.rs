@@ -26,6 +26,9 @@
 //! - whether a line is **import-time** code: a module-level statement outside
 //!   any `def`/`class` and outside an `if __name__ == "__main__":` block,
 //!   which runs when the module is imported.
+//! - which `def`s and `class`es **run at import**: those that import-time
+//!   code or a class body names as code (a call, a decorator, a callback),
+//!   and what they call in turn; the rest run only when a user calls them.
 //!
 //! Malformed input (an unterminated string, unbalanced brackets) never
 //! panics: the pass degrades to "code" for whatever it cannot classify.

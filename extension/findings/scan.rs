@@ -287,7 +287,9 @@ pub fn scan_source_with_floor(
         // A spawn of a compiler, build system or SDK query is a build step.
         if tags.iter().any(|t| t == "spawn") {
             let from = starts[h.line] + h.at;
-            h.build = spawned_command(&bytes[from..bytes.len().min(from + 512)])
+            let call = &bytes[from..bytes.len().min(from + 512)];
+            h.build = spawned_command(call)
+                .or_else(|| spawned_variable(call, &bytes[from.saturating_sub(VAR_LOOKBACK)..from]))
                 .is_some_and(|c| is_build_tool(rules, &c));
         }
     }
@@ -314,6 +316,18 @@ pub fn scan_source_with_floor(
         }
     };
 
+    // A plain package module's function that nothing runs at import (no
+    // import-time code names it) acts only when a user calls it: a behaviour
+    // there on its own is weaker evidence than the same behaviour at
+    // install or import time, where malware acts. Such a single hit
+    // is capped at medium unless the rule is a shape benign libraries do not
+    // have (`full_weight`: a credential grabber, a hard-coded webhook send,
+    // decoded-blob execution, a reverse shell). Combinations are not capped:
+    // malware often defines its download-and-run in a function that another
+    // file (setup.py, `__init__`) calls, which a per-file scan cannot see;
+    // capping them cost 1.0 point of recall on the tune split.
+    let runtime_only = |line: usize| role_at(line) == Role::Module && !layout.runs_at_import(line);
+
     let mut findings = Vec::new();
     let short = starts.len() <= SHORT_FILE_LINES;
     for h in &hits {
@@ -334,7 +348,7 @@ pub fn scan_source_with_floor(
             // Text about code (a usage example, an install hint).
             severity = severity.shift(-2).min(Severity::Low);
         }
-        if h.pinned {
+        if h.pinned || (!rule.full_weight && runtime_only(h.line)) {
             severity = severity.min(Severity::Medium);
         }
         if severity < floor {
@@ -672,6 +686,57 @@ fn spawned_command(text: &[u8]) -> Option<String> {
         body.split_whitespace().next()?.to_string()
     };
     Some(word)
+}
+
+/// How many bytes before a spawn call [`spawned_variable`] looks for the
+/// assignment of the variable it is given.
+const VAR_LOOKBACK: usize = 1024;
+
+/// The command a spawn call starts when its only argument is a local name
+/// (`os.system(cmd)`) whose last assignment in `before` (the text just
+/// above the call) is a literal command (`cmd = "npm install"`): the same
+/// reading as [`spawned_command`] applied to that literal. None when the name
+/// is last assigned anything else (`cmd += ...`, a call, a format).
+fn spawned_variable(call: &[u8], before: &[u8]) -> Option<String> {
+    let open = memchr::memchr(b'(', call)?;
+    let rest = call[open + 1..].trim_ascii_start();
+    let end = rest
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))?;
+    let name = &rest[..end];
+    if name.is_empty()
+        || name[0].is_ascii_digit()
+        || !matches!(rest[end..].trim_ascii_start().first(), Some(b')' | b','))
+    {
+        return None;
+    }
+    // The last line of `before` that assigns the name, passing over
+    // augmentations that only append arguments (`cmd += " --registry=" + r`:
+    // no shell operator, so the command stays the same program).
+    let last = before.split(|&c| c == b'\n').rev().find_map(|line| {
+        let t = line.trim_ascii_start();
+        let after = t.strip_prefix(name)?;
+        let after = after.trim_ascii_start();
+        let op = after.first()?;
+        if after.starts_with(b"+=") {
+            let shell = after
+                .iter()
+                .any(|c| matches!(c, b'|' | b';' | b'&' | b'$' | b'`' | b'>' | b'<'));
+            return shell.then_some(after);
+        }
+        (matches!(op, b'=' | b'+' | b'|' | b'%' | b'&') && !after.starts_with(b"=="))
+            .then_some(after)
+    })?;
+    let value = last.strip_prefix(b"=")?.trim_ascii_start();
+    // Read it as the argument of a call.
+    let mut as_call = b"(".to_vec();
+    as_call.extend_from_slice(value);
+    let cmd = spawned_command(&as_call)?;
+    // Only a whole literal: nothing but the closing quote and a comment after it.
+    let q = value.iter().position(|&c| c == b'"' || c == b'\'')?;
+    let close = value[q + 1..].iter().position(|&c| c == value[q])? + q + 1;
+    let tail = value[close + 1..].trim_ascii();
+    (tail.is_empty() || tail.starts_with(b"#")).then_some(cmd)
 }
 
 /// True when a command (a path or a bare name) is one of the rules'

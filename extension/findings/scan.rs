@@ -24,6 +24,10 @@ const BINARY_SNIFF: usize = 8192;
 /// `exec` 500 times is one finding, not 500.
 const MAX_HITS_PER_RULE: usize = 5;
 
+/// Most (anchor, other hit) pairs one co-occurrence rule judges in one file
+/// (see the anchor search in [`scan_source_with_floor`]).
+const MAX_COMBO_PAIRS: usize = 200_000;
+
 /// The result of scanning one file (cached per file version).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileScan {
@@ -418,17 +422,36 @@ pub fn scan_source_with_floor(
         // constant and its user: [`Layout::related`]). A window of 0 means
         // the whole file (the install-hook combos: an overridden install
         // command runs whatever setup.py defines).
+        //
+        // Each group is sorted by line, so a windowed combo looks only at
+        // the hits within its window (two binary searches), and every combo
+        // judges at most MAX_COMBO_PAIRS pairs per file: a file of tens of
+        // thousands of hits (a generated module, or one made to stall the
+        // scan) costs a bounded time. Only such a file can exhaust the
+        // budget, and its hits are already findings of their own.
         let last = groups.len() - 1;
+        let budget = std::cell::Cell::new(MAX_COMBO_PAIRS);
         let anchor = groups[last].iter().find(|&&a| {
             let ha = &hits[a];
             groups[..last].iter().all(|g| {
-                g.iter().any(|&o| {
+                let near = if combo.window == 0 {
+                    &g[..]
+                } else {
+                    let lo = ha.line.saturating_sub(combo.window);
+                    let hi = ha.line.saturating_add(combo.window);
+                    let s = g.partition_point(|&k| hits[k].line < lo);
+                    let e = g.partition_point(|&k| hits[k].line <= hi);
+                    &g[s..e]
+                };
+                near.iter().any(|&o| {
+                    let Some(left) = budget.get().checked_sub(1) else {
+                        return false;
+                    };
+                    budget.set(left);
                     let ho = &hits[o];
                     ho.rule != ha.rule
                         && (ho.line, ho.at) != (ha.line, ha.at)
-                        && (combo.window == 0
-                            || (ho.line.abs_diff(ha.line) <= combo.window
-                                && ctx.related(ho.line, ha.line)))
+                        && (combo.window == 0 || ctx.related(ho.line, ha.line))
                         && !ctx.vendor_api(combo, ho, ha)
                 })
             })

@@ -415,7 +415,6 @@ impl Host {
         rel: &Path,
         known: Option<StatId>,
     ) -> Result<(File, Metadata), HostError> {
-        use std::os::fd::{AsRawFd, FromRawFd};
         let host_path = dir.path.join(rel);
         let stat = match known {
             Some(id) => Ok(id),
@@ -447,47 +446,10 @@ impl Host {
                 return self.open_file(&host_path);
             }
         }
-        let c = std::ffi::CString::new(rel.as_os_str().as_bytes()).map_err(|_| HostError::Io {
-            path: host_path.clone(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
-        })?;
-        // SAFETY: `open_how` is plain data; all-zero is valid before the
-        // fields are set.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
-        how.resolve =
-            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
-        // SAFETY: the directory fd lives as long as `dir`, `c` is
-        // NUL-terminated and `how` is a valid `open_how` of the given size.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir.file.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
+        // A symlink met on the way, or no openat2: the safe path decides.
+        let Some(file) = dir.open_beneath(rel, libc::O_RDONLY)? else {
+            return self.open_file(&host_path);
         };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            return match err.raw_os_error() {
-                Some(
-                    libc::ENOSYS
-                    | libc::EPERM
-                    | libc::EINVAL
-                    | libc::E2BIG
-                    | libc::ELOOP
-                    | libc::EXDEV
-                    | libc::EAGAIN,
-                ) => self.open_file(&host_path),
-                _ => Err(HostError::Io {
-                    path: host_path,
-                    source: err,
-                }),
-            };
-        }
-        // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
-        let file = unsafe { File::from_raw_fd(fd as i32) };
         let md = file.metadata().map_err(|source| HostError::Io {
             path: host_path.clone(),
             source,
@@ -729,7 +691,8 @@ impl Host {
 /// modification and change times. A cache keyed on it is invalidated by any
 /// write, truncation, rename over, or `touch` (the change time cannot be set
 /// back from user space).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `StatId::default()` (all zero) stands for "absent" in identity lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct StatId {
     /// Device number.
     pub dev: u64,
@@ -831,6 +794,26 @@ impl HostDir {
             mode: st.st_mode as u32,
         })
     }
+}
+
+/// Reads an open file whose `fstat` gave `md`: exactly that many bytes, at
+/// most `cap` (no extra read to find the end: a file that grows meanwhile is
+/// cut at its size then, one that shrinks ends early). The flag: the file
+/// was longer than `cap`.
+pub fn read_known_size(mut file: File, md: &Metadata, cap: u64) -> io::Result<(Vec<u8>, bool)> {
+    let want = md.len().min(cap) as usize;
+    let mut buf = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok((buf, md.len() > cap))
 }
 
 /// What a listed entry is, as `getdents` says (an `lstat` where the file

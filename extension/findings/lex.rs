@@ -304,6 +304,18 @@ enum Block {
     MainGuard,
 }
 
+/// The innermost open `def`/`class` of `blocks` (0: module level).
+fn enclosing_def(blocks: &[(usize, Block)]) -> u32 {
+    blocks
+        .iter()
+        .rev()
+        .find_map(|&(_, k)| match k {
+            Block::Def(id) => Some(id),
+            Block::MainGuard => None,
+        })
+        .unwrap_or(0)
+}
+
 /// Bytes the pass must look at inside a statement.
 static STRUCTURAL: [bool; 256] = {
     let mut t = [false; 256];
@@ -568,14 +580,7 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                     || rest.starts_with(b"async def ")
                     || rest.starts_with(b"class ")
                 {
-                    let parent = blocks
-                        .iter()
-                        .rev()
-                        .find_map(|&(_, k)| match k {
-                            Block::Def(id) => Some(id),
-                            Block::MainGuard => None,
-                        })
-                        .unwrap_or(0);
+                    let parent = enclosing_def(&blocks);
                     let word = rest.strip_prefix(b"async ").unwrap_or(rest);
                     let word = word.splitn(2, |&c| c == b' ').nth(1).unwrap_or(b"");
                     let name_at = i + (rest.len() - word.len());
@@ -599,14 +604,7 @@ pub fn layout(bytes: &[u8], starts: &[usize]) -> Layout {
                 {
                     blocks.push((indent, Block::MainGuard));
                 }
-                let scope = blocks
-                    .iter()
-                    .rev()
-                    .find_map(|&(_, k)| match k {
-                        Block::Def(id) => Some(id),
-                        Block::MainGuard => None,
-                    })
-                    .unwrap_or(0);
+                let scope = enclosing_def(&blocks);
                 marks.push((line, scope, blocks.is_empty()));
                 cur_scope = scope;
                 stmt_first = Some(i);

@@ -504,7 +504,21 @@ impl Scanner {
         {
             return Ok(hit);
         }
-        let (bytes, truncated) = self.read_prefix(host, path, &md)?;
+        let read = self.read_prefix(host, path, &md)?;
+        Ok(self.scan_and_keep(read, path, role, ident, key))
+    }
+
+    /// Scans bytes read from `path` (and whether they were cut short), then
+    /// keeps the result: in the persistent cache when there is one, in the
+    /// in-process cache otherwise.
+    fn scan_and_keep(
+        &self,
+        (bytes, truncated): (Vec<u8>, bool),
+        path: &Path,
+        role: Role,
+        ident: Ident,
+        key: u128,
+    ) -> Arc<ScannedFile> {
         let mut scan = scan_source(self.rules, &bytes, role);
         scan.truncated |= truncated;
         let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
@@ -513,7 +527,7 @@ impl Scanner {
             Some(p) => p.put_scan(path, role, ident, out.clone()),
             None => self.files.insert(key, Cached::new(&out)),
         }
-        Ok(out)
+        out
     }
 
     /// [`Scanner::scan_file`] for `rel`, a file below the open directory
@@ -551,16 +565,8 @@ impl Scanner {
         {
             return Ok(hit);
         }
-        let (bytes, truncated) = read_known(file, &md, path)?;
-        let mut scan = scan_source(self.rules, &bytes, role);
-        scan.truncated |= truncated;
-        let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
-        let out = Arc::new(ScannedFile { sha256, scan });
-        match &self.persist {
-            Some(p) => p.put_scan(path, role, ident, out.clone()),
-            None => self.files.insert(key, Cached::new(&out)),
-        }
-        Ok(out)
+        let read = read_known(file, &md, path)?;
+        Ok(self.scan_and_keep(read, path, role, ident, key))
     }
 
     /// Scans a site-level `.pth` (not cached: they are few and small).
@@ -772,7 +778,7 @@ impl Scanner {
 /// file that grows meanwhile is cut at its size then, one that shrinks ends
 /// early), or to the end when `fstat` says 0 bytes. The flag: it was longer.
 fn read_known(
-    mut file: std::fs::File,
+    file: std::fs::File,
     md: &std::fs::Metadata,
     path: &Path,
 ) -> Result<(Vec<u8>, bool), crate::host::HostError> {
@@ -787,19 +793,7 @@ fn read_known(
         file.take(cap).read_to_end(&mut buf).map_err(io)?;
         return Ok((buf, false));
     }
-    let want = md.len().min(cap) as usize;
-    let mut buf = vec![0u8; want];
-    let mut got = 0;
-    while got < want {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io(e)),
-        }
-    }
-    buf.truncate(got);
-    Ok((buf, md.len() > cap))
+    crate::host::read_known_size(file, md, cap).map_err(io)
 }
 
 /// What a source tree's top-level manifests say before its files are

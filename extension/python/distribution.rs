@@ -15,7 +15,6 @@ use crate::host::{Host, HostDir, HostError, StatId};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::ffi::OsString;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 /// Cap for small marker files (INSTALLER, top_level.txt, .egg-link).
@@ -557,7 +556,7 @@ impl MetaDir<'_> {
 /// with no extra read to find EOF. A file that grows meanwhile is cut at
 /// that size; one that shrinks ends early.
 fn read_open(
-    mut file: std::fs::File,
+    file: std::fs::File,
     md: &std::fs::Metadata,
     cap: u64,
     prefix: bool,
@@ -570,24 +569,10 @@ fn read_open(
             cap,
         });
     }
-    let want = md.len().min(cap) as usize;
-    let mut buf = vec![0u8; want];
-    let mut got = 0;
-    while got < want {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(source) => {
-                return Err(HostError::Io {
-                    path: path(),
-                    source,
-                })
-            }
-        }
-    }
-    buf.truncate(got);
-    Ok((buf, md.len() > cap))
+    crate::host::read_known_size(file, md, cap).map_err(|source| HostError::Io {
+        path: path(),
+        source,
+    })
 }
 
 /// Loads one distribution. `base` says how to reach the metadata

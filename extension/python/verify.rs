@@ -891,14 +891,7 @@ fn persisted_digest<'a>(
         };
         match run.identify(&path) {
             Ok((id, _)) => Some(id),
-            Err(Check::Missing) => Some(StatId {
-                dev: 0,
-                ino: 0,
-                size: 0,
-                mtime_ns: 0,
-                ctime_ns: 0,
-                mode: 0,
-            }),
+            Err(Check::Missing) => Some(StatId::default()),
             Err(_) => None,
         }
     })
@@ -1594,14 +1587,7 @@ fn walk_dir(
         .site_dir
         .as_ref()
         .and_then(|sd| sd.stat_id(&rel).ok())
-        .unwrap_or(StatId {
-            dev: 0,
-            ino: 0,
-            size: 0,
-            mtime_ns: 0,
-            ctime_ns: 0,
-            mode: 0,
-        });
+        .unwrap_or_default();
     walk.dirs.push((rel, id));
     // Each directory is listed relative to its parent's resolution: a deep
     // tree costs the same per directory at every level.

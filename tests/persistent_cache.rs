@@ -231,7 +231,8 @@ fn corrupt_and_foreign_caches_are_discarded() {
     let root = fx.fh.root();
     let first = squatch(root, state.path(), &[], FINDINGS);
     // The per-file scans (the site memos, `.sites.json`, are removed before
-    // each run below so that the scans are consulted).
+    // each run below so that the scans are consulted; the distribution
+    // memos, `.dists.json`, too, so that nothing else is loaded).
     let file = cache_files(state.path())
         .into_iter()
         .find(|f| {
@@ -247,7 +248,8 @@ fn corrupt_and_foreign_caches_are_discarded() {
     let good = std::fs::read_to_string(&file).unwrap();
     let drop_memos = || {
         for f in cache_files(state.path()) {
-            if f.to_string_lossy().ends_with(".sites.json") {
+            let name = f.to_string_lossy();
+            if name.ends_with(".sites.json") || name.ends_with(".dists.json") {
                 std::fs::remove_file(f).unwrap();
             }
         }

@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo bench --bench restart`. Knobs (env): `BENCH_VENVS` (50),
 //! `BENCH_DISTS` (200), `BENCH_DIR` (keep the synthetic host there),
-//! `BENCH_REPEAT` (5).
+//! `BENCH_REPEAT` (5), `BENCH_SQUATCH` (time another squatch binary, e.g.
+//! main's, with this same harness: a before/after in one session).
 //!
 //! Page cache warm for every figure (the query runs once before timing).
 //! Each figure is the median wall time of `BENCH_REPEAT` fresh processes:
@@ -25,6 +26,13 @@ use std::time::Duration;
 mod synthetic;
 use synthetic::*;
 
+/// The squatch binary timed: `BENCH_SQUATCH`, else the one cargo built.
+fn squatch_bin() -> PathBuf {
+    std::env::var_os("BENCH_SQUATCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_squatch")))
+}
+
 fn squatch(root: &Path, state: &Path, extra: &[&str], sql: &str) -> (Duration, Vec<u8>, i64) {
     let (wall, out, rss, _) = squatch_cpu(root, state, extra, sql);
     (wall, out, rss)
@@ -37,7 +45,7 @@ fn squatch_cpu(
     extra: &[&str],
     sql: &str,
 ) -> (Duration, Vec<u8>, i64, Duration) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_squatch"));
+    let mut cmd = Command::new(squatch_bin());
     cmd.arg("--root")
         .arg(root)
         .arg("--state-dir")
@@ -80,7 +88,8 @@ fn main() {
 
     // Memory first, while this process is small (a child's ru_maxrss starts
     // from its parent's RSS at spawn).
-    let listing = Command::new(env!("CARGO_BIN_EXE_squatch"))
+    println!("squatch: {}", squatch_bin().display());
+    let listing = Command::new(squatch_bin())
         .args(["tables", "--json"])
         .output()
         .unwrap();
@@ -147,6 +156,8 @@ fn main() {
         let mut none = Vec::new();
         let (mut first_cpu, mut second_cpu, mut none_cpu) = (Vec::new(), Vec::new(), Vec::new());
         let mut cache_bytes = 0;
+        let mut per_file = String::new();
+        let mut ratios = Vec::new();
         for i in 0..repeat {
             let state = states.path().join(format!("{label}-{i}"));
             let (t, out, _, c) = squatch_cpu(&root, &state, &[], sql);
@@ -156,14 +167,31 @@ fn main() {
             let (t, out, _, c) = squatch_cpu(&root, &state, &[], sql);
             assert_eq!(out, reference, "{label}: second run differs");
             second.push(t);
+            ratios.push(100.0 * c.as_secs_f64() / first_cpu[i].as_secs_f64());
             second_cpu.push(c);
             let (t, _, _, c) = squatch_cpu(&root, &state, &["--no-cache"], sql);
             none.push(t);
             none_cpu.push(c);
-            cache_bytes = std::fs::read_dir(state.join("cache"))
+            let mut files: Vec<(String, u64)> = std::fs::read_dir(state.join("cache"))
                 .unwrap()
-                .map(|e| e.unwrap().metadata().unwrap().len())
-                .sum::<u64>();
+                .map(|e| {
+                    let e = e.unwrap();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    // `<root hash>.<kind>.json`: the kind, `scans` for none.
+                    let kind = match name.split('.').collect::<Vec<_>>().as_slice() {
+                        [_, k, "json"] => k.to_string(),
+                        _ => "scans".to_string(),
+                    };
+                    (kind, e.metadata().unwrap().len())
+                })
+                .collect();
+            files.sort();
+            cache_bytes = files.iter().map(|(_, n)| n).sum::<u64>();
+            per_file = files
+                .iter()
+                .map(|(k, n)| format!("{k} {:.1} MB", *n as f64 / 1e6))
+                .collect::<Vec<_>>()
+                .join(", ");
         }
         let (fc, sc, nc) = (median(first_cpu), median(second_cpu), median(none_cpu));
         println!(
@@ -172,6 +200,11 @@ fn main() {
             ms(nc),
             ms(sc),
             100.0 * sc.as_secs_f64() / fc.as_secs_f64()
+        );
+        let lo = ratios.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().cloned().fold(0.0, f64::max);
+        println!(
+            "restart {label:<18}: CPU second/first of each pair {lo:.1}% .. {hi:.1}% ({repeat} pairs); cache files: {per_file}"
         );
         let (f, s, n) = (median(first), median(second), median(none));
         println!(

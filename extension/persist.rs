@@ -4,7 +4,8 @@
 //! the whole scan again.
 //!
 //! - Where: `<state_dir>/cache/<16 hex of SHA-256 of the root>.json` (scans),
-//!   `.digests.json`, `.sites.json` and `.verified.json` beside it, per examined root, the
+//!   `.digests.json`, `.sites.json`, `.verified.json` and `.dists.json`
+//!   beside it, per examined root, the
 //!   directory 0700 and the files 0600. Never inside `--root` (a state
 //!   directory below an examined root other than `/` turns the cache off).
 //! - Keys: host path plus the file's identity (device, inode, size, mtime and
@@ -12,7 +13,8 @@
 //!   space, so a file edited in place with its mtime restored misses. A site
 //!   memo ([`SiteMemo`]) is keyed by environment and site directory and
 //!   holds the identities of every file and directory its result rests on;
-//!   a [`VerifyMemo`] (a site's RECORD verifications) likewise.
+//!   a [`VerifyMemo`] (a site's RECORD verifications) and a [`DistMemo`]
+//!   (a site's parsed distributions) likewise.
 //! - Versioned: each file records the binary's version and a hash of the
 //!   rules it was scanned with; any difference, any parse error, an
 //!   unreadable or oversized file throws that whole file away.
@@ -137,6 +139,50 @@ pub struct VerifyMemo {
     pub dists: Vec<(String, crate::python::verify::Verification)>,
 }
 
+/// One site directory's distributions as `python::distribution` read them
+/// (metadata, INSTALLER, REQUESTED, direct_url.json) and the identities
+/// they rest on: reused whole by a later process while every one of them is
+/// unchanged (one `fstatat` each, no file opened).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistMemo {
+    /// Identity of the site directory itself (its listing: a distribution
+    /// added or removed changes it).
+    pub site: Ident,
+    /// Paths below the site directory `stat`ed relative to it without
+    /// following a link: each metadata directory (a file such as REQUESTED
+    /// or direct_url.json appearing in it or leaving it changes it) and the
+    /// files read from it (METADATA or PKG-INFO, INSTALLER,
+    /// direct_url.json), `\n`-separated, in byte order (each directory
+    /// before what lies below it).
+    pub rel: String,
+    /// SHA-256 (hex) of the identities of `rel`, in order.
+    pub digest: String,
+    /// The distributions, in listing order.
+    pub dists: Vec<crate::python::distribution::StoredDist>,
+}
+
+/// Identities `stat`ed relative to one site directory while a [`DistMemo`]
+/// was checked, in byte order of their paths: handed on to the check of
+/// the same site's [`VerifyMemo`] in the same query, so that a path both
+/// rest on is `stat`ed once.
+#[derive(Debug, Clone, Default)]
+pub struct SeenIds {
+    /// The site directory (host path, as the distributions give it).
+    pub site: PathBuf,
+    /// Relative path and identity, in byte order of the paths.
+    pub ids: Vec<(String, StatId)>,
+}
+
+impl SeenIds {
+    /// The identity seen for `rel`, if any.
+    pub fn get(&self, rel: &str) -> Option<StatId> {
+        self.ids
+            .binary_search_by(|(p, _)| p.as_str().cmp(rel))
+            .ok()
+            .map(|i| self.ids[i].1)
+    }
+}
+
 /// A file changed less than this before a memo's work started may have
 /// changed during it (timestamps come from a coarse clock): no memo rests
 /// on it.
@@ -216,6 +262,10 @@ struct SiteEntry(String, String, SiteMemo);
 #[derive(Debug, Serialize, Deserialize)]
 struct VerifyEntry(String, VerifyMemo);
 
+/// One distribution memo on disk: site directory, memo.
+#[derive(Debug, Serialize, Deserialize)]
+struct DistEntry(String, DistMemo);
+
 /// One cache file: a header that must match, then its entries.
 #[derive(Debug, Serialize, Deserialize)]
 struct OnDisk<T> {
@@ -233,19 +283,27 @@ enum Kind {
     Digests,
     Sites,
     Verified,
+    Dists,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Scans, Kind::Digests, Kind::Sites, Kind::Verified];
+    const ALL: [Kind; 5] = [
+        Kind::Scans,
+        Kind::Digests,
+        Kind::Sites,
+        Kind::Verified,
+        Kind::Dists,
+    ];
 
     /// File name suffix: `<root hash>.json`, `.digests.json`, `.sites.json`,
-    /// `.verified.json`.
+    /// `.verified.json`, `.dists.json`.
     fn suffix(self) -> &'static str {
         match self {
             Kind::Scans => ".json",
             Kind::Digests => ".digests.json",
             Kind::Sites => ".sites.json",
             Kind::Verified => ".verified.json",
+            Kind::Dists => ".dists.json",
         }
     }
 }
@@ -286,8 +344,8 @@ fn slot_put<K, V>(
 
 #[derive(Debug, Default)]
 struct State {
-    loaded: [bool; 4],
-    dirty: [bool; 4],
+    loaded: [bool; 5],
+    dirty: [bool; 5],
     /// By path, then by role (a path is scanned in one or two roles): looked
     /// up by `&Path`, no allocation per lookup.
     scans: HashMap<PathBuf, Vec<(Role, ScanSlot)>>,
@@ -297,6 +355,8 @@ struct State {
     sites: HashMap<(String, String), (Arc<SiteMemo>, bool)>,
     /// By site directory.
     verified: HashMap<String, (Arc<VerifyMemo>, bool)>,
+    /// By site directory.
+    dists: HashMap<String, (Arc<DistMemo>, bool)>,
 }
 
 /// Counters of one process's use of the cache (for tests and benchmarks).
@@ -314,6 +374,8 @@ pub struct CacheStats {
     pub site_hits: u64,
     /// Site directories whose whole RECORD verification was reused.
     pub verify_hits: u64,
+    /// Site directories whose distributions were reused whole.
+    pub dist_hits: u64,
 }
 
 /// The persistent cache of one examined root (see the module docs).
@@ -329,6 +391,7 @@ pub struct PersistentCache {
     saves: AtomicU64,
     site_hits: AtomicU64,
     verify_hits: AtomicU64,
+    dist_hits: AtomicU64,
 }
 
 /// SHA-256 of the built-in rules, first 16 hex: part of the cache version.
@@ -407,6 +470,7 @@ impl PersistentCache {
             saves: AtomicU64::new(0),
             site_hits: AtomicU64::new(0),
             verify_hits: AtomicU64::new(0),
+            dist_hits: AtomicU64::new(0),
         }))
     }
 
@@ -436,6 +500,7 @@ impl PersistentCache {
             saves: self.saves.load(Ordering::Relaxed),
             site_hits: self.site_hits.load(Ordering::Relaxed),
             verify_hits: self.verify_hits.load(Ordering::Relaxed),
+            dist_hits: self.dist_hits.load(Ordering::Relaxed),
         }
     }
 
@@ -550,6 +615,11 @@ impl PersistentCache {
             Kind::Verified => {
                 for VerifyEntry(site, memo) in self.read_file(kind).unwrap_or_default() {
                     st.verified.insert(site, (Arc::new(memo), false));
+                }
+            }
+            Kind::Dists => {
+                for DistEntry(site, memo) in self.read_file(kind).unwrap_or_default() {
+                    st.dists.insert(site, (Arc::new(memo), false));
                 }
             }
         }
@@ -690,6 +760,46 @@ impl PersistentCache {
         });
     }
 
+    /// The distribution memo of the site directory `site`, if one was
+    /// kept; the caller checks that it still holds
+    /// ([`PersistentCache::dist_hit`] once it does).
+    pub fn dist_memo(&self, site: &Path) -> Option<Arc<DistMemo>> {
+        let site = site.to_str()?;
+        self.with_state(Kind::Dists, |st| {
+            let (memo, used) = st.dists.get_mut(site)?;
+            *used = true;
+            Some(memo.clone())
+        })
+        .flatten()
+    }
+
+    /// Counts a distribution memo that was found still valid and reused.
+    pub fn dist_hit(&self) {
+        self.dist_hits.fetch_add(1, Ordering::Relaxed);
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Remembers (or, with `None`, forgets) the distribution memo of
+    /// `site`. Paths that are not UTF-8 are not kept.
+    pub fn put_dist_memo(&self, site: &Path, memo: Option<DistMemo>) {
+        let Some(site) = site.to_str() else {
+            return;
+        };
+        self.with_state(Kind::Dists, |st| {
+            let changed = match memo {
+                Some(m) => {
+                    let same = st.dists.get(site).is_some_and(|(old, _)| **old == m);
+                    st.dists.insert(site.to_string(), (Arc::new(m), true));
+                    !same
+                }
+                None => st.dists.remove(site).is_some(),
+            };
+            if changed {
+                st.dirty[Kind::Dists as usize] = true;
+            }
+        });
+    }
+
     /// Writes the kinds this process changed: temp file in the same
     /// directory, then rename. Failures are logged at debug level and
     /// otherwise ignored (a read-only state directory means no cache).
@@ -714,12 +824,13 @@ impl PersistentCache {
         }
         let s = self.stats();
         log::debug!(
-            "persistent cache: {} loaded, {} hits, {} misses, {} sites reused, {} site verifications reused",
+            "persistent cache: {} loaded, {} hits, {} misses, {} sites reused, {} site verifications reused, {} site distribution lists reused",
             s.loaded,
             s.hits,
             s.misses,
             s.site_hits,
-            s.verify_hits
+            s.verify_hits,
+            s.dist_hits
         );
     }
 
@@ -779,6 +890,11 @@ impl PersistentCache {
                 st.verified
                     .iter()
                     .map(|(s, (m, used))| (*used, VerifyOut(s, m))),
+            ),
+            Kind::Dists => stream(
+                self,
+                w,
+                st.dists.iter().map(|(s, (m, used))| (*used, DistOut(s, m))),
             ),
         }
     }
@@ -894,6 +1010,10 @@ struct SiteOut<'a>(&'a str, &'a str, &'a SiteMemo);
 /// [`VerifyEntry`] as written, borrowed.
 #[derive(Serialize)]
 struct VerifyOut<'a>(&'a str, &'a VerifyMemo);
+
+/// [`DistEntry`] as written, borrowed.
+#[derive(Serialize)]
+struct DistOut<'a>(&'a str, &'a DistMemo);
 
 /// Removes the cache files of the least recently written roots of `dir`
 /// beyond [`MAX_ROOTS`] (never those of `keep`, the file just written). A
@@ -1118,6 +1238,73 @@ mod tests {
         c2.save();
         let c3 = PersistentCache::open(state.path(), root.path()).unwrap();
         assert!(c3.verify_memo(site).is_none());
+    }
+
+    #[test]
+    fn dist_memos_round_trip_in_their_own_file_and_a_corrupt_one_is_thrown_away() {
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let site = Path::new("/venv/lib/python3.12/site-packages");
+        let stored: crate::python::distribution::StoredDist = serde_json::from_str(
+            r#"["foo-1.0.dist-info",0,["foo","foo","1.0"],
+               [["2.1","foo","1.0",null,null,null,null,null,null,null,null,null],[],[],false],
+               ["pip",null,true],null,null]"#,
+        )
+        .unwrap();
+        let memo = DistMemo {
+            site: Ident(1, 2, 3, 4, 5),
+            rel: "foo-1.0.dist-info\nfoo-1.0.dist-info/METADATA".into(),
+            digest: "ab".repeat(32),
+            dists: vec![stored],
+        };
+        let c = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c.dist_memo(site).is_none());
+        c.put_dist_memo(site, Some(memo.clone()));
+        c.save();
+        assert_eq!(c.stats().saves, 1, "only the dists file");
+        let file = c.path_of(Kind::Dists);
+        assert!(file.to_string_lossy().ends_with(".dists.json"));
+        assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+        let c2 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert_eq!(c2.dist_memo(site).as_deref(), Some(&memo));
+        assert!(c2.verify_memo(site).is_none());
+        c2.put_dist_memo(site, Some(memo.clone()));
+        c2.save();
+        assert_eq!(c2.stats().saves, 0, "unchanged: not written");
+        // Corrupt: thrown away whole, nothing loaded.
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, &text[..text.len() - 5]).unwrap();
+        let c3 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c3.dist_memo(site).is_none());
+        assert_eq!(c3.stats().loaded, 0);
+        // Forgotten: gone from the file.
+        c3.put_dist_memo(site, Some(memo.clone()));
+        c3.save();
+        let c4 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c4.dist_memo(site).is_some());
+        c4.put_dist_memo(site, None);
+        c4.save();
+        let c5 = PersistentCache::open(state.path(), root.path()).unwrap();
+        assert!(c5.dist_memo(site).is_none());
+    }
+
+    #[test]
+    fn seen_ids_are_found_by_path() {
+        let id = |n| StatId {
+            ino: n,
+            ..StatId::default()
+        };
+        let seen = SeenIds {
+            site: PathBuf::from("/s"),
+            ids: vec![
+                ("a.dist-info".into(), id(1)),
+                ("a.dist-info/METADATA".into(), id(2)),
+                ("b.dist-info".into(), id(3)),
+            ],
+        };
+        assert_eq!(seen.get("a.dist-info/METADATA"), Some(id(2)));
+        assert_eq!(seen.get("b.dist-info"), Some(id(3)));
+        assert_eq!(seen.get("a.dist-info/INSTALLER"), None);
     }
 
     #[test]

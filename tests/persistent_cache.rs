@@ -55,6 +55,11 @@ fn verifications_reused(run: &Run) -> u64 {
     all_stats(run)[4]
 }
 
+/// Site directories whose distributions were reused whole (sixth).
+fn dists_reused(run: &Run) -> u64 {
+    all_stats(run)[5]
+}
+
 fn all_stats(run: &Run) -> Vec<u64> {
     let line = run
         .stderr
@@ -226,13 +231,25 @@ fn corrupt_and_foreign_caches_are_discarded() {
     let root = fx.fh.root();
     let first = squatch(root, state.path(), &[], FINDINGS);
     // The per-file scans (the site memos, `.sites.json`, are removed before
-    // each run below so that the scans are consulted).
-    let file = cache_files(state.path()).pop().unwrap();
+    // each run below so that the scans are consulted; the distribution
+    // memos, `.dists.json`, too, so that nothing else is loaded).
+    let file = cache_files(state.path())
+        .into_iter()
+        .find(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .matches('.')
+                .count()
+                == 1
+        })
+        .unwrap();
     assert!(!file.to_string_lossy().ends_with(".sites.json"));
     let good = std::fs::read_to_string(&file).unwrap();
     let drop_memos = || {
         for f in cache_files(state.path()) {
-            if f.to_string_lossy().ends_with(".sites.json") {
+            let name = f.to_string_lossy();
+            if name.ends_with(".sites.json") || name.ends_with(".dists.json") {
                 std::fs::remove_file(f).unwrap();
             }
         }
@@ -478,4 +495,180 @@ fn a_site_verification_is_reused_whole_until_a_listed_file_or_a_walked_directory
     // --no-cache gives the same rows.
     let none = squatch(&root, state.path(), &["--no-cache"], q);
     assert_eq!(none.stdout, sixth.stdout);
+}
+
+/// The provenance columns that need INSTALLER, REQUESTED and
+/// direct_url.json, but no RECORD verification.
+const PROVENANCE_META: &str = "SELECT name, version, installer, requested, source_kind, direct_url, error FROM python_package_provenance";
+
+fn row_of(run: &Run, name: &str) -> Option<BTreeMap<String, String>> {
+    rows(run).into_iter().find(|r| r["name"] == name)
+}
+
+/// A site whose distributions a first process read (and kept: every file a
+/// second old), served whole to a second one.
+fn dist_memo_fixture() -> (FakeHost, PathBuf, PathBuf, tempfile::TempDir, Run) {
+    let fh = FakeHost::new();
+    let site = fh.venv("/opt/app/venv", "3.12", false);
+    let tqdm = fh
+        .dist(&site, "tqdm", "4.66.0")
+        .installer("pip")
+        .file("tqdm/__init__.py", "X = 1\n")
+        .write();
+    fh.dist(&site, "pkg0", "1.0")
+        .installer("uv")
+        .requested()
+        .direct_url(r#"{"url": "https://example.invalid/pkg0.tar.gz", "archive_info": {}}"#)
+        .file("pkg0/__init__.py", "X = 0\n")
+        .write();
+    fh.dist(&site, "eggy", "0.1")
+        .egg_info()
+        .file("eggy/__init__.py", "Y = 1\n")
+        .write();
+    let state = tempfile::tempdir().unwrap();
+    let root = fh.root().to_path_buf();
+    // A memo is kept only when nothing it rests on changed in the second
+    // before the read started.
+    settle();
+    let first = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&first), 0, "{}", first.stderr);
+    assert!(cache_files(state.path())
+        .iter()
+        .any(|f| f.to_string_lossy().ends_with(".dists.json")));
+    let second = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(dists_reused(&second), 1, "{}", second.stderr);
+    let meta = fh.real(&tqdm.meta("METADATA"));
+    (fh, site, meta, state, second)
+}
+
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+#[test]
+fn a_site_distribution_list_is_reused_until_metadata_is_rewritten_even_with_mtime_restored() {
+    let (fh, _site, metadata, state, second) = dist_memo_fixture();
+    let root = fh.root().to_path_buf();
+    let pkg0 = row_of(&second, "pkg0").unwrap();
+    assert_eq!(
+        (pkg0["installer"].as_str(), pkg0["requested"].as_str()),
+        ("uv", "1")
+    );
+    assert_eq!(pkg0["source_kind"], "archive", "{}", second.stdout);
+    assert_eq!(row_of(&second, "eggy").unwrap()["version"], "0.1");
+    assert_eq!(row_of(&second, "tqdm").unwrap()["version"], "4.66.0");
+
+    // METADATA rewritten in place (same size), its mtime put back: the
+    // next process reads it again.
+    rewrite_keeping_mtime(&metadata, "Version: 4.66.0", "Version: 4.66.9");
+    let third = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&third), 0, "{}", third.stderr);
+    assert_eq!(
+        row_of(&third, "tqdm").unwrap()["version"],
+        "4.66.9",
+        "METADATA not re-read: {}",
+        third.stdout
+    );
+    // The same rows as without any cache, and as the memo kept next.
+    let none = squatch(&root, state.path(), &["--no-cache"], PROVENANCE_META);
+    assert_eq!(none.stdout, third.stdout);
+    settle();
+    squatch(&root, state.path(), &[], PROVENANCE_META);
+    let fifth = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&fifth), 1, "{}", fifth.stderr);
+    assert_eq!(fifth.stdout, third.stdout);
+}
+
+#[test]
+fn a_requested_file_created_or_removed_after_the_memo_changes_requested() {
+    let (fh, site, metadata, state, second) = dist_memo_fixture();
+    let root = fh.root().to_path_buf();
+    assert_eq!(row_of(&second, "tqdm").unwrap()["requested"], "0");
+    // REQUESTED appears in tqdm's dist-info (nothing else there changes).
+    let requested = metadata.with_file_name("REQUESTED");
+    std::fs::write(&requested, b"").unwrap();
+    let third = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&third), 0, "{}", third.stderr);
+    assert_eq!(
+        row_of(&third, "tqdm").unwrap()["requested"],
+        "1",
+        "{}",
+        third.stdout
+    );
+    // Kept again, then pkg0's REQUESTED removed.
+    settle();
+    squatch(&root, state.path(), &[], PROVENANCE_META);
+    let fifth = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&fifth), 1, "{}", fifth.stderr);
+    let pkg0_meta = std::fs::read_dir(fh.real(&site))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("pkg0-1.0.dist-info"))
+        .unwrap();
+    std::fs::remove_file(pkg0_meta.join("REQUESTED")).unwrap();
+    let sixth = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&sixth), 0, "{}", sixth.stderr);
+    assert_eq!(row_of(&sixth, "pkg0").unwrap()["requested"], "0");
+    assert_eq!(row_of(&sixth, "tqdm").unwrap()["requested"], "1");
+    let none = squatch(&root, state.path(), &["--no-cache"], PROVENANCE_META);
+    assert_eq!(none.stdout, sixth.stdout);
+}
+
+#[test]
+fn a_distribution_added_to_or_removed_from_a_site_shows_up_or_disappears() {
+    let (fh, site, _metadata, state, second) = dist_memo_fixture();
+    let root = fh.root().to_path_buf();
+    assert!(row_of(&second, "newdist").is_none());
+    let new = fh
+        .dist(&site, "newdist", "2.0")
+        .installer("pip")
+        .file("newdist/__init__.py", "Z = 1\n")
+        .write();
+    let third = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&third), 0, "{}", third.stderr);
+    assert_eq!(
+        row_of(&third, "newdist").map(|r| r["version"].clone()),
+        Some("2.0".to_string()),
+        "{}",
+        third.stdout
+    );
+    settle();
+    squatch(&root, state.path(), &[], PROVENANCE_META);
+    let fifth = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&fifth), 1, "{}", fifth.stderr);
+    assert!(row_of(&fifth, "newdist").is_some());
+    std::fs::remove_dir_all(fh.real(&new.metadata_path)).unwrap();
+    let sixth = squatch(&root, state.path(), &[], PROVENANCE_META);
+    assert_eq!(dists_reused(&sixth), 0, "{}", sixth.stderr);
+    assert!(row_of(&sixth, "newdist").is_none(), "{}", sixth.stdout);
+    assert_eq!(sixth.stdout, second.stdout);
+}
+
+#[test]
+fn a_corrupt_or_foreign_distribution_memo_is_thrown_away() {
+    let (fh, _site, _metadata, state, second) = dist_memo_fixture();
+    let root = fh.root().to_path_buf();
+    let file = cache_files(state.path())
+        .into_iter()
+        .find(|f| f.to_string_lossy().ends_with(".dists.json"))
+        .unwrap();
+    let good = std::fs::read_to_string(&file).unwrap();
+    assert!(good.contains("4.66.0"), "{good}");
+    for bad in [
+        good[..good.len() / 2].to_string(),
+        good.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-older", 1),
+        // Valid JSON, but not the shape of a memo.
+        good.replacen("\"entries\":[", "\"entries\":[7,", 1),
+    ] {
+        std::fs::write(&file, &bad).unwrap();
+        let run = squatch(&root, state.path(), &[], PROVENANCE_META);
+        assert_eq!(dists_reused(&run), 0, "{}", run.stderr);
+        assert!(run.stderr.contains("starting empty"), "{}", run.stderr);
+        assert_eq!(run.stdout, second.stdout);
+        // Rewritten whole: the next process is served from it again.
+        let again = squatch(&root, state.path(), &[], PROVENANCE_META);
+        assert_eq!(dists_reused(&again), 1, "{}", again.stderr);
+        assert_eq!(again.stdout, second.stdout);
+    }
 }

@@ -12,10 +12,12 @@ use super::metadata::{Metadata, METADATA_READ_CAP};
 use super::name::normalize_name;
 use crate::cache::Cache;
 use crate::host::{Host, HostDir, HostError, StatId};
-use std::collections::HashMap;
+use crate::persist::{DistMemo, Ident, PersistentCache, SeenIds};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Cap for small marker files (INSTALLER, top_level.txt, .egg-link).
 const SMALL_FILE_CAP: u64 = 64 * 1024;
@@ -184,6 +186,218 @@ fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
     }
 }
 
+/// One distribution as a [`DistMemo`] keeps it between processes: what
+/// [`Distribution`] holds, less what the site directory gives (its path,
+/// the metadata path's directory part; never a link). Written as JSON
+/// arrays (compact: a host has tens of thousands of distributions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDist(
+    /// The entry's name in the site directory.
+    String,
+    /// Its kind: 0 `.dist-info` directory, 1 `.egg-info` directory, 2
+    /// `.egg-info` file.
+    u8,
+    /// name, normalized_name, version.
+    (String, String, String),
+    /// Core metadata (see [`StoredMetadata`]).
+    StoredMetadata,
+    /// installer, installer_error, requested.
+    (Option<String>, Option<String>, bool),
+    /// direct_url.json (see [`StoredDirectUrl`]).
+    Option<StoredDirectUrl>,
+    /// error.
+    Option<String>,
+);
+
+/// [`Metadata`]'s fields in declaration order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMetadata([Option<String>; 12], Vec<String>, Vec<String>, bool);
+
+/// [`DirectUrl`]'s fields in declaration order (the source kind as its
+/// column word).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDirectUrl(String, String, [Option<String>; 5]);
+
+impl StoredMetadata {
+    fn of(m: &Metadata) -> StoredMetadata {
+        // Every field named: a field added to Metadata fails to compile here
+        // until the memo keeps it too.
+        let Metadata {
+            metadata_version,
+            name,
+            version,
+            summary,
+            author,
+            author_email,
+            maintainer,
+            maintainer_email,
+            home_page,
+            download_url,
+            license,
+            requires_python,
+            requires_dist,
+            project_urls,
+            truncated,
+        } = m.clone();
+        StoredMetadata(
+            [
+                metadata_version,
+                name,
+                version,
+                summary,
+                author,
+                author_email,
+                maintainer,
+                maintainer_email,
+                home_page,
+                download_url,
+                license,
+                requires_python,
+            ],
+            requires_dist,
+            project_urls,
+            truncated,
+        )
+    }
+
+    fn to_metadata(&self) -> Metadata {
+        let StoredMetadata(f, requires_dist, project_urls, truncated) = self.clone();
+        let [metadata_version, name, version, summary, author, author_email, maintainer, maintainer_email, home_page, download_url, license, requires_python] =
+            f;
+        Metadata {
+            metadata_version,
+            name,
+            version,
+            summary,
+            author,
+            author_email,
+            maintainer,
+            maintainer_email,
+            home_page,
+            download_url,
+            license,
+            requires_python,
+            requires_dist,
+            project_urls,
+            truncated,
+        }
+    }
+}
+
+impl StoredDirectUrl {
+    fn of(d: &DirectUrl) -> StoredDirectUrl {
+        let DirectUrl {
+            url,
+            source_kind,
+            vcs,
+            commit_id,
+            requested_revision,
+            archive_hash,
+            subdirectory,
+        } = d.clone();
+        StoredDirectUrl(
+            url,
+            source_kind.as_str().to_string(),
+            [
+                vcs,
+                commit_id,
+                requested_revision,
+                archive_hash,
+                subdirectory,
+            ],
+        )
+    }
+
+    fn to_direct_url(&self) -> Option<DirectUrl> {
+        let StoredDirectUrl(url, kind, f) = self.clone();
+        let source_kind = [
+            SourceKind::Index,
+            SourceKind::Archive,
+            SourceKind::Vcs,
+            SourceKind::Directory,
+            SourceKind::Editable,
+            SourceKind::Unknown,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == kind)?;
+        let [vcs, commit_id, requested_revision, archive_hash, subdirectory] = f;
+        Some(DirectUrl {
+            url,
+            source_kind,
+            vcs,
+            commit_id,
+            requested_revision,
+            archive_hash,
+            subdirectory,
+        })
+    }
+}
+
+impl StoredDist {
+    /// `d`, read from the entry `entry` of kind `kind` of its site
+    /// directory, as a memo keeps it; `None` for what a memo does not keep
+    /// (a link, an `.egg` or `.egg-link`, a name that is not UTF-8).
+    fn of(entry: &OsStr, kind: EntryKind, d: &Distribution) -> Option<StoredDist> {
+        let k = match kind {
+            EntryKind::DistInfo => 0,
+            EntryKind::EggInfoDir => 1,
+            EntryKind::EggInfoFile => 2,
+            EntryKind::Other | EntryKind::Link(_) => return None,
+        };
+        if d.link_target.is_some() {
+            return None;
+        }
+        Some(StoredDist(
+            entry.to_str()?.to_string(),
+            k,
+            (d.name.clone(), d.normalized_name.clone(), d.version.clone()),
+            StoredMetadata::of(&d.metadata),
+            (d.installer.clone(), d.installer_error.clone(), d.requested),
+            d.direct_url.as_ref().map(StoredDirectUrl::of),
+            d.error.clone(),
+        ))
+    }
+
+    /// The entry's kind.
+    fn kind(&self) -> Option<EntryKind> {
+        match self.1 {
+            0 => Some(EntryKind::DistInfo),
+            1 => Some(EntryKind::EggInfoDir),
+            2 => Some(EntryKind::EggInfoFile),
+            _ => None,
+        }
+    }
+
+    /// The distribution it stands for, in the site directory `site`.
+    fn to_distribution(&self, site: &Path) -> Option<Distribution> {
+        let format = match self.kind()? {
+            EntryKind::DistInfo => DistFormat::DistInfo,
+            _ => DistFormat::EggInfo,
+        };
+        let (name, normalized_name, version) = self.2.clone();
+        let (installer, installer_error, requested) = self.4.clone();
+        let direct_url = match &self.5 {
+            Some(u) => Some(u.to_direct_url()?),
+            None => None,
+        };
+        Some(Distribution {
+            name,
+            normalized_name,
+            version,
+            site_packages: site.to_path_buf(),
+            metadata_path: site.join(&self.0),
+            format,
+            metadata: self.3.to_metadata(),
+            installer,
+            installer_error,
+            link_target: None,
+            requested,
+            direct_url,
+            error: self.6.clone(),
+        })
+    }
+}
+
 /// Parsed distributions and site listings kept across queries.
 ///
 /// A site directory's listing is reused while the directory's own `stat`
@@ -194,15 +408,34 @@ fn entry_kind(name: &str, is_dir: bool, is_file: bool) -> Option<EntryKind> {
 /// costs one `fstat` and one relative `lstat` per distribution to list
 /// again. INSTALLER, REQUESTED and direct_url.json are re-read with
 /// METADATA: installers write all of them together.
+///
+/// With a persistent cache, a site's distributions are also kept between
+/// processes ([`DistMemo`]), valid while the site directory, each metadata
+/// directory and each file read from it keep their identities (device,
+/// inode, size, mtime, ctime, mode): a new process then `stat`s them and
+/// opens nothing.
 #[derive(Debug)]
 pub struct DistributionCache {
-    listings: Cache<StatId, Arc<Vec<Listed>>>,
+    listings: Cache<StatId, Arc<Listing>>,
     /// Per site directory (by device and inode, so that installing one
     /// distribution does not invalidate its neighbours), per entry name: the METADATA
     /// identity the entry was read at, the distribution, and whether it is
     /// complete (INSTALLER, REQUESTED and direct_url.json read) or core
     /// metadata only.
     dists: Mutex<HashMap<(u64, u64), HashMap<OsString, DistEntry>>>,
+    /// Distributions kept between processes (see [`crate::persist`]).
+    persist: OnceLock<Arc<PersistentCache>>,
+}
+
+/// A site directory's listing: its distribution entries, and whether a
+/// [`DistMemo`] can rest on it.
+#[derive(Debug)]
+struct Listing {
+    entries: Vec<Listed>,
+    /// No entry is a link, an `.egg` or an `.egg-link`, nor a symlink whose
+    /// name a distribution could have (a dangling one may come to lead to
+    /// one without the site directory changing), and every name is UTF-8.
+    memo_ok: bool,
 }
 
 /// One cached distribution: the identity its METADATA had when read, the
@@ -237,6 +470,16 @@ impl DistributionCache {
         DistributionCache {
             listings: Cache::new(20_000),
             dists: Mutex::new(HashMap::new()),
+            persist: OnceLock::new(),
+        }
+    }
+
+    /// Also keeps each site's distributions between processes in `cache`
+    /// (see [`crate::persist`]); `None` (`--no-cache`) changes nothing. The
+    /// first cache given stays.
+    pub fn set_persistent_cache(&self, cache: Option<Arc<PersistentCache>>) {
+        if let Some(c) = cache {
+            let _ = self.persist.set(c);
         }
     }
 
@@ -293,6 +536,18 @@ pub fn distributions_shared(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Arc<Distribution>> {
+    listed(host, site_packages, cache, true).0
+}
+
+/// [`distributions_shared`], and, when they came from a persistent
+/// [`DistMemo`] just checked, the identities that check `stat`ed (for
+/// [`Verifier::verify_site_seen`](super::verify::Verifier::verify_site_seen),
+/// so that the same query does not `stat` them twice).
+pub fn distributions_seen(
+    host: &Host,
+    site_packages: &Path,
+    cache: &DistributionCache,
+) -> (Vec<Arc<Distribution>>, Option<SeenIds>) {
     listed(host, site_packages, cache, true)
 }
 
@@ -305,7 +560,14 @@ pub fn distributions_core(
     site_packages: &Path,
     cache: &DistributionCache,
 ) -> Vec<Arc<Distribution>> {
-    listed(host, site_packages, cache, false)
+    listed(host, site_packages, cache, false).0
+}
+
+/// A name a distribution's metadata entry may have.
+fn dist_like(name: &str) -> bool {
+    [".dist-info", ".egg-info", ".egg", ".egg-link"]
+        .iter()
+        .any(|s| name.ends_with(s))
 }
 
 fn listed(
@@ -313,21 +575,32 @@ fn listed(
     site_packages: &Path,
     cache: &DistributionCache,
     full: bool,
-) -> Vec<Arc<Distribution>> {
+) -> (Vec<Arc<Distribution>>, Option<SeenIds>) {
     let site = Host::normalize(site_packages);
     let Some((dir, site_id)) = host
         .open_dir(&site)
         .ok()
         .and_then(|d| d.stat_self().ok().map(|id| (d, id)))
     else {
-        return scan(host, &site);
+        return (scan(host, &site), None);
     };
+    let persist = cache.persist.get();
+    let started = crate::persist::now_ns();
+    let mut reread = false;
     let listing = match cache.listings.get(&site_id) {
         Some(l) => l,
         None => {
+            if let Some(hit) = persist.and_then(|p| from_memo(&site, &dir, site_id, p, cache)) {
+                return hit;
+            }
+            reread = true;
             let Ok(entries) = host.read_dir(&site) else {
-                return Vec::new();
+                return (Vec::new(), None);
             };
+            let memo_ok = entries.iter().all(|e| {
+                let name = e.name.to_str();
+                name.is_some() && !(e.file_type.is_symlink() && name.is_some_and(dist_like))
+            });
             let l: Vec<Listed> = entries
                 .into_iter()
                 .filter_map(|e| {
@@ -354,13 +627,23 @@ fn listed(
                     })
                 })
                 .collect();
-            let l = Arc::new(l);
+            let memo_ok = memo_ok
+                && l.iter().all(|e| {
+                    matches!(
+                        e.kind,
+                        EntryKind::DistInfo | EntryKind::EggInfoDir | EntryKind::EggInfoFile
+                    )
+                });
+            let l = Arc::new(Listing {
+                entries: l,
+                memo_ok,
+            });
             cache.listings.insert(site_id, l.clone());
             l
         }
     };
-    let mut out = Vec::with_capacity(listing.len());
-    for entry in listing.iter() {
+    let mut out = Vec::with_capacity(listing.entries.len());
+    for entry in listing.entries.iter() {
         let name = entry.name.as_os_str();
         let is_dir = matches!(entry.kind, EntryKind::DistInfo | EntryKind::EggInfoDir);
         if entry.kind == EntryKind::Other {
@@ -394,6 +677,7 @@ fn listed(
             .and_then(|id| Some((entry.meta_rel.file_name()?, id)));
         let base = is_dir.then_some(MetaDir::At(&dir, name, known));
         let lossy = name.to_string_lossy();
+        reread = true;
         let Some(id) = id else {
             // Gone since it was listed: load reports the error.
             out.push(Arc::new(load(
@@ -422,7 +706,147 @@ fn listed(
         }
         out.push(d);
     }
-    out
+    if let Some(p) = persist.filter(|_| full && reread) {
+        p.put_dist_memo(&site, memo_of(&dir, site_id, &listing, &out, started));
+    }
+    (out, None)
+}
+
+/// The paths below the site directory a distribution of kind `kind` in the
+/// entry `name` is read from (besides the entry itself).
+fn memo_files(kind: EntryKind) -> &'static [&'static str] {
+    match kind {
+        EntryKind::DistInfo => &["METADATA", "INSTALLER", "direct_url.json"],
+        EntryKind::EggInfoDir => &["PKG-INFO", "INSTALLER", "direct_url.json"],
+        _ => &[],
+    }
+}
+
+/// What a later process needs to reuse `dists`, just read from `listing`
+/// of the open site directory `dir` (identity `site_id` when listed), or
+/// `None` when it cannot rest on identities alone: a link or an `.egg` in
+/// the site, a symlink among the paths, anything changed less than a second
+/// before `started`, or the site changed since it was listed.
+///
+/// It rests on the site directory (a distribution added or removed), each
+/// metadata directory (REQUESTED, INSTALLER or direct_url.json appearing or
+/// leaving changes it) and each file read from it (any write changes its
+/// ctime, even with its mtime put back).
+fn memo_of(
+    dir: &HostDir,
+    site_id: StatId,
+    listing: &Listing,
+    dists: &[Arc<Distribution>],
+    started: i128,
+) -> Option<DistMemo> {
+    if !listing.memo_ok
+        || dists.len() != listing.entries.len()
+        || site_id.ctime_ns >= started - crate::persist::MEMO_SLACK_NS
+        || dir.stat_self().ok()? != site_id
+    {
+        return None;
+    }
+    let is_link = |id: &StatId| id.mode & libc::S_IFMT == libc::S_IFLNK;
+    let mut rel: BTreeSet<String> = BTreeSet::new();
+    let mut stored = Vec::with_capacity(dists.len());
+    for (e, d) in listing.entries.iter().zip(dists) {
+        let name = e.name.to_str().filter(|n| !n.contains('\n'))?;
+        stored.push(StoredDist::of(&e.name, e.kind, d)?);
+        rel.insert(name.to_string());
+        for f in memo_files(e.kind) {
+            let r = format!("{name}/{f}");
+            match dir.stat_id(Path::new(&r)) {
+                Ok(id) if is_link(&id) => return None,
+                Ok(_) => {
+                    rel.insert(r);
+                }
+                Err(err) if err.is_not_found() => {}
+                Err(_) => return None,
+            }
+        }
+    }
+    let rel: Vec<String> = rel.into_iter().collect();
+    let digest = crate::persist::deps_digest(dir, rel.iter().map(String::as_str), Some(started))?;
+    Some(DistMemo {
+        site: Ident::from_stat_id(&site_id),
+        rel: rel.join("\n"),
+        digest,
+        dists: stored,
+    })
+}
+
+/// The distributions of the open site directory `dir` (identity `site_id`)
+/// from its persistent memo, when every identity it rests on is unchanged;
+/// they then fill `cache` as if read (listing and distributions). With the
+/// identities the check `stat`ed.
+fn from_memo(
+    site: &Path,
+    dir: &HostDir,
+    site_id: StatId,
+    p: &PersistentCache,
+    cache: &DistributionCache,
+) -> Option<(Vec<Arc<Distribution>>, Option<SeenIds>)> {
+    let m = p.dist_memo(site)?;
+    if m.site != Ident::from_stat_id(&site_id) {
+        return None;
+    }
+    let mut seen: Vec<(String, StatId)> = Vec::new();
+    let digest = crate::persist::identities_digest(
+        m.rel.split('\n').filter(|r| !r.is_empty()),
+        None,
+        |rel| {
+            let id = dir
+                .stat_id(Path::new(rel))
+                .ok()
+                .filter(|id| id.mode & libc::S_IFMT != libc::S_IFLNK)?;
+            seen.push((rel.to_string(), id));
+            Some(id)
+        },
+    )?;
+    if digest != m.digest {
+        return None;
+    }
+    let seen = SeenIds {
+        site: site.to_path_buf(),
+        ids: seen,
+    };
+    let mut out = Vec::with_capacity(m.dists.len());
+    let mut entries = Vec::with_capacity(m.dists.len());
+    let mut ids = Vec::with_capacity(m.dists.len());
+    for sd in &m.dists {
+        let kind = sd.kind()?;
+        let d = Arc::new(sd.to_distribution(site)?);
+        let name = OsString::from(&sd.0);
+        let meta_rel = match memo_files(kind).first() {
+            Some(f) => Path::new(&name).join(f),
+            None => PathBuf::from(&name),
+        };
+        // As `listed` keys it: the METADATA's identity, else the entry's.
+        let id = meta_rel
+            .to_str()
+            .and_then(|r| seen.get(r))
+            .or_else(|| seen.get(&sd.0))?;
+        ids.push(id);
+        entries.push(Listed {
+            name,
+            kind,
+            meta_rel,
+            last: Mutex::new(Some((id, d.clone(), true))),
+        });
+        out.push(d);
+    }
+    for ((e, d), id) in entries.iter().zip(&out).zip(ids) {
+        cache.insert(site_id, &e.name, (id, d.clone(), true));
+    }
+    cache.listings.insert(
+        site_id,
+        Arc::new(Listing {
+            entries,
+            memo_ok: true,
+        }),
+    );
+    p.dist_hit();
+    Some((out, Some(seen)))
 }
 
 fn scan(host: &Host, site: &Path) -> Vec<Arc<Distribution>> {
@@ -949,6 +1373,112 @@ fn top_level_names_from_record_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_distribution_gives_back_every_field() {
+        let site = Path::new("/venv/lib/python3.12/site-packages");
+        let metadata = Metadata {
+            metadata_version: Some("2.1".into()),
+            name: Some("Foo".into()),
+            version: Some("1.0".into()),
+            summary: Some("s".into()),
+            author: Some("a".into()),
+            author_email: Some("ae".into()),
+            maintainer: Some("m".into()),
+            maintainer_email: Some("me".into()),
+            home_page: Some("https://h.invalid".into()),
+            download_url: Some("https://d.invalid".into()),
+            license: Some("MIT".into()),
+            requires_python: Some(">=3.8".into()),
+            requires_dist: vec!["bar>=1".into(), "baz".into()],
+            project_urls: vec!["Source, https://s.invalid".into()],
+            truncated: true,
+        };
+        for (kind, entry, format) in [
+            (
+                EntryKind::DistInfo,
+                "Foo-1.0.dist-info",
+                DistFormat::DistInfo,
+            ),
+            (
+                EntryKind::EggInfoDir,
+                "Foo-1.0-py3.12.egg-info",
+                DistFormat::EggInfo,
+            ),
+            (
+                EntryKind::EggInfoFile,
+                "Foo-1.0.egg-info",
+                DistFormat::EggInfo,
+            ),
+        ] {
+            let d = Distribution {
+                name: "Foo".into(),
+                normalized_name: "foo".into(),
+                version: "1.0".into(),
+                site_packages: site.to_path_buf(),
+                metadata_path: site.join(entry),
+                format,
+                metadata: metadata.clone(),
+                installer: Some("pip".into()),
+                installer_error: Some("e".into()),
+                link_target: None,
+                requested: true,
+                direct_url: Some(DirectUrl {
+                    url: "git+https://g.invalid/foo".into(),
+                    source_kind: SourceKind::Vcs,
+                    vcs: Some("git".into()),
+                    commit_id: Some("abc".into()),
+                    requested_revision: Some("main".into()),
+                    archive_hash: Some("sha256=00".into()),
+                    subdirectory: Some("sub".into()),
+                }),
+                error: Some("x".into()),
+            };
+            let stored = StoredDist::of(OsStr::new(entry), kind, &d).unwrap();
+            let json = serde_json::to_string(&stored).unwrap();
+            let back: StoredDist = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.to_distribution(site).as_ref(), Some(&d));
+            let mut plain = d.clone();
+            plain.direct_url = None;
+            plain.installer = None;
+            plain.metadata = Metadata::default();
+            let stored = StoredDist::of(OsStr::new(entry), kind, &plain).unwrap();
+            assert_eq!(stored.to_distribution(site), Some(plain));
+        }
+        // Links and .egg entries are never kept.
+        let mut linked = Distribution {
+            link_target: Some(PathBuf::from("/elsewhere")),
+            ..Distribution {
+                name: "Foo".into(),
+                normalized_name: "foo".into(),
+                version: "1.0".into(),
+                site_packages: site.to_path_buf(),
+                metadata_path: site.join("Foo-1.0.dist-info"),
+                format: DistFormat::DistInfo,
+                metadata: Metadata::default(),
+                installer: None,
+                installer_error: None,
+                link_target: None,
+                requested: false,
+                direct_url: None,
+                error: None,
+            }
+        };
+        assert!(StoredDist::of(
+            OsStr::new("Foo-1.0.dist-info"),
+            EntryKind::DistInfo,
+            &linked
+        )
+        .is_none());
+        linked.link_target = None;
+        assert!(StoredDist::of(OsStr::new("Foo-1.0.egg"), EntryKind::Other, &linked).is_none());
+        assert!(StoredDist::of(
+            OsStr::new("Foo-1.0.dist-info"),
+            EntryKind::DistInfo,
+            &linked
+        )
+        .is_some());
+    }
 
     #[test]
     fn dir_name_fallbacks() {

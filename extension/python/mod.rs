@@ -22,8 +22,9 @@ pub mod verify;
 
 pub use direct_url::{strip_credentials, DirectUrl, SourceKind};
 pub use distribution::{
-    distributions, distributions_cached, distributions_core, distributions_shared, entry_points,
-    top_level_names, DistFormat, Distribution, DistributionCache,
+    distributions, distributions_cached, distributions_core, distributions_seen,
+    distributions_shared, entry_points, top_level_names, DistFormat, Distribution,
+    DistributionCache,
 };
 pub use environment::{
     discover_environments, discover_environments_report, discover_environments_with,

@@ -541,6 +541,20 @@ impl Verifier {
         dists: &[D],
         wanted: &[bool],
     ) -> Vec<Option<Verification>> {
+        self.verify_site_seen(host, dists, wanted, None)
+    }
+
+    /// [`Verifier::verify_site`], taking the identities `seen` that the
+    /// same query just `stat`ed below the site directory (checking the
+    /// site's distribution memo) instead of `stat`ing them again while
+    /// checking the site's verification memo.
+    pub fn verify_site_seen<D: Borrow<Distribution>>(
+        &self,
+        host: &Host,
+        dists: &[D],
+        wanted: &[bool],
+        seen: Option<&crate::persist::SeenIds>,
+    ) -> Vec<Option<Verification>> {
         let dists: Vec<&Distribution> = dists.iter().map(Borrow::borrow).collect();
         let needs_dpkg = dists.iter().any(|d| d.installer.is_none());
 
@@ -568,7 +582,8 @@ impl Verifier {
         let mut persist_stale = false;
         if let Some(p) = persist {
             if let Some(m) = p.verify_memo(&site) {
-                if persisted_holds(&mut run, &m, &dists) {
+                let seen = seen.filter(|s| s.site == site);
+                if persisted_holds(&mut run, &m, &dists, seen) {
                     p.verify_hit();
                     let mut out = vec![None; dists.len()];
                     for (i, (_, v)) in m.dists.iter().enumerate() {
@@ -848,7 +863,7 @@ fn persisted_memo(
         }
     }
     let rel: Vec<String> = rel.into_iter().collect();
-    let digest = persisted_digest(run, &rel, &files, Some(started))?;
+    let digest = persisted_digest(run, &rel, &files, Some(started), None)?;
     Some(crate::persist::VerifyMemo {
         site: crate::persist::Ident::from_stat_id(&site_id),
         rel: rel.join("\n"),
@@ -861,14 +876,19 @@ fn persisted_memo(
 /// The digest of the identities a [`crate::persist::VerifyMemo`] rests on:
 /// `rel` `stat`ed relative to the site directory (a symlink: `None`), then
 /// `files` identified as a verification does (a missing one as all zeros).
+/// A path of `rel` that `seen` holds (in the same byte order) takes the
+/// identity found there, just `stat`ed the same way.
 fn persisted_digest<'a>(
     run: &mut Run,
     rel: &'a [impl AsRef<str>],
     files: &'a [impl AsRef<str>],
     before: Option<i128>,
+    seen: Option<&crate::persist::SeenIds>,
 ) -> Option<String> {
     let n_rel = rel.len();
     let mut k = 0usize;
+    let seen: &[(String, StatId)] = seen.map(|s| s.ids.as_slice()).unwrap_or(&[]);
+    let mut cursor = 0usize;
     let deps = rel
         .iter()
         .map(AsRef::as_ref)
@@ -877,6 +897,13 @@ fn persisted_digest<'a>(
         let i = k;
         k += 1;
         if i < n_rel {
+            // Both lists are in byte order: one pass over `seen`.
+            while cursor < seen.len() && seen[cursor].0.as_str() < p {
+                cursor += 1;
+            }
+            if let Some((_, id)) = seen.get(cursor).filter(|(s, _)| s == p) {
+                return Some(*id);
+            }
             return run
                 .site_dir
                 .as_ref()?
@@ -900,7 +927,12 @@ fn persisted_digest<'a>(
 /// True when `m`, a site's verifications kept by an earlier process, is
 /// for the same distributions as `dists` and every identity it rests on
 /// is unchanged.
-fn persisted_holds(run: &mut Run, m: &crate::persist::VerifyMemo, dists: &[&Distribution]) -> bool {
+fn persisted_holds(
+    run: &mut Run,
+    m: &crate::persist::VerifyMemo,
+    dists: &[&Distribution],
+    seen: Option<&crate::persist::SeenIds>,
+) -> bool {
     let same_dists = m.dists.len() == dists.len()
         && m.dists
             .iter()
@@ -917,7 +949,7 @@ fn persisted_holds(run: &mut Run, m: &crate::persist::VerifyMemo, dists: &[&Dist
         s.split('\n').filter(|x| !x.is_empty()).collect()
     }
     let (rel, files) = (split(&m.rel), split(&m.files));
-    persisted_digest(run, &rel, &files, None).is_some_and(|d| d == m.digest)
+    persisted_digest(run, &rel, &files, None, seen).is_some_and(|d| d == m.digest)
 }
 
 /// The host path `dist`'s reference is read from.

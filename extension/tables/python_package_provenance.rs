@@ -16,7 +16,7 @@ use super::python_environments::wanted_environments;
 use crate::host::{path_from_column, path_to_column, Host};
 use crate::python::verify::Change;
 use crate::python::{
-    distributions_core, distributions_shared, normalize_name, DistFormat, Distribution,
+    distributions_core, distributions_seen, normalize_name, DistFormat, Distribution,
     DistributionCache, RecordReference, RecordStatus, Verification, Verifier,
 };
 use crate::table::{Column, QueryContext, Row, Stage, Table, TableError};
@@ -163,12 +163,14 @@ impl PythonPackageProvenance {
         }
     }
 
-    /// Also keeps RECORD digests between processes in `cache` (see
-    /// [`crate::persist`]).
+    /// Also keeps RECORD digests, verifications and each site's parsed
+    /// distributions between processes in `cache` (see [`crate::persist`];
+    /// the distributions in the distribution cache this table shares).
     pub fn with_persistent_cache(
         mut self,
         cache: Option<Arc<crate::persist::PersistentCache>>,
     ) -> Self {
+        self.dists.set_persistent_cache(cache.clone());
         self.verifier = self.verifier.with_persistent_cache(cache);
         self
     }
@@ -228,10 +230,10 @@ impl Table for PythonPackageProvenance {
                 if sites.as_ref().is_some_and(|s| !s.contains(site)) {
                     continue;
                 }
-                let dists = if need_full {
-                    distributions_shared(host, site, &self.dists)
+                let (dists, seen) = if need_full {
+                    distributions_seen(host, site, &self.dists)
                 } else {
-                    distributions_core(host, site, &self.dists)
+                    (distributions_core(host, site, &self.dists), None)
                 };
                 let wanted: Vec<bool> = dists
                     .iter()
@@ -242,7 +244,8 @@ impl Table for PythonPackageProvenance {
                     })
                     .collect();
                 let verifications = if verify && wanted.iter().any(|w| *w) {
-                    self.verifier.verify_site(host, &dists, &wanted)
+                    self.verifier
+                        .verify_site_seen(host, &dists, &wanted, seen.as_ref())
                 } else {
                     vec![None; dists.len()]
                 };

@@ -23,6 +23,10 @@ const COMBO_TYPO_MAX_RANK: u32 = 2_000;
 /// The highest score [`Index::find_typos`] can offer (the best base score,
 /// rank factor and added-word penalty at most 1).
 const TYPO_MAX_SCORE: f64 = 0.9;
+/// The highest score [`Index::find_typos`] gives a name two edits away
+/// (the base score of a long name; the rank factor and the added-word
+/// penalty are at most 1).
+const TWO_EDITS_MAX_SCORE: f64 = 0.75;
 /// The highest score [`Index::find_combos`] can offer.
 const COMBO_MAX_SCORE: f64 = 0.85;
 
@@ -276,8 +280,40 @@ impl Index {
         // best and describe only it: popular families (`mypy-boto3-*`) put
         // hundreds of names within two edits of each other. Two arbitrary
         // substitutions are how unrelated names differ, not how typos look.
+        //
+        // A name at distance 2 scores at most TWO_EDITS_MAX_SCORE, and only
+        // a strictly higher score replaces the best: once the names at
+        // distance 1 (and the long ones at distance 2 that the distance-1
+        // table proposes) give a best above it, or the best finding so far
+        // is above it, the names only the distance-2 table finds cannot
+        // change what is offered, and it is not probed.
+        let settled = out.beats(TWO_EDITS_MAX_SCORE);
+        let mut staged = None;
+        let candidates = self.near_staged(q, 2, |c| {
+            let b = self.best_typo(q, c);
+            let enough = settled || b.is_some_and(|(score, _)| score > TWO_EDITS_MAX_SCORE);
+            if enough {
+                staged = Some(b);
+            }
+            enough
+        });
+        let best = match staged {
+            Some(b) => b,
+            None => self.best_typo(q, &candidates),
+        };
+        if let Some((score, id)) = best {
+            let name = self.name(id);
+            out.offer(name, Some(self.rank(id)), score, || {
+                describe_edits(&edit_script(name.as_bytes(), q.as_bytes()), q.as_bytes())
+            });
+        }
+    }
+
+    /// The best-scoring typo among `candidates` (popular ids and their
+    /// distances, in id order): `(score, id)`, the first of equal scores.
+    fn best_typo(&self, q: &str, candidates: &[(u32, usize)]) -> Option<(f64, u32)> {
         let mut best: Option<(f64, u32)> = None;
-        for (id, d) in self.near(q, 2) {
+        for &(id, d) in candidates {
             let (name, rank) = (self.name(id), self.rank(id));
             let base: f64 = match (d, name.len()) {
                 // Short names sit one edit from many others.
@@ -285,7 +321,7 @@ impl Index {
                 (1, 5) => 0.75,
                 (1, 4) => 0.6,
                 (1, _) => 0.35,
-                (_, 10..) => 0.75,
+                (_, 10..) => TWO_EDITS_MAX_SCORE,
                 _ => 0.65,
             };
             let factor = rank_factor(rank);
@@ -312,12 +348,7 @@ impl Index {
                 best = Some((score, id));
             }
         }
-        if let Some((score, id)) = best {
-            let name = self.name(id);
-            out.offer(name, Some(self.rank(id)), score, || {
-                describe_edits(&edit_script(name.as_bytes(), q.as_bytes()), q.as_bytes())
-            });
-        }
+        best
     }
 
     /// `torch-gpu` is one edit from `torch-npu`, but the edit made an

@@ -626,12 +626,32 @@ impl Index {
     /// the answer is exactly every name at distance 1, plus, when probed,
     /// every long, well-ranked name at distance 2.
     pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
+        self.near_staged(q, max, |_| false)
+    }
+
+    /// [`Index::near`] in two stages: the names the distance-1 table
+    /// proposes (the answer when the distance-2 table is not probed) are
+    /// checked first and shown to `enough`; when it returns true the
+    /// distance-2 table is not probed and those are the answer (a subset
+    /// of [`Index::near`]'s, which lacks only long, well-ranked names at
+    /// distance 2). Otherwise the answer is [`Index::near`]'s.
+    ///
+    /// The distance-2 probes are most of a search's cost, and a caller that
+    /// already holds a result no name at distance 2 can beat need not pay
+    /// for them.
+    pub(crate) fn near_staged(
+        &self,
+        q: &str,
+        max: usize,
+        enough: impl FnOnce(&[(u32, usize)]) -> bool,
+    ) -> Vec<(u32, usize)> {
         NEAR_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.near_in(q, max, &mut scratch),
+            Ok(mut scratch) => self.near_in(q, max, enough, &mut scratch),
             // Only a re-entrant call gets here (none does): fresh space.
             Err(_) => self.near_in(
                 q,
                 max,
+                enough,
                 &mut NearScratch {
                     deletions: Deletions::new(b""),
                     keys: Vec::new(),
@@ -642,8 +662,14 @@ impl Index {
         })
     }
 
-    /// [`Index::near`] in the working space `s`.
-    fn near_in(&self, q: &str, max: usize, s: &mut NearScratch) -> Vec<(u32, usize)> {
+    /// [`Index::near_staged`] in the working space `s`.
+    fn near_in(
+        &self,
+        q: &str,
+        max: usize,
+        enough: impl FnOnce(&[(u32, usize)]) -> bool,
+        s: &mut NearScratch,
+    ) -> Vec<(u32, usize)> {
         let b = q.as_bytes();
         let NearScratch {
             deletions: d,
@@ -673,41 +699,75 @@ impl Index {
         }
         self.tables
             .deletion_ids(Section::OneEditDir, keys, probes, ids);
-        if two {
-            // The distance-2 table holds strings of at least
-            // TWO_EDIT_MIN_LEN - 2 characters: shorter keys are not probed.
-            let shortest = TWO_EDIT_MIN_LEN - 2;
-            if b.len() - 1 < shortest {
-                keys.truncate(1);
-            }
-            if b.len() - 2 >= shortest {
-                for i in 0..b.len() {
-                    if repeat(i) {
-                        continue;
-                    }
-                    for j in i + 1..b.len() {
-                        // (i, j) and (i, j - 1) delete the same string
-                        // when b[j] repeats b[j - 1] (j - 1 is not i).
-                        if j > i + 1 && b[j] == b[j - 1] {
-                            continue;
-                        }
-                        keys.push(d.without2(i, j));
-                    }
-                }
-            }
-            self.tables
-                .deletion_ids(Section::TwoEditDir, keys, probes, ids);
-        }
         ids.sort_unstable();
         ids.dedup();
-        ids.iter()
-            .filter_map(|&id| {
-                let allowed = max.min(if two && self.is_two_edit(id) { 2 } else { 1 });
-                osa_within(b, self.name(id).as_bytes(), allowed)
-                    .filter(|&d| d > 0)
-                    .map(|d| (id, d))
-            })
-            .collect()
+        // A name may be at distance 2 only when the distance-2 table is
+        // probed (see `near`), whichever table proposed it.
+        let check = |id: u32| {
+            let allowed = max.min(if two && self.is_two_edit(id) { 2 } else { 1 });
+            osa_within(b, self.name(id).as_bytes(), allowed)
+                .filter(|&d| d > 0)
+                .map(|d| (id, d))
+        };
+        let first: Vec<(u32, usize)> = ids.iter().filter_map(|&id| check(id)).collect();
+        if !two || enough(&first) {
+            return first;
+        }
+        // The distance-2 table holds strings of at least
+        // TWO_EDIT_MIN_LEN - 2 characters: shorter keys are not probed.
+        let shortest = TWO_EDIT_MIN_LEN - 2;
+        if b.len() - 1 < shortest {
+            keys.truncate(1);
+        }
+        if b.len() - 2 >= shortest {
+            for i in 0..b.len() {
+                if repeat(i) {
+                    continue;
+                }
+                for j in i + 1..b.len() {
+                    // (i, j) and (i, j - 1) delete the same string
+                    // when b[j] repeats b[j - 1] (j - 1 is not i).
+                    if j > i + 1 && b[j] == b[j - 1] {
+                        continue;
+                    }
+                    keys.push(d.without2(i, j));
+                }
+            }
+        }
+        // The ids of the first stage (sorted) were checked already: the
+        // second stage checks only the others and merges in id order.
+        let checked = ids.len();
+        self.tables
+            .deletion_ids(Section::TwoEditDir, keys, probes, ids);
+        let (old, new) = ids.split_at_mut(checked);
+        new.sort_unstable();
+        let mut more: Vec<(u32, usize)> = Vec::new();
+        let mut last = None;
+        for &id in new.iter() {
+            if last == Some(id) || old.binary_search(&id).is_ok() {
+                continue;
+            }
+            last = Some(id);
+            if let Some(hit) = check(id) {
+                more.push(hit);
+            }
+        }
+        if more.is_empty() {
+            return first;
+        }
+        let mut all = Vec::with_capacity(first.len() + more.len());
+        let (mut x, mut y) = (first.into_iter().peekable(), more.into_iter().peekable());
+        loop {
+            let take_first = match (x.peek(), y.peek()) {
+                (Some(a), Some(b)) => a.0 < b.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_first { x.next() } else { y.next() };
+            all.extend(next);
+        }
+        all
     }
 }
 

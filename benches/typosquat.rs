@@ -225,6 +225,13 @@ fn dump(path: &std::ffi::OsStr, index: &Index, bench_names: &[String]) {
 /// without typomania's run in the samples.
 fn profile(index: &Index, names: &[String], secs: &std::ffi::OsStr) {
     let secs: f64 = secs.to_string_lossy().parse().unwrap_or(10.0);
+    // TYPOSQUAT_PROFILE_KIND=malicious|mutations|popular: one kind only.
+    let names = match std::env::var("TYPOSQUAT_PROFILE_KIND").as_deref() {
+        Ok("malicious") => &names[..4_000],
+        Ok("mutations") => &names[4_000..7_000],
+        Ok("popular") => &names[7_000..],
+        _ => names,
+    };
     let start = Instant::now();
     let c = thread_cpu();
     let mut rounds = 0u32;
@@ -240,6 +247,22 @@ fn profile(index: &Index, names: &[String], secs: &std::ffi::OsStr) {
         names.len(),
         cpu / (rounds.max(1) * names.len() as u32)
     );
+    // The three kinds of bench names (see `names`), each alone.
+    for (kind, part) in [
+        ("known malicious", &names[..4_000.min(names.len())]),
+        ("one-edit mutations", &names[4_000.min(names.len())..7_000.min(names.len())]),
+        ("popular", &names[7_000.min(names.len())..]),
+    ] {
+        if part.is_empty() {
+            continue;
+        }
+        let (_, cpu, _) = best_of_cpu(|| {
+            for n in part {
+                black_box(index.assess(n));
+            }
+        });
+        println!("  {kind:>20}: {:.2?} CPU a name", cpu / part.len() as u32);
+    }
 }
 
 fn main() {

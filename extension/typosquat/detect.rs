@@ -109,7 +109,8 @@ fn rank_factor(rank: u32) -> f64 {
 impl Index {
     /// The best finding for normalised `q`; when `q` is popular with rank
     /// `own`, only more popular targets count.
-    pub(super) fn best_finding(&self, q: &str, own: Option<u32>) -> Option<Finding> {
+    pub(super) fn best_finding(&self, q: &str, own_id: Option<u32>) -> Option<Finding> {
+        let own = own_id.map(|id| self.rank(id));
         let mut best = Best { q, own, best: None };
         self.find_lookalikes(q, &mut best);
         self.find_swapped_words(q, &mut best);
@@ -119,7 +120,7 @@ impl Index {
         // The two costly detectors run only when their best could still
         // win (the result is the same either way).
         if !best.beats(TYPO_MAX_SCORE) {
-            self.find_typos(q, &mut best);
+            self.find_typos(q, own_id, &mut best);
         }
         if !best.beats(COMBO_MAX_SCORE) {
             self.find_combos(q, &mut best);
@@ -275,7 +276,7 @@ impl Index {
 
     /// Typos of the published detectors: repeated, omitted, swapped,
     /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
-    fn find_typos(&self, q: &str, out: &mut Best<'_>) {
+    fn find_typos(&self, q: &str, own_id: Option<u32>, out: &mut Best<'_>) {
         // Candidates come in rank order (ids are ranks' positions); keep the
         // best and describe only it: popular families (`mypy-boto3-*`) put
         // hundreds of names within two edits of each other. Two arbitrary
@@ -287,6 +288,12 @@ impl Index {
         // table proposes) give a best above it, or the best finding so far
         // is above it, the names only the distance-2 table finds cannot
         // change what is offered, and it is not probed.
+        if let Some(id) = own_id {
+            // A popular name's search was done when the tables were packed.
+            let best = self.best_typo(q, &self.near_popular(id));
+            self.offer_typo(q, best, out);
+            return;
+        }
         let settled = out.beats(TWO_EDITS_MAX_SCORE);
         let mut staged = None;
         let candidates = self.near_staged(q, 2, |c| {
@@ -301,6 +308,11 @@ impl Index {
             Some(b) => b,
             None => self.best_typo(q, &candidates),
         };
+        self.offer_typo(q, best, out);
+    }
+
+    /// Offers the best typo `(score, id)`, if any, described.
+    fn offer_typo(&self, q: &str, best: Option<(f64, u32)>, out: &mut Best<'_>) {
         if let Some((score, id)) = best {
             let name = self.name(id);
             out.offer(name, Some(self.rank(id)), score, || {

@@ -182,6 +182,8 @@ impl Tables {
         let n = sections[Section::Rank as usize].1 / 4;
         if sections[Section::NameOff as usize].1 != 4 * (n + 1)
             || sections[Section::Children as usize].1 != 4 * n
+            || sections[Section::NeighbourOff as usize].1 != 4 * (n + 1)
+            || !sections[Section::Neighbours as usize].1.is_multiple_of(4)
         {
             return Err(TablesError("name table sizes"));
         }
@@ -211,6 +213,25 @@ impl Tables {
             self.u32_in(Section::NameOff, at + 1) as usize,
         );
         self.pool.get(a..b).unwrap_or("")
+    }
+
+    /// The popular names near popular name `id` (see
+    /// [`Section::Neighbours`]): `(id, distance)` in id order.
+    fn neighbours(&self, id: u32) -> Vec<(u32, usize)> {
+        let at = id as usize;
+        let entries = self.section(Section::Neighbours);
+        let (a, b) = (
+            self.u32_in(Section::NeighbourOff, at) as usize,
+            self.u32_in(Section::NeighbourOff, at + 1) as usize,
+        );
+        let end = b.min(entries.len() / 4);
+        (a.min(end)..end)
+            .map(|i| {
+                let e = read_u32(entries, 4 * i);
+                let mask = (1 << pack::NEIGHBOUR_SHIFT) - 1;
+                (e & mask, (e >> pack::NEIGHBOUR_SHIFT) as usize)
+            })
+            .collect()
     }
 
     /// The two values filed under `key` in the string map `dir` (its
@@ -537,7 +558,8 @@ impl Index {
     /// Scores one name (any spelling; it is normalised first).
     pub fn assess(&self, name: &str) -> Assessment {
         let q = normalize(name);
-        let popular_rank = self.rank_of(&q);
+        let own_id = self.id_of(&q);
+        let popular_rank = own_id.map(|id| self.rank(id));
         let known_malicious = self.malicious_ids(&q).map(str::to_string);
         let mut best: Option<Finding> = None;
         let mut prefix = String::new();
@@ -565,7 +587,7 @@ impl Index {
                 if q.len() > MAX_SCORED_LEN {
                     prefix = format!("name longer than {MAX_SCORED_LEN} bytes: not searched");
                 } else if !q.is_empty() {
-                    best = self.best_finding(&q, popular_rank);
+                    best = self.best_finding(&q, own_id);
                 }
                 if let (Some(own), Some(f)) = (popular_rank, best.as_mut()) {
                     // A popular name is legitimate; keep the neighbour for
@@ -627,6 +649,12 @@ impl Index {
     /// every long, well-ranked name at distance 2.
     pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
         self.near_staged(q, max, |_| false)
+    }
+
+    /// [`Index::near`]`(name(id), 2)` for popular id `id`, packed with
+    /// the tables.
+    pub(crate) fn near_popular(&self, id: u32) -> Vec<(u32, usize)> {
+        self.tables.neighbours(id)
     }
 
     /// [`Index::near`] in two stages: the names the distance-1 table
@@ -1014,6 +1042,23 @@ mod tests {
                     .collect();
                 assert_eq!(index.near(q, max), brute, "{q} at {max}");
             }
+        }
+    }
+
+    #[test]
+    fn packed_neighbours_are_near_of_every_popular_name() {
+        // A popular name's typo search reads its packed neighbours instead
+        // of probing: they must be exactly what the probes find.
+        let index = idx();
+        let n = index.popular().len() as u32;
+        for id in 0..n {
+            let name = index.name(id);
+            assert_eq!(index.near_popular(id), index.near(name, 2), "{name}");
+        }
+        let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+        for id in (0..n).step_by(97) {
+            let name = shape_only.name(id);
+            assert_eq!(shape_only.near_popular(id), shape_only.near(name, 2), "{name}");
         }
     }
 

@@ -210,3 +210,28 @@ pub(crate) fn str_hash(s: &[u8]) -> u64 {
     }
     mix(h, s.len())
 }
+
+/// The optimal-string-alignment distance (insertions, deletions,
+/// substitutions and adjacent transpositions each cost 1), by the full
+/// dynamic programme: for the packing (the runtime checks with the banded
+/// `text::osa_within`, equal to it by test).
+pub(crate) fn osa(a: &[u8], b: &[u8]) -> usize {
+    let m = b.len();
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[m]
+}

@@ -2,10 +2,10 @@
 //! suspect name and proposes (target, technique, score) findings; the index
 //! keeps the best.
 
-use super::index::Index;
-use super::keys::sorted_tokens;
+use super::index::{Index, KeyMap};
+use super::keys::{sorted_tokens, str_hash, str_hash_of};
 use super::text::{
-    self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
+    self, collapse_runs, describe_edits, edit_script, edit_script_known, is_added_word, is_version_word,
     misspelled_added_word, script_facts, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
@@ -112,9 +112,24 @@ impl Index {
     pub(super) fn best_finding(&self, q: &str, own_id: Option<u32>) -> Option<Finding> {
         let own = own_id.map(|id| self.rank(id));
         let mut best = Best { q, own, best: None };
-        self.find_lookalikes(q, &mut best);
-        self.find_swapped_words(q, &mut best);
-        self.find_repeats(q, &mut best);
+        // The keys of the first three detectors, looked up together.
+        let skeleton = skeleton(q);
+        let words = sorted_tokens(q);
+        let collapsed = collapse_runs(q);
+        let hash = |s: &str| str_hash(s.as_bytes());
+        let keys = [
+            (KeyMap::Skeleton, Some(skeleton.as_str())),
+            (KeyMap::WordSet, words.as_deref()),
+            (KeyMap::Collapsed, Some(collapsed.as_str())),
+        ]
+        .map(|(map, key)| key.map(|k| (map, k, hash(k))));
+        for &(map, _, h) in keys.iter().flatten() {
+            self.prefetch_key(map, h);
+        }
+        let [sk, ws, co] = keys.map(|k| k.and_then(|(map, key, h)| self.key_id(map, key, h)));
+        self.find_lookalikes(q, sk, &mut best);
+        self.find_swapped_words(q, ws, &mut best);
+        self.find_repeats(q, co, &mut best);
         self.find_version_suffix(q, &mut best);
         self.find_prefix_change(q, &mut best);
         // The two costly detectors run only when their best could still
@@ -141,8 +156,9 @@ impl Index {
     }
 
     /// Delimiter changes and look-alike characters: same skeleton.
-    fn find_lookalikes(&self, q: &str, out: &mut Best<'_>) {
-        let Some(id) = self.skeleton_id(&skeleton(q)) else {
+    /// `id`: the popular id filed under `q`'s skeleton.
+    fn find_lookalikes(&self, q: &str, id: Option<u32>, out: &mut Best<'_>) {
+        let Some(id) = id else {
             return;
         };
         let p = self.name(id);
@@ -185,8 +201,9 @@ impl Index {
 
     /// Several repeated characters (`asynciooo`): the same name once runs
     /// are collapsed, two or more characters longer (one is a plain typo).
-    fn find_repeats(&self, q: &str, out: &mut Best<'_>) {
-        let Some(id) = self.collapsed_id(&collapse_runs(q)) else {
+    /// `id`: the popular id filed under `q` with its runs collapsed.
+    fn find_repeats(&self, q: &str, id: Option<u32>, out: &mut Best<'_>) {
+        let Some(id) = id else {
             return;
         };
         let p = self.name(id);
@@ -199,9 +216,9 @@ impl Index {
     }
 
     /// Swapped words: the same tokens in another order.
-    fn find_swapped_words(&self, q: &str, out: &mut Best<'_>) {
-        let Some(key) = sorted_tokens(q) else { return };
-        if let Some(id) = self.word_set_id(&key) {
+    /// `id`: the popular id filed under `q`'s sorted words.
+    fn find_swapped_words(&self, q: &str, id: Option<u32>, out: &mut Best<'_>) {
+        if let Some(id) = id {
             let p = self.name(id);
             if p != q {
                 self.offer(out, id, 0.85, || {
@@ -256,15 +273,22 @@ impl Index {
         if rest.len() < 4 || (own.is_none() && rest.len() < 5) {
             return;
         }
+        // Every candidate's lookup starts before the first is read.
+        let hashes = PREFIXES.map(|p| str_hash_of(&[p.as_bytes(), rest.as_bytes()]));
+        for (p, &h) in PREFIXES.iter().zip(&hashes) {
+            if Some(*p) != own {
+                self.prefetch_key(KeyMap::Name, h);
+            }
+        }
         let mut candidate = String::with_capacity(rest.len() + 8);
-        for p in PREFIXES {
+        for (p, h) in PREFIXES.into_iter().zip(hashes) {
             if Some(p) == own {
                 continue;
             }
             candidate.clear();
             candidate.push_str(p);
             candidate.push_str(rest);
-            if let Some(id) = self.id_of(candidate.as_str()) {
+            if let Some(id) = self.key_id(KeyMap::Name, candidate.as_str(), h) {
                 self.offer(out, id, 0.8, || match own {
                     Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
                     None => format!("prefix \"{p}\" dropped"),
@@ -298,7 +322,7 @@ impl Index {
         let mut staged = None;
         let candidates = self.near_staged(q, 2, |c| {
             let b = self.best_typo(q, c);
-            let enough = settled || b.is_some_and(|(score, _)| score > TWO_EDITS_MAX_SCORE);
+            let enough = settled || b.is_some_and(|(score, _, _)| score > TWO_EDITS_MAX_SCORE);
             if enough {
                 staged = Some(b);
             }
@@ -311,20 +335,24 @@ impl Index {
         self.offer_typo(q, best, out);
     }
 
-    /// Offers the best typo `(score, id)`, if any, described.
-    fn offer_typo(&self, q: &str, best: Option<(f64, u32)>, out: &mut Best<'_>) {
-        if let Some((score, id)) = best {
+    /// Offers the best typo `(score, id, distance)`, if any, described.
+    fn offer_typo(&self, q: &str, best: Option<(f64, u32, usize)>, out: &mut Best<'_>) {
+        if let Some((score, id, d)) = best {
             let name = self.name(id);
             out.offer(name, Some(self.rank(id)), score, || {
-                describe_edits(&edit_script(name.as_bytes(), q.as_bytes()), q.as_bytes())
+                describe_edits(
+                    &edit_script_known(name.as_bytes(), q.as_bytes(), d),
+                    q.as_bytes(),
+                )
             });
         }
     }
 
     /// The best-scoring typo among `candidates` (popular ids and their
-    /// distances, in id order): `(score, id)`, the first of equal scores.
-    fn best_typo(&self, q: &str, candidates: &[(u32, usize)]) -> Option<(f64, u32)> {
-        let mut best: Option<(f64, u32)> = None;
+    /// distances, in id order): `(score, id, distance)`, the first of
+    /// equal scores.
+    fn best_typo(&self, q: &str, candidates: &[(u32, usize)]) -> Option<(f64, u32, usize)> {
+        let mut best: Option<(f64, u32, usize)> = None;
         for &(id, d) in candidates {
             let (name, rank) = (self.name(id), self.rank(id));
             let base: f64 = match (d, name.len()) {
@@ -357,7 +385,7 @@ impl Index {
             let score = if q.len() <= 3 { score.min(0.4) } else { score };
             let score = score * self.added_word_penalty(q, name) * factor;
             if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, id));
+                best = Some((score, id, d));
             }
         }
         best

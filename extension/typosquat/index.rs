@@ -237,9 +237,24 @@ impl Tables {
     /// The two values filed under `key` in the string map `dir` (its
     /// entries are the next section).
     fn map_get(&self, dir: Section, key: &str) -> Option<(u32, u32)> {
+        self.map_get_hashed(dir, key, str_hash(key.as_bytes()))
+    }
+
+    /// Asks the memory for the cache lines a lookup of the key with
+    /// [`str_hash`] `h` in the string map `dir` reads first (its filter
+    /// byte and directory bucket), so that several lookups known in
+    /// advance wait for memory once, together. Changes no answer.
+    fn map_prefetch(&self, dir: Section, h: u64) {
+        let slot = dir_slot(dir);
+        let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
+        prefetch(self.section(MAP_FILTERS[slot]), bit / 8);
+        prefetch(self.section(dir), 4 * pack::bucket(h, self.bits[dir as usize]));
+    }
+
+    /// [`Tables::map_get`] of a key whose [`str_hash`] is `h`.
+    fn map_get_hashed(&self, dir: Section, key: &str, h: u64) -> Option<(u32, u32)> {
         let d = self.section(dir);
         let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
-        let h = str_hash(key.as_bytes());
         let slot = dir_slot(dir);
         let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
         if self
@@ -330,6 +345,24 @@ impl Tables {
     }
 }
 
+/// A hint to load the cache line of `bytes[at]` (nothing when `at` is out
+/// of bounds, or on other architectures): a lookup known in advance starts
+/// its wait for memory early.
+fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = bytes.get(at) {
+        // SAFETY: a prefetch is a hint; it reads nothing into the program
+        // and cannot fault, and the address is inside `bytes` anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (b as *const u8).cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
+}
+
 /// Working space of [`Tables::deletion_ids`].
 #[derive(Default)]
 struct Probes {
@@ -355,6 +388,30 @@ thread_local! {
         ids: Vec::new(),
         probes: Probes::default(),
     });
+}
+
+/// The string maps from a key to a popular id.
+#[derive(Clone, Copy)]
+pub(super) enum KeyMap {
+    /// Normalised names.
+    Name,
+    /// Look-alike skeletons.
+    Skeleton,
+    /// Names with runs collapsed.
+    Collapsed,
+    /// Sorted words.
+    WordSet,
+}
+
+impl KeyMap {
+    fn dir(self) -> Section {
+        match self {
+            KeyMap::Name => Section::ByNameDir,
+            KeyMap::Skeleton => Section::SkeletonDir,
+            KeyMap::Collapsed => Section::CollapsedDir,
+            KeyMap::WordSet => Section::WordSetDir,
+        }
+    }
 }
 
 /// The entries section of each string-map directory.
@@ -483,24 +540,24 @@ impl Index {
             .map(|(id, _)| id)
     }
 
+    /// Starts the memory reads of a lookup of a key with [`str_hash`] `h`
+    /// in `map` (see [`Tables::map_prefetch`]).
+    pub(super) fn prefetch_key(&self, map: KeyMap, h: u64) {
+        self.tables.map_prefetch(map.dir(), h);
+    }
+
+    /// The value of a key with [`str_hash`] `h` in `map`: the popular id
+    /// (the best-ranked one for a shared key).
+    pub(super) fn key_id(&self, map: KeyMap, key: &str, h: u64) -> Option<u32> {
+        self.tables
+            .map_get_hashed(map.dir(), key, h)
+            .map(|(id, _)| id)
+    }
+
     /// The best-ranked popular id with this skeleton.
     pub(super) fn skeleton_id(&self, skeleton: &str) -> Option<u32> {
         self.tables
             .map_get(Section::SkeletonDir, skeleton)
-            .map(|(id, _)| id)
-    }
-
-    /// The best-ranked popular id with these runs collapsed.
-    pub(super) fn collapsed_id(&self, collapsed: &str) -> Option<u32> {
-        self.tables
-            .map_get(Section::CollapsedDir, collapsed)
-            .map(|(id, _)| id)
-    }
-
-    /// The best-ranked popular id with these sorted words.
-    pub(super) fn word_set_id(&self, words: &str) -> Option<u32> {
-        self.tables
-            .map_get(Section::WordSetDir, words)
             .map(|(id, _)| id)
     }
 
@@ -558,9 +615,24 @@ impl Index {
     /// Scores one name (any spelling; it is normalised first).
     pub fn assess(&self, name: &str) -> Assessment {
         let q = normalize(name);
-        let own_id = self.id_of(&q);
+        // Both lookups of the name wait for memory together.
+        let h = str_hash(q.as_bytes());
+        self.tables.map_prefetch(Section::ByNameDir, h);
+        self.tables.map_prefetch(Section::MaliciousDir, h);
+        let own_id = self
+            .tables
+            .map_get_hashed(Section::ByNameDir, &q, h)
+            .map(|(id, _)| id);
         let popular_rank = own_id.map(|id| self.rank(id));
-        let known_malicious = self.malicious_ids(&q).map(str::to_string);
+        let known_malicious = self
+            .tables
+            .map_get_hashed(Section::MaliciousDir, &q, h)
+            .and_then(|(off, len)| {
+                self.tables
+                    .pool
+                    .get(off as usize..off as usize + len as usize)
+            })
+            .map(str::to_string);
         let mut best: Option<Finding> = None;
         let mut prefix = String::new();
         match self.curated.get(&q) {

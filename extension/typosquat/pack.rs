@@ -41,7 +41,7 @@
 use std::collections::HashMap;
 
 use super::data::{Malicious, Popular};
-use super::keys::{collapse_runs, osa, skeleton, sorted_tokens, str_hash, Deletions};
+use super::keys::{collapse_runs, osa_at_most, skeleton, sorted_tokens, str_hash, Deletions};
 
 /// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
 /// matched at edit distance 2; all others at distance 1.
@@ -457,17 +457,8 @@ pub(crate) const NEIGHBOUR_SHIFT: u32 = 30;
 /// exactly (`one` and `two` are the tables' `(hash, id)` pairs), and
 /// checked with the exact distance.
 fn neighbours(popular: &[Popular], one: &[(u64, u32)], two: &[(u64, u32)]) -> (Vec<u32>, Vec<u32>) {
-    let sorted = |pairs: &[(u64, u32)]| {
-        let mut v = pairs.to_vec();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let (one, two) = (sorted(one), sorted(two));
-    let find = |table: &[(u64, u32)], h: u64, out: &mut Vec<u32>| {
-        let start = table.partition_point(|&(k, _)| k < h);
-        out.extend(table[start..].iter().take_while(|&&(k, _)| k == h).map(|&(_, id)| id));
-    };
+    let (one, two) = (KeyIndex::new(one), KeyIndex::new(two));
+    let find = |table: &KeyIndex, h: u64, out: &mut Vec<u32>| out.extend_from_slice(table.get(h));
     let mut offsets = Vec::with_capacity(popular.len() + 1);
     let mut entries = Vec::new();
     let mut ids = Vec::new();
@@ -481,7 +472,7 @@ fn neighbours(popular: &[Popular], one: &[(u64, u32)], two: &[(u64, u32)]) -> (V
             find(&one, d.without1(i), &mut ids);
         }
         let searched_two =
-            !two.is_empty() && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2));
+            !two.ids.is_empty() && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2));
         if searched_two {
             find(&two, d.whole(), &mut ids);
             for i in 0..b.len() {
@@ -500,12 +491,64 @@ fn neighbours(popular: &[Popular], one: &[(u64, u32)], two: &[(u64, u32)]) -> (V
             } else {
                 1
             };
-            let dist = osa(b, p.name.as_bytes());
-            if dist > 0 && dist <= allowed {
+            if let Some(dist @ 1..) = osa_at_most(b, p.name.as_bytes(), allowed) {
                 entries.push(id | (dist as u32) << NEIGHBOUR_SHIFT);
             }
         }
     }
     offsets.push(entries.len() as u32);
     (offsets, entries)
+}
+
+/// The ids filed under each deletion hash of a table's `(hash, id)`
+/// pairs: an open-addressed table over the hashes (already mixed), for
+/// [`neighbours`]' many lookups (a binary search of the pairs misses the
+/// cache at every step).
+struct KeyIndex {
+    /// `(hash, start, len)` of each hash's ids in `ids`; `len` 0 is empty.
+    slots: Vec<(u64, u32, u32)>,
+    bits: u32,
+    ids: Vec<u32>,
+}
+
+impl KeyIndex {
+    fn new(pairs: &[(u64, u32)]) -> KeyIndex {
+        let mut pairs = pairs.to_vec();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let bits = bits_for(pairs.len() * 2).max(1);
+        let mask = (1usize << bits) - 1;
+        let mut slots = vec![(0u64, 0u32, 0u32); 1 << bits];
+        let mut start = 0;
+        while start < pairs.len() {
+            let h = pairs[start].0;
+            let end = start + pairs[start..].iter().take_while(|p| p.0 == h).count();
+            let mut i = bucket(h, bits);
+            while slots[i].2 != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = (h, start as u32, (end - start) as u32);
+            start = end;
+        }
+        KeyIndex {
+            slots,
+            bits,
+            ids: pairs.into_iter().map(|(_, id)| id).collect(),
+        }
+    }
+
+    fn get(&self, h: u64) -> &[u32] {
+        let mask = (1usize << self.bits) - 1;
+        let mut i = bucket(h, self.bits);
+        loop {
+            let (k, start, len) = self.slots[i];
+            if len == 0 {
+                return &[];
+            }
+            if k == h {
+                return &self.ids[start as usize..(start + len) as usize];
+            }
+            i = (i + 1) & mask;
+        }
+    }
 }

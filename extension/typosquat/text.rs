@@ -216,6 +216,18 @@ pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
     edit_script_in_band(target, suspect, k)
 }
 
+/// [`edit_script`] of two names known to be `d` edits apart (from the
+/// candidate check): the distance is not computed again. Any other `d`
+/// than 1 or 2, or one the lengths contradict, falls back to
+/// [`edit_script`].
+pub(crate) fn edit_script_known(target: &[u8], suspect: &[u8], d: usize) -> Vec<Edit> {
+    if (1..=2).contains(&d) && target.len().abs_diff(suspect.len()) <= d {
+        edit_script_in_band(target, suspect, d)
+    } else {
+        edit_script(target, suspect)
+    }
+}
+
 /// [`edit_script`] on the band `|i - j| <= k` (the whole matrix when `k`
 /// is the longer length); `k` at least the distance of the two.
 fn edit_script_in_band(target: &[u8], suspect: &[u8], k: usize) -> Vec<Edit> {
@@ -334,7 +346,7 @@ pub(crate) fn script_facts(target: &[u8], suspect: &[u8], d: usize) -> (bool, bo
             return f;
         }
     }
-    edit_facts(&edit_script(target, suspect), suspect)
+    edit_facts(&edit_script_known(target, suspect, d), suspect)
 }
 
 /// What scoring asks of the edit script from `target` to `suspect` when

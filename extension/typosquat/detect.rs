@@ -27,6 +27,10 @@ const TYPO_MAX_SCORE: f64 = 0.9;
 /// (the base score of a long name; the rank factor and the added-word
 /// penalty are at most 1).
 const TWO_EDITS_MAX_SCORE: f64 = 0.75;
+/// A name two edits away gets [`TWO_EDITS_MAX_SCORE`] from this length.
+const TWO_EDITS_LONG: usize = 10;
+/// ... and at most this when shorter.
+const TWO_EDITS_SHORT_MAX_SCORE: f64 = 0.65;
 /// The highest score [`Index::find_combos`] can offer.
 const COMBO_MAX_SCORE: f64 = 0.85;
 
@@ -318,11 +322,18 @@ impl Index {
             self.offer_typo(q, best, out);
             return;
         }
-        let settled = out.beats(TWO_EDITS_MAX_SCORE);
+        // Names two edits away are at most two characters longer than `q`:
+        // for a short `q` none is long enough for the higher base score.
+        let two_max = if q.len() + 2 >= TWO_EDITS_LONG {
+            TWO_EDITS_MAX_SCORE
+        } else {
+            TWO_EDITS_SHORT_MAX_SCORE
+        };
+        let settled = out.beats(two_max);
         let mut staged = None;
         let candidates = self.near_staged(q, 2, |c| {
             let b = self.best_typo(q, c);
-            let enough = settled || b.is_some_and(|(score, _, _)| score > TWO_EDITS_MAX_SCORE);
+            let enough = settled || b.is_some_and(|(score, _, _)| score > two_max);
             if enough {
                 staged = Some(b);
             }
@@ -361,8 +372,8 @@ impl Index {
                 (1, 5) => 0.75,
                 (1, 4) => 0.6,
                 (1, _) => 0.35,
-                (_, 10..) => TWO_EDITS_MAX_SCORE,
-                _ => 0.65,
+                (_, TWO_EDITS_LONG..) => TWO_EDITS_MAX_SCORE,
+                _ => TWO_EDITS_SHORT_MAX_SCORE,
             };
             let factor = rank_factor(rank);
             if best.as_ref().is_some_and(|b| base * factor <= b.0) {
@@ -441,13 +452,35 @@ impl Index {
         // The longest proper span of tokens that is a popular name (exact or
         // one edit away, for spans of five characters or more).
         let mut best: Option<(usize, usize, u32, usize)> = None; // (a, b, id, distance)
+        // For names of up to PREFETCHED_TOKENS words every span's lookup
+        // starts before the first is read.
+        const PREFETCHED_TOKENS: usize = 6;
+        let span_hash = |a: usize, b: usize| str_hash(q[tokens[a].0..tokens[b - 1].1].as_bytes());
+        let early = n <= PREFETCHED_TOKENS;
+        let mut hashes = [0u64; (PREFETCHED_TOKENS + 1) * (PREFETCHED_TOKENS + 1)];
+        if early {
+            for a in 0..n {
+                for b in a + 1..=n {
+                    if b - a < n {
+                        let h = span_hash(a, b);
+                        hashes[a * (n + 1) + b] = h;
+                        self.prefetch_key(KeyMap::Name, h);
+                    }
+                }
+            }
+        }
         for a in 0..n {
             for b in (a + 1..=n).rev() {
                 if b - a == n {
                     continue;
                 }
                 let span = &q[tokens[a].0..tokens[b - 1].1];
-                let found = match self.id_of(span) {
+                let h = if early {
+                    hashes[a * (n + 1) + b]
+                } else {
+                    span_hash(a, b)
+                };
+                let found = match self.key_id(KeyMap::Name, span, h) {
                     Some(id) if span.len() >= 3 => Some((id, 0)),
                     Some(_) => None,
                     // A misspelled base of one or two words.

@@ -106,6 +106,14 @@ pub(crate) fn osa(a: &[u8], b: &[u8]) -> usize {
     if let Some(d) = osa_within(a, b, 4) {
         return d;
     }
+    // A name and a longer one that adds words to it (a combosquat's
+    // target) are usually exactly their length difference apart.
+    let gap = a.len().abs_diff(b.len());
+    if gap > 4 {
+        if let Some(d) = osa_within(a, b, gap) {
+            return d;
+        }
+    }
     osa_bounded(a, b, a.len().max(b.len())).unwrap_or(a.len().max(b.len()))
 }
 
@@ -659,7 +667,9 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
     ADDED_WORDS
         .iter()
         .copied()
-        .filter(|w| w.len() >= 6)
+        // Only a word within one character of the length can be one edit
+        // away (the distance check's own first test, done first).
+        .filter(|w| w.len() >= 6 && w.len().abs_diff(word.len()) <= 1)
         // `updater`, `tooling`: a real word grown from an added word, not a
         // misspelling of it.
         .filter(|w| !word.starts_with(*w))

@@ -250,7 +250,10 @@ fn profile(index: &Index, names: &[String], secs: &std::ffi::OsStr) {
     // The three kinds of bench names (see `names`), each alone.
     for (kind, part) in [
         ("known malicious", &names[..4_000.min(names.len())]),
-        ("one-edit mutations", &names[4_000.min(names.len())..7_000.min(names.len())]),
+        (
+            "one-edit mutations",
+            &names[4_000.min(names.len())..7_000.min(names.len())],
+        ),
         ("popular", &names[7_000.min(names.len())..]),
     ] {
         if part.is_empty() {

@@ -5,8 +5,9 @@
 use super::index::{Index, KeyMap};
 use super::keys::{sorted_tokens, str_hash, str_hash_of};
 use super::text::{
-    self, collapse_runs, describe_edits, edit_script, edit_script_known, is_added_word, is_version_word,
-    misspelled_added_word, script_facts, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+    self, collapse_runs, describe_edits, edit_script, edit_script_known, is_added_word,
+    is_version_word, misspelled_added_word, script_facts, skeleton, LOOKALIKE_CHARS,
+    LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// A popular name with at least this many popular `name-...` children is a
@@ -452,10 +453,10 @@ impl Index {
         // The longest proper span of tokens that is a popular name (exact or
         // one edit away, for spans of five characters or more).
         let mut best: Option<(usize, usize, u32, usize)> = None; // (a, b, id, distance)
-        // For names of up to PREFETCHED_TOKENS words every span's lookup
-        // starts before the first is read.
+                                                                 // For names of up to PREFETCHED_TOKENS words every span's lookup
+                                                                 // starts before the first is read.
         const PREFETCHED_TOKENS: usize = 6;
-        let span_hash = |a: usize, b: usize| str_hash(q[tokens[a].0..tokens[b - 1].1].as_bytes());
+        let span_hash = |a: usize, b: usize| str_hash(&q.as_bytes()[tokens[a].0..tokens[b - 1].1]);
         let early = n <= PREFETCHED_TOKENS;
         let mut hashes = [0u64; (PREFETCHED_TOKENS + 1) * (PREFETCHED_TOKENS + 1)];
         if early {

@@ -248,7 +248,10 @@ impl Tables {
         let slot = dir_slot(dir);
         let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
         prefetch(self.section(MAP_FILTERS[slot]), bit / 8);
-        prefetch(self.section(dir), 4 * pack::bucket(h, self.bits[dir as usize]));
+        prefetch(
+            self.section(dir),
+            4 * pack::bucket(h, self.bits[dir as usize]),
+        );
     }
 
     /// [`Tables::map_get`] of a key whose [`str_hash`] is `h`.
@@ -1130,7 +1133,11 @@ mod tests {
         let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
         for id in (0..n).step_by(97) {
             let name = shape_only.name(id);
-            assert_eq!(shape_only.near_popular(id), shape_only.near(name, 2), "{name}");
+            assert_eq!(
+                shape_only.near_popular(id),
+                shape_only.near(name, 2),
+                "{name}"
+            );
         }
     }
 

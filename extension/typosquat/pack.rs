@@ -471,8 +471,8 @@ fn neighbours(popular: &[Popular], one: &[(u64, u32)], two: &[(u64, u32)]) -> (V
         for i in 0..b.len() {
             find(&one, d.without1(i), &mut ids);
         }
-        let searched_two =
-            !two.ids.is_empty() && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2));
+        let searched_two = !two.ids.is_empty()
+            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2));
         if searched_two {
             find(&two, d.whole(), &mut ids);
             for i in 0..b.len() {

@@ -219,6 +219,55 @@ fn dump(path: &std::ffi::OsStr, index: &Index, bench_names: &[String]) {
     println!("dumped {} names to {}", all.len(), path.to_string_lossy());
 }
 
+/// `TYPOSQUAT_PROFILE=SECONDS cargo bench --bench typosquat`: scores the
+/// bench names with squatch alone, over and over for about SECONDS, for a
+/// profiler (`perf record --call-graph dwarf`, `perf stat`) to watch
+/// without typomania's run in the samples.
+fn profile(index: &Index, names: &[String], secs: &std::ffi::OsStr) {
+    let secs: f64 = secs.to_string_lossy().parse().unwrap_or(10.0);
+    // TYPOSQUAT_PROFILE_KIND=malicious|mutations|popular: one kind only.
+    let names = match std::env::var("TYPOSQUAT_PROFILE_KIND").as_deref() {
+        Ok("malicious") => &names[..4_000],
+        Ok("mutations") => &names[4_000..7_000],
+        Ok("popular") => &names[7_000..],
+        _ => names,
+    };
+    let start = Instant::now();
+    let c = thread_cpu();
+    let mut rounds = 0u32;
+    while start.elapsed().as_secs_f64() < secs {
+        for n in names {
+            black_box(index.assess(n));
+        }
+        rounds += 1;
+    }
+    let cpu = thread_cpu().saturating_sub(c);
+    println!(
+        "profiled {rounds} rounds of {} names: {:.2?} CPU a name",
+        names.len(),
+        cpu / (rounds.max(1) * names.len() as u32)
+    );
+    // The three kinds of bench names (see `names`), each alone.
+    for (kind, part) in [
+        ("known malicious", &names[..4_000.min(names.len())]),
+        (
+            "one-edit mutations",
+            &names[4_000.min(names.len())..7_000.min(names.len())],
+        ),
+        ("popular", &names[7_000.min(names.len())..]),
+    ] {
+        if part.is_empty() {
+            continue;
+        }
+        let (_, cpu, _) = best_of_cpu(|| {
+            for n in part {
+                black_box(index.assess(n));
+            }
+        });
+        println!("  {kind:>20}: {:.2?} CPU a name", cpu / part.len() as u32);
+    }
+}
+
 fn main() {
     // The shipped index is packed at compile time (build.rs): what a
     // process pays before its first score is reading the table headers.
@@ -239,6 +288,10 @@ fn main() {
     let names = names(&popular, &malicious);
     if let Some(path) = std::env::var_os("TYPOSQUAT_DUMP") {
         dump(&path, index, &names);
+        return;
+    }
+    if let Some(secs) = std::env::var_os("TYPOSQUAT_PROFILE") {
+        profile(index, &names, &secs);
         return;
     }
 

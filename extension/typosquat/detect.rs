@@ -2,11 +2,12 @@
 //! suspect name and proposes (target, technique, score) findings; the index
 //! keeps the best.
 
-use super::index::Index;
-use super::keys::sorted_tokens;
+use super::index::{Index, KeyMap};
+use super::keys::{sorted_tokens, str_hash, str_hash_of};
 use super::text::{
-    self, collapse_runs, describe_edits, edit_script, is_added_word, is_version_word,
-    misspelled_added_word, script_facts, skeleton, LOOKALIKE_CHARS, LOOKALIKE_SEQS, PREFIX_WORDS,
+    self, collapse_runs, describe_edits, edit_script, edit_script_known, is_added_word,
+    is_version_word, misspelled_added_word, script_facts, skeleton, LOOKALIKE_CHARS,
+    LOOKALIKE_SEQS, PREFIX_WORDS,
 };
 
 /// A popular name with at least this many popular `name-...` children is a
@@ -23,6 +24,14 @@ const COMBO_TYPO_MAX_RANK: u32 = 2_000;
 /// The highest score [`Index::find_typos`] can offer (the best base score,
 /// rank factor and added-word penalty at most 1).
 const TYPO_MAX_SCORE: f64 = 0.9;
+/// The highest score [`Index::find_typos`] gives a name two edits away
+/// (the base score of a long name; the rank factor and the added-word
+/// penalty are at most 1).
+const TWO_EDITS_MAX_SCORE: f64 = 0.75;
+/// A name two edits away gets [`TWO_EDITS_MAX_SCORE`] from this length.
+const TWO_EDITS_LONG: usize = 10;
+/// ... and at most this when shorter.
+const TWO_EDITS_SHORT_MAX_SCORE: f64 = 0.65;
 /// The highest score [`Index::find_combos`] can offer.
 const COMBO_MAX_SCORE: f64 = 0.85;
 
@@ -105,17 +114,33 @@ fn rank_factor(rank: u32) -> f64 {
 impl Index {
     /// The best finding for normalised `q`; when `q` is popular with rank
     /// `own`, only more popular targets count.
-    pub(super) fn best_finding(&self, q: &str, own: Option<u32>) -> Option<Finding> {
+    pub(super) fn best_finding(&self, q: &str, own_id: Option<u32>) -> Option<Finding> {
+        let own = own_id.map(|id| self.rank(id));
         let mut best = Best { q, own, best: None };
-        self.find_lookalikes(q, &mut best);
-        self.find_swapped_words(q, &mut best);
-        self.find_repeats(q, &mut best);
+        // The keys of the first three detectors, looked up together.
+        let skeleton = skeleton(q);
+        let words = sorted_tokens(q);
+        let collapsed = collapse_runs(q);
+        let hash = |s: &str| str_hash(s.as_bytes());
+        let keys = [
+            (KeyMap::Skeleton, Some(skeleton.as_str())),
+            (KeyMap::WordSet, words.as_deref()),
+            (KeyMap::Collapsed, Some(collapsed.as_str())),
+        ]
+        .map(|(map, key)| key.map(|k| (map, k, hash(k))));
+        for &(map, _, h) in keys.iter().flatten() {
+            self.prefetch_key(map, h);
+        }
+        let [sk, ws, co] = keys.map(|k| k.and_then(|(map, key, h)| self.key_id(map, key, h)));
+        self.find_lookalikes(q, sk, &mut best);
+        self.find_swapped_words(q, ws, &mut best);
+        self.find_repeats(q, co, &mut best);
         self.find_version_suffix(q, &mut best);
         self.find_prefix_change(q, &mut best);
         // The two costly detectors run only when their best could still
         // win (the result is the same either way).
         if !best.beats(TYPO_MAX_SCORE) {
-            self.find_typos(q, &mut best);
+            self.find_typos(q, own_id, &mut best);
         }
         if !best.beats(COMBO_MAX_SCORE) {
             self.find_combos(q, &mut best);
@@ -136,8 +161,9 @@ impl Index {
     }
 
     /// Delimiter changes and look-alike characters: same skeleton.
-    fn find_lookalikes(&self, q: &str, out: &mut Best<'_>) {
-        let Some(id) = self.skeleton_id(&skeleton(q)) else {
+    /// `id`: the popular id filed under `q`'s skeleton.
+    fn find_lookalikes(&self, q: &str, id: Option<u32>, out: &mut Best<'_>) {
+        let Some(id) = id else {
             return;
         };
         let p = self.name(id);
@@ -180,8 +206,9 @@ impl Index {
 
     /// Several repeated characters (`asynciooo`): the same name once runs
     /// are collapsed, two or more characters longer (one is a plain typo).
-    fn find_repeats(&self, q: &str, out: &mut Best<'_>) {
-        let Some(id) = self.collapsed_id(&collapse_runs(q)) else {
+    /// `id`: the popular id filed under `q` with its runs collapsed.
+    fn find_repeats(&self, q: &str, id: Option<u32>, out: &mut Best<'_>) {
+        let Some(id) = id else {
             return;
         };
         let p = self.name(id);
@@ -194,9 +221,9 @@ impl Index {
     }
 
     /// Swapped words: the same tokens in another order.
-    fn find_swapped_words(&self, q: &str, out: &mut Best<'_>) {
-        let Some(key) = sorted_tokens(q) else { return };
-        if let Some(id) = self.word_set_id(&key) {
+    /// `id`: the popular id filed under `q`'s sorted words.
+    fn find_swapped_words(&self, q: &str, id: Option<u32>, out: &mut Best<'_>) {
+        if let Some(id) = id {
             let p = self.name(id);
             if p != q {
                 self.offer(out, id, 0.85, || {
@@ -251,15 +278,22 @@ impl Index {
         if rest.len() < 4 || (own.is_none() && rest.len() < 5) {
             return;
         }
+        // Every candidate's lookup starts before the first is read.
+        let hashes = PREFIXES.map(|p| str_hash_of(&[p.as_bytes(), rest.as_bytes()]));
+        for (p, &h) in PREFIXES.iter().zip(&hashes) {
+            if Some(*p) != own {
+                self.prefetch_key(KeyMap::Name, h);
+            }
+        }
         let mut candidate = String::with_capacity(rest.len() + 8);
-        for p in PREFIXES {
+        for (p, h) in PREFIXES.into_iter().zip(hashes) {
             if Some(p) == own {
                 continue;
             }
             candidate.clear();
             candidate.push_str(p);
             candidate.push_str(rest);
-            if let Some(id) = self.id_of(candidate.as_str()) {
+            if let Some(id) = self.key_id(KeyMap::Name, candidate.as_str(), h) {
                 self.offer(out, id, 0.8, || match own {
                     Some(o) => format!("prefix changed (\"{o}\" for \"{p}\")"),
                     None => format!("prefix \"{p}\" dropped"),
@@ -271,13 +305,67 @@ impl Index {
 
     /// Typos of the published detectors: repeated, omitted, swapped,
     /// substituted (keyboard-adjacent, look-alike, bit flip) characters.
-    fn find_typos(&self, q: &str, out: &mut Best<'_>) {
+    fn find_typos(&self, q: &str, own_id: Option<u32>, out: &mut Best<'_>) {
         // Candidates come in rank order (ids are ranks' positions); keep the
         // best and describe only it: popular families (`mypy-boto3-*`) put
         // hundreds of names within two edits of each other. Two arbitrary
         // substitutions are how unrelated names differ, not how typos look.
-        let mut best: Option<(f64, u32)> = None;
-        for (id, d) in self.near(q, 2) {
+        //
+        // A name at distance 2 scores at most TWO_EDITS_MAX_SCORE, and only
+        // a strictly higher score replaces the best: once the names at
+        // distance 1 (and the long ones at distance 2 that the distance-1
+        // table proposes) give a best above it, or the best finding so far
+        // is above it, the names only the distance-2 table finds cannot
+        // change what is offered, and it is not probed.
+        if let Some(id) = own_id {
+            // A popular name's search was done when the tables were packed.
+            let best = self.best_typo(q, &self.near_popular(id));
+            self.offer_typo(q, best, out);
+            return;
+        }
+        // Names two edits away are at most two characters longer than `q`:
+        // for a short `q` none is long enough for the higher base score.
+        let two_max = if q.len() + 2 >= TWO_EDITS_LONG {
+            TWO_EDITS_MAX_SCORE
+        } else {
+            TWO_EDITS_SHORT_MAX_SCORE
+        };
+        let settled = out.beats(two_max);
+        let mut staged = None;
+        let candidates = self.near_staged(q, 2, |c| {
+            let b = self.best_typo(q, c);
+            let enough = settled || b.is_some_and(|(score, _, _)| score > two_max);
+            if enough {
+                staged = Some(b);
+            }
+            enough
+        });
+        let best = match staged {
+            Some(b) => b,
+            None => self.best_typo(q, &candidates),
+        };
+        self.offer_typo(q, best, out);
+    }
+
+    /// Offers the best typo `(score, id, distance)`, if any, described.
+    fn offer_typo(&self, q: &str, best: Option<(f64, u32, usize)>, out: &mut Best<'_>) {
+        if let Some((score, id, d)) = best {
+            let name = self.name(id);
+            out.offer(name, Some(self.rank(id)), score, || {
+                describe_edits(
+                    &edit_script_known(name.as_bytes(), q.as_bytes(), d),
+                    q.as_bytes(),
+                )
+            });
+        }
+    }
+
+    /// The best-scoring typo among `candidates` (popular ids and their
+    /// distances, in id order): `(score, id, distance)`, the first of
+    /// equal scores.
+    fn best_typo(&self, q: &str, candidates: &[(u32, usize)]) -> Option<(f64, u32, usize)> {
+        let mut best: Option<(f64, u32, usize)> = None;
+        for &(id, d) in candidates {
             let (name, rank) = (self.name(id), self.rank(id));
             let base: f64 = match (d, name.len()) {
                 // Short names sit one edit from many others.
@@ -285,8 +373,8 @@ impl Index {
                 (1, 5) => 0.75,
                 (1, 4) => 0.6,
                 (1, _) => 0.35,
-                (_, 10..) => 0.75,
-                _ => 0.65,
+                (_, TWO_EDITS_LONG..) => TWO_EDITS_MAX_SCORE,
+                _ => TWO_EDITS_SHORT_MAX_SCORE,
             };
             let factor = rank_factor(rank);
             if best.as_ref().is_some_and(|b| base * factor <= b.0) {
@@ -309,15 +397,10 @@ impl Index {
             let score = if q.len() <= 3 { score.min(0.4) } else { score };
             let score = score * self.added_word_penalty(q, name) * factor;
             if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, id));
+                best = Some((score, id, d));
             }
         }
-        if let Some((score, id)) = best {
-            let name = self.name(id);
-            out.offer(name, Some(self.rank(id)), score, || {
-                describe_edits(&edit_script(name.as_bytes(), q.as_bytes()), q.as_bytes())
-            });
-        }
+        best
     }
 
     /// `torch-gpu` is one edit from `torch-npu`, but the edit made an
@@ -370,13 +453,35 @@ impl Index {
         // The longest proper span of tokens that is a popular name (exact or
         // one edit away, for spans of five characters or more).
         let mut best: Option<(usize, usize, u32, usize)> = None; // (a, b, id, distance)
+                                                                 // For names of up to PREFETCHED_TOKENS words every span's lookup
+                                                                 // starts before the first is read.
+        const PREFETCHED_TOKENS: usize = 6;
+        let span_hash = |a: usize, b: usize| str_hash(&q.as_bytes()[tokens[a].0..tokens[b - 1].1]);
+        let early = n <= PREFETCHED_TOKENS;
+        let mut hashes = [0u64; (PREFETCHED_TOKENS + 1) * (PREFETCHED_TOKENS + 1)];
+        if early {
+            for a in 0..n {
+                for b in a + 1..=n {
+                    if b - a < n {
+                        let h = span_hash(a, b);
+                        hashes[a * (n + 1) + b] = h;
+                        self.prefetch_key(KeyMap::Name, h);
+                    }
+                }
+            }
+        }
         for a in 0..n {
             for b in (a + 1..=n).rev() {
                 if b - a == n {
                     continue;
                 }
                 let span = &q[tokens[a].0..tokens[b - 1].1];
-                let found = match self.id_of(span) {
+                let h = if early {
+                    hashes[a * (n + 1) + b]
+                } else {
+                    span_hash(a, b)
+                };
+                let found = match self.key_id(KeyMap::Name, span, h) {
                     Some(id) if span.len() >= 3 => Some((id, 0)),
                     Some(_) => None,
                     // A misspelled base of one or two words.

@@ -182,6 +182,8 @@ impl Tables {
         let n = sections[Section::Rank as usize].1 / 4;
         if sections[Section::NameOff as usize].1 != 4 * (n + 1)
             || sections[Section::Children as usize].1 != 4 * n
+            || sections[Section::NeighbourOff as usize].1 != 4 * (n + 1)
+            || !sections[Section::Neighbours as usize].1.is_multiple_of(4)
         {
             return Err(TablesError("name table sizes"));
         }
@@ -213,12 +215,49 @@ impl Tables {
         self.pool.get(a..b).unwrap_or("")
     }
 
+    /// The popular names near popular name `id` (see
+    /// [`Section::Neighbours`]): `(id, distance)` in id order.
+    fn neighbours(&self, id: u32) -> Vec<(u32, usize)> {
+        let at = id as usize;
+        let entries = self.section(Section::Neighbours);
+        let (a, b) = (
+            self.u32_in(Section::NeighbourOff, at) as usize,
+            self.u32_in(Section::NeighbourOff, at + 1) as usize,
+        );
+        let end = b.min(entries.len() / 4);
+        (a.min(end)..end)
+            .map(|i| {
+                let e = read_u32(entries, 4 * i);
+                let mask = (1 << pack::NEIGHBOUR_SHIFT) - 1;
+                (e & mask, (e >> pack::NEIGHBOUR_SHIFT) as usize)
+            })
+            .collect()
+    }
+
     /// The two values filed under `key` in the string map `dir` (its
     /// entries are the next section).
     fn map_get(&self, dir: Section, key: &str) -> Option<(u32, u32)> {
+        self.map_get_hashed(dir, key, str_hash(key.as_bytes()))
+    }
+
+    /// Asks the memory for the cache lines a lookup of the key with
+    /// [`str_hash`] `h` in the string map `dir` reads first (its filter
+    /// byte and directory bucket), so that several lookups known in
+    /// advance wait for memory once, together. Changes no answer.
+    fn map_prefetch(&self, dir: Section, h: u64) {
+        let slot = dir_slot(dir);
+        let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
+        prefetch(self.section(MAP_FILTERS[slot]), bit / 8);
+        prefetch(
+            self.section(dir),
+            4 * pack::bucket(h, self.bits[dir as usize]),
+        );
+    }
+
+    /// [`Tables::map_get`] of a key whose [`str_hash`] is `h`.
+    fn map_get_hashed(&self, dir: Section, key: &str, h: u64) -> Option<(u32, u32)> {
         let d = self.section(dir);
         let entries = self.section(DIRECTORIES_ENTRIES[dir_slot(dir)]);
-        let h = str_hash(key.as_bytes());
         let slot = dir_slot(dir);
         let bit = pack::key_filter_bit(h, self.filter_bits[slot]);
         if self
@@ -309,6 +348,24 @@ impl Tables {
     }
 }
 
+/// A hint to load the cache line of `bytes[at]` (nothing when `at` is out
+/// of bounds, or on other architectures): a lookup known in advance starts
+/// its wait for memory early.
+fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = bytes.get(at) {
+        // SAFETY: a prefetch is a hint; it reads nothing into the program
+        // and cannot fault, and the address is inside `bytes` anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (b as *const u8).cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
+}
+
 /// Working space of [`Tables::deletion_ids`].
 #[derive(Default)]
 struct Probes {
@@ -334,6 +391,30 @@ thread_local! {
         ids: Vec::new(),
         probes: Probes::default(),
     });
+}
+
+/// The string maps from a key to a popular id.
+#[derive(Clone, Copy)]
+pub(super) enum KeyMap {
+    /// Normalised names.
+    Name,
+    /// Look-alike skeletons.
+    Skeleton,
+    /// Names with runs collapsed.
+    Collapsed,
+    /// Sorted words.
+    WordSet,
+}
+
+impl KeyMap {
+    fn dir(self) -> Section {
+        match self {
+            KeyMap::Name => Section::ByNameDir,
+            KeyMap::Skeleton => Section::SkeletonDir,
+            KeyMap::Collapsed => Section::CollapsedDir,
+            KeyMap::WordSet => Section::WordSetDir,
+        }
+    }
 }
 
 /// The entries section of each string-map directory.
@@ -462,24 +543,24 @@ impl Index {
             .map(|(id, _)| id)
     }
 
+    /// Starts the memory reads of a lookup of a key with [`str_hash`] `h`
+    /// in `map` (see [`Tables::map_prefetch`]).
+    pub(super) fn prefetch_key(&self, map: KeyMap, h: u64) {
+        self.tables.map_prefetch(map.dir(), h);
+    }
+
+    /// The value of a key with [`str_hash`] `h` in `map`: the popular id
+    /// (the best-ranked one for a shared key).
+    pub(super) fn key_id(&self, map: KeyMap, key: &str, h: u64) -> Option<u32> {
+        self.tables
+            .map_get_hashed(map.dir(), key, h)
+            .map(|(id, _)| id)
+    }
+
     /// The best-ranked popular id with this skeleton.
     pub(super) fn skeleton_id(&self, skeleton: &str) -> Option<u32> {
         self.tables
             .map_get(Section::SkeletonDir, skeleton)
-            .map(|(id, _)| id)
-    }
-
-    /// The best-ranked popular id with these runs collapsed.
-    pub(super) fn collapsed_id(&self, collapsed: &str) -> Option<u32> {
-        self.tables
-            .map_get(Section::CollapsedDir, collapsed)
-            .map(|(id, _)| id)
-    }
-
-    /// The best-ranked popular id with these sorted words.
-    pub(super) fn word_set_id(&self, words: &str) -> Option<u32> {
-        self.tables
-            .map_get(Section::WordSetDir, words)
             .map(|(id, _)| id)
     }
 
@@ -537,8 +618,24 @@ impl Index {
     /// Scores one name (any spelling; it is normalised first).
     pub fn assess(&self, name: &str) -> Assessment {
         let q = normalize(name);
-        let popular_rank = self.rank_of(&q);
-        let known_malicious = self.malicious_ids(&q).map(str::to_string);
+        // Both lookups of the name wait for memory together.
+        let h = str_hash(q.as_bytes());
+        self.tables.map_prefetch(Section::ByNameDir, h);
+        self.tables.map_prefetch(Section::MaliciousDir, h);
+        let own_id = self
+            .tables
+            .map_get_hashed(Section::ByNameDir, &q, h)
+            .map(|(id, _)| id);
+        let popular_rank = own_id.map(|id| self.rank(id));
+        let known_malicious = self
+            .tables
+            .map_get_hashed(Section::MaliciousDir, &q, h)
+            .and_then(|(off, len)| {
+                self.tables
+                    .pool
+                    .get(off as usize..off as usize + len as usize)
+            })
+            .map(str::to_string);
         let mut best: Option<Finding> = None;
         let mut prefix = String::new();
         match self.curated.get(&q) {
@@ -565,7 +662,7 @@ impl Index {
                 if q.len() > MAX_SCORED_LEN {
                     prefix = format!("name longer than {MAX_SCORED_LEN} bytes: not searched");
                 } else if !q.is_empty() {
-                    best = self.best_finding(&q, popular_rank);
+                    best = self.best_finding(&q, own_id);
                 }
                 if let (Some(own), Some(f)) = (popular_rank, best.as_mut()) {
                     // A popular name is legitimate; keep the neighbour for
@@ -626,12 +723,38 @@ impl Index {
     /// the answer is exactly every name at distance 1, plus, when probed,
     /// every long, well-ranked name at distance 2.
     pub(crate) fn near(&self, q: &str, max: usize) -> Vec<(u32, usize)> {
+        self.near_staged(q, max, |_| false)
+    }
+
+    /// [`Index::near`]`(name(id), 2)` for popular id `id`, packed with
+    /// the tables.
+    pub(crate) fn near_popular(&self, id: u32) -> Vec<(u32, usize)> {
+        self.tables.neighbours(id)
+    }
+
+    /// [`Index::near`] in two stages: the names the distance-1 table
+    /// proposes (the answer when the distance-2 table is not probed) are
+    /// checked first and shown to `enough`; when it returns true the
+    /// distance-2 table is not probed and those are the answer (a subset
+    /// of [`Index::near`]'s, which lacks only long, well-ranked names at
+    /// distance 2). Otherwise the answer is [`Index::near`]'s.
+    ///
+    /// The distance-2 probes are most of a search's cost, and a caller that
+    /// already holds a result no name at distance 2 can beat need not pay
+    /// for them.
+    pub(crate) fn near_staged(
+        &self,
+        q: &str,
+        max: usize,
+        enough: impl FnOnce(&[(u32, usize)]) -> bool,
+    ) -> Vec<(u32, usize)> {
         NEAR_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.near_in(q, max, &mut scratch),
+            Ok(mut scratch) => self.near_in(q, max, enough, &mut scratch),
             // Only a re-entrant call gets here (none does): fresh space.
             Err(_) => self.near_in(
                 q,
                 max,
+                enough,
                 &mut NearScratch {
                     deletions: Deletions::new(b""),
                     keys: Vec::new(),
@@ -642,8 +765,14 @@ impl Index {
         })
     }
 
-    /// [`Index::near`] in the working space `s`.
-    fn near_in(&self, q: &str, max: usize, s: &mut NearScratch) -> Vec<(u32, usize)> {
+    /// [`Index::near_staged`] in the working space `s`.
+    fn near_in(
+        &self,
+        q: &str,
+        max: usize,
+        enough: impl FnOnce(&[(u32, usize)]) -> bool,
+        s: &mut NearScratch,
+    ) -> Vec<(u32, usize)> {
         let b = q.as_bytes();
         let NearScratch {
             deletions: d,
@@ -673,41 +802,75 @@ impl Index {
         }
         self.tables
             .deletion_ids(Section::OneEditDir, keys, probes, ids);
-        if two {
-            // The distance-2 table holds strings of at least
-            // TWO_EDIT_MIN_LEN - 2 characters: shorter keys are not probed.
-            let shortest = TWO_EDIT_MIN_LEN - 2;
-            if b.len() - 1 < shortest {
-                keys.truncate(1);
-            }
-            if b.len() - 2 >= shortest {
-                for i in 0..b.len() {
-                    if repeat(i) {
-                        continue;
-                    }
-                    for j in i + 1..b.len() {
-                        // (i, j) and (i, j - 1) delete the same string
-                        // when b[j] repeats b[j - 1] (j - 1 is not i).
-                        if j > i + 1 && b[j] == b[j - 1] {
-                            continue;
-                        }
-                        keys.push(d.without2(i, j));
-                    }
-                }
-            }
-            self.tables
-                .deletion_ids(Section::TwoEditDir, keys, probes, ids);
-        }
         ids.sort_unstable();
         ids.dedup();
-        ids.iter()
-            .filter_map(|&id| {
-                let allowed = max.min(if two && self.is_two_edit(id) { 2 } else { 1 });
-                osa_within(b, self.name(id).as_bytes(), allowed)
-                    .filter(|&d| d > 0)
-                    .map(|d| (id, d))
-            })
-            .collect()
+        // A name may be at distance 2 only when the distance-2 table is
+        // probed (see `near`), whichever table proposed it.
+        let check = |id: u32| {
+            let allowed = max.min(if two && self.is_two_edit(id) { 2 } else { 1 });
+            osa_within(b, self.name(id).as_bytes(), allowed)
+                .filter(|&d| d > 0)
+                .map(|d| (id, d))
+        };
+        let first: Vec<(u32, usize)> = ids.iter().filter_map(|&id| check(id)).collect();
+        if !two || enough(&first) {
+            return first;
+        }
+        // The distance-2 table holds strings of at least
+        // TWO_EDIT_MIN_LEN - 2 characters: shorter keys are not probed.
+        let shortest = TWO_EDIT_MIN_LEN - 2;
+        if b.len() - 1 < shortest {
+            keys.truncate(1);
+        }
+        if b.len() - 2 >= shortest {
+            for i in 0..b.len() {
+                if repeat(i) {
+                    continue;
+                }
+                for j in i + 1..b.len() {
+                    // (i, j) and (i, j - 1) delete the same string
+                    // when b[j] repeats b[j - 1] (j - 1 is not i).
+                    if j > i + 1 && b[j] == b[j - 1] {
+                        continue;
+                    }
+                    keys.push(d.without2(i, j));
+                }
+            }
+        }
+        // The ids of the first stage (sorted) were checked already: the
+        // second stage checks only the others and merges in id order.
+        let checked = ids.len();
+        self.tables
+            .deletion_ids(Section::TwoEditDir, keys, probes, ids);
+        let (old, new) = ids.split_at_mut(checked);
+        new.sort_unstable();
+        let mut more: Vec<(u32, usize)> = Vec::new();
+        let mut last = None;
+        for &id in new.iter() {
+            if last == Some(id) || old.binary_search(&id).is_ok() {
+                continue;
+            }
+            last = Some(id);
+            if let Some(hit) = check(id) {
+                more.push(hit);
+            }
+        }
+        if more.is_empty() {
+            return first;
+        }
+        let mut all = Vec::with_capacity(first.len() + more.len());
+        let (mut x, mut y) = (first.into_iter().peekable(), more.into_iter().peekable());
+        loop {
+            let take_first = match (x.peek(), y.peek()) {
+                (Some(a), Some(b)) => a.0 < b.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_first { x.next() } else { y.next() };
+            all.extend(next);
+        }
+        all
     }
 }
 
@@ -954,6 +1117,27 @@ mod tests {
                     .collect();
                 assert_eq!(index.near(q, max), brute, "{q} at {max}");
             }
+        }
+    }
+
+    #[test]
+    fn packed_neighbours_are_near_of_every_popular_name() {
+        // A popular name's typo search reads its packed neighbours instead
+        // of probing: they must be exactly what the probes find.
+        let index = idx();
+        let n = index.popular().len() as u32;
+        for id in 0..n {
+            let name = index.name(id);
+            assert_eq!(index.near_popular(id), index.near(name, 2), "{name}");
+        }
+        let shape_only = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+        for id in (0..n).step_by(97) {
+            let name = shape_only.name(id);
+            assert_eq!(
+                shape_only.near_popular(id),
+                shape_only.near(name, 2),
+                "{name}"
+            );
         }
     }
 

@@ -204,9 +204,51 @@ pub(crate) fn sorted_tokens(name: &str) -> Option<String> {
 /// The hash the packed string maps file a key under (FNV-1a over the
 /// bytes, finished with the deletion hashes' mixer).
 pub(crate) fn str_hash(s: &[u8]) -> u64 {
+    str_hash_of(&[s])
+}
+
+/// [`str_hash`] of the concatenation of `parts`, without building it.
+pub(crate) fn str_hash_of(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in s {
-        h = (h ^ u64::from(b)).wrapping_mul(BASE);
+    let mut len = 0;
+    for part in parts {
+        for &b in *part {
+            h = (h ^ u64::from(b)).wrapping_mul(BASE);
+        }
+        len += part.len();
     }
-    mix(h, s.len())
+    mix(h, len)
+}
+
+/// The optimal-string-alignment distance (insertions, deletions,
+/// substitutions and adjacent transpositions each cost 1) when it is at
+/// most `max`, by the plain dynamic programme: for the packing (the
+/// runtime checks with the banded `text::osa_within`, the same answer).
+pub(crate) fn osa_at_most(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let m = b.len();
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (prev[m] <= max).then_some(prev[m])
 }

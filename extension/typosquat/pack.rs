@@ -33,11 +33,15 @@
 //!   cache-resident), so that the many lookups of strings that are no key
 //!   (the combosquat and prefix detectors try every cut; most names have no
 //!   look-alike skeleton) mostly stop before the map.
+//! - Neighbours: for each popular name, the popular names its typo search
+//!   finds (`NeighbourOff[id]..NeighbourOff[id + 1]` in `Neighbours`), so
+//!   that scoring a popular name, the usual name on a host, probes no
+//!   deletion table.
 
 use std::collections::HashMap;
 
 use super::data::{Malicious, Popular};
-use super::keys::{collapse_runs, skeleton, sorted_tokens, str_hash, Deletions};
+use super::keys::{collapse_runs, osa_at_most, skeleton, sorted_tokens, str_hash, Deletions};
 
 /// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
 /// matched at edit distance 2; all others at distance 1.
@@ -49,7 +53,7 @@ pub const TWO_EDIT_MIN_LEN: usize = 8;
 pub const TWO_EDIT_MAX_LEN: usize = 30;
 
 /// The first bytes of the tables (format version in the last byte).
-pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x04";
+pub(crate) const MAGIC: &[u8; 8] = b"SQTYPO\x00\x05";
 
 /// The sections of the tables, in table-of-contents order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,10 +109,16 @@ pub(crate) enum Section {
     CollapsedFilter,
     /// The same for [`Section::WordSet`].
     WordSetFilter,
+    /// `[u32; n + 1]`: where each popular name's neighbours start in
+    /// [`Section::Neighbours`].
+    NeighbourOff,
+    /// The popular names near each popular name, as its typo search
+    /// would find them: `id | distance << 30` (`u32`), in id order.
+    Neighbours,
 }
 
 /// Number of sections.
-pub(crate) const SECTIONS: usize = Section::WordSetFilter as usize + 1;
+pub(crate) const SECTIONS: usize = Section::Neighbours as usize + 1;
 /// Bytes before the first section: magic, count, padding, contents.
 pub(crate) const HEADER_LEN: usize = 16 + SECTIONS * 8;
 
@@ -276,9 +286,12 @@ pub(crate) fn pack(mut popular: Vec<Popular>, malicious: Vec<Malicious>) -> Pack
         &mut pool,
         &mut filters,
     ));
+    let (near_off, near) = neighbours(&popular, &one, &two);
     sections.extend(deletion_table(one, n));
     sections.extend(deletion_table(two, n));
     sections.extend(filters);
+    sections.push(u32s(&near_off));
+    sections.push(u32s(&near));
     debug_assert_eq!(sections.len(), SECTIONS);
 
     let mut tables = Vec::new();
@@ -427,4 +440,115 @@ fn deletion_table(pairs: Vec<(u64, u32)>, n: usize) -> [Vec<u8>; 3] {
     };
     let filter: Vec<u8> = filter.iter().flat_map(|w| w.to_le_bytes()).collect();
     [u32s(&dir), entries, filter]
+}
+
+/// Bit position of the distance in a [`Section::Neighbours`] entry.
+pub(crate) const NEIGHBOUR_SHIFT: u32 = 30;
+
+/// For each popular name, the popular names a typo search from it finds
+/// (`Index::near(name, 2)`: every other name at distance 1, and, when the
+/// name's length lets it search at distance 2, every long, well-ranked
+/// name at distance 2), as `(offsets, entries)` of
+/// [`Section::NeighbourOff`] and [`Section::Neighbours`].
+///
+/// A popular name is the usual name on a host, and its own deletion keys
+/// fill every probe of the deletion tables; its answer is known when the
+/// tables are packed. Found here with the same deletion keys, matched
+/// exactly (`one` and `two` are the tables' `(hash, id)` pairs), and
+/// checked with the exact distance.
+fn neighbours(popular: &[Popular], one: &[(u64, u32)], two: &[(u64, u32)]) -> (Vec<u32>, Vec<u32>) {
+    let (one, two) = (KeyIndex::new(one), KeyIndex::new(two));
+    let find = |table: &KeyIndex, h: u64, out: &mut Vec<u32>| out.extend_from_slice(table.get(h));
+    let mut offsets = Vec::with_capacity(popular.len() + 1);
+    let mut entries = Vec::new();
+    let mut ids = Vec::new();
+    for q in popular {
+        offsets.push(entries.len() as u32);
+        let b = q.name.as_bytes();
+        let d = Deletions::new(b);
+        ids.clear();
+        find(&one, d.whole(), &mut ids);
+        for i in 0..b.len() {
+            find(&one, d.without1(i), &mut ids);
+        }
+        let searched_two = !two.ids.is_empty()
+            && (TWO_EDIT_MIN_LEN..=TWO_EDIT_MAX_LEN + 2).contains(&(b.len() + 2));
+        if searched_two {
+            find(&two, d.whole(), &mut ids);
+            for i in 0..b.len() {
+                find(&two, d.without1(i), &mut ids);
+                for j in i + 1..b.len() {
+                    find(&two, d.without2(i, j), &mut ids);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for &id in &ids {
+            let p = &popular[id as usize];
+            let allowed = if searched_two && two_edits(p.rank, p.name.len()) {
+                2
+            } else {
+                1
+            };
+            if let Some(dist @ 1..) = osa_at_most(b, p.name.as_bytes(), allowed) {
+                entries.push(id | (dist as u32) << NEIGHBOUR_SHIFT);
+            }
+        }
+    }
+    offsets.push(entries.len() as u32);
+    (offsets, entries)
+}
+
+/// The ids filed under each deletion hash of a table's `(hash, id)`
+/// pairs: an open-addressed table over the hashes (already mixed), for
+/// [`neighbours`]' many lookups (a binary search of the pairs misses the
+/// cache at every step).
+struct KeyIndex {
+    /// `(hash, start, len)` of each hash's ids in `ids`; `len` 0 is empty.
+    slots: Vec<(u64, u32, u32)>,
+    bits: u32,
+    ids: Vec<u32>,
+}
+
+impl KeyIndex {
+    fn new(pairs: &[(u64, u32)]) -> KeyIndex {
+        let mut pairs = pairs.to_vec();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let bits = bits_for(pairs.len() * 2).max(1);
+        let mask = (1usize << bits) - 1;
+        let mut slots = vec![(0u64, 0u32, 0u32); 1 << bits];
+        let mut start = 0;
+        while start < pairs.len() {
+            let h = pairs[start].0;
+            let end = start + pairs[start..].iter().take_while(|p| p.0 == h).count();
+            let mut i = bucket(h, bits);
+            while slots[i].2 != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = (h, start as u32, (end - start) as u32);
+            start = end;
+        }
+        KeyIndex {
+            slots,
+            bits,
+            ids: pairs.into_iter().map(|(_, id)| id).collect(),
+        }
+    }
+
+    fn get(&self, h: u64) -> &[u32] {
+        let mask = (1usize << self.bits) - 1;
+        let mut i = bucket(h, self.bits);
+        loop {
+            let (k, start, len) = self.slots[i];
+            if len == 0 {
+                return &[];
+            }
+            if k == h {
+                return &self.ids[start as usize..(start + len) as usize];
+            }
+            i = (i + 1) & mask;
+        }
+    }
 }

@@ -106,6 +106,14 @@ pub(crate) fn osa(a: &[u8], b: &[u8]) -> usize {
     if let Some(d) = osa_within(a, b, 4) {
         return d;
     }
+    // A name and a longer one that adds words to it (a combosquat's
+    // target) are usually exactly their length difference apart.
+    let gap = a.len().abs_diff(b.len());
+    if gap > 4 {
+        if let Some(d) = osa_within(a, b, gap) {
+            return d;
+        }
+    }
     osa_bounded(a, b, a.len().max(b.len())).unwrap_or(a.len().max(b.len()))
 }
 
@@ -216,24 +224,56 @@ pub(crate) fn edit_script(target: &[u8], suspect: &[u8]) -> Vec<Edit> {
     edit_script_in_band(target, suspect, k)
 }
 
+/// [`edit_script`] of two names known to be `d` edits apart (from the
+/// candidate check): the distance is not computed again. Any other `d`
+/// than 1 or 2, or one the lengths contradict, falls back to
+/// [`edit_script`].
+pub(crate) fn edit_script_known(target: &[u8], suspect: &[u8], d: usize) -> Vec<Edit> {
+    if (1..=2).contains(&d) && target.len().abs_diff(suspect.len()) <= d {
+        edit_script_in_band(target, suspect, d)
+    } else {
+        edit_script(target, suspect)
+    }
+}
+
 /// [`edit_script`] on the band `|i - j| <= k` (the whole matrix when `k`
 /// is the longer length); `k` at least the distance of the two.
 fn edit_script_in_band(target: &[u8], suspect: &[u8], k: usize) -> Vec<Edit> {
+    SCRIPT_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => script_in(target, suspect, k, &mut scratch),
+        // Only a re-entrant call gets here (none does): fresh space.
+        Err(_) => script_in(target, suspect, k, &mut (Vec::new(), Vec::new())),
+    })
+}
+
+thread_local! {
+    /// Working space of [`edit_script_in_band`] (insertion costs, the
+    /// matrix), kept per thread so that a script allocates only itself.
+    static SCRIPT_SCRATCH: std::cell::RefCell<(Vec<usize>, Vec<usize>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// [`edit_script_in_band`] in the working space `(ins_cost, d)`.
+fn script_in(
+    target: &[u8],
+    suspect: &[u8],
+    k: usize,
+    (ins_cost, d): &mut (Vec<usize>, Vec<usize>),
+) -> Vec<Edit> {
     // Costs in hundredths: a slip costs 100, any other edit 101, so the
     // number of edits is still minimised first.
     const SLIP: usize = 100;
     const OTHER: usize = 101;
     let (n, m) = (target.len(), suspect.len());
     let w = m + 1;
-    let ins_cost: Vec<usize> = (0..m)
-        .map(|k| {
-            if typo_like_insert(suspect, k, suspect[k]) {
-                SLIP
-            } else {
-                OTHER
-            }
-        })
-        .collect();
+    ins_cost.clear();
+    ins_cost.extend((0..m).map(|k| {
+        if typo_like_insert(suspect, k, suspect[k]) {
+            SLIP
+        } else {
+            OTHER
+        }
+    }));
     let ins = |j: usize| ins_cost[j - 1];
     let sub = |i: usize, j: usize| {
         if target[i - 1] == suspect[j - 1] {
@@ -246,7 +286,8 @@ fn edit_script_in_band(target: &[u8], suspect: &[u8], k: usize) -> Vec<Edit> {
     };
     // Out of the band: farther than any alignment in it.
     const FAR: usize = usize::MAX / 4;
-    let mut d = vec![FAR; (n + 1) * w];
+    d.clear();
+    d.resize((n + 1) * w, FAR);
     for i in 0..=n.min(k) {
         d[i * w] = i * SLIP;
     }
@@ -334,7 +375,7 @@ pub(crate) fn script_facts(target: &[u8], suspect: &[u8], d: usize) -> (bool, bo
             return f;
         }
     }
-    edit_facts(&edit_script(target, suspect), suspect)
+    edit_facts(&edit_script_known(target, suspect, d), suspect)
 }
 
 /// What scoring asks of the edit script from `target` to `suspect` when
@@ -647,13 +688,17 @@ pub(crate) fn misspelled_added_word(word: &str) -> Option<&'static str> {
     ADDED_WORDS
         .iter()
         .copied()
-        .filter(|w| w.len() >= 6)
+        // Only a word within one character of the length can be one edit
+        // away (the distance check's own first test, done first).
+        .filter(|w| w.len() >= 6 && w.len().abs_diff(word.len()) <= 1)
         // `updater`, `tooling`: a real word grown from an added word, not a
         // misspelling of it.
         .filter(|w| !word.starts_with(*w))
         // `updater` for `updated`: a different ending is a different word.
         .filter(|w| word.as_bytes()[..word.len() - 1] != w.as_bytes()[..w.len() - 1])
-        .find(|w| osa_within(word.as_bytes(), w.as_bytes(), 1).is_some())
+        // One edit apart (the two differ: `word` is no added word), told by
+        // the common prefix and suffix, without the distance's table.
+        .find(|w| one_edit_facts(w.as_bytes(), word.as_bytes()).is_some())
 }
 
 /// True when `word` is a version number as attackers append it (`2`,

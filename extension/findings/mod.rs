@@ -31,6 +31,7 @@ pub mod redact;
 pub mod rules;
 pub mod scan;
 pub mod site;
+pub mod site_view;
 pub mod target;
 
 use std::path::PathBuf;

@@ -415,7 +415,9 @@ impl Host {
         rel: &Path,
         known: Option<StatId>,
     ) -> Result<(File, Metadata), HostError> {
-        let host_path = dir.path.join(rel);
+        // The host path is made only where it is used: the fully checked
+        // way, an error, or a file that is not regular.
+        let host_path = || dir.path.join(rel);
         let stat = match known {
             Some(id) => Ok(id),
             None => dir.stat_id(rel),
@@ -432,7 +434,7 @@ impl Host {
                     prefix.push(c);
                     match dir.stat_id(&prefix) {
                         Ok(p) if p.mode & libc::S_IFMT == libc::S_IFDIR => {}
-                        _ => return self.open_file(&host_path),
+                        _ => return self.open_file(&host_path()),
                     }
                 }
                 return Err(e);
@@ -440,21 +442,23 @@ impl Host {
         };
         match id.mode & libc::S_IFMT {
             libc::S_IFREG => {}
-            libc::S_IFLNK => return self.open_file(&host_path),
+            libc::S_IFLNK => return self.open_file(&host_path()),
             _ => {
                 // Let the safe path produce the precise `NotRegular` error.
-                return self.open_file(&host_path);
+                return self.open_file(&host_path());
             }
         }
         // A symlink met on the way, or no openat2: the safe path decides.
         let Some(file) = dir.open_beneath(rel, libc::O_RDONLY)? else {
-            return self.open_file(&host_path);
+            return self.open_file(&host_path());
         };
         let md = file.metadata().map_err(|source| HostError::Io {
-            path: host_path.clone(),
+            path: host_path(),
             source,
         })?;
-        check_regular(&host_path, &md)?;
+        if !md.is_file() {
+            check_regular(&host_path(), &md)?;
+        }
         Ok((file, md))
     }
 

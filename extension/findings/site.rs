@@ -1247,17 +1247,18 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
                 continue;
             }
             let rel = &*entry.rel;
-            let path = site.join(rel);
-            let rel_s = rel.to_string_lossy();
-            let lower = rel_s.to_ascii_lowercase();
-            if !(lower.ends_with(".py") || lower.ends_with(".pyw")) {
+            if !is_python_file(rel) {
                 continue;
             }
-            if rel.components().count() == 1
-                && matches!(lower.as_str(), "sitecustomize.py" | "usercustomize.py")
+            let rel_b = rel.as_os_str().as_encoded_bytes();
+            if !rel_b.contains(&b'/')
+                && (rel_b.eq_ignore_ascii_case(b"sitecustomize.py")
+                    || rel_b.eq_ignore_ascii_case(b"usercustomize.py"))
             {
                 continue; // scanned as a site-level file
             }
+            let path = site.join(rel);
+            let rel_s = rel.to_string_lossy();
             let role = if entry_modules.contains(rel_s.as_ref()) {
                 Role::Entry
             } else {

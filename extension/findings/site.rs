@@ -878,16 +878,16 @@ impl SiteIndex {
 }
 
 /// The file whose change means a distribution's file list changed.
-fn record_file(d: &SiteDist) -> PathBuf {
+fn record_file(site: &Path, d: &SiteDist) -> PathBuf {
     match d.format() {
-        python::DistFormat::DistInfo => d.metadata_path().join("RECORD"),
-        _ => d.metadata_path().join("installed-files.txt"),
+        python::DistFormat::DistInfo => d.metadata_path(site).join("RECORD"),
+        _ => d.metadata_path(site).join("installed-files.txt"),
     }
 }
 
 fn site_keys(dirs: &SiteDirs<'_>, dists: &[SiteDist]) -> Vec<Option<FileKey>> {
     std::iter::once(dirs.site.to_path_buf())
-        .chain(dists.iter().map(record_file))
+        .chain(dists.iter().map(|d| record_file(dirs.site, d)))
         .map(|p| dirs.key(&p))
         .collect()
 }
@@ -1043,7 +1043,7 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
     let site_entries = dirs.list(Path::new("")).ok();
     let norm_site = Host::normalize(site);
     let light = match (&dirs.dir, &site_entries) {
-        (Some(_), Some(es)) => site_view::light_distributions(&norm_site, es),
+        (Some(_), Some(es)) => site_view::light_distributions(es),
         _ => None,
     };
     let dists: Vec<SiteDist> = match light {
@@ -1156,9 +1156,9 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
                     stats.overlong,
                     python::record::MAX_RECORD_LINE
                 );
-                log::warn!("{}: {msg}", record_file(d).display());
+                log::warn!("{}: {msg}", record_file(site, d).display());
                 idx.problems.push(ScanProblem {
-                    path: record_file(d),
+                    path: record_file(site, d),
                     member: String::new(),
                     message: msg,
                 });
@@ -1167,7 +1167,7 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
             Err(e) => {
                 log::warn!("{e}: {}'s files not scanned", d.name(host, site_dir));
                 idx.problems.push(ScanProblem {
-                    path: record_file(d),
+                    path: record_file(site, d),
                     member: String::new(),
                     message: format!("unreadable: {e}; the distribution's code was not scanned"),
                 });
@@ -1178,9 +1178,9 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
                 "too_many_files: {} lists more than {MAX_CODE_FILES_PER_DIST} Python files; {dropped} not scanned",
                 d.name(host, site_dir)
             );
-            log::warn!("{}: {msg}", record_file(d).display());
+            log::warn!("{}: {msg}", record_file(site, d).display());
             idx.problems.push(ScanProblem {
-                path: record_file(d),
+                path: record_file(site, d),
                 member: String::new(),
                 message: msg,
             });
@@ -1202,7 +1202,7 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
         };
         idx.entry_points.push(eps);
         idx.keys
-            .push(key.unwrap_or_else(|| dirs.key(&record_file(d))));
+            .push(key.unwrap_or_else(|| dirs.key(&record_file(site, d))));
     }
     idx.dists = dists;
     let idx = Arc::new(idx);
@@ -1339,6 +1339,7 @@ fn scan_one(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn scan_site_level(
     host: &Host,
     scanner: &Scanner,
@@ -1441,7 +1442,7 @@ fn scan_entry_points(
     if entry_points.is_empty() {
         return modules;
     }
-    let ep_path = dist.metadata_path().join("entry_points.txt");
+    let ep_path = dist.metadata_path(ctx.site).join("entry_points.txt");
     for (group, name, value) in entry_points {
         if group != "console_scripts" && group != "gui_scripts" {
             continue;
@@ -1655,7 +1656,7 @@ fn check_import_names(
                 )
             };
             out.findings.push(ctx.locate(
-                dist.metadata_path(),
+                &dist.metadata_path(ctx.site),
                 Some(dist.name(host, sd)),
                 None,
                 finding(

@@ -18,8 +18,9 @@
 //! files: the name and normalised name of [`Distribution`], the names of
 //! `top_level_names`, the entry points of `entry_points`.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::host::{read_known_size, EntryType, Host, HostDir, HostError, RawEntry};
@@ -46,23 +47,23 @@ pub(crate) enum SiteDist {
 }
 
 /// A `.dist-info` directory read lightly: its name, and its project name
-/// once some row or rule needed it.
+/// once some row or rule needed it (kept small: a host has tens of
+/// thousands, held for as long as the site index).
 #[derive(Debug)]
 pub(crate) struct LightDist {
-    /// Host path of the `.dist-info` directory.
-    metadata_path: PathBuf,
     /// Its name in the site directory.
     entry: Box<OsStr>,
     /// Name (METADATA's, else the directory's) and its normalised form.
-    names: OnceLock<(String, String)>,
+    names: OnceLock<Box<(String, String)>>,
 }
 
 impl SiteDist {
-    /// The metadata directory (or file).
-    pub(crate) fn metadata_path(&self) -> &Path {
+    /// The metadata directory (or file); `site` is the site directory the
+    /// distribution was listed in.
+    pub(crate) fn metadata_path(&self, site: &Path) -> Cow<'_, Path> {
         match self {
-            SiteDist::Light(l) => &l.metadata_path,
-            SiteDist::Full(d) => &d.metadata_path,
+            SiteDist::Light(l) => Cow::Owned(Host::normalize(site).join(&*l.entry)),
+            SiteDist::Full(d) => Cow::Borrowed(&d.metadata_path),
         }
     }
 
@@ -83,7 +84,9 @@ impl SiteDist {
     }
 
     /// The project name, as [`Distribution::name`] (METADATA read on first
-    /// use, below `dir`, the site directory held open, when given).
+    /// use, below `dir`, the site directory held open, when given; `dir` is
+    /// `None` only where the site could not be opened, and then no
+    /// distribution is read lightly).
     pub(crate) fn name(&self, host: &Host, dir: Option<&HostDir>) -> &str {
         match self {
             SiteDist::Light(l) => &l.names(host, dir).0,
@@ -103,7 +106,7 @@ impl SiteDist {
 impl LightDist {
     fn names(&self, host: &Host, dir: Option<&HostDir>) -> &(String, String) {
         self.names
-            .get_or_init(|| read_names(host, dir, &self.metadata_path, &self.entry))
+            .get_or_init(|| Box::new(read_names(host, dir, &self.entry)))
     }
 }
 
@@ -124,24 +127,18 @@ fn split_dir_name(dir_name: &str) -> (String, String) {
 /// The name and normalised name of the `.dist-info` directory `entry` of
 /// the site: METADATA's `Name` when it gives both `Name` and `Version`,
 /// else the directory name's, exactly as the full reading decides.
-fn read_names(
-    host: &Host,
-    dir: Option<&HostDir>,
-    metadata_path: &Path,
-    entry: &OsStr,
-) -> (String, String) {
-    let read = match dir {
-        Some(d) => host
-            .open_file_at(d, &Path::new(entry).join("METADATA"))
+fn read_names(host: &Host, dir: Option<&HostDir>, entry: &OsStr) -> (String, String) {
+    // Only a read error's text would name the file: none is kept.
+    let read = dir.map(|d| {
+        host.open_file_at(d, &Path::new(entry).join("METADATA"))
             .and_then(|(f, md)| {
                 read_known_size(f, &md, METADATA_READ_CAP).map_err(|source| HostError::Io {
-                    path: metadata_path.join("METADATA"),
+                    path: d.path().join(entry).join("METADATA"),
                     source,
                 })
-            }),
-        None => host.read_prefix(&metadata_path.join("METADATA"), METADATA_READ_CAP),
-    };
-    if let Ok((bytes, truncated)) = read {
+            })
+    });
+    if let Some(Ok((bytes, truncated))) = read {
         let md = Metadata::parse(&bytes, truncated);
         if let (Some(n), Some(_)) = (md.name, md.version) {
             let norm = normalize_name(&n);
@@ -156,9 +153,8 @@ fn read_names(
 /// The distributions of a site from its listing `entries` (sorted by name,
 /// as [`crate::python::distributions`] orders them), read lightly; `None`
 /// when some entry needs the full reading (egg-info, an egg, an
-/// `.egg-link`, a symlinked `.dist-info`). `site` is the normalised site
-/// path.
-pub(crate) fn light_distributions(site: &Path, entries: &[RawEntry]) -> Option<Vec<SiteDist>> {
+/// `.egg-link`, a symlinked `.dist-info`).
+pub(crate) fn light_distributions(entries: &[RawEntry]) -> Option<Vec<SiteDist>> {
     use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
     for e in entries {
@@ -166,7 +162,6 @@ pub(crate) fn light_distributions(site: &Path, entries: &[RawEntry]) -> Option<V
         if b.ends_with(b".dist-info") {
             match e.kind {
                 EntryType::Dir => out.push(SiteDist::Light(LightDist {
-                    metadata_path: site.join(&e.name),
                     entry: e.name.clone().into_boxed_os_str(),
                     names: OnceLock::new(),
                 })),
@@ -354,17 +349,14 @@ mod tests {
             kind,
         };
         let site = Path::new("/s");
-        let got = light_distributions(
-            site,
-            &[
-                e("a-1.dist-info", EntryType::Dir),
-                e("b-1.dist-info", EntryType::File),
-                e("pkg", EntryType::Dir),
-            ],
-        )
+        let got = light_distributions(&[
+            e("a-1.dist-info", EntryType::Dir),
+            e("b-1.dist-info", EntryType::File),
+            e("pkg", EntryType::Dir),
+        ])
         .unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].metadata_path(), Path::new("/s/a-1.dist-info"));
+        assert_eq!(got[0].metadata_path(site), Path::new("/s/a-1.dist-info"));
         for odd in [
             e("a-1.dist-info", EntryType::Symlink),
             e("b-1.egg-info", EntryType::Dir),
@@ -372,7 +364,7 @@ mod tests {
             e("c.egg", EntryType::Dir),
             e("d.egg-link", EntryType::File),
         ] {
-            assert!(light_distributions(site, &[odd]).is_none());
+            assert!(light_distributions(&[odd]).is_none());
         }
     }
 }

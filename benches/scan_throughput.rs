@@ -203,6 +203,11 @@ fn main() {
         RuleSet::builtin().literal_patterns().join("\n") + "\n",
     )
     .unwrap();
+    // BENCH_LITERALS_OUT: also keep the literal set there (to run rg by
+    // hand against a `squatch query` of the same host).
+    if let Ok(keep) = std::env::var("BENCH_LITERALS_OUT") {
+        std::fs::copy(&literals, keep).unwrap();
+    }
     println!(
         "{} literals written to {}",
         RuleSet::builtin().literal_patterns().len(),

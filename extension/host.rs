@@ -415,7 +415,9 @@ impl Host {
         rel: &Path,
         known: Option<StatId>,
     ) -> Result<(File, Metadata), HostError> {
-        let host_path = dir.path.join(rel);
+        // The host path is made only where it is used: the fully checked
+        // way, an error, or a file that is not regular.
+        let host_path = || dir.path.join(rel);
         let stat = match known {
             Some(id) => Ok(id),
             None => dir.stat_id(rel),
@@ -432,7 +434,7 @@ impl Host {
                     prefix.push(c);
                     match dir.stat_id(&prefix) {
                         Ok(p) if p.mode & libc::S_IFMT == libc::S_IFDIR => {}
-                        _ => return self.open_file(&host_path),
+                        _ => return self.open_file(&host_path()),
                     }
                 }
                 return Err(e);
@@ -440,21 +442,23 @@ impl Host {
         };
         match id.mode & libc::S_IFMT {
             libc::S_IFREG => {}
-            libc::S_IFLNK => return self.open_file(&host_path),
+            libc::S_IFLNK => return self.open_file(&host_path()),
             _ => {
                 // Let the safe path produce the precise `NotRegular` error.
-                return self.open_file(&host_path);
+                return self.open_file(&host_path());
             }
         }
         // A symlink met on the way, or no openat2: the safe path decides.
         let Some(file) = dir.open_beneath(rel, libc::O_RDONLY)? else {
-            return self.open_file(&host_path);
+            return self.open_file(&host_path());
         };
         let md = file.metadata().map_err(|source| HostError::Io {
-            path: host_path.clone(),
+            path: host_path(),
             source,
         })?;
-        check_regular(&host_path, &md)?;
+        if !md.is_file() {
+            check_regular(&host_path(), &md)?;
+        }
         Ok((file, md))
     }
 
@@ -800,19 +804,38 @@ impl HostDir {
 /// most `cap` (no extra read to find the end: a file that grows meanwhile is
 /// cut at its size then, one that shrinks ends early). The flag: the file
 /// was longer than `cap`.
-pub fn read_known_size(mut file: File, md: &Metadata, cap: u64) -> io::Result<(Vec<u8>, bool)> {
+pub fn read_known_size(file: File, md: &Metadata, cap: u64) -> io::Result<(Vec<u8>, bool)> {
+    use std::os::fd::AsRawFd;
     let want = md.len().min(cap) as usize;
-    let mut buf = vec![0u8; want];
-    let mut got = 0;
-    while got < want {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    // Read straight into the buffer's spare capacity: no zeroing of bytes
+    // about to be overwritten (every installed file goes through here).
+    let mut buf: Vec<u8> = Vec::with_capacity(want);
+    while buf.len() < want {
+        let have = buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..want - have];
+        // SAFETY: the fd is open for the life of `file`, and `spare` is
+        // writable memory of the given length owned by `buf`.
+        let n = unsafe {
+            libc::read(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast::<libc::c_void>(),
+                spare.len(),
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
         }
+        if n == 0 {
+            break;
+        }
+        // SAFETY: the kernel wrote `n` (at most `spare.len()`) bytes at the
+        // start of the spare capacity.
+        unsafe { buf.set_len(have + n as usize) };
     }
-    buf.truncate(got);
     Ok((buf, md.len() > cap))
 }
 
@@ -858,11 +881,12 @@ impl HostDir {
     /// available: the caller then takes the fully checked way.
     fn open_beneath(&self, rel: &Path, flags: libc::c_int) -> Result<Option<File>, HostError> {
         use std::os::fd::{AsRawFd, FromRawFd};
-        let host_path = self.path.join(rel);
+        // The host path is made only for an error.
+        let host_path = || self.path.join(rel);
         let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
         if !plain {
             return Err(HostError::Io {
-                path: host_path,
+                path: host_path(),
                 source: io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path"),
             });
         }
@@ -870,7 +894,7 @@ impl HostDir {
         let c =
             std::ffi::CString::new(if bytes.is_empty() { b"." } else { bytes }).map_err(|_| {
                 HostError::Io {
-                    path: host_path.clone(),
+                    path: host_path(),
                     source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"),
                 }
             })?;
@@ -908,7 +932,7 @@ impl HostDir {
                     | libc::ENOTDIR,
                 ) => Ok(None),
                 _ => Err(HostError::Io {
-                    path: host_path,
+                    path: host_path(),
                     source: err,
                 }),
             };
@@ -951,7 +975,31 @@ impl HostDir {
         };
         let fd = dir.as_raw_fd();
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 32 * 1024];
+        // One buffer per thread for every listing (a site scan lists a
+        // directory per distribution): not allocated and zeroed each time.
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            if buf.len() < 32 * 1024 {
+                buf.resize(32 * 1024, 0);
+            }
+            self.getdents_into(fd, &mut buf, &mut out)
+        })
+        .map_err(io_err)?;
+        out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(Some(out))
+    }
+
+    /// Reads every entry of the open directory `fd` with `getdents64`
+    /// through `buf` into `out` (`.` and `..` left out, types not followed).
+    fn getdents_into(
+        &self,
+        fd: std::os::fd::RawFd,
+        buf: &mut [u8],
+        out: &mut Vec<RawEntry>,
+    ) -> io::Result<()> {
         loop {
             // SAFETY: `fd` is an open directory and `buf` a live, writable
             // buffer of the given length.
@@ -961,10 +1009,10 @@ impl HostDir {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return Err(io_err(e));
+                return Err(e);
             }
             if n == 0 {
-                break;
+                return Ok(());
             }
             // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8,
             // then the NUL-terminated name.
@@ -1010,8 +1058,6 @@ impl HostDir {
                 });
             }
         }
-        out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-        Ok(Some(out))
     }
 }
 

@@ -18,6 +18,8 @@
 //! - [`site`]: every environment of a host: site-level `.pth`,
 //!   sitecustomize, the code of every installed distribution, unrecorded
 //!   files, shadowing console scripts and import names.
+//! - [`site_view`]: what that scan reads of a site's distributions, lightly
+//!   (METADATA only for a row).
 //! - [`manifest`]: console scripts and `cmdclass` declared in `setup.cfg`,
 //!   `pyproject.toml`, `setup.py` literals and a wheel's `entry_points.txt`.
 //! - [`redact`]: evidence excerpts with secret values removed.
@@ -31,6 +33,7 @@ pub mod redact;
 pub mod rules;
 pub mod scan;
 pub mod site;
+pub mod site_view;
 pub mod target;
 
 use std::path::PathBuf;

@@ -28,7 +28,9 @@ use std::sync::Arc;
 use crate::cache::FileKey;
 use crate::host::Host;
 use crate::persist::{deps_digest, now_ns, MEMO_SLACK_NS};
-use crate::python::{self, Distribution, Environment};
+use crate::python::{self, Environment};
+
+use super::site_view::{self, SiteDist};
 
 use super::pth::Owner;
 use super::target::{ScanProblem, Scanner, TargetScan};
@@ -613,14 +615,12 @@ struct CodeFile {
 }
 
 impl CodeFile {
-    fn new(rel: &Path, e: &python::RecordEntry, regular: bool) -> Self {
+    fn new(rel: &Path, hash: Option<(&str, &str)>, regular: bool) -> Self {
         CodeFile {
             regular,
             rel: rel.into(),
-            sha256: e
-                .hash
-                .as_ref()
-                .filter(|(alg, _)| alg == "sha256")
+            sha256: hash
+                .filter(|(alg, _)| *alg == "sha256")
                 .and_then(|(_, d)| record_digest(d)),
         }
     }
@@ -769,16 +769,21 @@ impl<'a> SiteDirs<'a> {
         Some(FileKey::new(path, &md))
     }
 
-    /// Whether the file `rel` below the site (host path `path`) exists, as
+    /// Whether the file `rel` below the site exists, as
     /// [`Scanner::stat`] would say, from its directory's listing: `None`
     /// when it does not, `Some(true)` for a regular file, `Some(false)` for
     /// anything else that exists (a symlink resolving inside the root, a
     /// directory, a FIFO). Where the directory cannot be listed, `stat`
     /// decides.
-    fn existing(&self, rel: &Path, path: &Path) -> Option<bool> {
+    fn existing(&self, rel: &Path) -> Option<bool> {
         let name = rel.file_name()?;
         let parent = rel.parent().unwrap_or(Path::new(""));
-        let by_stat = || self.scanner.stat(self.host, path).is_ok().then_some(false);
+        let by_stat = || {
+            self.scanner
+                .stat(self.host, &self.path(rel))
+                .is_ok()
+                .then_some(false)
+        };
         match self.list(parent) {
             Ok(entries) => match Self::kind_in(&entries, name)? {
                 EntryType::File => Some(true),
@@ -818,9 +823,10 @@ impl Site<'_> {
 /// not scanned and a row says so.
 pub const MAX_CODE_FILES_PER_DIST: usize = 100_000;
 
-/// What a site directory holds, as the Python helper reads it: kept per site
-/// and reused while the site directory and every RECORD are unchanged, so a
-/// repeated query re-parses no metadata.
+/// What a site directory holds, as the findings scan reads it
+/// ([`super::site_view`]): kept per site and reused while the site
+/// directory and every RECORD are unchanged, so a repeated query re-parses
+/// no metadata.
 ///
 /// Built by streaming each RECORD once, and bounded by what is on disk, not
 /// by what a RECORD claims (an attacker can pad one to any length): only
@@ -829,16 +835,18 @@ pub const MAX_CODE_FILES_PER_DIST: usize = 100_000;
 /// a keyed 128-bit hash, only when its first component exists in the site.
 #[derive(Debug)]
 pub struct SiteIndex {
-    /// The site's distributions: the shared distribution cache's own
-    /// copies when the scanner has one (no second parse, no second copy).
-    dists: Vec<Arc<Distribution>>,
+    /// The site's distributions, read lightly where the site allows it
+    /// (see [`super::site_view`]), else the full way (the shared
+    /// distribution cache's own copies when the scanner has one).
+    dists: Vec<SiteDist>,
     /// Per distribution: the listed Python files that exist below the site.
     code: Vec<Vec<CodeFile>>,
     /// Per distribution: it has a non-empty file list.
     has_list: Vec<bool>,
     /// Owner of each listed file directly in the site directory.
     owner_of: HashMap<PathBuf, usize>,
-    /// Keyed hashes of the listed paths below a name the site holds.
+    /// Keyed hashes of the listed paths below a name the site holds, by
+    /// their bytes relative to the site.
     listed: HashSet<u128>,
     hash_keys: (RandomState, RandomState),
     top_level: Vec<Vec<String>>,
@@ -854,28 +862,175 @@ pub struct SiteIndex {
 }
 
 impl SiteIndex {
-    fn hash(&self, p: &Path) -> u128 {
-        (u128::from(self.hash_keys.0.hash_one(p)) << 64) | u128::from(self.hash_keys.1.hash_one(p))
+    /// The keyed hash of a path relative to the site (normalised: plain
+    /// names joined by single `/`).
+    fn hash(&self, rel: &Path) -> u128 {
+        use std::os::unix::ffi::OsStrExt;
+        let b = rel.as_os_str().as_bytes();
+        (u128::from(self.hash_keys.0.hash_one(b)) << 64) | u128::from(self.hash_keys.1.hash_one(b))
     }
 
-    fn is_listed(&self, p: &Path) -> bool {
-        self.owner_of.contains_key(p) || self.listed.contains(&self.hash(p))
+    /// Whether some RECORD lists `rel`, a path below the site with at least
+    /// two components (a file directly in the site is in `owner_of`).
+    fn is_listed(&self, rel: &Path) -> bool {
+        self.listed.contains(&self.hash(rel))
     }
 }
 
 /// The file whose change means a distribution's file list changed.
-fn record_file(d: &Distribution) -> PathBuf {
-    match d.format {
-        python::DistFormat::DistInfo => d.metadata_path.join("RECORD"),
-        _ => d.metadata_path.join("installed-files.txt"),
+fn record_file(site: &Path, d: &SiteDist) -> PathBuf {
+    match d.format() {
+        python::DistFormat::DistInfo => d.metadata_path(site).join("RECORD"),
+        _ => d.metadata_path(site).join("installed-files.txt"),
     }
 }
 
-fn site_keys(dirs: &SiteDirs<'_>, dists: &[Arc<Distribution>]) -> Vec<Option<FileKey>> {
+fn site_keys(dirs: &SiteDirs<'_>, dists: &[SiteDist]) -> Vec<Option<FileKey>> {
     std::iter::once(dirs.site.to_path_buf())
-        .chain(dists.iter().map(|d| record_file(d)))
+        .chain(dists.iter().map(|d| record_file(dirs.site, d)))
         .map(|p| dirs.key(&p))
         .collect()
+}
+
+/// What one RECORD's entries add to a site index (see [`SiteIndex`]).
+struct Indexing<'a, 'b> {
+    idx: &'a mut SiteIndex,
+    dirs: &'a SiteDirs<'b>,
+    /// The site's entries (sorted by name), to tell what the site holds.
+    present: Option<&'a [RawEntry]>,
+    /// Which distribution.
+    i: usize,
+    code: Vec<CodeFile>,
+    any: bool,
+    dropped: u64,
+    /// The import names RECORD gives, when it is to tell them (no
+    /// `top_level.txt`), and the names seen.
+    tops: Option<(Vec<String>, HashSet<String>)>,
+    /// The last first component looked up, and whether the site holds it.
+    last_first: Option<(Vec<u8>, bool)>,
+}
+
+impl Indexing<'_, '_> {
+    /// Whether the site directory holds an entry `name`.
+    fn present(&mut self, name: &[u8]) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        if let Some((last, hit)) = &self.last_first {
+            if last.as_slice() == name {
+                return *hit;
+            }
+        }
+        let hit = self
+            .present
+            .is_some_and(|es| es.binary_search_by(|e| e.name.as_bytes().cmp(name)).is_ok());
+        self.last_first = Some((name.to_vec(), hit));
+        hit
+    }
+
+    /// One entry: `rel`, its path below the site (normalised), when it is
+    /// below it; `hash` RECORD's; `outside` when it resolves outside the
+    /// environment.
+    fn add(&mut self, rel: Option<&Path>, hash: Option<(&str, &str)>, outside: bool) {
+        use std::os::unix::ffi::OsStrExt;
+        self.any = true;
+        let Some(rel) = rel else {
+            return;
+        };
+        let b = rel.as_os_str().as_bytes();
+        let (first, single) = match memchr::memchr(b'/', b) {
+            Some(i) => (&b[..i], false),
+            None => (b, true),
+        };
+        if first.is_empty() || !self.present(first) {
+            return; // not in the site: nothing to scan, own or walk
+        }
+        if let Some((names, seen)) = &mut self.tops {
+            if let Some(name) = site_view::record_top_name(rel) {
+                if seen.insert(name.clone()) {
+                    names.push(name);
+                }
+            }
+        }
+        if single {
+            self.idx
+                .owner_of
+                .entry(self.dirs.path(rel))
+                .or_insert(self.i);
+        } else {
+            let h = self.idx.hash(rel);
+            self.idx.listed.insert(h);
+        }
+        // Most entries share their first component: no copy of it when it
+        // is known already.
+        let first = std::ffi::OsStr::from_bytes(first);
+        if !first
+            .to_str()
+            .is_some_and(|f| self.idx.recorded_tops.contains(f))
+        {
+            self.idx
+                .recorded_tops
+                .insert(first.to_string_lossy().into_owned());
+        }
+        if !is_python_file(rel) || outside {
+            return;
+        }
+        if self.code.len() >= MAX_CODE_FILES_PER_DIST {
+            self.dropped += 1;
+            return;
+        }
+        // From its directory's listing (listed once for all its files, and
+        // again of use to the unrecorded-file search).
+        if let Some(regular) = self.dirs.existing(rel) {
+            self.code.push(CodeFile::new(rel, hash, regular));
+        }
+    }
+}
+
+/// Streams the RECORD of the lightly read `.dist-info` directory `entry`
+/// of the site (normalised path `site`) held open as `dir` into `ix`,
+/// each entry's path resolved as [`python::record::for_each_record_entry`]
+/// resolves it. Also gives the RECORD's version (from the open file).
+fn stream_light_record(
+    host: &Host,
+    dir: &crate::host::HostDir,
+    site: &Path,
+    entry: &std::ffi::OsStr,
+    ix: &mut Indexing<'_, '_>,
+) -> (
+    Result<Option<python::record::RecordStats>, crate::host::HostError>,
+    Option<Option<FileKey>>,
+) {
+    use python::record::{below, is_normal_absolute, is_plain_relative, resolve_entry, within};
+    let path = site.join(entry).join("RECORD");
+    let (file, md) = match site_view::open_meta_file(host, dir, &Path::new(entry).join("RECORD")) {
+        Ok(Some(f)) => f,
+        Ok(None) => return (Ok(None), Some(None)),
+        Err(e) => return (Err(e), None),
+    };
+    let key = Some(Some(FileKey::new(&path, &md)));
+    let root = python::record::environment_root(site);
+    let plain_site = is_normal_absolute(site);
+    let mut on_line = |line: &str| {
+        let Some((p, hash, _)) = python::record::parse_record_fields(line) else {
+            return;
+        };
+        let hash = hash.as_ref().map(|(a, d)| (a.as_ref(), d.as_ref()));
+        if plain_site && is_plain_relative(&p) {
+            // Below the site, hence inside the environment.
+            ix.add(Some(Path::new(p.as_ref())), hash, false);
+        } else {
+            let full = resolve_entry(site, &p);
+            ix.add(below(site, &full), hash, !within(&root, &full));
+        }
+    };
+    let stats = if md.len() <= site_view::RECORD_WHOLE_CAP {
+        match crate::host::read_known_size(file, &md, site_view::RECORD_WHOLE_CAP) {
+            Ok((bytes, _)) => Ok(python::record::for_each_line_in(&bytes, &mut on_line)),
+            Err(source) => Err(crate::host::HostError::Io { path, source }),
+        }
+    } else {
+        python::record::for_each_line(file, &path, &mut on_line)
+    };
+    (stats.map(Some), key)
 }
 
 fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIndex> {
@@ -885,77 +1040,115 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
             return idx;
         }
     }
-    let dists: Vec<Arc<Distribution>> = match scanner.distribution_cache() {
-        Some(cache) => python::distributions_shared(host, site, cache),
-        None => python::distributions(host, site)
-            .into_iter()
-            .map(Arc::new)
-            .collect(),
+    let site_entries = dirs.list(Path::new("")).ok();
+    let norm_site = Host::normalize(site);
+    let light = match (&dirs.dir, &site_entries) {
+        (Some(_), Some(es)) => site_view::light_distributions(es),
+        _ => None,
     };
-    let names: HashSet<std::ffi::OsString> = scanner
-        .list_dir(host, site)
-        .map(|es| es.iter().map(|e| e.name.clone()).collect())
-        .unwrap_or_default();
+    let dists: Vec<SiteDist> = match light {
+        Some(d) => d,
+        None => match scanner.distribution_cache() {
+            Some(cache) => python::distributions_shared(host, site, cache),
+            None => python::distributions(host, site)
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        }
+        .into_iter()
+        .map(SiteDist::Full)
+        .collect(),
+    };
+    let present: Option<&[RawEntry]> = site_entries.as_deref().map(Vec::as_slice);
+    let names: std::cell::OnceCell<HashSet<std::ffi::OsString>> = std::cell::OnceCell::new();
+    let names = || {
+        names.get_or_init(|| {
+            present
+                .map(|es| es.iter().map(|e| e.name.clone()).collect())
+                .unwrap_or_default()
+        })
+    };
     let mut idx = SiteIndex {
         code: Vec::with_capacity(dists.len()),
         has_list: Vec::with_capacity(dists.len()),
         owner_of: HashMap::new(),
         listed: HashSet::new(),
         hash_keys: (RandomState::new(), RandomState::new()),
-        top_level: Vec::new(),
-        entry_points: Vec::new(),
+        top_level: Vec::with_capacity(dists.len()),
+        entry_points: Vec::with_capacity(dists.len()),
         recorded_tops: HashSet::new(),
         problems: Vec::new(),
-        keys: Vec::new(),
+        keys: Vec::with_capacity(dists.len() + 1),
         dists: Vec::new(),
     };
+    idx.keys.push(dirs.key(site));
     // RECORDs are opened relative to the site directory held open (no
     // walk of the whole path per distribution).
     let site_dir = dirs.dir.as_ref();
     for (i, d) in dists.iter().enumerate() {
-        let mut code = Vec::new();
-        let mut any = false;
-        let mut dropped = 0u64;
-        let streamed = python::record::for_each_record_entry(host, d, site_dir, &mut |e| {
-            any = true;
-            let Some(rel) = python::record::below(site, &e.path) else {
-                return;
-            };
-            let mut comps = rel.components();
-            let Some(first) = comps.next().map(|c| c.as_os_str()) else {
-                return;
-            };
-            if !names.contains(first) {
-                return; // not in the site: nothing to scan, own or walk
+        let light = d.light_entry().zip(site_dir);
+        // A lightly read distribution's import names: top_level.txt, else
+        // those its RECORD gives (told in the same pass over it).
+        let (top_txt, eps) = match light {
+            Some((entry, dir)) => (
+                Some(
+                    site_view::read_meta_text(
+                        host,
+                        dir,
+                        entry,
+                        "top_level.txt",
+                        site_view::TOP_LEVEL_CAP,
+                    )
+                    .and_then(|t| site_view::parse_top_level(&t)),
+                ),
+                site_view::read_meta_text(
+                    host,
+                    dir,
+                    entry,
+                    "entry_points.txt",
+                    site_view::ENTRY_POINTS_CAP,
+                )
+                .map(|t| site_view::parse_entry_points(&t))
+                .unwrap_or_default(),
+            ),
+            None => (None, Vec::new()),
+        };
+        let mut ix = Indexing {
+            idx: &mut idx,
+            dirs,
+            present,
+            i,
+            code: Vec::new(),
+            any: false,
+            dropped: 0,
+            tops: matches!(top_txt, Some(None)).then(|| (Vec::new(), HashSet::new())),
+            last_first: None,
+        };
+        let (streamed, key) = match (light, d) {
+            (Some((entry, dir)), _) => {
+                let (stats, key) = stream_light_record(host, dir, &norm_site, entry, &mut ix);
+                (
+                    stats.map(|s| s.map(|s| (python::record::RecordSource::Record, s))),
+                    key,
+                )
             }
-            if comps.next().is_none() {
-                idx.owner_of.entry(e.path.clone()).or_insert(i);
-            } else {
-                let h = idx.hash(&e.path);
-                idx.listed.insert(h);
-            }
-            // Most entries share their first component: no copy of it
-            // when it is known already.
-            if !first
-                .to_str()
-                .is_some_and(|f| idx.recorded_tops.contains(f))
-            {
-                idx.recorded_tops
-                    .insert(first.to_string_lossy().into_owned());
-            }
-            if !is_python_file(rel) || e.outside_environment {
-                return;
-            }
-            if code.len() >= MAX_CODE_FILES_PER_DIST {
-                dropped += 1;
-                return;
-            }
-            // From its directory's listing (listed once for all its
-            // files, and again of use to the unrecorded-file search).
-            if let Some(regular) = dirs.existing(rel, &e.path) {
-                code.push(CodeFile::new(rel, &e, regular));
-            }
-        });
+            (None, SiteDist::Full(full)) => (
+                python::record::for_each_record_entry(host, full, site_dir, &mut |e| {
+                    let rel = python::record::below(site, &e.path);
+                    let hash = e.hash.as_ref().map(|(a, d)| (a.as_str(), d.as_str()));
+                    ix.add(rel, hash, e.outside_environment);
+                }),
+                None,
+            ),
+            (None, SiteDist::Light(_)) => (Ok(None), None),
+        };
+        let Indexing {
+            code,
+            any,
+            dropped,
+            tops,
+            ..
+        } = ix;
         match streamed {
             Ok(Some((_, stats))) if stats.overlong > 0 => {
                 let msg = format!(
@@ -963,18 +1156,18 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
                     stats.overlong,
                     python::record::MAX_RECORD_LINE
                 );
-                log::warn!("{}: {msg}", record_file(d).display());
+                log::warn!("{}: {msg}", record_file(site, d).display());
                 idx.problems.push(ScanProblem {
-                    path: record_file(d),
+                    path: record_file(site, d),
                     member: String::new(),
                     message: msg,
                 });
             }
             Ok(_) => {}
             Err(e) => {
-                log::warn!("{e}: {}'s files not scanned", d.name);
+                log::warn!("{e}: {}'s files not scanned", d.name(host, site_dir));
                 idx.problems.push(ScanProblem {
-                    path: record_file(d),
+                    path: record_file(site, d),
                     member: String::new(),
                     message: format!("unreadable: {e}; the distribution's code was not scanned"),
                 });
@@ -983,28 +1176,34 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
         if dropped > 0 {
             let msg = format!(
                 "too_many_files: {} lists more than {MAX_CODE_FILES_PER_DIST} Python files; {dropped} not scanned",
-                d.name
+                d.name(host, site_dir)
             );
-            log::warn!("{}: {msg}", record_file(d).display());
+            log::warn!("{}: {msg}", record_file(site, d).display());
             idx.problems.push(ScanProblem {
-                path: record_file(d),
+                path: record_file(site, d),
                 member: String::new(),
                 message: msg,
             });
         }
         idx.code.push(code);
         idx.has_list.push(any);
+        let top_level = match (top_txt, tops, d) {
+            (Some(Some(names)), _, _) => names,
+            (Some(None), Some((names, _)), _) => names,
+            (_, _, SiteDist::Full(full)) => {
+                python::distribution::top_level_names_at(host, full, names(), site_dir)
+            }
+            _ => Vec::new(),
+        };
+        idx.top_level.push(top_level);
+        let eps = match d {
+            SiteDist::Full(full) => python::distribution::entry_points_at(host, full, site_dir),
+            SiteDist::Light(_) => eps,
+        };
+        idx.entry_points.push(eps);
+        idx.keys
+            .push(key.unwrap_or_else(|| dirs.key(&record_file(site, d))));
     }
-    let sd = site_dir;
-    idx.top_level = dists
-        .iter()
-        .map(|d| python::distribution::top_level_names_at(host, d, &names, sd))
-        .collect();
-    idx.entry_points = dists
-        .iter()
-        .map(|d| python::distribution::entry_points_at(host, d, sd))
-        .collect();
-    idx.keys = site_keys(dirs, &dists);
     idx.dists = dists;
     let idx = Arc::new(idx);
     scanner.sites.insert(site.to_path_buf(), idx.clone());
@@ -1022,47 +1221,50 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
     // When some distribution here has no RECORD (installed by dpkg, rpm or
     // conda from egg-info), a file no RECORD lists may still be owned.
     let all_recorded = idx.has_list.iter().all(|r| *r);
-    scan_site_level(host, scanner, &ctx, dists, owner_of, all_recorded, out);
+    scan_site_level(
+        host,
+        scanner,
+        &ctx,
+        dirs.dir.as_ref(),
+        dists,
+        owner_of,
+        all_recorded,
+        out,
+    );
 
     let mut import_owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut scanned = BTreeSet::new();
+    // By the bytes of each normalised relative path (equal paths, equal bytes).
+    let mut scanned: HashSet<&std::ffi::OsStr> = HashSet::new();
+    let sd = dirs.dir.as_ref();
     for (i, dist) in dists.iter().enumerate() {
-        let entry_modules = scan_entry_points(scanner, &ctx, dist, &idx.entry_points[i], out);
+        let entry_modules =
+            scan_entry_points(host, scanner, &ctx, sd, dist, &idx.entry_points[i], out);
         for name in &idx.top_level[i] {
             import_owners.entry(name.clone()).or_default().push(i);
         }
         for entry in &idx.code[i] {
-            if !scanned.insert(&*entry.rel) {
+            if !scanned.insert(entry.rel.as_os_str()) {
                 continue;
             }
             let rel = &*entry.rel;
-            let path = site.join(rel);
-            let rel_s = rel.to_string_lossy();
-            let lower = rel_s.to_ascii_lowercase();
-            if !(lower.ends_with(".py") || lower.ends_with(".pyw")) {
+            if !is_python_file(rel) {
                 continue;
             }
-            if rel.components().count() == 1
-                && matches!(lower.as_str(), "sitecustomize.py" | "usercustomize.py")
+            let rel_b = rel.as_os_str().as_encoded_bytes();
+            if !rel_b.contains(&b'/')
+                && (rel_b.eq_ignore_ascii_case(b"sitecustomize.py")
+                    || rel_b.eq_ignore_ascii_case(b"usercustomize.py"))
             {
                 continue; // scanned as a site-level file
             }
+            let path = site.join(rel);
+            let rel_s = rel.to_string_lossy();
             let role = if entry_modules.contains(rel_s.as_ref()) {
                 Role::Entry
             } else {
                 Role::for_relative_path(&rel_s)
             };
-            scan_one(
-                host,
-                scanner,
-                &ctx,
-                &dirs,
-                &path,
-                role,
-                Some(&dist.name),
-                entry,
-                out,
-            );
+            scan_one(host, scanner, &ctx, &dirs, &path, role, dist, entry, out);
         }
         if idx.has_list[i] {
             scan_unrecorded(
@@ -1077,7 +1279,7 @@ pub fn scan_site(host: &Host, scanner: &Scanner, env: &Path, site: &Path, out: &
             );
         }
     }
-    check_import_names(scanner, &ctx, dists, &import_owners, out);
+    check_import_names(host, scanner, &ctx, sd, dists, &import_owners, out);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1088,10 +1290,12 @@ fn scan_one(
     dirs: &SiteDirs<'_>,
     path: &Path,
     role: Role,
-    package: Option<&str>,
+    dist: &SiteDist,
     entry: &CodeFile,
     out: &mut TargetScan,
 ) {
+    // Read (METADATA) only for a row.
+    let package = || Some(dist.name(host, dirs.dir.as_ref()));
     let scanned = match &dirs.dir {
         Some(dir) if entry.regular => scanner.scan_file_at(host, dir, &entry.rel, path, role),
         _ => scanner.scan_file(host, path, role),
@@ -1100,20 +1304,25 @@ fn scan_one(
         Ok(s) => {
             for f in &s.scan.findings {
                 out.findings
-                    .push(ctx.locate(path, package, s.sha256.clone(), f.clone()));
+                    .push(ctx.locate(path, package(), s.sha256.clone(), f.clone()));
             }
             let recorded = entry.sha256.as_deref().map(super::hex_lower);
             if let (Some(want), Some(got)) = (recorded, s.sha256.as_ref()) {
                 if !s.scan.truncated && &want != got {
                     out.findings.push(ctx.locate(
                         path,
-                        package,
+                        package(),
                         Some(got.clone()),
                         finding(
                             "record-hash-mismatch",
                             Category::Tampering,
                             Severity::Medium,
-                            format!("RECORD sha256 {}…, file sha256 {}…", &want[..12], &got[..12]),
+                            // A RECORD digest may decode to fewer than 6 bytes.
+                            format!(
+                                "RECORD sha256 {}…, file sha256 {}…",
+                                want.get(..12).unwrap_or(&want),
+                                got.get(..12).unwrap_or(got)
+                            ),
                             "an installed file no longer matches the digest its RECORD gives (modified after install)".into(),
                             role,
                         ),
@@ -1130,11 +1339,13 @@ fn scan_one(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn scan_site_level(
     host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dists: &[Arc<Distribution>],
+    sd: Option<&crate::host::HostDir>,
+    dists: &[SiteDist],
     owner_of: &HashMap<PathBuf, usize>,
     all_recorded: bool,
     out: &mut TargetScan,
@@ -1158,10 +1369,10 @@ fn scan_site_level(
         }
         let name = entry.name_lossy();
         let owner_idx = owner_of.get(&entry.path).copied();
-        let package = owner_idx.map(|i| dists[i].name.as_str());
+        let package = || owner_idx.map(|i| dists[i].name(host, sd));
         let result = if name.ends_with(".pth") {
             let owner = match owner_idx {
-                Some(i) => Owner::Dist(dists[i].normalized_name.as_str()),
+                Some(i) => Owner::Dist(dists[i].normalized_name(host, sd)),
                 None if all_recorded => Owner::Unowned,
                 None => Owner::Unknown,
             };
@@ -1204,7 +1415,7 @@ fn scan_site_level(
             Ok((sha, findings)) => {
                 for f in findings {
                     out.findings
-                        .push(ctx.locate(&entry.path, package, sha.clone(), f));
+                        .push(ctx.locate(&entry.path, package(), sha.clone(), f));
                 }
             }
             Err(e) => out.problems.push(ScanProblem {
@@ -1219,14 +1430,19 @@ fn scan_site_level(
 /// Flags shadowing console scripts and returns the site-relative paths of
 /// the modules that entry points run (so they are scanned as `entry_point`).
 fn scan_entry_points(
+    host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dist: &Distribution,
+    sd: Option<&crate::host::HostDir>,
+    dist: &SiteDist,
     entry_points: &[(String, String, String)],
     out: &mut TargetScan,
 ) -> BTreeSet<String> {
     let mut modules = BTreeSet::new();
-    let ep_path = dist.metadata_path.join("entry_points.txt");
+    if entry_points.is_empty() {
+        return modules;
+    }
+    let ep_path = dist.metadata_path(ctx.site).join("entry_points.txt");
     for (group, name, value) in entry_points {
         if group != "console_scripts" && group != "gui_scripts" {
             continue;
@@ -1242,10 +1458,14 @@ fn scan_entry_points(
             continue;
         }
         let cmd = name.trim();
-        if super::manifest::shadows_trusted(scanner.rules, cmd, Some(&dist.normalized_name)) {
+        if super::manifest::shadows_trusted(
+            scanner.rules,
+            cmd,
+            Some(dist.normalized_name(host, sd)),
+        ) {
             out.findings.push(ctx.locate(
                 &ep_path,
-                Some(&dist.name),
+                Some(dist.name(host, sd)),
                 None,
                 finding(
                     "entry-point-shadows-command",
@@ -1270,12 +1490,13 @@ fn scan_unrecorded(
     scanner: &Scanner,
     ctx: &Site<'_>,
     dirs: &SiteDirs<'_>,
-    dist: &Distribution,
+    dist: &SiteDist,
     tops: &[String],
     idx: &SiteIndex,
     out: &mut TargetScan,
 ) {
     let mut walked = 0usize;
+    let sd = dirs.dir.as_ref();
     let site_entries = dirs.list(Path::new("")).ok();
     for top in tops {
         if COMMON_TOP_LEVEL.contains(&top.as_str()) || !idx.recorded_tops.contains(top) {
@@ -1318,7 +1539,7 @@ fn scan_unrecorded(
                 if walked > MAX_UNRECORDED_WALK {
                     let msg = format!(
                         "walk_limit: stopped after {MAX_UNRECORDED_WALK} entries below {}'s package directories; the rest was not searched for unrecorded files",
-                        dist.name
+                        dist.name(host, sd)
                     );
                     log::warn!("{}: {msg}", ctx.site.display());
                     out.problems.push(ScanProblem {
@@ -1353,23 +1574,24 @@ fn scan_unrecorded(
                     continue;
                 }
                 let path = d.join(&e.name);
-                if idx.is_listed(&path) {
+                let rel_path = rel_dir.join(&e.name);
+                if idx.is_listed(&rel_path) {
                     continue;
                 }
-                let rel = rel_dir.join(&e.name).to_string_lossy().into_owned();
+                let rel = rel_path.to_string_lossy().into_owned();
                 let code = [".py", ".pyw", ".so", ".pth", ".sh"]
                     .iter()
                     .any(|x| name.ends_with(x));
                 out.findings.push(ctx.locate(
                     &path,
-                    Some(&dist.name),
+                    Some(dist.name(host, sd)),
                     None,
                     finding(
                         "unrecorded-file",
                         Category::Tampering,
                         if code { Severity::High } else { Severity::Medium },
                         rel.clone(),
-                        format!("a file in {}'s package directory that no RECORD lists (dropped after install)", dist.name),
+                        format!("a file in {}'s package directory that no RECORD lists (dropped after install)", dist.name(host, sd)),
                         Role::for_relative_path(&rel),
                     ),
                 ));
@@ -1379,7 +1601,7 @@ fn scan_unrecorded(
                         for f in &s.scan.findings {
                             out.findings.push(ctx.locate(
                                 &path,
-                                Some(&dist.name),
+                                Some(dist.name(host, sd)),
                                 s.sha256.clone(),
                                 f.clone(),
                             ));
@@ -1392,9 +1614,11 @@ fn scan_unrecorded(
 }
 
 fn check_import_names(
+    host: &Host,
     scanner: &Scanner,
     ctx: &Site<'_>,
-    dists: &[Arc<Distribution>],
+    sd: Option<&crate::host::HostDir>,
+    dists: &[SiteDist],
     import_owners: &BTreeMap<String, Vec<usize>>,
     out: &mut TargetScan,
 ) {
@@ -1407,13 +1631,19 @@ fn check_import_names(
             continue;
         }
         for &i in owners {
+            // One owner and no popular owner: nothing to weigh, and no
+            // name (METADATA) to read.
+            if popular.is_none() && owners.len() == 1 {
+                continue;
+            }
             let dist = &dists[i];
+            let norm = dist.normalized_name(host, sd);
             let others: Vec<&str> = owners
                 .iter()
-                .filter(|&&j| j != i && dists[j].normalized_name != dist.normalized_name)
-                .map(|&j| dists[j].name.as_str())
+                .filter(|&&j| j != i && dists[j].normalized_name(host, sd) != norm)
+                .map(|&j| dists[j].name(host, sd))
                 .collect();
-            let hijack = popular.is_some_and(|p| !p.owners.contains(&dist.normalized_name));
+            let hijack = popular.is_some_and(|p| !p.owners.iter().any(|o| o == norm));
             if !hijack && others.is_empty() {
                 continue;
             }
@@ -1426,8 +1656,8 @@ fn check_import_names(
                 )
             };
             out.findings.push(ctx.locate(
-                &dist.metadata_path,
-                Some(&dist.name),
+                &dist.metadata_path(ctx.site),
+                Some(dist.name(host, sd)),
                 None,
                 finding(
                     "import-name-shadowing",

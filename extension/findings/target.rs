@@ -470,6 +470,23 @@ impl Scanner {
         (u128::from(self.keys.0.hash_one(x)) << 64) | u128::from(self.keys.1.hash_one(x))
     }
 
+    /// The key of a file scan: a keyed hash of the file's version (what a
+    /// [`FileKey`] holds, hashed in its field order) and the role, with no
+    /// copy of the path.
+    fn file_hash(&self, path: &Path, md: &std::fs::Metadata, role: Role) -> u128 {
+        use std::os::unix::fs::MetadataExt;
+        let v = (
+            path,
+            md.dev(),
+            md.ino(),
+            md.size(),
+            md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128,
+            role,
+        );
+        self.hash128(&v)
+    }
+
     /// Number of cached file scans (for tests and benchmarks).
     pub fn cached_files(&self) -> usize {
         self.files.len()
@@ -489,7 +506,7 @@ impl Scanner {
                 p.push(path.to_path_buf());
             }
         }
-        let key = self.hash128(&(FileKey::new(path, &md), role));
+        let key = self.file_hash(path, &md, role);
         if let Some(hit) = self.files.get(&key) {
             return Ok(hit.get());
         }
@@ -553,7 +570,7 @@ impl Scanner {
                 p.push(path.to_path_buf());
             }
         }
-        let key = self.hash128(&(FileKey::new(path, &md), role));
+        let key = self.file_hash(path, &md, role);
         if let Some(hit) = self.files.get(&key) {
             return Ok(hit.get());
         }

@@ -215,6 +215,28 @@ pub fn for_each_line(
     }
 }
 
+/// [`for_each_line`] over bytes already in memory (a RECORD read whole):
+/// the same lines, the same statistics, nothing copied but what is not
+/// UTF-8.
+pub fn for_each_line_in(bytes: &[u8], f: &mut dyn FnMut(&str)) -> RecordStats {
+    let mut stats = RecordStats::default();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        stats.lines += 1;
+        if line.len() > MAX_RECORD_LINE {
+            stats.overlong += 1;
+        } else {
+            f(&String::from_utf8_lossy(line));
+        }
+    }
+    stats
+}
+
 /// `path` relative to `base` when it lies strictly below it, by a byte
 /// comparison of two normalised host paths (much cheaper than
 /// [`Path::strip_prefix`]'s component walk, which shows on a RECORD of a
@@ -233,7 +255,7 @@ pub fn below<'a>(base: &Path, path: &'a Path) -> Option<&'a Path> {
 }
 
 /// True when the normalised host path `path` is `base` or below it.
-fn within(base: &Path, path: &Path) -> bool {
+pub(crate) fn within(base: &Path, path: &Path) -> bool {
     path == base || below(base, path).is_some()
 }
 
@@ -264,7 +286,7 @@ pub fn resolve_entry(base: &Path, rel: &str) -> PathBuf {
 /// True when `rel` is relative and every component is a plain name: no
 /// backslash, no empty, `.` or `..` component (so joining it to a
 /// normalised path gives a normalised path).
-fn is_plain_relative(rel: &str) -> bool {
+pub(crate) fn is_plain_relative(rel: &str) -> bool {
     !rel.is_empty()
         && !rel.contains('\\')
         && rel
@@ -274,7 +296,7 @@ fn is_plain_relative(rel: &str) -> bool {
 
 /// True when `p` is what [`Host::normalize`] gives: absolute, and every
 /// component a plain name.
-fn is_normal_absolute(p: &Path) -> bool {
+pub(crate) fn is_normal_absolute(p: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let b = p.as_os_str().as_bytes();
     match b.strip_prefix(b"/") {
@@ -312,17 +334,55 @@ pub fn environment_root(site: &Path) -> PathBuf {
 /// One RECORD line: the path as written, `(algorithm, digest)`, size.
 pub type RecordLine = (String, Option<(String, String)>, Option<u64>);
 
+/// One RECORD line's fields as [`parse_record_line`] gives them, borrowed
+/// from the line where nothing had to be unquoted or lowercased (the usual
+/// line): the path as written, `(algorithm, digest)`, size.
+pub type RecordFields<'a> = (
+    Cow<'a, str>,
+    Option<(Cow<'a, str>, Cow<'a, str>)>,
+    Option<u64>,
+);
+
+use std::borrow::Cow;
+
 /// Parses one RECORD line (CSV with `"` quoting) into path, hash and size.
 /// Blank and malformed lines give `None`.
 pub fn parse_record_line(line: &str) -> Option<RecordLine> {
+    let (path, hash, size) = parse_record_fields(line)?;
+    Some((
+        path.into_owned(),
+        hash.map(|(a, d)| (a.into_owned(), d.into_owned())),
+        size,
+    ))
+}
+
+/// [`parse_record_line`] without copying what needs no unquoting: the
+/// streaming scans read every line of every RECORD of a host.
+pub fn parse_record_fields(line: &str) -> Option<RecordFields<'_>> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.trim().is_empty() {
         return None;
     }
-    let hash_of = |h: &str| {
-        let (algo, digest) = h.split_once('=')?;
-        (!digest.is_empty()).then(|| (algo.to_ascii_lowercase(), digest.to_string()))
-    };
+    fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            s
+        }
+    }
+    fn hash_of(h: Cow<'_, str>) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
+        let i = h.find('=')?;
+        if i + 1 == h.len() {
+            return None;
+        }
+        Some(match h {
+            Cow::Borrowed(b) => (lower(Cow::Borrowed(&b[..i])), Cow::Borrowed(&b[i + 1..])),
+            Cow::Owned(o) => (
+                Cow::Owned(o[..i].to_ascii_lowercase()),
+                Cow::Owned(o[i + 1..].to_string()),
+            ),
+        })
+    }
     // The usual line has no quotes: its fields are borrowed, not copied.
     if !line.contains('"') {
         let mut fields = line.split(',');
@@ -330,18 +390,18 @@ pub fn parse_record_line(line: &str) -> Option<RecordLine> {
         if path.is_empty() {
             return None;
         }
-        let hash = fields.next().and_then(hash_of);
+        let hash = fields.next().map(Cow::Borrowed).and_then(hash_of);
         let size = fields.next().and_then(|s| s.trim().parse().ok());
-        return Some((path.to_string(), hash, size));
+        return Some((Cow::Borrowed(path), hash, size));
     }
-    let fields = split_csv(line);
-    let path = fields.first()?.clone();
+    let mut fields = split_csv(line).into_iter();
+    let path = fields.next()?;
     if path.is_empty() {
         return None;
     }
-    let hash = fields.get(1).and_then(|h| hash_of(h));
-    let size = fields.get(2).and_then(|s| s.trim().parse().ok());
-    Some((path, hash, size))
+    let hash = fields.next().map(Cow::Owned).and_then(hash_of);
+    let size = fields.next().and_then(|s| s.trim().parse().ok());
+    Some((Cow::Owned(path), hash, size))
 }
 
 fn split_csv(line: &str) -> Vec<String> {

@@ -31,6 +31,7 @@ use crate::persist::{deps_digest, now_ns, MEMO_SLACK_NS};
 use crate::python::{self, Environment};
 
 use super::site_view::{self, SiteDist};
+use crate::python::distribution;
 
 use super::pth::Owner;
 use super::target::{ScanProblem, Scanner, TargetScan};
@@ -944,7 +945,7 @@ impl Indexing<'_, '_> {
             return; // not in the site: nothing to scan, own or walk
         }
         if let Some((names, seen)) = &mut self.tops {
-            if let Some(name) = site_view::record_top_name(rel) {
+            if let Some(name) = distribution::record_top_name(rel) {
                 if seen.insert(name.clone()) {
                     names.push(name);
                 }
@@ -1097,18 +1098,18 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
                         dir,
                         entry,
                         "top_level.txt",
-                        site_view::TOP_LEVEL_CAP,
+                        distribution::TOP_LEVEL_CAP,
                     )
-                    .and_then(|t| site_view::parse_top_level(&t)),
+                    .and_then(|t| distribution::parse_top_level(&t)),
                 ),
                 site_view::read_meta_text(
                     host,
                     dir,
                     entry,
                     "entry_points.txt",
-                    site_view::ENTRY_POINTS_CAP,
+                    distribution::ENTRY_POINTS_CAP,
                 )
-                .map(|t| site_view::parse_entry_points(&t))
+                .map(|t| distribution::parse_entry_points(&t))
                 .unwrap_or_default(),
             ),
             None => (None, Vec::new()),

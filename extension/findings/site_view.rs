@@ -24,14 +24,9 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::host::{read_known_size, EntryType, Host, HostDir, HostError, RawEntry};
+use crate::python::distribution::split_dir_name;
 use crate::python::metadata::{Metadata, METADATA_READ_CAP};
 use crate::python::{normalize_name, DistFormat, Distribution};
-
-/// Cap of `top_level.txt` (as the full reading's small-file cap).
-pub(crate) const TOP_LEVEL_CAP: u64 = 64 * 1024;
-
-/// Cap of `entry_points.txt` (as the full reading's).
-pub(crate) const ENTRY_POINTS_CAP: u64 = 4 << 20;
 
 /// A RECORD up to this size is read in one `read`; a larger one is
 /// streamed line by line in bounded memory.
@@ -108,20 +103,6 @@ impl LightDist {
         self.names
             .get_or_init(|| Box::new(read_names(host, dir, &self.entry)))
     }
-}
-
-/// `("foo_bar", "1.0")` from `foo_bar-1.0.dist-info` (the full reading's
-/// fallback when METADATA gives no name and version).
-fn split_dir_name(dir_name: &str) -> (String, String) {
-    let stem = dir_name
-        .trim_end_matches(".dist-info")
-        .trim_end_matches(".egg-info")
-        .trim_end_matches(".egg")
-        .trim_end_matches(".egg-link");
-    let mut parts = stem.splitn(3, '-');
-    let name = parts.next().unwrap_or("").to_string();
-    let version = parts.next().unwrap_or("").to_string();
-    (name, version)
 }
 
 /// The name and normalised name of the `.dist-info` directory `entry` of
@@ -217,130 +198,9 @@ pub(crate) fn read_meta_text(
     })
 }
 
-/// The names a `top_level.txt` lists (`None` when it lists none), as the
-/// full reading parses them.
-pub(crate) fn parse_top_level(text: &str) -> Option<Vec<String>> {
-    let mut names: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.replace('\\', "/")
-                .split('/')
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .filter(|l| !l.is_empty())
-        .collect();
-    names.dedup();
-    (!names.is_empty()).then_some(names)
-}
-
-/// The `(group, name, value)` entries of an `entry_points.txt`, as the full
-/// reading parses them.
-pub(crate) fn parse_entry_points(text: &str) -> Vec<(String, String, String)> {
-    let mut group = String::new();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(g) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            group = g.trim().to_string();
-            continue;
-        }
-        if let Some((name, value)) = line.split_once('=') {
-            if !group.is_empty() {
-                out.push((
-                    group.clone(),
-                    name.trim().to_string(),
-                    value.trim().to_string(),
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The import name a RECORD entry gives when the distribution has no
-/// `top_level.txt` (the full reading's rule): `rel` is the entry below the
-/// site; `None` for what is not importable (`.pth`, metadata, `.data`,
-/// `__pycache__`, other files).
-pub(crate) fn record_top_name(rel: &Path) -> Option<String> {
-    let mut comps = rel.components();
-    let first = comps.next()?.as_os_str().to_string_lossy();
-    if comps.next().is_none() {
-        if first.ends_with(".pth") {
-            return None;
-        }
-        match first.split_once('.') {
-            Some((stem, ext)) if ext == "py" || ext.ends_with("so") || ext.ends_with("pyd") => {
-                Some(stem.to_string())
-            }
-            _ => None,
-        }
-    } else {
-        let skip = first.ends_with(".dist-info")
-            || first.ends_with(".egg-info")
-            || first.ends_with(".data")
-            || first == "__pycache__";
-        (!skip).then(|| first.into_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fallback_names_come_from_the_directory() {
-        assert_eq!(
-            split_dir_name("foo_bar-1.0.dist-info"),
-            ("foo_bar".into(), "1.0".into())
-        );
-        assert_eq!(
-            split_dir_name("weird.dist-info"),
-            ("weird".into(), "".into())
-        );
-    }
-
-    #[test]
-    fn top_level_and_entry_points_parse_as_the_full_reading() {
-        assert_eq!(
-            parse_top_level("a\n\n  b/c \nb\\x\nb\n"),
-            Some(vec!["a".to_string(), "b".to_string()])
-        );
-        assert_eq!(parse_top_level(" \n/\n"), None);
-        let eps = parse_entry_points(
-            "x = y\n[console_scripts]\n# c\nls = evil.cli:main\n; c\n[gui_scripts]\ng=m:f\n",
-        );
-        assert_eq!(
-            eps,
-            vec![
-                (
-                    "console_scripts".into(),
-                    "ls".into(),
-                    "evil.cli:main".into()
-                ),
-                ("gui_scripts".into(), "g".into(), "m:f".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn record_top_names_follow_the_full_rule() {
-        let t = |s: &str| record_top_name(Path::new(s));
-        assert_eq!(t("six.py"), Some("six".into()));
-        assert_eq!(t("_x.cpython-311-x86_64-linux-gnu.so"), Some("_x".into()));
-        assert_eq!(t("pkg/__init__.py"), Some("pkg".into()));
-        assert_eq!(t("a.pth"), None);
-        assert_eq!(t("README"), None);
-        assert_eq!(t("pkg-1.0.dist-info/RECORD"), None);
-        assert_eq!(t("__pycache__/x.pyc"), None);
-        assert_eq!(t("pkg-1.0.data/scripts/x"), None);
-    }
 
     #[test]
     fn odd_entries_make_the_site_read_the_full_way() {

@@ -1164,8 +1164,8 @@ fn load_egg_link(host: &Host, site: &Path, link: &Path, file_name: &str) -> Dist
 }
 
 /// `("foo_bar", "1.0")` from `foo_bar-1.0.dist-info`, `foo-1.0-py3.8.egg-info`
-/// or `foo-1.0-py3.8.egg`.
-fn split_dir_name(dir_name: &str) -> (String, String) {
+/// or `foo-1.0-py3.8.egg`: the name and version when METADATA gives none.
+pub fn split_dir_name(dir_name: &str) -> (String, String) {
     let stem = dir_name
         .trim_end_matches(".dist-info")
         .trim_end_matches(".egg-info")
@@ -1221,9 +1221,22 @@ pub fn entry_points_at(
     dist: &Distribution,
     site_dir: Option<&HostDir>,
 ) -> Vec<(String, String, String)> {
-    let Ok(text) = read_meta_text(host, dist, site_dir, "entry_points.txt", 4 << 20) else {
-        return Vec::new();
-    };
+    match read_meta_text(host, dist, site_dir, "entry_points.txt", ENTRY_POINTS_CAP) {
+        Ok(text) => parse_entry_points(&text),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Cap for `entry_points.txt`.
+pub const ENTRY_POINTS_CAP: u64 = 4 << 20;
+
+/// Cap for `top_level.txt`.
+pub const TOP_LEVEL_CAP: u64 = SMALL_FILE_CAP;
+
+/// The `(group, name, value)` entries of an `entry_points.txt` (INI: `[group]`
+/// headers, `name = value` lines, `#`/`;` comments; a line before any group
+/// is ignored).
+pub fn parse_entry_points(text: &str) -> Vec<(String, String, String)> {
     let mut group = String::new();
     let mut out = Vec::new();
     for line in text.lines() {
@@ -1290,26 +1303,29 @@ fn top_level_txt(
     dist: &Distribution,
     site_dir: Option<&HostDir>,
 ) -> Option<Vec<String>> {
-    if let Ok(text) = read_meta_text(host, dist, site_dir, "top_level.txt", SMALL_FILE_CAP) {
-        let mut names: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                l.replace('\\', "/")
-                    .split('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .filter(|l| !l.is_empty())
-            .collect();
-        names.dedup();
-        if !names.is_empty() {
-            return Some(names);
-        }
-    }
-    None
+    let text = read_meta_text(host, dist, site_dir, "top_level.txt", TOP_LEVEL_CAP).ok()?;
+    parse_top_level(&text)
+}
+
+/// The names a `top_level.txt` lists (the first path component of each
+/// non-empty line, `\\` read as `/`; repeats next to each other dropped),
+/// `None` when it lists none.
+pub fn parse_top_level(text: &str) -> Option<Vec<String>> {
+    let mut names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.replace('\\', "/")
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    names.dedup();
+    (!names.is_empty()).then_some(names)
 }
 
 /// The top-level names RECORD gives (see [`top_level_names`]), keeping only
@@ -1336,30 +1352,11 @@ fn top_level_names_from_record_at(
         let Some(rel) = super::record::below(site, &entry.path) else {
             return;
         };
-        let mut comps = rel.components();
-        let Some(first) = comps.next() else { return };
-        let first_os = first.as_os_str();
-        let first = first_os.to_string_lossy();
-        let is_file = comps.next().is_none();
-        let name = if is_file {
-            if first.ends_with(".pth") {
-                return;
-            }
-            match first.split_once('.') {
-                Some((stem, ext)) if ext == "py" || ext.ends_with("so") || ext.ends_with("pyd") => {
-                    stem.to_string()
-                }
-                _ => return,
-            }
-        } else {
-            if first.ends_with(".dist-info")
-                || first.ends_with(".egg-info")
-                || first.ends_with(".data")
-                || first == "__pycache__"
-            {
-                return;
-            }
-            first.clone().into_owned()
+        let Some(first_os) = rel.components().next().map(|c| c.as_os_str()) else {
+            return;
+        };
+        let Some(name) = record_top_name(rel) else {
+            return;
         };
         if seen.contains(&name) || !present.contains(first_os) {
             return;
@@ -1370,9 +1367,84 @@ fn top_level_names_from_record_at(
     names
 }
 
+/// The import name a RECORD entry gives when the distribution has no
+/// `top_level.txt`: `rel` is the entry below the site directory; a module
+/// file's stem (`.py`, extension modules), a directory's name; `None` for
+/// what is not importable (`.pth`, metadata and `.data` directories,
+/// `__pycache__`, other files).
+pub fn record_top_name(rel: &Path) -> Option<String> {
+    let mut comps = rel.components();
+    let first = comps.next()?.as_os_str().to_string_lossy();
+    if comps.next().is_none() {
+        if first.ends_with(".pth") {
+            return None;
+        }
+        match first.split_once('.') {
+            Some((stem, ext)) if ext == "py" || ext.ends_with("so") || ext.ends_with("pyd") => {
+                Some(stem.to_string())
+            }
+            _ => None,
+        }
+    } else {
+        let skip = first.ends_with(".dist-info")
+            || first.ends_with(".egg-info")
+            || first.ends_with(".data")
+            || first == "__pycache__";
+        (!skip).then(|| first.into_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallback_names_come_from_the_directory() {
+        assert_eq!(
+            split_dir_name("foo_bar-1.0.dist-info"),
+            ("foo_bar".into(), "1.0".into())
+        );
+        assert_eq!(
+            split_dir_name("weird.dist-info"),
+            ("weird".into(), "".into())
+        );
+    }
+
+    #[test]
+    fn top_level_and_entry_points_parse() {
+        assert_eq!(
+            parse_top_level("a\n\n  b/c \nb\\x\nb\n"),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(parse_top_level(" \n/\n"), None);
+        let eps = parse_entry_points(
+            "x = y\n[console_scripts]\n# c\nls = evil.cli:main\n; c\n[gui_scripts]\ng=m:f\n",
+        );
+        assert_eq!(
+            eps,
+            vec![
+                (
+                    "console_scripts".into(),
+                    "ls".into(),
+                    "evil.cli:main".into()
+                ),
+                ("gui_scripts".into(), "g".into(), "m:f".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn record_top_names() {
+        let t = |s: &str| record_top_name(Path::new(s));
+        assert_eq!(t("six.py"), Some("six".into()));
+        assert_eq!(t("_x.cpython-311-x86_64-linux-gnu.so"), Some("_x".into()));
+        assert_eq!(t("pkg/__init__.py"), Some("pkg".into()));
+        assert_eq!(t("a.pth"), None);
+        assert_eq!(t("README"), None);
+        assert_eq!(t("pkg-1.0.dist-info/RECORD"), None);
+        assert_eq!(t("__pycache__/x.pyc"), None);
+        assert_eq!(t("pkg-1.0.data/scripts/x"), None);
+    }
 
     #[test]
     fn a_stored_distribution_gives_back_every_field() {

@@ -298,14 +298,67 @@ const LONG_TAIL_RATE_CEILING: f64 = 0.0275;
 // 233/332 labelled typosquats before the name-only shape rules of
 // verdict.rs; then 15/2000 and 294/332 before the attacked-target,
 // impersonation-word and vowel rules, derived from the malware corpus's
-// tuning split). Reached: 16/2000 (0.0080) typosquat on the long tail
-// (half A 9/1010, half B 7/990): one more (`reportlib`, a vowel inside a
-// long name), within the 1%.
+// tuning split; then 16/2000 and 298/332 before the two-slip, moved-letter
+// and edition-word rules of the fourth session). Reached: 16/2000 (0.0080)
+// typosquat on the long tail (half A 9/1010, half B 7/990), within the
+// issue's 1%.
 const VERDICT_LONG_TAIL_CEILING: f64 = 0.008;
-// Reached: 298/332 (0.898) labelled typosquats are `typosquat` on their
-// names alone (half A 143/162 = 0.883, half B 155/170 = 0.912), none of the
-// 332 legitimate neighbours; 310/332 are at least `suspicious`.
-const VERDICT_TYPOSQUAT_RECALL_FLOOR: f64 = 0.897;
+// Reached: 302/332 (0.910) labelled typosquats are `typosquat` on their
+// names alone (half A 145/162 = 0.895, half B 157/170 = 0.924; 0-9/a-m
+// 98/102, n-z held out 204/230), none of the 332 legitimate neighbours;
+// 314/332 are at least `suspicious`.
+const VERDICT_TYPOSQUAT_RECALL_FLOOR: f64 = 0.909;
 // Each half (A: the rules were tuned on it; B: held out).
 const VERDICT_LONG_TAIL_HALF_CEILING: f64 = 0.009;
-const VERDICT_TYPOSQUAT_RECALL_HALF_FLOOR: f64 = 0.88;
+const VERDICT_TYPOSQUAT_RECALL_HALF_FLOOR: f64 = 0.89;
+
+/// The tuning split only, for working on the verdict rules without seeing
+/// the held-out names: labelled typosquats starting with a digit or a-m,
+/// every legitimate neighbour, half A of the long tail. Prints each name's
+/// verdict and reason as TSV (set, name, score, target, rank, technique,
+/// verdict, evidence) to the file named by `TYPOSQUAT_TUNING_DUMP`.
+#[test]
+#[ignore = "a tuning aid: run by hand with TYPOSQUAT_TUNING_DUMP=path"]
+fn verdicts_tuning_split_dump() {
+    let Ok(path) = std::env::var("TYPOSQUAT_TUNING_DUMP") else {
+        return;
+    };
+    let index = Index::from_tsv(data::TOP_TSV, "", data::CURATED_TSV);
+    let tuning = |n: &str| n.starts_with(|c: char| c.is_ascii_digit() || ('a'..='m').contains(&c));
+    let mut out = String::new();
+    let sets: [(&str, Vec<&str>); 3] = [
+        (
+            "pos",
+            rows(POSITIVES)
+                .iter()
+                .map(|r| r[0])
+                .filter(|n| tuning(n))
+                .collect(),
+        ),
+        ("legit", rows(LEGIT).iter().map(|r| r[0]).collect()),
+        (
+            "tailA",
+            rows(UNRANKED)
+                .iter()
+                .map(|r| r[0])
+                .filter(|n| half_a(n))
+                .collect(),
+        ),
+    ];
+    for (set, names) in &sets {
+        for n in names {
+            let a = index.assess(n);
+            let j = judge(&a, None);
+            out.push_str(&format!(
+                "{set}\t{n}\t{:.3}\t{}\t{}\t{}\t{}\t{}\n",
+                a.score,
+                a.target.as_deref().unwrap_or(""),
+                a.target_rank.map(|r| r.to_string()).unwrap_or_default(),
+                a.technique,
+                j.verdict.as_str(),
+                j.evidence.join(" | ")
+            ));
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}

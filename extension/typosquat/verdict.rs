@@ -34,6 +34,11 @@
 //!   and the evaluation sets are never read);
 //! - a combosquat whose added word poses as installing or a newer release
 //!   of the package itself (`install-crypto`, `colored-upgrade`).
+//! - whatever the score: a letter of a top-100 name moved (`nmpuy`), two
+//!   letters slipped inside or two typing slips of a long top-100 or
+//!   repeatedly attacked name (`cryptozqgraphy`, `beuatifulsop`), a word
+//!   claiming a better edition added to a top-100 name
+//!   (`requests-enhanced`): see `far_slip_reason`.
 //!
 //! And a flagged name stays `suspicious`, whatever its score, when:
 //! - a combosquat adds only companion or field words (`rsa-cli`,
@@ -56,7 +61,9 @@ use std::sync::OnceLock;
 
 use super::index::{Assessment, Index, DEFAULT_THRESHOLD};
 use super::normalize;
-use super::text::{edit_script, is_added_word, is_version_word, Edit};
+use super::text::{
+    edit_script, is_added_word, is_version_word, keyboard_adjacent, osa_within, Edit,
+};
 
 /// Shape score at or above which a name is a `typosquat` on its shape
 /// alone (with no host evidence against it); between
@@ -129,6 +136,21 @@ const IMPERSONATION_WORDS: &[&str] = &[
 /// Vowels: one swapped for another inside a long name is a misspelling
 /// (`pysereal`), not a name of its own.
 const VOWELS: &[u8] = b"aeiou";
+/// Words that claim a better edition of the package itself
+/// (`httpx-advanced`, `click-extended`): added to a top-100 name they sell
+/// the name, not a tool of its own.
+const EDITION_WORDS: &[&str] = &[
+    "advanced", "enhanced", "improved", "extended", "better", "pro", "plus", "premium", "ultra",
+    "super", "ultimate", "complete",
+];
+/// A name two slips from a famous or repeatedly attacked target of at least
+/// this many characters is still recognisably that target: legitimate
+/// authors rarely come that close to a long famous name (two slips of a
+/// shorter one often make a word of its own).
+const LONG_FAMOUS: usize = 8;
+/// A name with a letter of a top-100 name moved must be at least this long
+/// (shorter anagrams are words of their own: `ipp`, `ars`).
+const MOVED_MIN_LEN: usize = 5;
 
 /// How attackers imitate a target, per the shipped list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -412,7 +434,161 @@ pub fn read_shape(a: &Assessment) -> ShapeReading {
     read_shape_in(a, Index::embedded)
 }
 
-fn read_shape_in<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> ShapeReading {
+fn read_shape_in<'i>(a: &Assessment, index: impl Fn() -> &'i Index) -> ShapeReading {
+    let reading = read_shape_one_slip(a, &index);
+    if reading.strong || a.is_popular() || a.known_malicious.is_some() {
+        return reading;
+    }
+    match far_slip_reason(a, index()) {
+        Some(reason) => ShapeReading {
+            flagged: true,
+            strong: true,
+            reason: Some(reason),
+        },
+        None => reading,
+    }
+}
+
+/// The slips two edits from a famous name that attackers make and the
+/// score (which weighs one edit far above two) leaves below the threshold:
+/// a letter of a top-100 name moved (`bo3to`), two letters slipped inside a
+/// long famous or attacked name (`colorhrama`), two typing slips of one
+/// (`matplottlab`), and a word claiming a better edition added to a
+/// top-100 name (`httpx-advanced`).
+fn far_slip_reason(a: &Assessment, index: &Index) -> Option<String> {
+    let name = a.normalized_name.as_str();
+    // A top-100 name plus a word that claims a better edition of it.
+    if let (Some(target), Some(rank)) = (a.target.as_deref(), a.target_rank) {
+        if rank <= FAMOUS_RANK
+            && kind(&a.technique) == Kind::Combo
+            && !a.technique.contains(": misspelled \"")
+        {
+            let words = added_words(name, target);
+            let edition = |w: &&str| {
+                EDITION_WORDS.contains(&w.trim_end_matches(|c: char| c.is_ascii_digit()))
+            };
+            if !words.is_empty() && words.iter().all(edition) {
+                return Some(format!(
+                    "{} added to {target} (rank {rank}): claims a better edition of a top-{FAMOUS_RANK} package, not a tool of its own",
+                    words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    let q = name.as_bytes();
+    let famous = index
+        .popular()
+        .iter()
+        .take_while(|p| p.rank <= FAMOUS_RANK)
+        .map(|p| (p.name.as_str(), Some(p.rank)));
+    let attacked_long = attacked_slip_targets().iter().map(|t| (*t, None));
+    for (t, rank) in famous.chain(attacked_long) {
+        let tb = t.as_bytes();
+        if t == name || tb.first() != q.first() {
+            continue;
+        }
+        let why = match rank {
+            Some(r) => format!("a top-{FAMOUS_RANK} name ({t}, rank {r})"),
+            None => format!("{t}, a name attackers repeatedly imitate"),
+        };
+        if rank.is_some() && q.len() >= MOVED_MIN_LEN && moved_letter(tb, q) {
+            return Some(format!(
+                "a letter of {why} moved: its letters typed out of order"
+            ));
+        }
+        if tb.len() < LONG_FAMOUS || q.len().abs_diff(tb.len()) > 2 {
+            continue;
+        }
+        if inserted_inside(tb, q, 2) {
+            return Some(format!(
+                "two letters slipped inside {why}, first and last letters kept"
+            ));
+        }
+        if osa_within(tb, q, 2) == Some(2) && two_typing_slips(tb, q) {
+            return Some(format!(
+                "two typing slips (swapped, doubled, neighbouring keys) of {why}, a long name"
+            ));
+        }
+    }
+    None
+}
+
+/// The repeatedly attacked slip targets (per [`ATTACKED_TSV`]) of at least
+/// [`LONG_FAMOUS`] characters.
+fn attacked_slip_targets() -> &'static [&'static str] {
+    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        ATTACKED_TSV
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let (t, kind) = (f.next()?, f.next()?);
+                (kind == "slip" && t.len() >= LONG_FAMOUS).then_some(t)
+            })
+            .collect()
+    })
+}
+
+/// True when `q` is `t` with one character moved two or more places
+/// (`boto3` -> `bo3to`; one place is a transposition, scored already).
+fn moved_letter(t: &[u8], q: &[u8]) -> bool {
+    if t.len() != q.len() || t == q {
+        return false;
+    }
+    // Cut the common prefix and suffix: what is left must be a rotation by
+    // one of the other (`to3` -> `3to`), at least three long.
+    let pre = t.iter().zip(q).take_while(|(a, b)| a == b).count();
+    let suf = t[pre..]
+        .iter()
+        .rev()
+        .zip(q[pre..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let (mt, mq) = (&t[pre..t.len() - suf], &q[pre..q.len() - suf]);
+    let n = mt.len();
+    n >= 3
+        && ((mt[1..] == mq[..n - 1] && mt[0] == mq[n - 1])
+            || (mt[..n - 1] == mq[1..] && mt[n - 1] == mq[0]))
+}
+
+/// True when `q` is `t` with exactly `k` letters (no delimiter) inserted,
+/// none before its first letter or after its last.
+fn inserted_inside(t: &[u8], q: &[u8], k: usize) -> bool {
+    if q.len() != t.len() + k || q.first() != t.first() || q.last() != t.last() {
+        return false;
+    }
+    if q.iter().filter(|&&c| c == b'-').count() != t.iter().filter(|&&c| c == b'-').count() {
+        return false;
+    }
+    let mut rest = q.iter();
+    t.iter().all(|c| rest.any(|x| x == c))
+}
+
+/// True when every edit turning `t` into `q` is a typing slip: swapped
+/// neighbours, a doubled letter or one next to a neighbouring key, a letter
+/// dropped, a neighbouring key struck; never a delimiter.
+fn two_typing_slips(t: &[u8], q: &[u8]) -> bool {
+    let edits = edit_script(t, q);
+    edits.len() == 2
+        && edits.iter().all(|e| match *e {
+            Edit::Swapped { got } => !got.contains(&b'-'),
+            Edit::Added { ch, at } => {
+                ch != b'-'
+                    && at > 0
+                    && at + 1 < q.len()
+                    && (is_repeat(q, ch, at)
+                        || keyboard_adjacent(q[at - 1], ch)
+                        || keyboard_adjacent(q[at + 1], ch))
+            }
+            Edit::Omitted { ch } => ch != b'-',
+            Edit::Substituted { got, want } => {
+                got != b'-' && want != b'-' && keyboard_adjacent(got, want)
+            }
+        })
+}
+
+fn read_shape_one_slip<'i>(a: &Assessment, index: impl FnOnce() -> &'i Index) -> ShapeReading {
     let by_score = |flagged: bool| ShapeReading {
         flagged,
         strong: a.score >= STRONG_THRESHOLD,
@@ -1021,5 +1197,92 @@ mod tests {
         // pyflakes has 8 letters; pyproj 6: a changed vowel there may be
         // a word of its own.
         rule("pyflakas", "pyprej", "vowel \"a\" for \"e\" inside");
+    }
+
+    /// Asserts the true positive is strong for `why` on its shape alone
+    /// (flagged or not by its score), the false positive is not strong.
+    fn far_rule(tp: &str, fp: &str, why: &str) {
+        let a = shape_index().assess(tp);
+        let r = read_shape_in(&a, shape_index);
+        let reason = r.reason.clone().unwrap_or_default();
+        assert!(
+            r.strong && r.flagged && reason.contains(why),
+            "{tp}: {a:?} {r:?}"
+        );
+        let j = judge(&a, None);
+        assert_eq!(j.verdict, Verdict::Typosquat, "{tp}");
+        assert!(j.evidence.iter().any(|e| e.contains(why)), "{j:?}");
+        let a = shape_index().assess(fp);
+        let r = read_shape_in(&a, shape_index);
+        assert!(!r.strong, "{fp}: {a:?} {r:?}");
+    }
+
+    #[test]
+    fn a_letter_of_a_top_100_name_moved_is_a_typosquat() {
+        // numpy (rank 20): "u" moved two places; kedro (rank 4,996) is not
+        // famous enough for a moved letter to say anything.
+        assert!(moved_letter(b"numpy", b"nmpuy") && moved_letter(b"boto3", b"bo3to"));
+        assert!(!moved_letter(b"numpy", b"nupmy"), "a transposition");
+        far_rule(
+            "nmpuy",
+            "kdreo",
+            "a letter of a top-100 name (numpy, rank 20) moved",
+        );
+    }
+
+    #[test]
+    fn two_letters_slipped_inside_a_long_famous_name_are_a_typosquat() {
+        // cryptography has 12 letters; numpy 5: two letters inside a short
+        // name make another word.
+        far_rule(
+            "cryptozqgraphy",
+            "nuzqmpy",
+            "two letters slipped inside a top-100 name (cryptography",
+        );
+        assert!(
+            !inserted_inside(b"cryptography", b"xcryptographyz", 2),
+            "affixes"
+        );
+    }
+
+    #[test]
+    fn two_typing_slips_of_a_long_famous_name_are_a_typosquat() {
+        // httpcore (rank 35, 8 letters) with "c" and "o" dropped; on numpy
+        // (5 letters) a swap and a doubled letter may be a name of
+        // its own.
+        far_rule(
+            "httpre",
+            "nupmmy",
+            "two typing slips (swapped, doubled, neighbouring keys) of a top-100 name (httpcore, rank 35)",
+        );
+        // Two arbitrary substitutions are not typing slips.
+        assert!(!two_typing_slips(b"cryptography", b"crzptographz"));
+    }
+
+    #[test]
+    fn two_slips_of_a_long_attacked_name_are_a_typosquat() {
+        // beautifulsoup is not top-100 but attackers imitate it; tkcalendar
+        // (rank 10,084) they do not.
+        far_rule(
+            "beuatifulsop",
+            "tkcalnedarr",
+            "of beautifulsoup, a name attackers repeatedly imitate, a long name",
+        );
+    }
+
+    #[test]
+    fn an_edition_word_added_to_a_top_100_name_is_a_typosquat() {
+        // requests (rank 6) with "enhanced" sells the name; kedro (rank
+        // 4,996) with "advanced" may be a real extension.
+        far_rule(
+            "requests-enhanced",
+            "kedro-advanced",
+            "\"enhanced\" added to requests (rank 6): claims a better edition",
+        );
+        far_rule(
+            "requests-advanced2",
+            "kedro-advanced",
+            "\"advanced2\" added to requests",
+        );
     }
 }

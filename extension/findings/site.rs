@@ -185,11 +185,12 @@ fn scan_site_memoised(
 const MEMO_MAX_DEPS: usize = 2_000_000;
 
 /// The files of a metadata directory whose content a site's scan reads.
-const META_FILES: [&str; 8] = [
+/// INSTALLER and direct_url.json are not among them: no finding depends
+/// on them (the light reading never opens them), and each would be one
+/// more `fstatat` per distribution on every restart.
+const META_FILES: [&str; 6] = [
     "METADATA",
     "PKG-INFO",
-    "INSTALLER",
-    "direct_url.json",
     "RECORD",
     "installed-files.txt",
     "top_level.txt",

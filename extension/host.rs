@@ -815,28 +815,36 @@ pub fn read_known_size(file: File, md: &Metadata, cap: u64) -> io::Result<(Vec<u
         let spare = &mut buf.spare_capacity_mut()[..want - have];
         // SAFETY: the fd is open for the life of `file`, and `spare` is
         // writable memory of the given length owned by `buf`.
-        let n = unsafe {
+        let n = retry_interrupted(|| unsafe {
             libc::read(
                 file.as_raw_fd(),
                 spare.as_mut_ptr().cast::<libc::c_void>(),
                 spare.len(),
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+            ) as i64
+        })?;
         if n == 0 {
             break;
         }
         // SAFETY: the kernel wrote `n` (at most `spare.len()`) bytes at the
         // start of the spare capacity.
-        unsafe { buf.set_len(have + n as usize) };
+        unsafe { buf.set_len(have + n) };
     }
     Ok((buf, md.len() > cap))
+}
+
+/// Makes the raw system call `call` (a count, or -1 with `errno` set) again
+/// while a signal interrupts it: the count, or the error it failed with.
+fn retry_interrupted(mut call: impl FnMut() -> i64) -> io::Result<usize> {
+    loop {
+        let n = call();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// What a listed entry is, as `getdents` says (an `lstat` where the file
@@ -1003,20 +1011,14 @@ impl HostDir {
         loop {
             // SAFETY: `fd` is an open directory and `buf` a live, writable
             // buffer of the given length.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
+            let n = retry_interrupted(|| unsafe {
+                libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len())
+            })?;
             if n == 0 {
                 return Ok(());
             }
             // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8,
             // then the NUL-terminated name.
-            let n = n as usize;
             let mut off = 0;
             while off + 19 <= n {
                 let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;

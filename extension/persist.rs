@@ -683,13 +683,9 @@ impl PersistentCache {
     /// ([`PersistentCache::site_hit`] once it does).
     pub fn site_memo(&self, env: &Path, site: &Path) -> Option<Arc<SiteMemo>> {
         let (env, site) = (env.to_str()?, site.to_str()?);
-        self.with_state(Kind::Sites, |st| {
-            let key = (env.to_string(), site.to_string());
-            let (memo, used) = st.sites.get_mut(&key)?;
-            *used = true;
-            Some(memo.clone())
-        })
-        .flatten()
+        let key = (env.to_string(), site.to_string());
+        self.with_state(Kind::Sites, |st| take_memo(&mut st.sites, &key))
+            .flatten()
     }
 
     /// Counts a site memo that was found still valid and reused.
@@ -704,19 +700,9 @@ impl PersistentCache {
         let (Some(env), Some(site)) = (env.to_str(), site.to_str()) else {
             return;
         };
+        let key = (env.to_string(), site.to_string());
         self.with_state(Kind::Sites, |st| {
-            let key = (env.to_string(), site.to_string());
-            let changed = match memo {
-                Some(m) => {
-                    let same = st.sites.get(&key).is_some_and(|(old, _)| **old == m);
-                    st.sites.insert(key, (Arc::new(m), true));
-                    !same
-                }
-                None => st.sites.remove(&key).is_some(),
-            };
-            if changed {
-                st.dirty[Kind::Sites as usize] = true;
-            }
+            st.dirty[Kind::Sites as usize] |= put_memo(&mut st.sites, key, memo);
         });
     }
 
@@ -725,12 +711,8 @@ impl PersistentCache {
     /// ([`PersistentCache::verify_hit`] once it does).
     pub fn verify_memo(&self, site: &Path) -> Option<Arc<VerifyMemo>> {
         let site = site.to_str()?;
-        self.with_state(Kind::Verified, |st| {
-            let (memo, used) = st.verified.get_mut(site)?;
-            *used = true;
-            Some(memo.clone())
-        })
-        .flatten()
+        self.with_state(Kind::Verified, |st| take_memo(&mut st.verified, site))
+            .flatten()
     }
 
     /// Counts a verification memo that was found still valid and reused.
@@ -746,17 +728,7 @@ impl PersistentCache {
             return;
         };
         self.with_state(Kind::Verified, |st| {
-            let changed = match memo {
-                Some(m) => {
-                    let same = st.verified.get(site).is_some_and(|(old, _)| **old == m);
-                    st.verified.insert(site.to_string(), (Arc::new(m), true));
-                    !same
-                }
-                None => st.verified.remove(site).is_some(),
-            };
-            if changed {
-                st.dirty[Kind::Verified as usize] = true;
-            }
+            st.dirty[Kind::Verified as usize] |= put_memo(&mut st.verified, site.to_string(), memo);
         });
     }
 
@@ -765,12 +737,8 @@ impl PersistentCache {
     /// ([`PersistentCache::dist_hit`] once it does).
     pub fn dist_memo(&self, site: &Path) -> Option<Arc<DistMemo>> {
         let site = site.to_str()?;
-        self.with_state(Kind::Dists, |st| {
-            let (memo, used) = st.dists.get_mut(site)?;
-            *used = true;
-            Some(memo.clone())
-        })
-        .flatten()
+        self.with_state(Kind::Dists, |st| take_memo(&mut st.dists, site))
+            .flatten()
     }
 
     /// Counts a distribution memo that was found still valid and reused.
@@ -786,17 +754,7 @@ impl PersistentCache {
             return;
         };
         self.with_state(Kind::Dists, |st| {
-            let changed = match memo {
-                Some(m) => {
-                    let same = st.dists.get(site).is_some_and(|(old, _)| **old == m);
-                    st.dists.insert(site.to_string(), (Arc::new(m), true));
-                    !same
-                }
-                None => st.dists.remove(site).is_some(),
-            };
-            if changed {
-                st.dirty[Kind::Dists as usize] = true;
-            }
+            st.dirty[Kind::Dists as usize] |= put_memo(&mut st.dists, site.to_string(), memo);
         });
     }
 
@@ -1057,6 +1015,35 @@ fn prune(dir: &Path, keep: &Path) {
                 let _ = std::fs::remove_file(p);
             }
         }
+    }
+}
+
+/// The memo kept under `key` in one of [`State`]'s memo maps, marked used
+/// (so that saving keeps it).
+fn take_memo<K, Q, M>(map: &mut HashMap<K, (Arc<M>, bool)>, key: &Q) -> Option<Arc<M>>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    let (memo, used) = map.get_mut(key)?;
+    *used = true;
+    Some(memo.clone())
+}
+
+/// Keeps `memo` under `key` in one of [`State`]'s memo maps (or, with
+/// `None`, forgets it); true when the map changed (its file needs writing).
+fn put_memo<K: std::hash::Hash + Eq, M: PartialEq>(
+    map: &mut HashMap<K, (Arc<M>, bool)>,
+    key: K,
+    memo: Option<M>,
+) -> bool {
+    match memo {
+        Some(m) => {
+            let same = map.get(&key).is_some_and(|(old, _)| **old == m);
+            map.insert(key, (Arc::new(m), true));
+            !same
+        }
+        None => map.remove(&key).is_some(),
     }
 }
 

@@ -501,28 +501,45 @@ impl Scanner {
         role: Role,
     ) -> Result<Arc<ScannedFile>, crate::host::HostError> {
         let md = self.stat(host, path)?;
+        let (ident, key) = match self.cached_scan(path, &md, role) {
+            Ok(hit) => return Ok(hit),
+            Err(miss) => miss,
+        };
+        let read = self.read_prefix(host, path, &md)?;
+        Ok(self.scan_and_keep(read, path, role, ident, key))
+    }
+
+    /// The kept scan of `path` at the version `md` describes, if any (the
+    /// path is recorded for [`Scanner::scanned_paths`] either way); on a
+    /// miss, the file's identity and in-process key for
+    /// [`Scanner::scan_and_keep`].
+    fn cached_scan(
+        &self,
+        path: &Path,
+        md: &std::fs::Metadata,
+        role: Role,
+    ) -> Result<Arc<ScannedFile>, (Ident, u128)> {
         if let Some(p) = &self.paths {
             if let Ok(mut p) = p.lock() {
                 p.push(path.to_path_buf());
             }
         }
-        let key = self.file_hash(path, &md, role);
+        let key = self.file_hash(path, md, role);
         if let Some(hit) = self.files.get(&key) {
             return Ok(hit.get());
         }
-        let ident = Ident::from_metadata(&md);
+        let ident = Ident::from_metadata(md);
         // With a persistent cache, that is the one cache: it holds every
         // scan this process makes, so an in-process copy would only double
         // the memory.
-        if let Some(hit) = self
+        match self
             .persist
             .as_ref()
             .and_then(|p| p.scan(path, role, ident))
         {
-            return Ok(hit);
+            Some(hit) => Ok(hit),
+            None => Err((ident, key)),
         }
-        let read = self.read_prefix(host, path, &md)?;
-        Ok(self.scan_and_keep(read, path, role, ident, key))
     }
 
     /// Scans bytes read from `path` (and whether they were cut short), then
@@ -565,23 +582,10 @@ impl Scanner {
         let Some((file, md)) = dir.open_regular_beneath(rel)? else {
             return self.scan_file(host, path, role);
         };
-        if let Some(p) = &self.paths {
-            if let Ok(mut p) = p.lock() {
-                p.push(path.to_path_buf());
-            }
-        }
-        let key = self.file_hash(path, &md, role);
-        if let Some(hit) = self.files.get(&key) {
-            return Ok(hit.get());
-        }
-        let ident = Ident::from_metadata(&md);
-        if let Some(hit) = self
-            .persist
-            .as_ref()
-            .and_then(|p| p.scan(path, role, ident))
-        {
-            return Ok(hit);
-        }
+        let (ident, key) = match self.cached_scan(path, &md, role) {
+            Ok(hit) => return Ok(hit),
+            Err(miss) => miss,
+        };
         let read = read_known(file, &md, path)?;
         Ok(self.scan_and_keep(read, path, role, ident, key))
     }

@@ -41,7 +41,7 @@
 use std::collections::HashMap;
 
 use super::data::{Malicious, Popular};
-use super::keys::{collapse_runs, osa_at_most, skeleton, sorted_tokens, str_hash, Deletions};
+use super::keys::{collapse_runs, osa_bounded, skeleton, sorted_tokens, str_hash, Deletions};
 
 /// Names ranked at or above this, and at least [`TWO_EDIT_MIN_LEN`] long, are
 /// matched at edit distance 2; all others at distance 1.
@@ -491,7 +491,7 @@ fn neighbours(popular: &[Popular], one: &[(u64, u32)], two: &[(u64, u32)]) -> (V
             } else {
                 1
             };
-            if let Some(dist @ 1..) = osa_at_most(b, p.name.as_bytes(), allowed) {
+            if let Some(dist @ 1..) = osa_bounded(b, p.name.as_bytes(), allowed) {
                 entries.push(id | (dist as u32) << NEIGHBOUR_SHIFT);
             }
         }

@@ -6,7 +6,8 @@
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub(crate) use super::keys::{
-    collapse_runs, has_unicode_confusable, skeleton, Deletions, LOOKALIKE_CHARS, LOOKALIKE_SEQS,
+    collapse_runs, has_unicode_confusable, osa_bounded, skeleton, Deletions, LOOKALIKE_CHARS,
+    LOOKALIKE_SEQS,
 };
 
 /// A small multiply-rotate hasher (the shape of rustc's FxHash) for the
@@ -36,69 +37,6 @@ impl Hasher for FastHasher {
 
 /// `BuildHasher` for [`FastHasher`].
 pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
-
-/// The optimal-string-alignment distance between `a` and `b` (insertions,
-/// deletions, substitutions and adjacent transpositions each cost 1), or
-/// `None` when it is greater than `max`.
-pub(crate) fn osa_bounded(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
-    if a.len().abs_diff(b.len()) > max {
-        return None;
-    }
-    if a == b {
-        return Some(0);
-    }
-    let m = b.len();
-    if m < 64 {
-        let mut rows = [[0u32; 64]; 3];
-        return osa_rows(a, b, max, &mut rows);
-    }
-    let mut rows = vec![vec![0u32; m + 1]; 3];
-    let [r0, r1, r2] = &mut rows[..] else {
-        return None;
-    };
-    osa_rows(
-        a,
-        b,
-        max,
-        &mut [r0.as_mut_slice(), r1.as_mut_slice(), r2.as_mut_slice()],
-    )
-}
-
-/// The DP of [`osa_bounded`] over three caller-provided rows of at least
-/// `b.len() + 1` cells (distances saturate at `u32::MAX`, far beyond any
-/// name).
-fn osa_rows<R: AsMut<[u32]>>(a: &[u8], b: &[u8], max: usize, rows: &mut [R; 3]) -> Option<usize> {
-    let m = b.len();
-    let cap = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    let max32 = cap(max);
-    let [prev2, prev, cur] = rows;
-    let (mut prev2, mut prev, mut cur) = (prev2.as_mut(), prev.as_mut(), cur.as_mut());
-    for (j, c) in prev.iter_mut().enumerate().take(m + 1) {
-        *c = cap(j);
-    }
-    for i in 1..=a.len() {
-        cur[0] = cap(i);
-        let mut row_min = cur[0];
-        for j in 1..=m {
-            let cost = u32::from(a[i - 1] != b[j - 1]);
-            let mut v = (prev[j].saturating_add(1))
-                .min(cur[j - 1].saturating_add(1))
-                .min(prev[j - 1].saturating_add(cost));
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(prev2[j - 2].saturating_add(1));
-            }
-            cur[j] = v;
-            row_min = row_min.min(v);
-        }
-        if row_min > max32 {
-            return None;
-        }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    let d = prev[m] as usize;
-    (d <= max).then_some(d)
-}
 
 /// The optimal-string-alignment distance, unbounded. Small distances (the
 /// usual case: a typo and its target) take the banded DP first.

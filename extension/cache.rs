@@ -9,9 +9,10 @@
 //! Entries are bounded in number; when full, the cache is cleared (cheap, and
 //! a full cache means the host changed a lot anyway).
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -50,17 +51,20 @@ impl FileKey {
 
 /// A bounded, thread-safe map from a key (usually a [`FileKey`]) to a value
 /// computed from the file.
+///
+/// `S` hashes the keys: std's keyed SipHash by default, [`PreHashed`] for
+/// keys that are keyed hashes already.
 #[derive(Debug)]
-pub struct Cache<K, V> {
-    map: Mutex<HashMap<K, V>>,
+pub struct Cache<K, V, S = RandomState> {
+    map: Mutex<HashMap<K, V, S>>,
     capacity: usize,
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> Cache<K, V, S> {
     /// A cache holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Cache {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(HashMap::default()),
             capacity,
         }
     }
@@ -106,6 +110,43 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Hashing for keys that are already the output of a keyed hash (a `u128`
+/// from two keyed SipHashes of a file's version, say): the key's own bits,
+/// folded to 64, instead of hashing it a second time on every lookup and
+/// every growth of the map. An attacker cannot aim collisions at it without
+/// the key of the first hash. Meant for `u128` and `u64` keys; anything
+/// else is mixed byte by byte (FNV-1a).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PreHashed;
+
+impl BuildHasher for PreHashed {
+    type Hasher = PreHashedHasher;
+    fn build_hasher(&self) -> PreHashedHasher {
+        PreHashedHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// The [`Hasher`] of [`PreHashed`].
+#[derive(Debug, Clone, Copy)]
+pub struct PreHashedHasher(u64);
+
+impl Hasher for PreHashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= v as u64 ^ (v >> 64) as u64;
     }
 }
 

@@ -10,6 +10,8 @@
 //! per file finds candidate lines, rule logic runs on those lines only.
 //!
 //! - [`scan`]: one file's text to findings (rules, detectors, co-occurrence).
+//! - `literals`: the literal pass of a scan (the DFA walked four stretches
+//!   at a time).
 //! - [`pth`]: `.pth` start-up files and their known-benign shapes.
 //! - [`archive`]: sdists and wheels (`.tar.gz`, `.zip`, `.whl`) in memory,
 //!   with limits against zip bombs and path traversal.
@@ -27,6 +29,7 @@
 
 pub mod archive;
 pub mod lex;
+pub(crate) mod literals;
 pub mod manifest;
 pub mod pth;
 pub mod redact;

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{MatchKind, StartKind};
 use serde::Deserialize;
 
 use super::{Category, FindingsError, Role, Severity};
@@ -254,8 +255,11 @@ pub struct RuleSet {
     pub build_tools: Vec<String>,
     /// For each literal, the vendors whose credential it names.
     pub(crate) literal_vendors: Vec<Vec<usize>>,
-    /// The automaton over every literal; pattern ids index `literals`.
-    pub(crate) automaton: AhoCorasick,
+    /// The automaton over every pattern (the literals, then their aliases):
+    /// searched by [`super::literals::overlapping`].
+    pub(crate) automaton: DFA,
+    /// The automaton's patterns: `literals`, then the aliases.
+    pub(crate) patterns: Vec<String>,
     /// For each literal, the rules whose `any` list holds it.
     pub(crate) triggers: Vec<Vec<usize>>,
     /// Rules with a detector (run on every long line).
@@ -422,11 +426,19 @@ impl RuleSet {
         // follow. For this many patterns the crate's default is a contiguous
         // NFA, which read+scan+hashed a real environment at 1.34x ripgrep's
         // time against 0.49x with the DFA (benches/scan_throughput.rs,
-        // benches/README.md). It is built once per process in a few ms.
-        let automaton = AhoCorasickBuilder::new()
+        // benches/README.md). It is built once per process in a few ms and
+        // searched four stretches at a time (`literals.rs`), which needs
+        // every pattern to stay within a line.
+        if let Some(p) = patterns.iter().find(|p| p.contains('\n')) {
+            return Err(FindingsError::Rules(format!(
+                "literal {p:?} holds a newline: literals are matched within one line"
+            )));
+        }
+        let automaton = aho_corasick::dfa::Builder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| FindingsError::Rules(e.to_string()))?;
         let mut literal_vendors = vec![Vec::new(); literals.len()];
@@ -483,6 +495,7 @@ impl RuleSet {
                 .collect(),
             literal_vendors,
             automaton,
+            patterns,
             triggers,
             detector_rules,
             literals,

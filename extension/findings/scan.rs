@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::lex::{self, Layout};
+use super::literals;
 use super::redact::excerpt;
 use super::rules::{Combo, Detector, RuleSet, BLOB_MIN_LEN, HEX_ESCAPES_MIN};
 use super::{Finding, Role, Severity};
@@ -41,7 +42,7 @@ pub struct FileScan {
 
 /// True when the bytes look binary (a NUL in the first 8 KiB).
 pub fn is_binary(bytes: &[u8]) -> bool {
-    bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0)
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF)]).is_some()
 }
 
 #[derive(Debug, Clone)]
@@ -87,51 +88,18 @@ pub fn scan_source_with_floor(
     let truncated = bytes.len() > MAX_SCAN_BYTES;
     let bytes = &bytes[..bytes.len().min(MAX_SCAN_BYTES)];
 
-    // Line starts (byte offsets).
-    let mut starts = vec![0usize];
-    starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
-    let line_of = |off: usize| starts.partition_point(|&s| s <= off) - 1;
-    let line_bytes = |l: usize| {
-        let s = starts[l];
-        let e = starts.get(l + 1).map(|&e| e - 1).unwrap_or(bytes.len());
-        &bytes[s..e.max(s)]
-    };
-
-    // One pass: literal ids per candidate line, with the first offset of each.
-    let mut per_line: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
-    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    for m in rules.automaton.find_overlapping_iter(bytes) {
-        let pid = rules.canonical[m.pattern().as_usize()];
-        if rules.bounded[pid] && m.start() > 0 {
-            let before = bytes[m.start() - 1];
-            if ident(before) || before == b'.' {
-                continue;
-            }
-        }
-        if let Some(exact) = rules.exact[pid]
-            .as_ref()
-            .filter(|_| m.pattern().as_usize() == pid)
-        {
-            if &bytes[m.start()..m.end()] != exact.as_bytes()
-                || bytes.get(m.end()).is_some_and(|&b| ident(b))
-            {
-                continue;
-            }
-        }
-        let line = line_of(m.start());
-        per_line
-            .entry(line)
-            .or_default()
-            .push((pid, m.start() - starts[line]));
-    }
+    // One pass: where each literal ends (most files have none).
+    let mut matches = Vec::new();
+    literals::overlapping(&rules.automaton, bytes, &mut matches);
 
     // Detectors: only lines long enough to hold what they look for.
     let mut detected: Vec<(usize, usize, usize)> = Vec::new();
     if !rules.detector_rules.is_empty() {
         let min_len = BLOB_MIN_LEN.min(HEX_ESCAPES_MIN * 4);
-        for line in 0..starts.len() {
-            let raw = line_bytes(line);
-            if raw.len() < min_len || is_comment(raw) {
+        let mut lines = LineCounter::default();
+        for (from, end) in long_lines(bytes, min_len) {
+            let raw = &bytes[from..end];
+            if is_comment(raw) {
                 continue;
             }
             for &r in &rules.detector_rules {
@@ -145,10 +113,53 @@ pub fn scan_source_with_floor(
                     None => None,
                 };
                 if let Some(at) = found {
-                    detected.push((r, line, at));
+                    detected.push((r, lines.line_at(bytes, from), at));
                 }
             }
         }
+    }
+    if matches.is_empty() && detected.is_empty() {
+        return FileScan {
+            truncated,
+            ..FileScan::default()
+        };
+    }
+
+    // Line starts (byte offsets).
+    let mut starts = vec![0usize];
+    starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+    let line_of = |off: usize| starts.partition_point(|&s| s <= off) - 1;
+    let line_bytes = |l: usize| {
+        let s = starts[l];
+        let e = starts.get(l + 1).map(|&e| e - 1).unwrap_or(bytes.len());
+        &bytes[s..e.max(s)]
+    };
+
+    // Literal ids per candidate line, with the first offset of each.
+    let mut per_line: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    for m in matches {
+        let pattern = m.pattern as usize;
+        let start = m.end - rules.patterns[pattern].len();
+        let pid = rules.canonical[pattern];
+        if rules.bounded[pid] && start > 0 {
+            let before = bytes[start - 1];
+            if ident(before) || before == b'.' {
+                continue;
+            }
+        }
+        if let Some(exact) = rules.exact[pid].as_ref().filter(|_| pattern == pid) {
+            if &bytes[start..m.end] != exact.as_bytes()
+                || bytes.get(m.end).is_some_and(|&b| ident(b))
+            {
+                continue;
+            }
+        }
+        let line = line_of(start);
+        per_line
+            .entry(line)
+            .or_default()
+            .push((pid, start - starts[line]));
     }
 
     let mut hits: Vec<Hit> = Vec::new();
@@ -820,6 +831,54 @@ fn decodes_to_code(raw: &[u8]) -> bool {
 
 /// A line whose first non-blank character is `#` (Python comment; `.pth`
 /// comment lines are skipped by `site.py` too).
+/// The lines of `text` at least `min_len` bytes long, as (start, end)
+/// offsets (the end excludes the newline), in order.
+///
+/// Most lines of code are short, and a detector looks only at long ones: a
+/// line of at least `2 * block - 1` bytes holds a whole aligned block of
+/// `block` bytes with no newline, so only such blocks are looked at closely
+/// (a comparison the compiler vectorises), not every line.
+fn long_lines(text: &[u8], min_len: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let block_len = 64.min(min_len.div_ceil(2)).max(1);
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < text.len() {
+            let block_end = (at + block_len).min(text.len());
+            let block = &text[at..block_end];
+            // No early exit: an OR over the block the compiler turns into SIMD.
+            let newline = block.iter().fold(false, |seen, &b| seen | (b == b'\n'));
+            if newline || block.len() < block_len {
+                at = block_end;
+                continue;
+            }
+            let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
+            let end =
+                memchr::memchr(b'\n', &text[block_end..]).map_or(text.len(), |i| block_end + i);
+            at = end + 1;
+            if end - start >= min_len {
+                return Some((start, end));
+            }
+        }
+        None
+    })
+}
+
+/// Line numbers (0-based) of offsets asked in increasing order, counting
+/// newlines only from the last offset asked.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, text: &[u8], offset: usize) -> usize {
+        self.line += memchr::memchr_iter(b'\n', &text[self.offset..offset]).count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 fn is_comment(raw: &[u8]) -> bool {
     raw.iter()
         .find(|b| !b.is_ascii_whitespace())
@@ -888,4 +947,62 @@ fn hex_escapes(raw: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every line and its offsets, the plain way.
+    fn lines(text: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        for end in memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len())) {
+            out.push((from, end));
+            from = end + 1;
+        }
+        out
+    }
+
+    #[test]
+    fn long_lines_are_every_line_at_least_that_long_with_its_number() {
+        // Lines of every length around the block sizes, at every alignment,
+        // with and without a final newline.
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for min_len in [1, 2, 5, 64, 127, 128, 160, 400] {
+            for _ in 0..200 {
+                let mut text = Vec::new();
+                for _ in 0..next(12) {
+                    let len = match next(3) {
+                        0 => next(10),
+                        1 => min_len as u64 - 1 + next(3),
+                        _ => next(600),
+                    };
+                    text.extend(std::iter::repeat_n(b'a', len as usize));
+                    text.push(b'\n');
+                }
+                if next(2) == 0 {
+                    text.pop();
+                }
+                let want: Vec<(usize, usize)> = lines(&text)
+                    .into_iter()
+                    .filter(|(s, e)| e - s >= min_len)
+                    .collect();
+                let got: Vec<(usize, usize)> = long_lines(&text, min_len).collect();
+                assert_eq!(got, want, "min_len {min_len}, text of {} bytes", text.len());
+                let all = lines(&text);
+                let mut counter = LineCounter::default();
+                for (s, _) in got {
+                    let n = all.iter().position(|&(a, _)| a == s).unwrap();
+                    assert_eq!(counter.line_at(&text, s), n);
+                }
+            }
+        }
+    }
 }

@@ -849,7 +849,7 @@ pub struct SiteIndex {
     owner_of: HashMap<PathBuf, usize>,
     /// Keyed hashes of the listed paths below a name the site holds, by
     /// their bytes relative to the site.
-    listed: HashSet<u128>,
+    listed: HashSet<u128, crate::cache::PreHashed>,
     hash_keys: (RandomState, RandomState),
     top_level: Vec<Vec<String>>,
     entry_points: Vec<Vec<(String, String, String)>>,
@@ -1074,7 +1074,7 @@ fn site_index(host: &Host, scanner: &Scanner, dirs: &SiteDirs<'_>) -> Arc<SiteIn
         code: Vec::with_capacity(dists.len()),
         has_list: Vec::with_capacity(dists.len()),
         owner_of: HashMap::new(),
-        listed: HashSet::new(),
+        listed: HashSet::default(),
         hash_keys: (RandomState::new(), RandomState::new()),
         top_level: Vec::with_capacity(dists.len()),
         entry_points: Vec::with_capacity(dists.len()),

@@ -195,7 +195,7 @@ pub struct Scanner {
     pub threads: usize,
     /// File scans without a persistent cache, by a keyed 128-bit hash of
     /// (file version, role), compact when the file had no finding.
-    files: Cache<u128, Cached>,
+    files: Cache<u128, Cached, crate::cache::PreHashed>,
     /// Paths scanned, when asked for (see [`Scanner::recording_paths`]).
     paths: Option<std::sync::Mutex<Vec<PathBuf>>>,
     archives: Cache<FileKey, Arc<archive::ArchiveScan>>,
@@ -205,7 +205,7 @@ pub struct Scanner {
     /// changes whenever an entry is added, removed or renamed), as a keyed
     /// 128-bit hash of its [`FileKey`], and kept compact (names only, see
     /// [`Listing`]): a host's listings are most of what a scan keeps.
-    listings: Cache<u128, Arc<Listing>>,
+    listings: Cache<u128, Arc<Listing>, crate::cache::PreHashed>,
     /// The two keys of the listings' 128-bit hashes (drawn per process, so
     /// no one can aim a collision at them).
     keys: (RandomState, RandomState),

@@ -220,8 +220,12 @@ pub fn for_each_line(
 /// UTF-8.
 pub fn for_each_line_in(bytes: &[u8], f: &mut dyn FnMut(&str)) -> RecordStats {
     let mut stats = RecordStats::default();
+    // A RECORD is almost always UTF-8: checked once, its lines are then
+    // borrowed as they are (a newline is always a character boundary).
+    let text = std::str::from_utf8(bytes).ok();
     let mut rest = bytes;
     while !rest.is_empty() {
+        let start = bytes.len() - rest.len();
         let (line, next) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, &rest[rest.len()..]),
@@ -230,6 +234,8 @@ pub fn for_each_line_in(bytes: &[u8], f: &mut dyn FnMut(&str)) -> RecordStats {
         stats.lines += 1;
         if line.len() > MAX_RECORD_LINE {
             stats.overlong += 1;
+        } else if let Some(text) = text {
+            f(&text[start..start + line.len()]);
         } else {
             f(&String::from_utf8_lossy(line));
         }
@@ -512,5 +518,29 @@ mod tests {
                 overlong: 1
             }
         );
+    }
+
+    #[test]
+    fn lines_in_memory_are_the_streamed_lines_utf8_or_not() {
+        let long = "x".repeat(MAX_RECORD_LINE + 1);
+        let texts: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\n".to_vec(),
+            b"a/b.py,sha256=x,1\r\nc\n\n".to_vec(),
+            "caf\u{e9}/m.py,,\n\u{1f40d}.py\nlast".as_bytes().to_vec(),
+            format!("a\n{long}\nb\n").into_bytes(),
+            // Not UTF-8: the bad line is read lossily, the others as they are.
+            b"ok.py,,\nbad\xff.py,,\n\xc3\n".to_vec(),
+        ];
+        for t in &texts {
+            let (mut streamed, mut in_memory) = (Vec::new(), Vec::new());
+            let a = for_each_line(&t[..], Path::new("/r"), &mut |l| {
+                streamed.push(l.to_string())
+            })
+            .unwrap();
+            let b = for_each_line_in(t, &mut |l| in_memory.push(l.to_string()));
+            assert_eq!(in_memory, streamed, "{t:?}");
+            assert_eq!(a, b);
+        }
     }
 }

@@ -352,7 +352,7 @@ pub struct Verifier {
     /// as 128-bit keyed hashes (of the identity and algorithm, and of the
     /// digest), 32 bytes an entry, which is all a comparison with the
     /// expected digest needs.
-    digests: Cache<u128, u128>,
+    digests: Cache<u128, u128, crate::cache::PreHashed>,
     /// Files found below a package directory, valid while every directory
     /// walked keeps its identity (adding or removing an entry changes a
     /// directory's mtime and ctime).

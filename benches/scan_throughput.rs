@@ -18,7 +18,10 @@
 //!   against rg's default threads;
 //! - squatch files: only the per-file part (read, scan, SHA-256) over the
 //!   list, one thread;
-//! - rg -j1 and rg (its default threads) over the same list.
+//! - rg -j1 and rg (its default threads) over the same list;
+//! - the literal pass alone over the same files in memory: the
+//!   aho-corasick crate's overlapping iterator against
+//!   `findings::literals::overlapping` on the same DFA (best of the runs).
 //!
 //! Run: `cargo bench --bench scan_throughput` (needs `rg` on PATH).
 
@@ -27,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use squatch::findings::scan::scan_source;
+use squatch::findings::scan::{scan_source, MAX_SCAN_BYTES};
 use squatch::findings::site::scan_environments;
 use squatch::findings::target::Scanner;
 use squatch::findings::{Role, RuleSet};
@@ -177,6 +180,49 @@ fn bench(
         ms(tnc),
         ms(rn),
         tn.as_secs_f64() / rn.as_secs_f64()
+    );
+    // The literal pass alone, over the same files in memory: the crate's
+    // overlapping iterator against squatch's four-stretch walk of the same
+    // DFA (`findings::literals`), best of `repeat`, the match counts beside.
+    let texts: Vec<Vec<u8>> = files.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+    let crate_ac = aho_corasick::AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(rules.automaton_patterns())
+        .unwrap();
+    let (mut crate_best, mut walk_best) = (Duration::MAX, Duration::MAX);
+    let (mut crate_n, mut walk_n) = (0, 0);
+    let mut found = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        crate_n = texts
+            .iter()
+            .map(|b| {
+                crate_ac
+                    .find_overlapping_iter(&b[..b.len().min(MAX_SCAN_BYTES)])
+                    .count()
+            })
+            .sum();
+        crate_best = crate_best.min(t.elapsed());
+        let t = Instant::now();
+        walk_n = 0;
+        for b in &texts {
+            found.clear();
+            squatch::findings::literals::overlapping(
+                rules.automaton(),
+                &b[..b.len().min(MAX_SCAN_BYTES)],
+                &mut found,
+            );
+            walk_n += found.len();
+        }
+        walk_best = walk_best.min(t.elapsed());
+    }
+    println!(
+        "  literal pass alone: crate overlapping iterator {:8.1} ms ({crate_n} matches) | four-stretch walk {:8.1} ms ({walk_n} matches) | {:.2}x faster",
+        ms(crate_best),
+        ms(walk_best),
+        crate_best.as_secs_f64() / walk_best.as_secs_f64()
     );
     let (tc, pc, rc) = (median(table_cpu), median(per_file_cpu), median(rg1_cpu));
     println!(

@@ -10,7 +10,7 @@
 //! per file finds candidate lines, rule logic runs on those lines only.
 //!
 //! - [`scan`]: one file's text to findings (rules, detectors, co-occurrence).
-//! - `literals`: the literal pass of a scan (the DFA walked four stretches
+//! - [`literals`]: the literal pass of a scan (the DFA walked four stretches
 //!   at a time).
 //! - [`pth`]: `.pth` start-up files and their known-benign shapes.
 //! - [`archive`]: sdists and wheels (`.tar.gz`, `.zip`, `.whl`) in memory,
@@ -29,7 +29,7 @@
 
 pub mod archive;
 pub mod lex;
-pub(crate) mod literals;
+pub mod literals;
 pub mod manifest;
 pub mod pth;
 pub mod redact;

@@ -505,6 +505,18 @@ impl RuleSet {
         })
     }
 
+    /// The automaton over the rules' literals and their aliases, as the
+    /// literal pass ([`super::literals::overlapping`]) walks it.
+    pub fn automaton(&self) -> &DFA {
+        &self.automaton
+    }
+
+    /// The automaton's patterns, by pattern id: the literals, then their
+    /// aliases (`name (` for `name(`).
+    pub fn automaton_patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
     /// Every literal the automaton looks for, lowercase (exact-case ones
     /// included, folded), one per distinct literal: what a peer such as
     /// `rg -F -i -f` is given in the benchmarks.

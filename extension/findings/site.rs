@@ -1575,11 +1575,11 @@ fn scan_unrecorded(
                 if name.ends_with(".pyc") {
                     continue;
                 }
-                let path = d.join(&e.name);
                 let rel_path = rel_dir.join(&e.name);
                 if idx.is_listed(&rel_path) {
                     continue;
                 }
+                let path = d.join(&e.name);
                 let rel = rel_path.to_string_lossy().into_owned();
                 let code = [".py", ".pyw", ".so", ".pth", ".sh"]
                     .iter()

@@ -372,24 +372,61 @@ pub enum FindingsError {
 
 /// Lowercase hex SHA-256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex_lower(&Sha256::digest(bytes))
+    hex_lower(&sha256(bytes))
 }
 
 /// Bytes as lowercase hex digits (digests as osquery gives them).
 pub fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
+        out.extend_from_slice(&[
+            HEX_DIGITS[usize::from(b >> 4)],
+            HEX_DIGITS[usize::from(b & 15)],
+        ]);
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// True when `hex` is [`hex_lower`] of `bytes` (compared in place, with no
+/// string made: a RECORD digest against a file's, once per installed file).
+pub fn hex_is(bytes: &[u8], hex: &str) -> bool {
+    hex.len() == 2 * bytes.len()
+        && bytes
+            .iter()
+            .zip(hex.as_bytes().chunks_exact(2))
+            .all(|(b, h)| {
+                h[0] == HEX_DIGITS[usize::from(b >> 4)] && h[1] == HEX_DIGITS[usize::from(b & 15)]
+            })
+}
+
+/// SHA-256 of `bytes` (raw).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_compares_a_digest_with_its_lowercase_hex() {
+        let d = sha256(b"print(1)\n");
+        let hex = hex_lower(&d);
+        assert_eq!(hex, sha256_hex(b"print(1)\n"));
+        assert_eq!(hex.len(), 64);
+        assert!(hex_is(&d, &hex));
+        assert!(!hex_is(&d, &hex.to_uppercase()));
+        assert!(!hex_is(&d, &hex[..62]));
+        assert!(!hex_is(&d[..31], &hex));
+        let mut other = d;
+        other[31] ^= 1;
+        assert!(!hex_is(&other, &hex));
+        assert!(hex_is(&[], ""));
+        assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+    }
 
     #[test]
     fn roles_from_paths() {

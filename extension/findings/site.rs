@@ -1308,9 +1308,9 @@ fn scan_one(
                 out.findings
                     .push(ctx.locate(path, package(), s.sha256.clone(), f.clone()));
             }
-            let recorded = entry.sha256.as_deref().map(super::hex_lower);
-            if let (Some(want), Some(got)) = (recorded, s.sha256.as_ref()) {
-                if !s.scan.truncated && &want != got {
+            if let (Some(want), Some(got)) = (entry.sha256.as_deref(), s.sha256.as_ref()) {
+                if !s.scan.truncated && !super::hex_is(want, got) {
+                    let want = super::hex_lower(want);
                     out.findings.push(ctx.locate(
                         path,
                         package(),

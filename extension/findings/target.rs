@@ -55,25 +55,19 @@ enum Cached {
 }
 
 impl Cached {
-    fn new(f: &Arc<ScannedFile>) -> Cached {
-        // Compact only when nothing is lost: the scan equals one rebuilt
-        // from the flags alone, and the digest is 64 hex digits.
-        let scan = FileScan {
-            binary: f.scan.binary,
-            truncated: f.scan.truncated,
-            ..FileScan::default()
-        };
-        let sha256 = match &f.sha256 {
-            None => Some(None),
-            Some(h) => unhex32(h).map(Some),
-        };
-        match sha256 {
-            Some(sha256) if scan == f.scan => Cached::Clean {
-                sha256,
-                binary: scan.binary,
-                truncated: scan.truncated,
-            },
-            _ => Cached::Full(f.clone()),
+    /// The cached form of `f`, whose digest is `digest` (raw, as hashed):
+    /// compact when the scan found nothing (its flags and digest are then
+    /// all there is), whole otherwise.
+    fn with_digest(f: &Arc<ScannedFile>, digest: Option<[u8; 32]>) -> Cached {
+        let clean = f.scan.findings.is_empty() && digest.is_some() == f.sha256.is_some();
+        if clean {
+            Cached::Clean {
+                sha256: digest,
+                binary: f.scan.binary,
+                truncated: f.scan.truncated,
+            }
+        } else {
+            Cached::Full(f.clone())
         }
     }
 
@@ -94,24 +88,6 @@ impl Cached {
             }),
         }
     }
-}
-
-/// 64 lowercase hex digits as 32 bytes (`None` for anything else).
-fn unhex32(h: &str) -> Option<[u8; 32]> {
-    let b = h.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (digit(b[2 * i])? << 4) | digit(b[2 * i + 1])?;
-    }
-    Some(out)
 }
 
 /// A cached directory listing: the entries' names, NUL-separated (no file
@@ -555,11 +531,12 @@ impl Scanner {
     ) -> Arc<ScannedFile> {
         let mut scan = scan_source(self.rules, &bytes, role);
         scan.truncated |= truncated;
-        let sha256 = (!scan.binary).then(|| sha256_hex(&bytes));
+        let digest = (!scan.binary).then(|| super::sha256(&bytes));
+        let sha256 = digest.as_ref().map(|d| super::hex_lower(d));
         let out = Arc::new(ScannedFile { sha256, scan });
         match &self.persist {
             Some(p) => p.put_scan(path, role, ident, out.clone()),
-            None => self.files.insert(key, Cached::new(&out)),
+            None => self.files.insert(key, Cached::with_digest(&out, digest)),
         }
         out
     }
@@ -969,7 +946,7 @@ mod tests {
                 ..FileScan::default()
             },
         });
-        let c = Cached::new(&clean);
+        let c = Cached::with_digest(&clean, Some(super::super::sha256(b"print(1)\n")));
         assert!(matches!(c, Cached::Clean { .. }));
         assert_eq!(c.get().sha256, clean.sha256);
         assert_eq!(c.get().scan, clean.scan);
@@ -980,12 +957,16 @@ mod tests {
                 ..FileScan::default()
             },
         });
-        assert_eq!(Cached::new(&binary).get().scan, binary.scan);
-        assert_eq!(Cached::new(&binary).get().sha256, None);
+        assert!(matches!(
+            Cached::with_digest(&binary, None),
+            Cached::Clean { .. }
+        ));
+        assert_eq!(Cached::with_digest(&binary, None).get().scan, binary.scan);
+        assert_eq!(Cached::with_digest(&binary, None).get().sha256, None);
     }
 
     #[test]
-    fn a_scan_with_findings_or_an_odd_digest_is_kept_whole() {
+    fn a_scan_with_findings_or_a_digest_it_lacks_is_kept_whole() {
         let rules = RuleSet::builtin();
         let scan = scan_source(
             rules,
@@ -997,14 +978,15 @@ mod tests {
             sha256: Some("ab".repeat(32)),
             scan,
         });
-        assert!(matches!(Cached::new(&hit), Cached::Full(_)));
+        let kept = Cached::with_digest(&hit, Some([0xab; 32]));
+        assert!(matches!(kept, Cached::Full(_)));
+        assert_eq!(kept.get().scan, hit.scan);
+        // A digest the scan does not carry is not made up.
         let odd = Arc::new(ScannedFile {
-            sha256: Some("XYZ".into()),
+            sha256: None,
             scan: FileScan::default(),
         });
-        assert_eq!(Cached::new(&odd).get().sha256.as_deref(), Some("XYZ"));
-        assert_eq!(unhex32(&"0f".repeat(32)), Some([0x0f; 32]));
-        assert_eq!(unhex32(&"0F".repeat(32)), None);
+        assert_eq!(Cached::with_digest(&odd, Some([1; 32])).get().sha256, None);
     }
 
     #[test]

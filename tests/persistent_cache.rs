@@ -368,6 +368,20 @@ fn a_site_scan_is_reused_whole_until_metadata_or_record_changes_even_with_mtime_
     let fifth = squatch(&root, state.path(), &[], q);
     assert_eq!(sites_reused(&fifth), 1, "{}", fifth.stderr);
 
+    // pkg0's METADATA rewritten in place: no row names pkg0 and no rule
+    // asked its name, so the scan never opened it, and the memo does not
+    // rest on it (one `fstatat` fewer per distribution on a restart).
+    rewrite_keeping_mtime(
+        &fh.real(&pkg0.meta("METADATA")),
+        "Version: 1.0",
+        "Version: 1.1",
+    );
+    let unread = squatch(&root, state.path(), &[], q);
+    assert_eq!(sites_reused(&unread), 1, "{}", unread.stderr);
+    assert_eq!(unread.stdout, fifth.stdout);
+    let none = squatch(&root, state.path(), &["--no-cache"], q);
+    assert_eq!(none.stdout, unread.stdout);
+
     // RECORD rewritten in place (core.py no longer listed), mtime put back:
     // re-read, and core.py is now a file no RECORD lists.
     rewrite_keeping_mtime(

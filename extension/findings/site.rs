@@ -187,7 +187,8 @@ const MEMO_MAX_DEPS: usize = 2_000_000;
 /// The files of a metadata directory whose content a site's scan reads.
 /// INSTALLER and direct_url.json are not among them: no finding depends
 /// on them (the light reading never opens them), and each would be one
-/// more `fstatat` per distribution on every restart.
+/// more `fstatat` per distribution on every restart. METADATA and PKG-INFO
+/// count only where the scan read the name ([`SiteDist::name_read`]).
 const META_FILES: [&str; 6] = [
     "METADATA",
     "PKG-INFO",
@@ -261,6 +262,15 @@ fn memo_of(
     // Names some distribution imports as: the unrecorded-file search walks
     // those (and only those) of the recorded top-level names.
     let imported: HashSet<&str> = idx.top_level.iter().flatten().map(String::as_str).collect();
+    // Metadata directories whose METADATA this scan never opened (a light
+    // reading no row or rule asked a name of): their METADATA is no
+    // dependency, one `fstatat` fewer per distribution on every restart.
+    let name_unread: HashSet<&std::ffi::OsStr> = idx
+        .dists
+        .iter()
+        .filter(|d| !d.name_read())
+        .filter_map(|d| d.light_entry())
+        .collect();
     let mut deps: BTreeSet<String> = BTreeSet::new();
     let entries = scanner.list_dir(host, site).ok()?;
     let py = |n: &str| {
@@ -285,7 +295,11 @@ fn memo_of(
         if e.file_type.is_dir() {
             if meta {
                 deps.insert(name.to_string());
+                let unread = name_unread.contains(std::ffi::OsStr::new(name));
                 for f in META_FILES {
+                    if unread && (f == "METADATA" || f == "PKG-INFO") {
+                        continue;
+                    }
                     let rel = format!("{name}/{f}");
                     match dir.stat_id(Path::new(&rel)) {
                         Ok(id) if id.mode & libc::S_IFMT == libc::S_IFLNK => return None,

@@ -89,6 +89,16 @@ impl SiteDist {
         }
     }
 
+    /// True when the name was read (always, read the full way): a lightly
+    /// read distribution whose name no row or rule asked for never opened
+    /// its METADATA, so nothing found depends on it.
+    pub(crate) fn name_read(&self) -> bool {
+        match self {
+            SiteDist::Light(l) => l.names.get().is_some(),
+            SiteDist::Full(_) => true,
+        }
+    }
+
     /// The PEP 503 normalised name, as [`Distribution::normalized_name`].
     pub(crate) fn normalized_name(&self, host: &Host, dir: Option<&HostDir>) -> &str {
         match self {

@@ -8,9 +8,10 @@
 //! loop keep four loads in flight. No literal holds a newline (the rule set
 //! refuses one), so the automaton is back in its start state after every
 //! newline and the text can be cut at newlines with nothing lost and
-//! nothing found twice. On this machine that made the pass 1.8x (synthetic
-//! host) to 2.1x (a real environment) faster than the crate's own
-//! overlapping iterator over the same DFA (benches/README.md).
+//! nothing found twice. On the 2-core development machine that made the
+//! pass 1.3-1.8x (synthetic host) and 1.5-2.1x (a real environment) faster
+//! than the crate's own overlapping iterator over the same DFA, across
+//! runs (benches/README.md).
 //!
 //! The matches come out exactly as the crate's `find_overlapping_iter`
 //! gives them: by end offset, and at one offset in the automaton's order. A

@@ -829,8 +829,6 @@ fn decodes_to_code(raw: &[u8]) -> bool {
     .any(|n| memchr::memmem::find(&d, n).is_some())
 }
 
-/// A line whose first non-blank character is `#` (Python comment; `.pth`
-/// comment lines are skipped by `site.py` too).
 /// The lines of `text` at least `min_len` bytes long, as (start, end)
 /// offsets (the end excludes the newline), in order.
 ///
@@ -879,6 +877,8 @@ impl LineCounter {
     }
 }
 
+/// A line whose first non-blank character is `#` (Python comment; `.pth`
+/// comment lines are skipped by `site.py` too).
 fn is_comment(raw: &[u8]) -> bool {
     raw.iter()
         .find(|b| !b.is_ascii_whitespace())

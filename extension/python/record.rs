@@ -293,11 +293,11 @@ pub fn resolve_entry(base: &Path, rel: &str) -> PathBuf {
 /// backslash, no empty, `.` or `..` component (so joining it to a
 /// normalised path gives a normalised path).
 pub(crate) fn is_plain_relative(rel: &str) -> bool {
-    !rel.is_empty()
-        && !rel.contains('\\')
-        && rel
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+    let b = rel.as_bytes();
+    !b.is_empty()
+        && memchr::memchr(b'\\', b).is_none()
+        && b.split(|c| *c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
 /// True when `p` is what [`Host::normalize`] gives: absolute, and every
@@ -377,7 +377,7 @@ pub fn parse_record_fields(line: &str) -> Option<RecordFields<'_>> {
         }
     }
     fn hash_of(h: Cow<'_, str>) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
-        let i = h.find('=')?;
+        let i = memchr::memchr(b'=', h.as_bytes())?;
         if i + 1 == h.len() {
             return None;
         }
@@ -390,14 +390,22 @@ pub fn parse_record_fields(line: &str) -> Option<RecordFields<'_>> {
         })
     }
     // The usual line has no quotes: its fields are borrowed, not copied.
-    if !line.contains('"') {
-        let mut fields = line.split(',');
-        let path = fields.next()?;
+    if memchr::memchr(b'"', line.as_bytes()).is_none() {
+        // Split at the first two commas (a comma is ASCII: the cuts are
+        // char boundaries); whatever follows a third comma is not read.
+        let mut commas = memchr::memchr_iter(b',', line.as_bytes());
+        let (c1, c2, c3) = (commas.next(), commas.next(), commas.next());
+        let path = &line[..c1.unwrap_or(line.len())];
         if path.is_empty() {
             return None;
         }
-        let hash = fields.next().map(Cow::Borrowed).and_then(hash_of);
-        let size = fields.next().and_then(|s| s.trim().parse().ok());
+        let hash = c1
+            .map(|a| &line[a + 1..c2.unwrap_or(line.len())])
+            .map(Cow::Borrowed)
+            .and_then(hash_of);
+        let size = c2
+            .map(|b| &line[b + 1..c3.unwrap_or(line.len())])
+            .and_then(|s| s.trim().parse().ok());
         return Some((Cow::Borrowed(path), hash, size));
     }
     let mut fields = split_csv(line).into_iter();

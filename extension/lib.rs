@@ -14,6 +14,7 @@ pub mod civil;
 pub mod drill;
 pub mod findings;
 pub mod gpu;
+pub mod hex;
 pub mod hints;
 pub mod host;
 pub mod hunt;

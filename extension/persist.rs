@@ -231,7 +231,7 @@ pub fn identities_digest<'a>(
         }
     }
     h.update(&buf);
-    Some(to_hex(&h.finalize()))
+    Some(crate::hex::encode(&h.finalize()))
 }
 
 /// [`identities_digest`] of `deps`, paths below `dir` `stat`ed relative to
@@ -406,21 +406,7 @@ pub struct PersistentCache {
 /// SHA-256 of the built-in rules, first 16 hex: part of the cache version.
 fn rules_hash() -> String {
     let d = Sha256::digest(crate::findings::rules::BUILTIN_RULES.as_bytes());
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(s: &str) -> Option<Box<[u8]>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    crate::hex::encode(&d[..8])
 }
 
 /// True when `inner` is `outer` or below it (lexically, after making both
@@ -464,11 +450,7 @@ impl PersistentCache {
             return None;
         }
         let root_id = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let name: String = Sha256::digest(root_id.as_os_str().as_encoded_bytes())
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let name = crate::hex::encode(&Sha256::digest(root_id.as_os_str().as_encoded_bytes())[..8]);
         Some(Arc::new(PersistentCache {
             stem: state_dir.join("cache").join(name),
             rules: rules_hash(),
@@ -608,7 +590,7 @@ impl PersistentCache {
             }
             Kind::Digests => {
                 for DigestEntry(path, algo, id, hex) in self.read_file(kind).unwrap_or_default() {
-                    if let Some(d) = from_hex(&hex) {
+                    if let Some(d) = crate::hex::decode(&hex).map(Vec::into_boxed_slice) {
                         st.digests
                             .entry(PathBuf::from(path))
                             .or_default()
@@ -841,7 +823,10 @@ impl PersistentCache {
                     .iter()
                     .flat_map(|(p, slots)| slots.iter().map(move |s| (p, s)))
                     .filter_map(|(p, (algo, (id, d, used)))| {
-                        Some((*used, DigestOut(p.to_str()?, algo, *id, to_hex(d))))
+                        Some((
+                            *used,
+                            DigestOut(p.to_str()?, algo, *id, crate::hex::encode(d)),
+                        ))
                     }),
             ),
             Kind::Sites => stream(
@@ -1139,7 +1124,7 @@ mod tests {
             h.update(id.mtime_ns.to_le_bytes());
             h.update(id.ctime_ns.to_le_bytes());
         }
-        assert_eq!(got, to_hex(&h.finalize()));
+        assert_eq!(got, crate::hex::encode(&h.finalize()));
         // One changed identity changes it; a path `stat` cannot rest on
         // gives none.
         let other = identities_digest(paths.iter().map(String::as_str), None, |p| {

@@ -8,10 +8,10 @@
 //! loop keep four loads in flight. No literal holds a newline (the rule set
 //! refuses one), so the automaton is back in its start state after every
 //! newline and the text can be cut at newlines with nothing lost and
-//! nothing found twice. On the 2-core development machine that made the
-//! pass 1.3-1.8x (synthetic host) and 1.5-2.1x (a real environment) faster
-//! than the crate's own overlapping iterator over the same DFA, across
-//! runs (benches/README.md).
+//! nothing found twice. On the 2-core development machine the pass is
+//! 2.3x as fast as the crate's own overlapping iterator over the same DFA,
+//! on the synthetic host and on a real environment alike
+//! (benches/README.md).
 //!
 //! The matches come out exactly as the crate's `find_overlapping_iter`
 //! gives them: by end offset, and at one offset in the automaton's order. A
@@ -81,8 +81,9 @@ pub fn overlapping(dfa: &DFA, text: &[u8], out: &mut Vec<LiteralMatch>) {
 ///
 /// Its own function, not inlined: with nothing but the states, the four
 /// stretches and the automaton live, the loop keeps them all in registers.
-/// Inlined into the search with its match vectors, the states spilled to
-/// the stack and the pass took 1.4-1.6x as long (benches/README.md).
+/// Inlined into the search beside its match vectors, the states spilled
+/// to the stack, and the pass took 1.5-1.8x as long on the synthetic host
+/// and 1.2-1.4x on a real environment (benches/README.md).
 #[inline(never)]
 fn walk4(dfa: &DFA, stretches: [&[u8]; 4], mut i: usize, states: &mut [StateID; 4]) -> usize {
     let [q0, q1, q2, q3] = stretches;

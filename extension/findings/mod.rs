@@ -372,33 +372,7 @@ pub enum FindingsError {
 
 /// Lowercase hex SHA-256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex_lower(&sha256(bytes))
-}
-
-/// Bytes as lowercase hex digits (digests as osquery gives them).
-pub fn hex_lower(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.extend_from_slice(&[
-            HEX_DIGITS[usize::from(b >> 4)],
-            HEX_DIGITS[usize::from(b & 15)],
-        ]);
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// True when `hex` is [`hex_lower`] of `bytes` (compared in place, with no
-/// string made: a RECORD digest against a file's, once per installed file).
-pub fn hex_is(bytes: &[u8], hex: &str) -> bool {
-    hex.len() == 2 * bytes.len()
-        && bytes
-            .iter()
-            .zip(hex.as_bytes().chunks_exact(2))
-            .all(|(b, h)| {
-                h[0] == HEX_DIGITS[usize::from(b >> 4)] && h[1] == HEX_DIGITS[usize::from(b & 15)]
-            })
+    crate::hex::encode(&sha256(bytes))
 }
 
 /// SHA-256 of `bytes` (raw).
@@ -412,20 +386,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_is_compares_a_digest_with_its_lowercase_hex() {
+    fn sha256_hex_is_the_digest_in_lowercase_hex() {
         let d = sha256(b"print(1)\n");
-        let hex = hex_lower(&d);
-        assert_eq!(hex, sha256_hex(b"print(1)\n"));
+        let hex = sha256_hex(b"print(1)\n");
         assert_eq!(hex.len(), 64);
-        assert!(hex_is(&d, &hex));
-        assert!(!hex_is(&d, &hex.to_uppercase()));
-        assert!(!hex_is(&d, &hex[..62]));
-        assert!(!hex_is(&d[..31], &hex));
-        let mut other = d;
-        other[31] ^= 1;
-        assert!(!hex_is(&other, &hex));
-        assert!(hex_is(&[], ""));
-        assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert!(crate::hex::is_encoding_of(&d, &hex));
+        // sha256sum's answer for the same bytes.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -1323,8 +1323,8 @@ fn scan_one(
                     .push(ctx.locate(path, package(), s.sha256.clone(), f.clone()));
             }
             if let (Some(want), Some(got)) = (entry.sha256.as_deref(), s.sha256.as_ref()) {
-                if !s.scan.truncated && !super::hex_is(want, got) {
-                    let want = super::hex_lower(want);
+                if !s.scan.truncated && !crate::hex::is_encoding_of(want, got) {
+                    let want = crate::hex::encode(want);
                     out.findings.push(ctx.locate(
                         path,
                         package(),

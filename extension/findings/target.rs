@@ -79,7 +79,7 @@ impl Cached {
                 binary,
                 truncated,
             } => Arc::new(ScannedFile {
-                sha256: sha256.map(|d| super::hex_lower(&d)),
+                sha256: sha256.map(|d| crate::hex::encode(&d)),
                 scan: FileScan {
                     binary: *binary,
                     truncated: *truncated,
@@ -534,7 +534,7 @@ impl Scanner {
         let mut scan = scan_source(self.rules, &bytes, role);
         scan.truncated |= truncated;
         let digest = (!scan.binary).then(|| super::sha256(&bytes));
-        let sha256 = digest.as_ref().map(|d| super::hex_lower(d));
+        let sha256 = digest.as_ref().map(|d| crate::hex::encode(d));
         let out = Arc::new(ScannedFile { sha256, scan });
         match &self.persist {
             Some(p) => p.put_scan(path, role, ident, out.clone()),

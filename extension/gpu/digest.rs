@@ -24,15 +24,6 @@ pub struct Digests {
     pub md5: Option<String>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 /// Hashes a file of the host (symlinks resolved inside the root).
 pub fn hash_file(
     host: &Host,
@@ -66,8 +57,8 @@ pub fn hash_file(
     }
     Ok((
         Digests {
-            sha256: hex(&sha.finalize()),
-            md5: md5.map(|m| hex(&m.finalize())),
+            sha256: crate::hex::encode(&sha.finalize()),
+            md5: md5.map(|m| crate::hex::encode(&m.finalize())),
         },
         key,
     ))

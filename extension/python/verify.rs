@@ -138,27 +138,7 @@ pub fn sha256_hex(host: &Host, path: &Path) -> Result<String, HostError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(hex(&d))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    Ok(crate::hex::encode(&d))
 }
 
 /// The overall verdict on a distribution's files (`record_status`).
@@ -1047,7 +1027,7 @@ fn each_ref_file(
                     return;
                 }
                 let path = resolve_entry(Path::new("/"), p);
-                let digest = unhex(sum.trim());
+                let digest = crate::hex::decode(sum.trim());
                 f(RefFile {
                     outside: !path.starts_with(&root),
                     bad_hash: digest.is_none(),
@@ -1709,18 +1689,15 @@ mod tests {
     }
 
     #[test]
-    fn hex_round_trip_and_known_digests() {
+    fn known_digests_and_base64() {
         let mut buf = vec![0u8; 7];
         let d = digest_reader(&b"abc"[..], HashAlgo::Sha256, &mut buf).unwrap();
         assert_eq!(
-            hex(&d),
+            crate::hex::encode(&d),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let d = digest_reader(&b"abc"[..], HashAlgo::Md5, &mut buf).unwrap();
-        assert_eq!(hex(&d), "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(unhex("0g"), None);
-        assert_eq!(unhex("abc"), None);
+        assert_eq!(crate::hex::encode(&d), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(decode_b64("AP8Q"), Some(vec![0, 255, 16]));
         assert_eq!(decode_b64("AP8Q=="), Some(vec![0, 255, 16]));
     }

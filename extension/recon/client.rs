@@ -126,10 +126,7 @@ impl Client {
         h.update(accept.as_bytes());
         h.update([0]);
         h.update(strip_credentials(url).as_bytes());
-        let hex: String = h.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = crate::hex::encode(&h.finalize()[..16]);
         Some(dir.join(format!("{hex}.json")))
     }
 

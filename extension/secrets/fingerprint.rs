@@ -145,7 +145,7 @@ impl FingerprintKey {
             .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
         mac.update(secret);
         let out = mac.finalize().into_bytes();
-        out[..8].iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&out[..8])
     }
 }
 
@@ -215,10 +215,7 @@ fn host_key(state_dir: &Path, examined_root: &Path) -> Result<Vec<u8>, KeyError>
             path: state_dir.to_path_buf(),
             source,
         })?;
-    let hex: String = random_bytes(32)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::hex::encode(&random_bytes(32));
     // Write a temp file, then link it into place: a concurrent squatch either
     // wins the link or reads the complete key of the one that did.
     let tmp = state_dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
@@ -354,10 +351,7 @@ mod tests {
         assert_ne!(kh.fingerprint(b"same"), ka.fingerprint(b"same"));
         // HMAC, not a plain hash: the fingerprint is not SHA-256's prefix.
         use sha2::Digest;
-        let plain: String = Sha256::digest(b"same")[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let plain = crate::hex::encode(&Sha256::digest(b"same")[..8]);
         assert_ne!(ka.fingerprint(b"same"), plain);
     }
 

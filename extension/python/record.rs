@@ -459,6 +459,61 @@ mod tests {
     }
 
     #[test]
+    fn plain_lines_split_at_their_first_three_commas() {
+        let fields = |l: &str| {
+            let (p, h, s) = parse_record_fields(l).unwrap();
+            let h = h.map(|(a, d)| format!("{a}={d}"));
+            (p.into_owned(), h, s)
+        };
+        // A field past the third is not read; the size ends at the third comma.
+        assert_eq!(
+            fields("a.py,sha256=x,12,extra,more"),
+            ("a.py".into(), Some("sha256=x".into()), Some(12))
+        );
+        // Only a path; a path and an empty hash; a hash with no size.
+        assert_eq!(fields("a.py"), ("a.py".into(), None, None));
+        assert_eq!(fields("a.py,"), ("a.py".into(), None, None));
+        assert_eq!(fields("a.py,,"), ("a.py".into(), None, None));
+        assert_eq!(
+            fields("a.py,SHA256=Ab"),
+            ("a.py".into(), Some("sha256=Ab".into()), None)
+        );
+        // A digest that is empty after '=' is no hash; '=' in the digest stays.
+        assert_eq!(fields("a.py,sha256=,3"), ("a.py".into(), None, Some(3)));
+        assert_eq!(
+            fields("a.py,md5=a=b,3"),
+            ("a.py".into(), Some("md5=a=b".into()), Some(3))
+        );
+        // The size is trimmed; a size that is no number is none.
+        assert_eq!(
+            fields("a.py,sha256=x, 7 \r"),
+            ("a.py".into(), Some("sha256=x".into()), Some(7))
+        );
+        assert_eq!(
+            fields("a.py,sha256=x,seven"),
+            ("a.py".into(), Some("sha256=x".into()), None)
+        );
+        // Non-ASCII paths split at the commas, not inside a character.
+        assert_eq!(
+            fields("é,sha256=x,1"),
+            ("é".into(), Some("sha256=x".into()), Some(1))
+        );
+        assert!(parse_record_fields(" \r").is_none());
+    }
+
+    #[test]
+    fn plain_relative_paths_have_only_plain_components() {
+        for ok in ["a.py", "pkg/a.py", "a/b/c", "..a/b", "a./b"] {
+            assert!(is_plain_relative(ok), "{ok}");
+        }
+        for bad in [
+            "", "/a", "a/", "a//b", "./a", "a/./b", "../a", "a/..", "a\\b",
+        ] {
+            assert!(!is_plain_relative(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn entries_resolve_lexically_and_roots_are_prefixes() {
         let site = Path::new("/v/lib/python3.12/site-packages");
         assert_eq!(

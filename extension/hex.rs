@@ -7,12 +7,12 @@ const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// `bytes` as lowercase hex digits, two per byte.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
+    let out: Vec<u8> = bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .collect();
+    // Only ASCII digits went in.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// True when `hex` is [`encode`] of `bytes`, compared in place with no

@@ -244,8 +244,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Every other command is one run and then the process ends: the
     // tables' caches (an entry per file scanned, a listing per directory)
     // are left to the exit rather than freed one by one, which took 2.4%
-    // of a whole-host scan's user time (benches/README.md). What is kept across runs
-    // is written by `persist::save_all`, not by a drop.
+    // of a whole-host scan's user time (benches/README.md). What is kept
+    // across runs is written by `persist::save_all`, not by a drop.
     let tables = std::mem::ManuallyDrop::new(tables);
 
     match cli.command {

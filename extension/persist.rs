@@ -1093,6 +1093,7 @@ pub fn spawn_periodic_save(every: std::time::Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::scan::FileScan;
 
     #[test]
     fn identities_digest_is_the_sha256_of_every_field_in_turn() {
@@ -1140,7 +1141,6 @@ mod tests {
             None
         );
     }
-    use crate::findings::scan::FileScan;
 
     fn scanned(sha: &str) -> Arc<ScannedFile> {
         Arc::new(ScannedFile {

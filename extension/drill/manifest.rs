@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::DrillError;
 
@@ -67,10 +66,8 @@ pub struct Manifest {
     pub dirs_created: Vec<String>,
 }
 
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    crate::hex::encode(&Sha256::digest(bytes))
-}
+/// Lowercase hex SHA-256 (the findings tables' own digest).
+pub use crate::findings::sha256_hex;
 
 /// Where a drill keeps its manifest and watch result (real paths).
 #[derive(Debug, Clone)]
